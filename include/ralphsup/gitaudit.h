@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The git audit trail (libgit2). Every state transition is one commit that
+ * contains only the named files (the progress file, optionally a school's
+ * CSV). The tree is built from the target ref's tree plus the new blobs —
+ * never from the index — so a user's staged changes are neither committed
+ * nor unstaged. When the commit lands on the checked-out branch, only the
+ * index entries of the committed paths are refreshed.
+ *
+ * Robust against: unborn HEAD, no repository (created on request), detached
+ * HEAD (error unless a dedicated ref is used), index.lock / ref locks held by
+ * a concurrent git (retry with backoff, then RS_GIT_E_DEFERRED), HEAD moved
+ * underneath (re-read and retry), no user identity (fallback author).
+ *
+ * No libuv, no policy, never logs: messages go to struct rs_diags / msg.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ralphsup/common.h"
+
+struct rs_git; /* opaque */
+
+struct rs_git_opts {
+    const char *workdir;      /* directory inside the repository (batch root) */
+    const char *ref;          /* "HEAD" (current branch) or "refs/heads/..." */
+    const char *author_name;  /* fallback identity when git config has none */
+    const char *author_email;
+    bool create;              /* create a repository at workdir if there is none */
+};
+
+/* A trailer "Key: value". */
+struct rs_git_trailer {
+    const char *key;
+    const char *value;
+};
+
+enum {
+    RS_GIT_E_NOREPO = 1,      /* not a repository and !create */
+    RS_GIT_E_DETACHED = 2,    /* HEAD detached and ref = "HEAD" */
+    RS_GIT_E_DEFERRED = 3,    /* locks held too long: nothing committed, retry later */
+    RS_GIT_E_CREATED = 4,     /* rs_git_open: a repository was created (success) */
+};
+
+/*
+ * rs_git_open() - open (or create) the repository for @opts->workdir.
+ * Return: 0 or RS_GIT_E_CREATED on success (*out set), RS_GIT_E_NOREPO,
+ * RS_GIT_E_DETACHED, or negative errno; @err (>= 256 bytes) gets libgit2's
+ * message on failure.
+ */
+int rs_git_open(const struct rs_git_opts *opts, struct rs_git **out, char *err, size_t errlen);
+struct rs_git *rs_git_free(struct rs_git *g);
+
+/*
+ * rs_git_commit() - one commit with the current working-tree content of
+ * @paths (absolute or relative to the repository's workdir; must lie inside
+ * it). Message = @subject, blank line, @body (may be NULL), blank line,
+ * trailers. @oid_hex (>= 41 bytes) receives the new commit id.
+ * Return: 0, RS_GIT_E_DETACHED, RS_GIT_E_DEFERRED (nothing committed, locks
+ * held), or negative errno with @err filled.
+ */
+int rs_git_commit(struct rs_git *g, const char *const *paths, size_t npaths, const char *subject,
+                  const char *body, const struct rs_git_trailer *trailers, size_t ntrailers,
+                  char *oid_hex, char *err, size_t errlen);
+
+/* Repository workdir (absolute, with trailing '/'). */
+const char *rs_git_workdir(const struct rs_git *g);
+
+/*
+ * rs_git_history_blob() - walk the target ref's history newest first and
+ * call @cb with the content of @path in each commit that has it (deduplicated
+ * by blob id) until @cb returns non-zero. Used by `recover`.
+ * Return: @cb's non-zero value, 0 when exhausted, or negative errno.
+ */
+typedef int (*rs_git_blob_cb)(const char *commit_hex, const char *summary, const char *data, size_t len,
+                              void *userdata);
+int rs_git_history_blob(struct rs_git *g, const char *path, rs_git_blob_cb cb, void *userdata, char *err,
+                        size_t errlen);

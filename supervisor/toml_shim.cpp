@@ -1,0 +1,2 @@
+// placeholder
+extern "C" int rs__placeholder_toml;
