@@ -51,6 +51,7 @@ enum {
  * message on failure.
  */
 int rs_git_open(const struct rs_git_opts *opts, struct rs_git **out, char *err, size_t errlen);
+/* Close the repository and drop the libgit2 init reference. NULL-safe. Return: NULL. */
 struct rs_git *rs_git_free(struct rs_git *g);
 
 /*
@@ -58,12 +59,37 @@ struct rs_git *rs_git_free(struct rs_git *g);
  * @paths (absolute or relative to the repository's workdir; must lie inside
  * it). Message = @subject, blank line, @body (may be NULL), blank line,
  * trailers. @oid_hex (>= 41 bytes) receives the new commit id.
+ * Paths are deduplicated; a missing path is -ENOENT (deletions are not
+ * recorded). When the commit lands on the checked-out branch, the index
+ * entries of @paths (only those) are refreshed, best effort: a commit whose
+ * refresh failed still returns 0, see rs_git_index_skipped(). If the ref
+ * moved concurrently the commit is rebuilt on the new tip.
  * Return: 0, RS_GIT_E_DETACHED, RS_GIT_E_DEFERRED (nothing committed, locks
- * held), or negative errno with @err filled.
+ * held), or negative errno with @err filled (-EINVAL bad path/trailer key,
+ * -ENOENT, -EAGAIN ref kept moving, -EIO libgit2 failure).
  */
 int rs_git_commit(struct rs_git *g, const char *const *paths, size_t npaths, const char *subject,
                   const char *body, const struct rs_git_trailer *trailers, size_t ntrailers,
                   char *oid_hex, char *err, size_t errlen);
+
+/*
+ * rs_git_index_skipped() - whether the last rs_git_commit() (which returned
+ * 0: the commit stands) could NOT refresh the index entries of its paths,
+ * e.g. because a concurrent git held index.lock through the whole backoff.
+ * The index then still holds the previous content of those paths, so
+ * `git status` shows them as changed until the next successful refresh.
+ * @why (optional) receives a message owned by @g, valid until the next call.
+ * Return: true when the refresh was skipped.
+ */
+bool rs_git_index_skipped(const struct rs_git *g, const char **why);
+
+/*
+ * rs_git_set_backoff() - lock backoff: after the first try, up to @retries
+ * more tries, waiting @first_ms, then doubling (default 5 retries from
+ * 50 ms: 50, 100, 200, 400, 800 ms). Applies to ref locks (then
+ * RS_GIT_E_DEFERRED) and to the index refresh (then skipped).
+ */
+void rs_git_set_backoff(struct rs_git *g, unsigned retries, unsigned first_ms);
 
 /* Repository workdir (absolute, with trailing '/'). */
 const char *rs_git_workdir(const struct rs_git *g);
