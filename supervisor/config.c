@@ -985,3 +985,15 @@ const struct rs_price *rs_config_price(const struct rs_config *cfg, const char *
     /* Unreachable with a loaded config ("*" is always present); stay non-NULL anyway. */
     return &default_prices[RS_ARRAY_SIZE(default_prices) - 1];
 }
+
+struct rs_config *rs_config_new_defaults(const char *dir)
+{
+    struct rs_config *cfg = rs_xcalloc(1, sizeof(*cfg));
+    char *abs_dir = rs_path_absolute(dir);
+    char *path = rs_path_join(abs_dir, "ralphsup-defaults.toml");
+    set_defaults(cfg, path);
+    resolve_paths(cfg);
+    free(path);
+    free(abs_dir);
+    return cfg;
+}

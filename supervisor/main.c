@@ -1,3 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-#include <stdio.h>
-int main(void) { puts("ralphsup: placeholder"); return 0; }
+/* ralphsup entry point: everything else lives in the core library. */
+#include "ralphsup/cli.h"
+
+int main(int argc, char **argv)
+{
+    return rs_cli_main(argc, argv);
+}

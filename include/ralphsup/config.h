@@ -119,6 +119,13 @@ int rs_config_load(const char *path, struct rs_config **out, struct rs_diags *di
 /* Free everything rs_config_load() allocated; NULL-safe. Return: NULL. */
 struct rs_config *rs_config_free(struct rs_config *cfg);
 
+/*
+ * rs_config_new_defaults() - a configuration with every default, as if an
+ * empty config file lived in @dir (root = @dir). Used by `replay` without a
+ * config. Free with rs_config_free().
+ */
+struct rs_config *rs_config_new_defaults(const char *dir);
+
 /* Fill @l with the documented defaults. */
 void rs_limits_defaults(struct rs_limits *l);
 

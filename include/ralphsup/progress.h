@@ -54,6 +54,7 @@ struct rs_current {
     int64_t started_ms;
     int supervisor_pid;     /* pid of the ralphsup that runs it */
     int pid;                /* agent pid (also its pgid/sid), 0 until spawned */
+    char *run_token;        /* RALPHSUP_RUN_TOKEN of the iteration's process tree */
     char *session_id;
     char *last_progress;    /* last RALPH_PROGRESS text */
     char *last_tool;        /* "Bash: curl ..." */

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The command-line layer: parse argv, run a subcommand, print results and
+ * map outcomes to the documented exit codes (docs/cli.md). This is the only
+ * layer (with the supervisor's log) that prints.
+ */
+#pragma once
+
+int rs_cli_main(int argc, char **argv);
+
+/* Subcommands implemented in their own files (cli_*.c). */
+int rs_cmd_init(int argc, char **argv);
+int rs_cmd_status(int argc, char **argv);
+int rs_cmd_resume(int argc, char **argv);
+int rs_cmd_recover(int argc, char **argv);
+int rs_cmd_start(int argc, char **argv);
+int rs_cmd_stop(int argc, char **argv);
+int rs_cmd_reload(int argc, char **argv);
+int rs_cmd_replay(int argc, char **argv);
+
+/* Shared CLI helpers. */
+/* Print every message of @d to stderr prefixed with "ralphsup: ". */
+struct rs_diags;
+void rs_cli_print_diags(const struct rs_diags *d, const char *prefix);
+/* True when argv has -h/--help before "--". */
+int rs_cli_wants_help(int argc, char **argv);

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Opening a batch and recording its transitions. The order of a transition
+ * is fixed: first the progress file is replaced crash-safely (the file is
+ * the truth), then it is committed. A commit that cannot happen now (a
+ * concurrent git holds a lock) is deferred: the next transition commits the
+ * newer file anyway, so nothing is lost, only one step of history merges.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ralphsup/batch.h"
+#include "ralphsup/util.h"
+
+static int open_git(struct rs_batch *b, struct rs_diags *diags)
+{
+    char err[512] = "";
+    struct rs_git_opts o = {
+        .workdir = b->cfg->root,
+        .ref = b->cfg->git_ref,
+        .author_name = b->cfg->git_author_name,
+        .author_email = b->cfg->git_author_email,
+        .create = true,
+    };
+    int r = rs_git_open(&o, &b->git, err, sizeof(err));
+    if (r == 0 || r == RS_GIT_E_CREATED) {
+        b->git_created = r == RS_GIT_E_CREATED;
+        return 0;
+    }
+    if (r == RS_GIT_E_DETACHED) {
+        rs_diags_add(diags, "%s: git: %s", b->cfg->path,
+                     err[0] ? err : "HEAD is detached; set [git] ref = \"refs/heads/ralphsup/audit\" to commit to a dedicated branch");
+        return RS_EXIT_CONFIG;
+    }
+    rs_diags_add(diags, "%s: git: cannot open the repository at %s: %s", b->cfg->path, b->cfg->root,
+                 err[0] ? err : strerror(r < 0 ? -r : EIO));
+    return RS_EXIT_IOERR;
+}
+
+int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out, struct rs_diags *diags)
+{
+    struct rs_batch *b = rs_xcalloc(1, sizeof(*b));
+    rs_diags_init(&b->progress_diags);
+    int ex = 0;
+
+    int r = rs_config_load(config_path, &b->cfg, diags);
+    if (r == -ENOENT) {
+        rs_diags_add(diags, "%s: config file not found", config_path);
+        ex = RS_EXIT_NOINPUT;
+        goto fail;
+    }
+    if (r != 0) {
+        if (r < 0)
+            rs_diags_add(diags, "%s: cannot read config: %s", config_path, strerror(-r));
+        ex = RS_EXIT_CONFIG;
+        goto fail;
+    }
+
+    if (!(flags & RS_BATCH_NO_SCHOOLS)) {
+        r = rs_aliases_load(b->cfg->aliases, &b->aliases, diags);
+        int r2 = 0;
+        if (r == 0) {
+            r2 = rs_schools_load(b->cfg->schools, b->aliases, &b->schools, diags);
+        } else {
+            /* Still validate the list (against no aliases) so every problem shows in one run. */
+            struct rs_aliases *none = NULL;
+            if (rs_aliases_load(NULL, &none, diags) == 0) {
+                struct rs_school_list *l = NULL;
+                if (rs_schools_load(b->cfg->schools, none, &l, diags) == 0)
+                    rs_school_list_free(l);
+                rs_aliases_free(none);
+            }
+        }
+        if (r == -ENOENT || r2 == -ENOENT) {
+            rs_diags_add(diags, "%s: file not found", r == -ENOENT ? b->cfg->aliases : b->cfg->schools);
+            ex = RS_EXIT_NOINPUT;
+            goto fail;
+        }
+        if (r != 0 || r2 != 0) {
+            if (r < 0 || r2 < 0)
+                rs_diags_add(diags, "cannot read the school list: %s", strerror(-(r < 0 ? r : r2)));
+            ex = RS_EXIT_DATAERR;
+            goto fail;
+        }
+        rs_schools_sort(b->schools, b->cfg->order);
+    }
+
+    if (flags & RS_BATCH_LOCK) {
+        char *dir = rs_path_dirname(b->cfg->progress);
+        rs_mkdir_p(dir, 0755);
+        free(dir);
+        pid_t holder = 0;
+        r = rs_lock_acquire(b->cfg->progress, &b->lock, &holder);
+        if (r == RS_LOCK_E_BUSY) {
+            char *lp = rs_lock_path(b->cfg->progress);
+            if (holder > 0)
+                rs_diags_add(diags, "%s: another ralphsup (PID %ld) is running this batch (lock %s)", b->cfg->path,
+                             (long)holder, lp);
+            else
+                rs_diags_add(diags, "%s: another ralphsup is running this batch (lock %s)", b->cfg->path, lp);
+            free(lp);
+            ex = RS_EXIT_TEMPFAIL;
+            goto fail;
+        }
+        if (r < 0) {
+            rs_diags_add(diags, "%s: cannot take the lock next to %s: %s", b->cfg->path, b->cfg->progress, strerror(-r));
+            ex = RS_EXIT_CANTCREAT;
+            goto fail;
+        }
+    }
+
+    r = rs_progress_load(b->cfg->progress, &b->prog, &b->progress_diags);
+    if (r < 0) {
+        rs_diags_add(diags, "%s: cannot read: %s", b->cfg->progress, strerror(-r));
+        ex = RS_EXIT_IOERR;
+        goto fail;
+    }
+    b->progress_state = r;
+    if (r != 0 && (flags & RS_BATCH_NEED_PROGRESS)) {
+        if (r == RS_PROGRESS_E_NOT_FOUND) {
+            rs_diags_add(diags, "%s: no progress file; run `ralphsup init %s` first", b->cfg->progress, b->cfg->path);
+            ex = RS_EXIT_NOINPUT;
+        } else {
+            for (size_t i = 0; i < b->progress_diags.n; i++)
+                rs_diags_add(diags, "%s", b->progress_diags.msgs[i]);
+            rs_diags_add(diags, "the progress file is unreadable; `ralphsup recover %s` restores the newest good version "
+                                "from git history",
+                         b->cfg->path);
+            ex = RS_EXIT_DATAERR;
+        }
+        goto fail;
+    }
+
+    if (b->cfg->git_enabled && !(flags & RS_BATCH_NO_GIT)) {
+        ex = open_git(b, diags);
+        if (ex)
+            goto fail;
+    }
+    *out = b;
+    return 0;
+
+fail:
+    rs_batch_free(b);
+    return ex;
+}
+
+struct rs_batch *rs_batch_free(struct rs_batch *b)
+{
+    if (!b)
+        return NULL;
+    rs_git_free(b->git);
+    rs_lock_release(b->lock);
+    rs_progress_free(b->prog);
+    rs_school_list_free(b->schools);
+    rs_aliases_free(b->aliases);
+    rs_config_free(b->cfg);
+    rs_diags_deinit(&b->progress_diags);
+    free(b);
+    return NULL;
+}
+
+const struct rs_school *rs_batch_school(const struct rs_batch *b, const char *name)
+{
+    if (!b->schools)
+        return NULL;
+    return rs_schools_find(b->schools, b->aliases, name);
+}
+
+struct rs_progress *rs_batch_fresh_progress(const struct rs_batch *b, int64_t now_ms)
+{
+    struct rs_progress *p = rs_progress_new(b->cfg->name, now_ms);
+    for (size_t i = 0; i < b->schools->n; i++)
+        rs_progress_push_pending(p, b->schools->v[i].name, false);
+    return p;
+}
+
+int rs_batch_reconcile(struct rs_batch *b, struct rs_diags *changes)
+{
+    struct rs_progress *p = b->prog;
+    int n = 0;
+    /* Pending schools that are no longer in the list. */
+    for (size_t i = 0; i < p->npending;) {
+        if (!rs_batch_school(b, p->pending[i])) {
+            rs_diags_add(changes, "removed from pending (no longer in the school list): %s", p->pending[i]);
+            rs_progress_remove_pending(p, p->pending[i]);
+            n++;
+            continue;
+        }
+        i++;
+    }
+    for (size_t i = 0; i < p->ncompleted; i++)
+        if (!rs_batch_school(b, p->completed[i].name))
+            rs_diags_add(changes, "kept as completed although no longer in the school list: %s", p->completed[i].name);
+    for (size_t i = 0; i < p->nfailed; i++)
+        if (!rs_batch_school(b, p->failed[i].name))
+            rs_diags_add(changes, "kept as failed although no longer in the school list: %s", p->failed[i].name);
+    /* New schools, appended in processing order. */
+    for (size_t i = 0; i < b->schools->n; i++) {
+        const char *name = b->schools->v[i].name;
+        if (!rs_progress_is_known(p, name)) {
+            rs_progress_push_pending(p, name, false);
+            rs_diags_add(changes, "added to pending (new in the school list): %s", name);
+            n++;
+        }
+    }
+    return n;
+}
+
+char *rs_batch_output_csv(const struct rs_batch *b, const struct rs_school *s)
+{
+    char *name = rs_xasprintf("%s.csv", s->slug);
+    char *p = rs_path_join(b->cfg->output_dir, name);
+    free(name);
+    return p;
+}
+
+char *rs_batch_relpath(const struct rs_batch *b, const char *abs)
+{
+    const char *root = b->cfg->root;
+    size_t rl = strlen(root);
+    if (strncmp(abs, root, rl) == 0 && abs[rl] == '/')
+        return rs_xstrdup(abs + rl + 1);
+    return rs_xstrdup(abs);
+}
+
+int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs_diags *warn)
+{
+    int64_t now = rs_now_ms();
+    int r = rs_progress_save(b->prog, b->cfg->progress, now);
+    if (r < 0) {
+        rs_diags_add(warn, "%s: cannot save progress: %s", b->cfg->progress, strerror(-r));
+        return RS_EXIT_IOERR;
+    }
+    if (!b->git)
+        return 0;
+
+    char body_trailers[1024];
+    char iter[32], att[32], cost[32];
+    snprintf(iter, sizeof iter, "%lld", (long long)t->iteration);
+    snprintf(att, sizeof att, "%d", t->attempt);
+    snprintf(cost, sizeof cost, "%.4f", t->cost_usd);
+    struct rs_git_trailer tr[6];
+    size_t ntr = 0;
+    tr[ntr++] = (struct rs_git_trailer){"Ralphsup-Batch", b->cfg->name};
+    tr[ntr++] = (struct rs_git_trailer){"Ralphsup-Event", t->event};
+    if (t->school)
+        tr[ntr++] = (struct rs_git_trailer){"Ralphsup-School", t->school};
+    if (t->attempt > 0)
+        tr[ntr++] = (struct rs_git_trailer){"Ralphsup-Attempt", att};
+    if (t->iteration > 0)
+        tr[ntr++] = (struct rs_git_trailer){"Ralphsup-Iteration", iter};
+    if (t->cost_usd >= 0)
+        tr[ntr++] = (struct rs_git_trailer){"Ralphsup-Cost-USD", cost};
+    (void)body_trailers;
+
+    const char *paths[2] = {b->cfg->progress, NULL};
+    size_t npaths = 1;
+    if (t->extra_path && b->cfg->git_include_outputs && rs_file_exists(t->extra_path))
+        paths[npaths++] = t->extra_path;
+
+    char oid[64] = "", err[512] = "";
+    r = rs_git_commit(b->git, paths, npaths, t->subject, t->body, tr, ntr, oid, err, sizeof(err));
+    if (r == RS_GIT_E_DEFERRED) {
+        rs_diags_add(warn, "git: commit \"%s\" deferred: %s (the progress file is saved; the next transition commits it)",
+                     t->subject, err[0] ? err : "repository locked by another git process");
+        return 0;
+    }
+    if (r != 0) {
+        /* Never fail the batch for the audit trail: the file is saved. */
+        rs_diags_add(warn, "git: commit \"%s\" failed: %s", t->subject, err[0] ? err : strerror(r < 0 ? -r : EIO));
+        return 0;
+    }
+    return 0;
+}

@@ -1,0 +1,519 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The batch bookkeeping commands (the seed's batch_init.py, batch_status.py
+ * and batch_resume.py, plus recover): init, status, resume, recover.
+ * Each opens the batch through rs_batch_open(), records at most one
+ * transition through rs_batch_commit(), prints, and returns an exit code.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ralphsup/batch.h"
+#include "ralphsup/cli.h"
+#include "ralphsup/util.h"
+
+static int finish_open_error(int ex, struct rs_diags *d)
+{
+    rs_cli_print_diags(d, "ralphsup: ");
+    rs_diags_deinit(d);
+    return ex;
+}
+
+static void print_warnings(struct rs_diags *w)
+{
+    rs_cli_print_diags(w, "ralphsup: warning: ");
+}
+
+static int one_config_arg(int argc, char **argv, const char *cmd, const char **config)
+{
+    if (optind != argc - 1) {
+        fprintf(stderr, "ralphsup %s: expected exactly one CONFIG argument (see `ralphsup %s --help`)\n", cmd, cmd);
+        return RS_EXIT_USAGE;
+    }
+    *config = argv[optind];
+    return 0;
+}
+
+/* ---- init ------------------------------------------------------------------ */
+
+static const char init_help[] =
+    "usage: ralphsup init CONFIG [--reset | --resume]\n\n"
+    "Validate the config and the school list, create the progress file with every\n"
+    "school pending, and commit it. If a progress file exists:\n"
+    "  --reset    start over (the old state stays in git history)\n"
+    "  --resume   keep it and reconcile with the current school list (new schools\n"
+    "             appended to pending, removed ones reported, completed ones kept)\n"
+    "Without either flag ralphsup asks on a terminal and refuses otherwise.\n";
+
+static int ask_reset_or_resume(const char *path)
+{
+    fprintf(stderr, "%s already exists. [r]eset (start over), re[s]ume (keep and reconcile), or [a]bort? ", path);
+    fflush(stderr);
+    char line[32];
+    if (!fgets(line, sizeof line, stdin))
+        return 'a';
+    return line[0] == 'r' || line[0] == 'R' ? 'r' : (line[0] == 's' || line[0] == 'S') ? 's' : 'a';
+}
+
+int rs_cmd_init(int argc, char **argv)
+{
+    if (rs_cli_wants_help(argc, argv)) {
+        fputs(init_help, stdout);
+        return RS_EXIT_OK;
+    }
+    static const struct option opts[] = {
+        {"reset", no_argument, NULL, 'r'},
+        {"resume", no_argument, NULL, 's'},
+        {0, 0, 0, 0},
+    };
+    int mode = 0, c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        if (c == 'r' || c == 's') {
+            if (mode && mode != c) {
+                fprintf(stderr, "ralphsup init: --reset and --resume exclude each other\n");
+                return RS_EXIT_USAGE;
+            }
+            mode = c;
+        } else {
+            fputs(init_help, stderr);
+            return RS_EXIT_USAGE;
+        }
+    }
+    const char *config;
+    int ex = one_config_arg(argc, argv, "init", &config);
+    if (ex)
+        return ex;
+
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_batch *b = NULL;
+    ex = rs_batch_open(config, RS_BATCH_LOCK, &b, &d);
+    if (ex)
+        return finish_open_error(ex, &d);
+    if (b->git_created)
+        printf("created a git repository at %s for the audit trail\n", b->cfg->root);
+
+    int64_t now = rs_now_ms();
+    char subject[512];
+    const char *event;
+    struct rs_diags changes;
+    rs_diags_init(&changes);
+
+    if (b->progress_state != RS_PROGRESS_E_NOT_FOUND) {
+        if (!mode) {
+            if (isatty(STDIN_FILENO) && isatty(STDERR_FILENO)) {
+                int a = ask_reset_or_resume(b->cfg->progress);
+                mode = a == 'r' ? 'r' : a == 's' ? 's' : 0;
+                if (!mode) {
+                    fprintf(stderr, "ralphsup init: aborted, nothing changed\n");
+                    rs_batch_free(b);
+                    return RS_EXIT_USAGE;
+                }
+            } else {
+                fprintf(stderr,
+                        "ralphsup init: %s already exists; pass --reset to start over (the old state stays in git "
+                        "history) or --resume to keep it and reconcile with the school list\n",
+                        b->cfg->progress);
+                rs_batch_free(b);
+                return RS_EXIT_USAGE;
+            }
+        }
+        if (mode == 's' && b->progress_state == RS_PROGRESS_E_INVALID) {
+            rs_cli_print_diags(&b->progress_diags, "ralphsup: ");
+            fprintf(stderr, "ralphsup init: cannot --resume an unreadable progress file; use `ralphsup recover %s` or "
+                            "--reset\n", config);
+            rs_batch_free(b);
+            return RS_EXIT_DATAERR;
+        }
+    }
+
+    if (mode == 's') {
+        int n = rs_batch_reconcile(b, &changes);
+        event = "reconciled";
+        snprintf(subject, sizeof subject, "ralphsup: resumed batch %s (%d change%s to pending)", b->cfg->name, n,
+                 n == 1 ? "" : "s");
+    } else {
+        rs_progress_free(b->prog);
+        b->prog = rs_batch_fresh_progress(b, now);
+        event = mode == 'r' ? "reset" : "init";
+        snprintf(subject, sizeof subject, "ralphsup: %s batch %s (%zu schools pending)",
+                 mode == 'r' ? "reset" : "initialized", b->cfg->name, b->prog->npending);
+    }
+    char *body = changes.n ? rs_diags_join(&changes) : NULL;
+    struct rs_transition t = {.event = event, .cost_usd = -1, .subject = subject, .body = body};
+    struct rs_diags w;
+    rs_diags_init(&w);
+    ex = rs_batch_commit(b, &t, &w);
+    print_warnings(&w);
+    rs_diags_deinit(&w);
+    if (!ex) {
+        for (size_t i = 0; i < changes.n; i++)
+            printf("%s\n", changes.msgs[i]);
+        printf("%s: %zu pending, %zu completed, %zu failed\n", b->cfg->progress, b->prog->npending,
+               b->prog->ncompleted, b->prog->nfailed);
+        printf("next: ralphsup start %s\n", config);
+    }
+    free(body);
+    rs_diags_deinit(&changes);
+    rs_batch_free(b);
+    return ex;
+}
+
+/* ---- status ----------------------------------------------------------------- */
+
+static const char status_help[] =
+    "usage: ralphsup status CONFIG [--json]\n\n"
+    "Completed / failed / pending counts, the current school and for how long,\n"
+    "failed schools with reasons, an ETA from the average duration of completed\n"
+    "schools, cost spent and the projected total. Safe while a supervisor runs\n"
+    "(it only reads the progress file, which is always replaced atomically).\n";
+
+struct status_figures {
+    double avg_ms;       /* average duration of completed schools */
+    double avg_cost;     /* average cost of finished (completed + failed) schools */
+    int64_t eta_ms;      /* -1 unknown */
+    double projected;    /* projected total cost */
+    int64_t current_ms;  /* how long the current school has run */
+};
+
+static void compute_figures(const struct rs_progress *p, int64_t now, struct status_figures *f)
+{
+    memset(f, 0, sizeof(*f));
+    int64_t sum = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < p->ncompleted; i++) {
+        if (p->completed[i].finished_ms > p->completed[i].started_ms) {
+            sum += p->completed[i].finished_ms - p->completed[i].started_ms;
+            n++;
+        }
+    }
+    double finished_cost = 0;
+    for (size_t i = 0; i < p->ncompleted; i++)
+        finished_cost += p->completed[i].cost_usd;
+    for (size_t i = 0; i < p->nfailed; i++)
+        finished_cost += p->failed[i].cost_usd;
+    size_t nfin = p->ncompleted + p->nfailed;
+    f->avg_ms = n ? (double)sum / (double)n : 0;
+    f->avg_cost = nfin ? finished_cost / (double)nfin : 0;
+    size_t remaining = p->npending + (p->current ? 1 : 0);
+    f->eta_ms = n ? (int64_t)(f->avg_ms * (double)remaining) : -1;
+    if (p->current && p->current->started_ms > 0) {
+        f->current_ms = now - p->current->started_ms;
+        if (f->eta_ms > 0)
+            f->eta_ms = f->eta_ms - (f->current_ms < (int64_t)f->avg_ms ? f->current_ms : (int64_t)f->avg_ms);
+    }
+    f->projected = p->cost_usd + f->avg_cost * (double)remaining;
+}
+
+static json_t *status_json(const struct rs_batch *b, pid_t holder, int64_t now)
+{
+    const struct rs_progress *p = b->prog;
+    struct status_figures f;
+    compute_figures(p, now, &f);
+    json_t *o = json_object();
+    json_object_set_new(o, "batch_name", json_string(p->batch_name));
+    json_object_set_new(o, "status", json_string(p->status ? p->status : ""));
+    json_object_set_new(o, "supervisor_pid", holder > 0 ? json_integer(holder) : json_null());
+    json_object_set_new(o, "running", json_boolean(holder != 0));
+    json_object_set_new(o, "total", json_integer((json_int_t)(p->ncompleted + p->nfailed + p->npending + (p->current ? 1 : 0))));
+    json_object_set_new(o, "completed", json_integer((json_int_t)p->ncompleted));
+    json_object_set_new(o, "failed", json_integer((json_int_t)p->nfailed));
+    json_object_set_new(o, "pending", json_integer((json_int_t)p->npending));
+    if (p->current) {
+        json_t *c = json_object();
+        json_object_set_new(c, "name", json_string(p->current->name));
+        json_object_set_new(c, "attempt", json_integer(p->current->attempt));
+        json_object_set_new(c, "running_s", json_real((double)f.current_ms / 1000.0));
+        json_object_set_new(c, "last_progress", p->current->last_progress ? json_string(p->current->last_progress) : json_null());
+        json_object_set_new(c, "last_tool", p->current->last_tool ? json_string(p->current->last_tool) : json_null());
+        json_object_set_new(c, "waiting", p->current->waiting ? json_string(p->current->waiting) : json_null());
+        json_object_set_new(o, "current", c);
+    } else {
+        json_object_set_new(o, "current", json_null());
+    }
+    json_t *fl = json_array();
+    for (size_t i = 0; i < p->nfailed; i++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "name", json_string(p->failed[i].name));
+        json_object_set_new(e, "reason", json_string(p->failed[i].reason ? p->failed[i].reason : ""));
+        json_object_set_new(e, "attempts", json_integer((json_int_t)p->failed[i].nattempts));
+        json_array_append_new(fl, e);
+    }
+    json_object_set_new(o, "failed_schools", fl);
+    json_object_set_new(o, "iterations", json_integer(p->iterations));
+    json_object_set_new(o, "avg_duration_s", json_real(f.avg_ms / 1000.0));
+    json_object_set_new(o, "eta_s", f.eta_ms >= 0 ? json_real((double)f.eta_ms / 1000.0) : json_null());
+    json_object_set_new(o, "cost_usd", json_real(p->cost_usd));
+    json_object_set_new(o, "cost_estimated", json_boolean(p->cost_estimated));
+    json_object_set_new(o, "projected_cost_usd", json_real(f.projected));
+    if (p->stopped) {
+        json_t *s = json_object();
+        json_object_set_new(s, "reason", json_string(p->stopped->reason));
+        json_object_set_new(s, "limit", p->stopped->limit ? json_string(p->stopped->limit) : json_null());
+        json_object_set_new(o, "stopped", s);
+    } else {
+        json_object_set_new(o, "stopped", json_null());
+    }
+    return o;
+}
+
+static void status_text(const struct rs_batch *b, pid_t holder, int64_t now)
+{
+    const struct rs_progress *p = b->prog;
+    struct status_figures f;
+    compute_figures(p, now, &f);
+    char d1[32], d2[32], m1[32], m2[32];
+    size_t total = p->ncompleted + p->nfailed + p->npending + (p->current ? 1 : 0);
+    printf("batch %s: %zu completed, %zu failed, %zu pending (of %zu)\n", p->batch_name, p->ncompleted, p->nfailed,
+           p->npending, total);
+    if (holder > 0)
+        printf("supervisor: running (PID %ld)\n", (long)holder);
+    else if (holder < 0)
+        printf("supervisor: running\n");
+    else
+        printf("supervisor: not running (status: %s)\n", p->status ? p->status : "?");
+    if (p->current) {
+        printf("current: %s · attempt %d · %s", p->current->name, p->current->attempt,
+               rs_duration_format(f.current_ms, d1, sizeof d1));
+        if (!holder)
+            printf(" (interrupted; `ralphsup start` requeues it)");
+        printf("\n");
+        if (p->current->waiting)
+            printf("  waiting for %s\n", p->current->waiting);
+        if (p->current->last_tool)
+            printf("  last tool: %s\n", p->current->last_tool);
+        if (p->current->last_progress)
+            printf("  progress: %s\n", p->current->last_progress);
+    }
+    if (p->nfailed) {
+        printf("failed:\n");
+        for (size_t i = 0; i < p->nfailed; i++)
+            printf("  %s: %s (%zu attempt%s)\n", p->failed[i].name, p->failed[i].reason ? p->failed[i].reason : "?",
+                   p->failed[i].nattempts, p->failed[i].nattempts == 1 ? "" : "s");
+    }
+    if (f.eta_ms >= 0)
+        printf("ETA: %s (average %s per completed school)\n", rs_duration_format(f.eta_ms, d1, sizeof d1),
+               rs_duration_format((int64_t)f.avg_ms, d2, sizeof d2));
+    else
+        printf("ETA: unknown (no school completed yet)\n");
+    printf("cost: %s spent%s, projected total %s\n", rs_money_format(p->cost_usd, m1, sizeof m1),
+           p->cost_estimated ? " (partly estimated)" : "", rs_money_format(f.projected, m2, sizeof m2));
+    if (p->stopped)
+        printf("last stop: %s\n", p->stopped->reason);
+}
+
+int rs_cmd_status(int argc, char **argv)
+{
+    if (rs_cli_wants_help(argc, argv)) {
+        fputs(status_help, stdout);
+        return RS_EXIT_OK;
+    }
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {0, 0, 0, 0}};
+    int json = 0, c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        if (c == 'j') {
+            json = 1;
+        } else {
+            fputs(status_help, stderr);
+            return RS_EXIT_USAGE;
+        }
+    }
+    const char *config;
+    int ex = one_config_arg(argc, argv, "status", &config);
+    if (ex)
+        return ex;
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_batch *b = NULL;
+    ex = rs_batch_open(config, RS_BATCH_NEED_PROGRESS | RS_BATCH_NO_GIT | RS_BATCH_NO_SCHOOLS, &b, &d);
+    if (ex)
+        return finish_open_error(ex, &d);
+    pid_t holder = 0;
+    rs_lock_holder(b->cfg->progress, &holder);
+    int64_t now = rs_now_ms();
+    if (json) {
+        json_t *o = status_json(b, holder, now);
+        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+        puts(s);
+        free(s);
+        json_decref(o);
+    } else {
+        status_text(b, holder, now);
+    }
+    rs_batch_free(b);
+    return RS_EXIT_OK;
+}
+
+/* ---- resume ------------------------------------------------------------------- */
+
+static const char resume_help[] =
+    "usage: ralphsup resume CONFIG\n\n"
+    "Move an interrupted current school back to the front of pending (no attempt\n"
+    "is burned), clear it and commit. Idempotent. `ralphsup start` does this by\n"
+    "itself, so resume is only needed to inspect the state before restarting.\n";
+
+int rs_cmd_resume(int argc, char **argv)
+{
+    if (rs_cli_wants_help(argc, argv)) {
+        fputs(resume_help, stdout);
+        return RS_EXIT_OK;
+    }
+    optind = 0;
+    if (getopt_long(argc, argv, "+", (const struct option[]){{0, 0, 0, 0}}, NULL) != -1) {
+        fputs(resume_help, stderr);
+        return RS_EXIT_USAGE;
+    }
+    const char *config;
+    int ex = one_config_arg(argc, argv, "resume", &config);
+    if (ex)
+        return ex;
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_batch *b = NULL;
+    ex = rs_batch_open(config, RS_BATCH_LOCK | RS_BATCH_NEED_PROGRESS, &b, &d);
+    if (ex)
+        return finish_open_error(ex, &d);
+    struct rs_progress *p = b->prog;
+    if (!p->current) {
+        printf("nothing to resume: no current school (%zu pending)\n", p->npending);
+        printf("next: ralphsup start %s\n", config);
+        rs_batch_free(b);
+        return RS_EXIT_OK;
+    }
+    char *name = rs_xstrdup(p->current->name);
+    int attempt = p->current->attempt;
+    int64_t iteration = p->current->iteration;
+    rs_progress_remove_pending(p, name);
+    rs_progress_push_pending(p, name, true);
+    rs_current_free(p->current);
+    p->current = NULL;
+    free(p->status);
+    p->status = rs_xstrdup("stopped");
+    char subject[512];
+    snprintf(subject, sizeof subject, "ralphsup: requeued %s (resume after interruption)", name);
+    struct rs_transition t = {.event = "requeued", .school = name, .attempt = attempt, .iteration = iteration,
+                              .cost_usd = -1, .subject = subject,
+                              .body = "The school was current when the supervisor stopped; it is back at the front of "
+                                      "pending and no attempt was counted."};
+    struct rs_diags w;
+    rs_diags_init(&w);
+    ex = rs_batch_commit(b, &t, &w);
+    print_warnings(&w);
+    rs_diags_deinit(&w);
+    if (!ex) {
+        printf("requeued %s at the front of pending (%zu pending)\n", name, p->npending);
+        printf("next: ralphsup start %s\n", config);
+    }
+    free(name);
+    rs_batch_free(b);
+    return ex;
+}
+
+/* ---- recover ------------------------------------------------------------------ */
+
+static const char recover_help[] =
+    "usage: ralphsup recover CONFIG\n\n"
+    "If the progress file is missing or unreadable, restore the newest version\n"
+    "from the git audit trail that parses, commit it, and say which commit it\n"
+    "came from. Does nothing when the progress file is fine.\n";
+
+struct recover_ctx {
+    const char *origin;
+    struct rs_progress *found;
+    char commit[48];
+    char summary[256];
+    char *data;
+    size_t len;
+};
+
+static int recover_cb(const char *commit_hex, const char *summary, const char *data, size_t len, void *ud)
+{
+    struct recover_ctx *rc = ud;
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_progress *p = NULL;
+    int r = rs_progress_parse(data, len, rc->origin, &p, &d);
+    rs_diags_deinit(&d);
+    if (r != 0)
+        return 0;
+    rc->found = p;
+    snprintf(rc->commit, sizeof rc->commit, "%s", commit_hex);
+    snprintf(rc->summary, sizeof rc->summary, "%s", summary ? summary : "");
+    return 1;
+}
+
+int rs_cmd_recover(int argc, char **argv)
+{
+    if (rs_cli_wants_help(argc, argv)) {
+        fputs(recover_help, stdout);
+        return RS_EXIT_OK;
+    }
+    optind = 0;
+    if (getopt_long(argc, argv, "+", (const struct option[]){{0, 0, 0, 0}}, NULL) != -1) {
+        fputs(recover_help, stderr);
+        return RS_EXIT_USAGE;
+    }
+    const char *config;
+    int ex = one_config_arg(argc, argv, "recover", &config);
+    if (ex)
+        return ex;
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_batch *b = NULL;
+    ex = rs_batch_open(config, RS_BATCH_LOCK | RS_BATCH_NO_SCHOOLS, &b, &d);
+    if (ex)
+        return finish_open_error(ex, &d);
+    if (b->progress_state == 0) {
+        printf("%s is readable; nothing to recover\n", b->cfg->progress);
+        rs_batch_free(b);
+        return RS_EXIT_OK;
+    }
+    if (b->progress_state == RS_PROGRESS_E_INVALID)
+        rs_cli_print_diags(&b->progress_diags, "ralphsup: damaged: ");
+    if (!b->git) {
+        fprintf(stderr, "ralphsup recover: [git] enabled = false, so there is no audit trail to recover from\n");
+        rs_batch_free(b);
+        return RS_EXIT_NOINPUT;
+    }
+    char *rel = rs_batch_relpath(b, b->cfg->progress);
+    struct recover_ctx rc = {.origin = b->cfg->progress};
+    char err[512] = "";
+    int r = rs_git_history_blob(b->git, rel, recover_cb, &rc, err, sizeof err);
+    free(rel);
+    if (r < 0) {
+        fprintf(stderr, "ralphsup recover: git: %s\n", err[0] ? err : "cannot walk history");
+        rs_batch_free(b);
+        return RS_EXIT_IOERR;
+    }
+    if (!rc.found) {
+        fprintf(stderr, "ralphsup recover: no readable version of %s in the audit trail\n", b->cfg->progress);
+        rs_batch_free(b);
+        return RS_EXIT_NOINPUT;
+    }
+    rs_progress_free(b->prog);
+    b->prog = rc.found;
+    char subject[512];
+    snprintf(subject, sizeof subject, "ralphsup: recovered progress file from commit %.12s", rc.commit);
+    char *body = rs_xasprintf("The progress file was %s; restored the newest version that parses, from commit %s "
+                              "(\"%s\").",
+                              b->progress_state == RS_PROGRESS_E_NOT_FOUND ? "missing" : "unreadable", rc.commit,
+                              rc.summary);
+    struct rs_transition t = {.event = "recovered", .cost_usd = -1, .subject = subject, .body = body};
+    struct rs_diags w;
+    rs_diags_init(&w);
+    ex = rs_batch_commit(b, &t, &w);
+    print_warnings(&w);
+    rs_diags_deinit(&w);
+    if (!ex)
+        printf("restored %s from commit %.12s (%s): %zu completed, %zu failed, %zu pending\n", b->cfg->progress,
+               rc.commit, rc.summary, b->prog->ncompleted, b->prog->nfailed, b->prog->npending);
+    free(body);
+    rs_batch_free(b);
+    return ex;
+}

@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-iteration observation. Everything here is bounded: strings are copied
+ * with caps, the loop detector remembers at most MAX_CALLS distinct calls
+ * (a flood of distinct calls is not a loop), and only the last marker of
+ * each kind is kept.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ralphsup/csv.h"
+#include "ralphsup/iteration.h"
+#include "ralphsup/report.h"
+#include "ralphsup/util.h"
+
+#define MAX_CALLS 512
+#define CAP 1024
+
+struct call {
+    uint64_t hash;
+    char *name;
+    int count;
+};
+
+struct rs_iteration {
+    struct rs_iteration_opts o;
+    char *school;
+    char *slug;
+
+    char *session;
+    char *last_tool;
+    char *last_progress;
+    double estimate;
+    struct rs_iteration_counts counts;
+
+    struct call *calls;
+    size_t ncalls;
+    char *kill_detail;
+
+    /* API trouble */
+    char *synthetic_error;
+    char *synthetic_text;
+    bool auth_failure;
+    int64_t usage_reset_ms;
+
+    /* result */
+    bool got_result;
+    char *result_subtype;
+    bool result_is_error;
+    int api_error_status;
+    bool has_cost;
+    double total_cost;
+    char *result_text;
+    char *result_errors;
+
+    /* markers: the last DONE/FAILED for this school wins */
+    int final_kind; /* 0, RS_MARKER_DONE, RS_MARKER_FAILED */
+    char *done_csv;
+    int64_t done_coaches, done_overlaps;
+    char *failed_reason;
+    bool failed_retryable;
+    char *invalid_marker;
+
+    /* verification */
+    bool verified;
+    char *verify_error;
+    char *csv_abs;
+    char *csv_rel;
+};
+
+static void replace(char **dst, const char *src)
+{
+    free(*dst);
+    *dst = src ? rs_xstrndup(src, CAP) : NULL;
+}
+
+static void note(struct rs_iteration *it, const char *kind, const char *fmt, ...) RS_PRINTF(3, 4);
+static void note(struct rs_iteration *it, const char *kind, const char *fmt, ...)
+{
+    if (!it->o.note)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *m = rs_xvasprintf(fmt, ap);
+    va_end(ap);
+    it->o.note(it->o.ud, kind, m);
+    free(m);
+}
+
+int rs_iteration_new(const struct rs_iteration_opts *o, struct rs_iteration **out)
+{
+    if (!o || !o->cfg || !o->school || !out)
+        return -EINVAL;
+    struct rs_iteration *it = rs_xcalloc(1, sizeof(*it));
+    it->o = *o;
+    it->school = rs_xstrdup(o->school);
+    it->slug = rs_xstrdup(o->school_slug ? o->school_slug : "");
+    it->o.school = it->school;
+    it->o.school_slug = it->slug;
+    *out = it;
+    return 0;
+}
+
+struct rs_iteration *rs_iteration_free(struct rs_iteration *it)
+{
+    if (!it)
+        return NULL;
+    for (size_t i = 0; i < it->ncalls; i++)
+        free(it->calls[i].name);
+    free(it->calls);
+    free(it->school);
+    free(it->slug);
+    free(it->session);
+    free(it->last_tool);
+    free(it->last_progress);
+    free(it->kill_detail);
+    free(it->synthetic_error);
+    free(it->synthetic_text);
+    free(it->result_subtype);
+    free(it->result_text);
+    free(it->result_errors);
+    free(it->done_csv);
+    free(it->failed_reason);
+    free(it->invalid_marker);
+    free(it->verify_error);
+    free(it->csv_abs);
+    free(it->csv_rel);
+    free(it);
+    return NULL;
+}
+
+/* Does a marker's school name the current school? */
+static bool is_our_school(const struct rs_iteration *it, const char *name)
+{
+    if (!it->school[0])
+        return true; /* replay without --school: any school is "ours" */
+    if (rs_streq_ci(name, it->school) || (it->slug[0] && rs_streq_ci(name, it->slug)))
+        return true;
+    if (it->o.aliases) {
+        const char *canon = rs_aliases_resolve(it->o.aliases, name);
+        if (canon && rs_streq_ci(canon, it->school))
+            return true;
+    }
+    return false;
+}
+
+static void on_marker(struct rs_iteration *it, const struct rs_marker *m)
+{
+    switch (m->kind) {
+    case RS_MARKER_PROGRESS:
+        replace(&it->last_progress, m->text);
+        note(it, "marker", "RALPH_PROGRESS: %s", m->text ? m->text : "");
+        return;
+    case RS_MARKER_INVALID:
+        replace(&it->invalid_marker, m->reason);
+        note(it, "marker-invalid", "invalid %s marker: %s", rs_marker_kind_name(m->intended),
+             m->reason ? m->reason : "?");
+        return;
+    case RS_MARKER_DONE:
+    case RS_MARKER_FAILED:
+        break;
+    }
+    if (!is_our_school(it, m->school)) {
+        it->counts.markers_ignored++;
+        note(it, "marker-ignored", "ignored %s marker for another school (\"%s\"; current school is \"%s\")",
+             m->kind == RS_MARKER_DONE ? "RALPH_DONE" : "RALPH_FAILED", m->school, it->school);
+        return;
+    }
+    it->final_kind = (int)m->kind;
+    if (m->kind == RS_MARKER_DONE) {
+        replace(&it->done_csv, m->csv);
+        it->done_coaches = m->coaches;
+        it->done_overlaps = m->overlaps;
+        note(it, "marker", "RALPH_DONE: %lld coaches, %lld overlaps, csv %s", (long long)m->coaches,
+             (long long)m->overlaps, m->csv);
+    } else {
+        replace(&it->failed_reason, m->reason);
+        it->failed_retryable = m->retryable;
+        note(it, "marker", "RALPH_FAILED (%s): %s", m->retryable ? "retryable" : "not retryable",
+             m->reason ? m->reason : "");
+    }
+}
+
+/* "Bash: curl -s …" -> name "Bash", rest "curl -s …". */
+static enum rs_iter_action on_tool(struct rs_iteration *it, const struct rs_stream_block *b)
+{
+    it->counts.tool_calls++;
+    const char *summary = b->summary ? b->summary : (b->tool_name ? b->tool_name : "?");
+    replace(&it->last_tool, summary);
+    note(it, "tool", "%s", summary);
+    int64_t max = it->o.cfg->limits.max_identical_tool_calls;
+    if (max <= 0)
+        return RS_ITER_CONTINUE;
+    const char *name = b->tool_name ? b->tool_name : "?";
+    struct call *c = NULL;
+    for (size_t i = 0; i < it->ncalls; i++)
+        if (it->calls[i].hash == b->input_hash && strcmp(it->calls[i].name, name) == 0)
+            c = &it->calls[i];
+    if (!c) {
+        if (it->ncalls >= MAX_CALLS)
+            return RS_ITER_CONTINUE;
+        it->calls = rs_xrealloc(it->calls, (it->ncalls + 1) * sizeof(*it->calls));
+        c = &it->calls[it->ncalls++];
+        c->hash = b->input_hash;
+        c->name = rs_xstrdup(name);
+        c->count = 0;
+    }
+    c->count++;
+    if (c->count >= max && !it->kill_detail) {
+        size_t nl = strlen(name);
+        const char *rest = summary;
+        if (strncmp(summary, name, nl) == 0 && summary[nl] == ':')
+            rest = summary + nl + 1 + (summary[nl + 1] == ' ');
+        it->kill_detail = rs_xasprintf("repeated %s `%s` %d×", name, rest, c->count);
+        return RS_ITER_KILL_REPEAT;
+    }
+    return RS_ITER_CONTINUE;
+}
+
+static enum rs_iter_action on_assistant(struct rs_iteration *it, const struct rs_stream_assistant *a)
+{
+    enum rs_iter_action act = RS_ITER_CONTINUE;
+    if (a->session_id && !it->session)
+        replace(&it->session, a->session_id);
+    if (a->first_of_message && !a->synthetic) {
+        it->counts.api_messages++;
+        if (a->usage.present) {
+            const struct rs_price *p = rs_config_price(it->o.cfg, a->model ? a->model : "");
+            it->estimate += rs_policy_usage_cost(p, a->usage.input_tokens, a->usage.output_tokens,
+                                                 a->usage.cache_creation_input_tokens, a->usage.cache_read_input_tokens);
+        }
+    }
+    if (a->error) {
+        replace(&it->synthetic_error, a->error);
+        replace(&it->synthetic_text, a->error_text);
+        note(it, "api-error", "API error (%s): %s", a->error, a->error_text ? a->error_text : "");
+        if (strcmp(a->error, "authentication_failed") == 0)
+            it->auth_failure = true;
+    }
+    for (size_t i = 0; i < a->nblocks; i++) {
+        const struct rs_stream_block *b = &a->blocks[i];
+        if (b->kind == RS_STREAM_BLOCK_TEXT) {
+            for (size_t k = 0; k < b->nmarkers; k++)
+                on_marker(it, &b->markers[k]);
+        } else if (b->kind == RS_STREAM_BLOCK_TOOL_USE) {
+            enum rs_iter_action r = on_tool(it, b);
+            if (r != RS_ITER_CONTINUE && act == RS_ITER_CONTINUE)
+                act = r;
+        }
+    }
+    return act;
+}
+
+static void on_result(struct rs_iteration *it, const struct rs_stream_result *r)
+{
+    it->got_result = true;
+    replace(&it->result_subtype, r->subtype);
+    it->result_is_error = r->is_error;
+    it->api_error_status = r->has_api_error_status ? r->api_error_status : 0;
+    if (r->has_cost) {
+        it->has_cost = true;
+        it->total_cost = r->total_cost_usd;
+    }
+    replace(&it->result_text, r->has_result ? r->result : NULL);
+    if (r->nerrors) {
+        struct rs_buf b;
+        rs_buf_init(&b);
+        for (size_t i = 0; i < r->nerrors && b.len < CAP; i++) {
+            if (i)
+                rs_buf_puts(&b, "; ");
+            rs_buf_puts(&b, r->errors[i]);
+        }
+        free(it->result_errors);
+        it->result_errors = rs_buf_steal(&b);
+    }
+    if (r->session_id && !it->session)
+        replace(&it->session, r->session_id);
+    for (size_t i = 0; i < r->ndenials; i++) {
+        it->counts.permission_denials++;
+        note(it, "permission-denied", "%s (%s)", r->denials[i].input_summary ? r->denials[i].input_summary : "",
+             r->denials[i].tool_name ? r->denials[i].tool_name : "?");
+    }
+    note(it, "result", "result %s%s, %lld turns%s", r->subtype ? r->subtype : "?", r->is_error ? " (is_error)" : "",
+         (long long)r->num_turns, r->has_cost ? "" : ", no cost");
+}
+
+enum rs_iter_action rs_iteration_on_event(struct rs_iteration *it, const struct rs_stream_event *ev)
+{
+    switch (ev->kind) {
+    case RS_STREAM_INIT:
+        replace(&it->session, ev->init.session_id);
+        note(it, "init", "session %s, model %s, claude %s", ev->init.session_id ? ev->init.session_id : "?",
+             ev->init.model ? ev->init.model : "?", ev->init.claude_code_version ? ev->init.claude_code_version : "?");
+        return RS_ITER_CONTINUE;
+    case RS_STREAM_ASSISTANT:
+        return on_assistant(it, &ev->assistant);
+    case RS_STREAM_USER:
+        for (size_t i = 0; i < ev->user.nresults; i++)
+            if (ev->user.results[i].is_error)
+                note(it, "tool-error", "tool result error: %s", ev->user.results[i].content);
+        return RS_ITER_CONTINUE;
+    case RS_STREAM_RESULT:
+        on_result(it, &ev->result);
+        return RS_ITER_CONTINUE;
+    case RS_STREAM_API_RETRY: {
+        const struct rs_stream_api_retry *r = &ev->api_retry;
+        it->counts.api_retries++;
+        note(it, "api-retry", "CLI retrying API call (attempt %lld/%lld, %s, status %d, delay %.0f ms)",
+             (long long)r->attempt, (long long)r->max_retries, r->error ? r->error : "?",
+             r->has_error_status ? r->error_status : 0, r->retry_delay_ms);
+        if ((r->error && strcmp(r->error, "authentication_failed") == 0) ||
+            (r->has_error_status && r->error_status == 401)) {
+            it->auth_failure = true;
+            if (!it->kill_detail)
+                it->kill_detail = rs_xasprintf("HTTP %d %s, seen in the CLI's first retry",
+                                               r->has_error_status ? r->error_status : 401,
+                                               r->error ? r->error : "authentication_failed");
+            return RS_ITER_KILL_AUTH;
+        }
+        return RS_ITER_CONTINUE;
+    }
+    case RS_STREAM_RATE_LIMIT:
+        if (ev->rate_limit.status && strcmp(ev->rate_limit.status, "rejected") == 0 && ev->rate_limit.has_resets_at) {
+            it->usage_reset_ms = ev->rate_limit.resets_at * 1000;
+            char b[40];
+            note(it, "usage-limit", "usage limit rejected (%s); resets at %s",
+                 ev->rate_limit.rate_limit_type ? ev->rate_limit.rate_limit_type : "?",
+                 rs_time_iso(it->usage_reset_ms, b, sizeof b));
+        }
+        return RS_ITER_CONTINUE;
+    case RS_STREAM_BAD_LINE:
+        it->counts.bad_lines++;
+        note(it, "bad-line", "line %llu is not JSON (%s): %s", (unsigned long long)ev->line_no,
+             ev->bad.reason ? ev->bad.reason : "?", ev->bad.head ? ev->bad.head : "");
+        return RS_ITER_CONTINUE;
+    case RS_STREAM_OVERSIZE:
+        it->counts.oversize_lines++;
+        note(it, "oversize-line", "line %llu skipped: %zu bytes exceed max_line_bytes", (unsigned long long)ev->line_no,
+             ev->line_bytes);
+        return RS_ITER_CONTINUE;
+    case RS_STREAM_TRUNCATED:
+        note(it, "truncated-output", "output ended with a partial line of %zu bytes", ev->line_bytes);
+        return RS_ITER_CONTINUE;
+    case RS_STREAM_SYSTEM:
+    case RS_STREAM_OTHER:
+        return RS_ITER_CONTINUE;
+    }
+    return RS_ITER_CONTINUE;
+}
+
+double rs_iteration_cost(const struct rs_iteration *it, bool *estimated)
+{
+    if (estimated)
+        *estimated = !it->has_cost;
+    return it->has_cost ? it->total_cost : it->estimate;
+}
+
+const char *rs_iteration_kill_detail(const struct rs_iteration *it)
+{
+    return it->kill_detail;
+}
+
+const char *rs_iteration_session(const struct rs_iteration *it)
+{
+    return it->session;
+}
+
+const char *rs_iteration_last_tool(const struct rs_iteration *it)
+{
+    return it->last_tool;
+}
+
+const char *rs_iteration_last_progress(const struct rs_iteration *it)
+{
+    return it->last_progress;
+}
+
+int64_t rs_iteration_usage_reset(const struct rs_iteration *it)
+{
+    return it->usage_reset_ms;
+}
+
+void rs_iteration_counts(const struct rs_iteration *it, struct rs_iteration_counts *c)
+{
+    *c = it->counts;
+}
+
+bool rs_iteration_done(const struct rs_iteration *it, struct rs_iteration_done *d)
+{
+    if (!it->verified)
+        return false;
+    d->coaches = it->done_coaches;
+    d->overlaps = it->done_overlaps;
+    d->csv_rel = it->csv_rel;
+    d->csv_abs = it->csv_abs;
+    return true;
+}
+
+/* Verify the RALPH_DONE claim; sets verified or verify_error. */
+static void verify_done(struct rs_iteration *it)
+{
+    const struct rs_config *cfg = it->o.cfg;
+    char *joined = rs_path_join(cfg->root, it->done_csv);
+    char *abs = rs_path_normalize(joined);
+    free(joined);
+    if (!rs_path_is_inside(cfg->output_dir, abs) || strcmp(abs, cfg->output_dir) == 0) {
+        it->verify_error = rs_xasprintf("RALPH_DONE csv \"%s\" is outside the output directory %s", it->done_csv,
+                                        cfg->output_dir);
+        free(abs);
+        return;
+    }
+    char real[PATH_MAX], realdir[PATH_MAX];
+    if (!realpath(abs, real)) {
+        it->verify_error = rs_xasprintf("RALPH_DONE csv \"%s\" does not exist (%s)", it->done_csv, strerror(errno));
+        free(abs);
+        return;
+    }
+    if (!realpath(cfg->output_dir, realdir) || !rs_path_is_inside(realdir, real)) {
+        it->verify_error = rs_xasprintf("RALPH_DONE csv \"%s\" resolves outside the output directory (symlink to %s)",
+                                        it->done_csv, real);
+        free(abs);
+        return;
+    }
+    size_t rows = 0, overlaps = 0;
+    char err[512] = "";
+    int r = rs_csv_verify(real, rs_report_columns, RS_REPORT_NCOLS, (const char *const *)cfg->report_truthy,
+                          cfg->nreport_truthy, &rows, &overlaps, err, sizeof err);
+    if (r != 0) {
+        it->verify_error = rs_xasprintf("RALPH_DONE csv is not valid: %s", err[0] ? err : "unreadable");
+        free(abs);
+        return;
+    }
+    if ((int64_t)rows != it->done_coaches) {
+        it->verify_error = rs_xasprintf("RALPH_DONE claimed %lld coaches, CSV has %zu rows", (long long)it->done_coaches,
+                                        rows);
+    } else if ((int64_t)overlaps != it->done_overlaps) {
+        it->verify_error = rs_xasprintf("RALPH_DONE claimed %lld overlaps, CSV has %zu", (long long)it->done_overlaps,
+                                        overlaps);
+    } else {
+        it->verified = true;
+        it->csv_abs = abs;
+        size_t rl = strlen(cfg->root);
+        it->csv_rel = rs_xstrdup(strncmp(abs, cfg->root, rl) == 0 && abs[rl] == '/' ? abs + rl + 1 : abs);
+        return;
+    }
+    free(abs);
+}
+
+void rs_iteration_finish(struct rs_iteration *it, int spawn_error, bool exited, int exit_code, int term_signal,
+                         enum rs_kill_reason killed, const char *kill_detail, const char *budget_limit,
+                         struct rs_iter_obs *obs)
+{
+    if (it->final_kind == RS_MARKER_DONE && !it->verified && !it->verify_error)
+        verify_done(it);
+    memset(obs, 0, sizeof(*obs));
+    obs->spawn_error = spawn_error;
+    obs->exited = exited;
+    obs->exit_code = exit_code;
+    obs->term_signal = term_signal;
+    obs->killed = killed;
+    obs->kill_detail = kill_detail;
+    obs->got_result = it->got_result;
+    obs->result_subtype = it->result_subtype;
+    obs->result_is_error = it->result_is_error;
+    obs->api_error_status = it->api_error_status;
+    obs->result_text = it->result_text;
+    obs->result_errors = it->result_errors;
+    obs->synthetic_error = it->synthetic_error;
+    obs->synthetic_text = it->synthetic_text;
+    obs->auth_failure = it->auth_failure;
+    obs->usage_limit = it->usage_reset_ms > 0;
+    obs->usage_reset_ms = it->usage_reset_ms;
+    obs->budget_limit = budget_limit;
+    obs->done_marker = it->final_kind == RS_MARKER_DONE;
+    obs->done_verified = it->verified;
+    obs->verify_error = it->verify_error;
+    obs->failed_marker = it->final_kind == RS_MARKER_FAILED;
+    obs->failed_reason = it->failed_reason;
+    obs->failed_retryable = it->failed_retryable;
+    obs->invalid_marker = it->invalid_marker;
+}
