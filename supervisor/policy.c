@@ -290,22 +290,25 @@ enum rs_kill_reason rs_policy_running_limit(const struct rs_limits *l, const str
 
 double rs_policy_budget(const struct rs_limits *l, double batch_spent, double school_spent, const char **which)
 {
-    double best = -1;
+    double best = 0;
+    bool set = false;
     *which = NULL;
     if (l->max_cost_usd > 0) {
         best = l->max_cost_usd - batch_spent;
         *which = "max_cost_usd";
+        set = true;
     }
     if (l->max_cost_per_school_usd > 0) {
         double s = l->max_cost_per_school_usd - school_spent;
-        if (best < 0 || s < best) {
+        if (!set || s < best) {
             best = s;
             *which = "max_cost_per_school_usd";
         }
+        set = true;
     }
-    if (*which && best < 0.0)
-        best = 0.0;
-    return best;
+    if (!set)
+        return -1;
+    return best < 0 ? 0 : best;
 }
 
 double rs_policy_usage_cost(const struct rs_price *price, int64_t input, int64_t output, int64_t cache_write,

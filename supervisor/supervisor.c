@@ -821,6 +821,24 @@ static void start_iteration(struct sup *s)
     struct rs_school_state *h = rs_progress_history(p, sc->name, sc->slug, false);
     c->attempt = failed_attempts(h) + 1;
     c->school_cost_before = h ? h->cost_usd : 0;
+    if (s->cfg->limits.max_cost_per_school_usd > 0 && c->school_cost_before >= s->cfg->limits.max_cost_per_school_usd) {
+        /* Earlier attempts used up the school's budget: fail it without spawning. */
+        char m1[32], m2[32], subject[512];
+        char *why = rs_xasprintf("max_cost_per_school_usd reached (%s spent on this school, cap %s)",
+                                    rs_money_format(c->school_cost_before, m1, sizeof m1),
+                                    rs_money_format(s->cfg->limits.max_cost_per_school_usd, m2, sizeof m2));
+        rs_progress_remove_pending(p, sc->name);
+        struct rs_school_state *st = rs_progress_fail(p, sc->name, sc->slug, why);
+        st->finished_ms = rs_now_ms();
+        snprintf(subject, sizeof subject, "ralphsup: failed %s: %s", sc->name, why);
+        struct rs_transition t = {.event = "failed", .school = sc->name, .cost_usd = -1, .subject = subject};
+        commit(s, &t);
+        say(s, "%s", subject + strlen("ralphsup: "));
+        free(why);
+        memset(c, 0, sizeof(*c));
+        schedule_next(s, 0);
+        return;
+    }
     c->iteration = p->iterations + 1;
     c->started_ms = rs_now_ms();
     c->started_mono = c->last_output_mono = uv_now(&s->loop);

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Table-driven tests of the pure policy: one row per failure class of
+ * docs/failures.md, plus backoff, spawn and running limits and budgets.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "ralphsup/policy.h"
+
+struct row {
+    const char *name;
+    struct rs_iter_obs o;
+    enum rs_verdict_kind kind;
+    bool permanent;
+    int exit_code;
+    const char *reason_has;
+};
+
+static const struct row rows[] = {
+    {"spawn ENOENT is fatal 69", {.spawn_error = -ENOENT}, RS_VERDICT_FATAL, false, 69, "could not be started"},
+    {"cancel", {.exited = true, .killed = RS_KILL_CANCEL}, RS_VERDICT_CANCELLED, false, 0, "cancelled"},
+    {"auth kill is fatal 77", {.exited = true, .killed = RS_KILL_AUTH, .kill_detail = "HTTP 401"}, RS_VERDICT_FATAL,
+     false, 77, "ANTHROPIC_API_KEY"},
+    {"batch cost limit", {.exited = true, .killed = RS_KILL_BATCH_COST, .kill_detail = "max_cost_usd reached"},
+     RS_VERDICT_LIMIT, false, 3, "max_cost_usd"},
+    {"runtime limit", {.exited = true, .killed = RS_KILL_RUNTIME}, RS_VERDICT_LIMIT, false, 3, "max_runtime"},
+    {"school cost cap fails at once", {.exited = true, .killed = RS_KILL_SCHOOL_COST}, RS_VERDICT_ITEM_FAILED, true, 0,
+     "max_cost_per_school_usd"},
+    {"iteration timeout", {.exited = true, .killed = RS_KILL_TIMEOUT, .kill_detail = "iteration_timeout reached (30m)"},
+     RS_VERDICT_ITEM_FAILED, false, 0, "iteration_timeout"},
+    {"stall", {.exited = true, .killed = RS_KILL_STALL, .kill_detail = "stalled: no output for 10m"},
+     RS_VERDICT_ITEM_FAILED, false, 0, "stalled"},
+    {"repeat", {.exited = true, .killed = RS_KILL_REPEAT, .kill_detail = "repeated Bash `curl x` 5×"},
+     RS_VERDICT_ITEM_FAILED, false, 0, "repeated Bash"},
+    {"401 in result is fatal", {.exited = true, .exit_code = 1, .got_result = true, .result_is_error = true,
+                                .api_error_status = 401, .synthetic_error = "authentication_failed"},
+     RS_VERDICT_FATAL, false, 77, "authentication"},
+    {"model not found is a config error", {.exited = true, .exit_code = 1, .synthetic_error = "model_not_found",
+                                           .synthetic_text = "claude-nope"},
+     RS_VERDICT_FATAL, false, 78, "model not found"},
+    {"verified done", {.exited = true, .got_result = true, .done_marker = true, .done_verified = true},
+     RS_VERDICT_COMPLETED, false, 0, "completed"},
+    {"verified done wins over a late API error", {.exited = true, .exit_code = 1, .got_result = true,
+                                                  .result_is_error = true, .api_error_status = 429,
+                                                  .done_marker = true, .done_verified = true},
+     RS_VERDICT_COMPLETED, false, 0, "completed"},
+    {"unverified done", {.exited = true, .got_result = true, .done_marker = true,
+                         .verify_error = "RALPH_DONE claimed 42 coaches, CSV has 40 rows"},
+     RS_VERDICT_ITEM_FAILED, false, 0, "claimed 42 coaches, CSV has 40 rows"},
+    {"failed retryable", {.exited = true, .got_result = true, .failed_marker = true, .failed_reason = "no directory",
+                          .failed_retryable = true},
+     RS_VERDICT_ITEM_FAILED, false, 0, "no directory"},
+    {"failed not retryable", {.exited = true, .got_result = true, .failed_marker = true, .failed_reason = "closed",
+                              .failed_retryable = false},
+     RS_VERDICT_ITEM_FAILED, true, 0, "not retryable"},
+    {"usage limit waits", {.exited = true, .exit_code = 1, .got_result = true, .result_is_error = true,
+                           .api_error_status = 429, .usage_limit = true, .usage_reset_ms = 1795561200000},
+     RS_VERDICT_TRANSIENT, false, 0, "usage limit"},
+    {"budget: batch cap is a limit", {.exited = true, .exit_code = 1, .got_result = true, .result_is_error = true,
+                                      .result_subtype = "error_max_budget_usd", .budget_limit = "max_cost_usd"},
+     RS_VERDICT_LIMIT, false, 3, "max_cost_usd"},
+    {"budget: school cap fails the school", {.exited = true, .exit_code = 1, .got_result = true, .result_is_error = true,
+                                             .result_subtype = "error_max_budget_usd",
+                                             .budget_limit = "max_cost_per_school_usd"},
+     RS_VERDICT_ITEM_FAILED, true, 0, "max_cost_per_school_usd"},
+    {"429 is transient", {.exited = true, .exit_code = 1, .got_result = true, .result_is_error = true,
+                          .api_error_status = 429, .synthetic_error = "rate_limit",
+                          .synthetic_text = "API Error: Request rejected (429)"},
+     RS_VERDICT_TRANSIENT, false, 0, "429"},
+    {"529 overloaded without status is transient", {.exited = true, .exit_code = 1, .got_result = true,
+                                                    .result_is_error = true, .synthetic_error = "server_error",
+                                                    .synthetic_text = "API Error: Repeated 529 Overloaded errors."},
+     RS_VERDICT_TRANSIENT, false, 0, "transient"},
+    {"500 is transient", {.exited = true, .exit_code = 1, .got_result = true, .result_is_error = true,
+                          .api_error_status = 500},
+     RS_VERDICT_TRANSIENT, false, 0, "500"},
+    {"connection refused is transient", {.exited = true, .exit_code = 1, .got_result = true, .result_is_error = true,
+                                         .result_text = "API Error: Unable to connect to API (ConnectionRefused)"},
+     RS_VERDICT_TRANSIENT, false, 0, "Unable to connect"},
+    {"crash by signal", {.exited = true, .term_signal = 11}, RS_VERDICT_ITEM_FAILED, false, 0, "SIGSEGV"},
+    {"max turns", {.exited = true, .exit_code = 1, .got_result = true, .result_is_error = true,
+                   .result_subtype = "error_max_turns", .result_errors = "Reached maximum number of turns (2)"},
+     RS_VERDICT_ITEM_FAILED, false, 0, "turn limit"},
+    {"non-zero exit without API error", {.exited = true, .exit_code = 2}, RS_VERDICT_ITEM_FAILED, false, 0,
+     "status 2"},
+    {"400 invalid request is an item failure", {.exited = true, .exit_code = 1, .got_result = true,
+                                                .result_is_error = true, .api_error_status = 400,
+                                                .synthetic_error = "invalid_request",
+                                                .synthetic_text = "API Error: 400 bad"},
+     RS_VERDICT_ITEM_FAILED, false, 0, "status 1"},
+    {"exit 0 without result is interrupted", {.exited = true}, RS_VERDICT_ITEM_FAILED, false, 0, "interrupted"},
+    {"exit 0 without marker", {.exited = true, .got_result = true, .result_subtype = "success"},
+     RS_VERDICT_ITEM_FAILED, false, 0, "finished without RALPH_DONE/RALPH_FAILED"},
+    {"invalid marker", {.exited = true, .got_result = true, .invalid_marker = "\"coaches\" must be an integer"},
+     RS_VERDICT_ITEM_FAILED, false, 0, "invalid marker"},
+};
+
+Test(policy, classify_every_failure_class)
+{
+    for (size_t i = 0; i < RS_ARRAY_SIZE(rows); i++) {
+        struct rs_verdict v;
+        rs_policy_classify(&rows[i].o, &v);
+        cr_expect_eq(v.kind, rows[i].kind, "%s: kind %s", rows[i].name, rs_verdict_class(v.kind));
+        cr_expect_eq(v.permanent, rows[i].permanent, "%s: permanent", rows[i].name);
+        if (rows[i].exit_code)
+            cr_expect_eq(v.exit_code, rows[i].exit_code, "%s: exit %d", rows[i].name, v.exit_code);
+        cr_expect(strstr(v.reason, rows[i].reason_has) != NULL, "%s: reason \"%s\" lacks \"%s\"", rows[i].name,
+                  v.reason, rows[i].reason_has);
+    }
+}
+
+Test(policy, usage_limit_wait_until)
+{
+    struct rs_iter_obs o = {.exited = true, .usage_limit = true, .usage_reset_ms = 123456789000};
+    struct rs_verdict v;
+    rs_policy_classify(&o, &v);
+    cr_assert_eq(v.kind, RS_VERDICT_TRANSIENT);
+    cr_expect_eq(v.wait_until_ms, 123456789000);
+}
+
+static struct rs_limits limits(void)
+{
+    struct rs_limits l;
+    rs_limits_defaults(&l);
+    return l;
+}
+
+Test(policy, backoff_is_capped_exponential_with_jitter)
+{
+    struct rs_limits l = limits();
+    l.transient_backoff_ms = 1000;
+    l.transient_backoff_max_ms = 8000;
+    cr_expect_eq(rs_policy_backoff_ms(&l, 1, 0.0), 1000);
+    cr_expect_eq(rs_policy_backoff_ms(&l, 2, 0.0), 2000);
+    cr_expect_eq(rs_policy_backoff_ms(&l, 3, 0.0), 4000);
+    cr_expect_eq(rs_policy_backoff_ms(&l, 4, 0.0), 8000);
+    cr_expect_eq(rs_policy_backoff_ms(&l, 40, 0.0), 8000);
+    int64_t j = rs_policy_backoff_ms(&l, 2, 0.999);
+    cr_expect(j > 2000 && j <= 2500, "jitter within 25%%: %lld", (long long)j);
+}
+
+Test(policy, spawn_limits_name_themselves)
+{
+    struct rs_limits l = limits();
+    char reason[256];
+    struct rs_batch_usage u = {.iterations = 29, .cost_usd = 1.0, .runtime_ms = 1000};
+    l.max_iterations = 30;
+    cr_expect_null(rs_policy_spawn_limit(&l, &u, reason, sizeof reason));
+    u.iterations = 30;
+    cr_expect_str_eq(rs_policy_spawn_limit(&l, &u, reason, sizeof reason), "max_iterations");
+    cr_expect(strstr(reason, "30 of 30"));
+    u.iterations = 0;
+    l.max_cost_usd = 1.0;
+    cr_expect_str_eq(rs_policy_spawn_limit(&l, &u, reason, sizeof reason), "max_cost_usd");
+    l.max_cost_usd = 0;
+    l.max_runtime_ms = 500;
+    cr_expect_str_eq(rs_policy_spawn_limit(&l, &u, reason, sizeof reason), "max_runtime");
+}
+
+Test(policy, running_limits)
+{
+    struct rs_limits l = limits();
+    char reason[256];
+    struct rs_batch_usage u = {.cost_usd = 9.0};
+    l.max_cost_usd = 10;
+    l.max_cost_per_school_usd = 3;
+    cr_expect_eq(rs_policy_running_limit(&l, &u, 0.5, 2.0, reason, sizeof reason), RS_KILL_NONE);
+    cr_expect_eq(rs_policy_running_limit(&l, &u, 1.5, 2.0, reason, sizeof reason), RS_KILL_BATCH_COST);
+    cr_expect(strstr(reason, "max_cost_usd"));
+    cr_expect_eq(rs_policy_running_limit(&l, &u, 0.5, 3.5, reason, sizeof reason), RS_KILL_SCHOOL_COST);
+    cr_expect(strstr(reason, "max_cost_per_school_usd"));
+}
+
+Test(policy, budget_takes_the_smaller_cap)
+{
+    struct rs_limits l = limits();
+    const char *which;
+    cr_expect_lt(rs_policy_budget(&l, 0, 0, &which), 0);
+    cr_expect_null(which);
+    l.max_cost_usd = 10;
+    l.max_cost_per_school_usd = 3;
+    cr_expect_float_eq(rs_policy_budget(&l, 8.5, 0.2, &which), 1.5, 1e-9);
+    cr_expect_str_eq(which, "max_cost_usd");
+    cr_expect_float_eq(rs_policy_budget(&l, 1, 1, &which), 2.0, 1e-9);
+    cr_expect_str_eq(which, "max_cost_per_school_usd");
+    cr_expect_float_eq(rs_policy_budget(&l, 11, 0, &which), 0.0, 1e-9);
+}
+
+Test(policy, usage_cost_matches_the_cli)
+{
+    /* HEADLESS.md: opus at $5/M in, $25/M out: 1000 in + 50 out = $0.00625. */
+    struct rs_price p = {.model = (char *)"claude-opus-4", .input_per_mtok = 5, .output_per_mtok = 25};
+    cr_expect_float_eq(rs_policy_usage_cost(&p, 1000, 50, 0, 0), 0.00625, 1e-12);
+}
