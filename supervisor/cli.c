@@ -28,6 +28,7 @@ static const struct command commands[] = {
     {"status", rs_cmd_status, "show progress: completed / failed / pending, current school, ETA, cost"},
     {"resume", rs_cmd_resume, "put an interrupted current school back at the front of pending"},
     {"recover", rs_cmd_recover, "restore a missing or unreadable progress file from the git audit trail"},
+    {"report", rs_cmd_report, "write the master report (CSV + xlsx) from the progress file and the CSVs"},
     {"replay", rs_cmd_replay, "run a recorded transcript through the parser and policy; print the decision"},
 };
 

@@ -72,7 +72,7 @@ int rs_cmd_init(int argc, char **argv)
     };
     int mode = 0, c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'r' || c == 's') {
             if (mode && mode != c) {
                 fprintf(stderr, "ralphsup init: --reset and --resume exclude each other\n");
@@ -316,7 +316,7 @@ int rs_cmd_status(int argc, char **argv)
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {0, 0, 0, 0}};
     int json = 0, c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'j') {
             json = 1;
         } else {
@@ -365,7 +365,7 @@ int rs_cmd_resume(int argc, char **argv)
         return RS_EXIT_OK;
     }
     optind = 0;
-    if (getopt_long(argc, argv, "+", (const struct option[]){{0, 0, 0, 0}}, NULL) != -1) {
+    if (getopt_long(argc, argv, "", (const struct option[]){{0, 0, 0, 0}}, NULL) != -1) {
         fputs(resume_help, stderr);
         return RS_EXIT_USAGE;
     }
@@ -455,7 +455,7 @@ int rs_cmd_recover(int argc, char **argv)
         return RS_EXIT_OK;
     }
     optind = 0;
-    if (getopt_long(argc, argv, "+", (const struct option[]){{0, 0, 0, 0}}, NULL) != -1) {
+    if (getopt_long(argc, argv, "", (const struct option[]){{0, 0, 0, 0}}, NULL) != -1) {
         fputs(recover_help, stderr);
         return RS_EXIT_USAGE;
     }

@@ -56,7 +56,7 @@ int rs_cmd_start(int argc, char **argv)
     struct rs_run_opts ro = {0};
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
         case 'i':
@@ -166,7 +166,7 @@ static int signal_supervisor(int argc, char **argv, const char *cmd, const char 
     static const struct option opts[] = {{"wait", no_argument, NULL, 'w'}, {0, 0, 0, 0}};
     int wait = 0, c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'w' && sig == SIGTERM) {
             wait = 1;
         } else {
@@ -281,7 +281,7 @@ int rs_cmd_replay(int argc, char **argv)
     int exit_code = 0, c;
     bool quiet = false;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
         case 's': school = optarg; break;

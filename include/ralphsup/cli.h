@@ -17,6 +17,7 @@ int rs_cmd_start(int argc, char **argv);
 int rs_cmd_stop(int argc, char **argv);
 int rs_cmd_reload(int argc, char **argv);
 int rs_cmd_replay(int argc, char **argv);
+int rs_cmd_report(int argc, char **argv);
 
 /* Shared CLI helpers. */
 /* Print every message of @d to stderr prefixed with "ralphsup: ". */
