@@ -105,9 +105,21 @@ struct rs_progress *rs_progress_free(struct rs_progress *p)
 
 /* ---- transitions ------------------------------------------------------------ */
 
+/* Capacity for @n elements grows by doubling: n is a power of two or 0 at each growth. */
+static bool needs_growth(size_t n)
+{
+    return n == 0 || (n & (n - 1)) == 0;
+}
+
+static size_t grown(size_t n)
+{
+    return n == 0 ? 4 : n * 2;
+}
+
 void rs_progress_push_pending(struct rs_progress *p, const char *name, bool front)
 {
-    p->pending = rs_xrealloc(p->pending, (p->npending + 1) * sizeof(*p->pending));
+    if (needs_growth(p->npending) || p->npending < 4)
+        p->pending = rs_xrealloc(p->pending, (p->npending < 4 ? 4 : grown(p->npending)) * sizeof(*p->pending));
     if (front) {
         memmove(p->pending + 1, p->pending, p->npending * sizeof(*p->pending));
         p->pending[0] = rs_xstrdup(name);
@@ -150,7 +162,8 @@ bool rs_progress_is_known(const struct rs_progress *p, const char *name)
 
 static struct rs_school_state *states_push(struct rs_school_state **v, size_t *n)
 {
-    *v = rs_xrealloc(*v, (*n + 1) * sizeof(**v));
+    if (needs_growth(*n) || *n < 4)
+        *v = rs_xrealloc(*v, (*n < 4 ? 4 : grown(*n)) * sizeof(**v));
     struct rs_school_state *s = &(*v)[*n];
     memset(s, 0, sizeof(*s));
     (*n)++;
@@ -201,7 +214,8 @@ struct rs_school_state *rs_progress_fail(struct rs_progress *p, const char *name
 
 struct rs_attempt *rs_school_state_add_attempt(struct rs_school_state *s)
 {
-    s->attempts = rs_xrealloc(s->attempts, (s->nattempts + 1) * sizeof(*s->attempts));
+    if (needs_growth(s->nattempts) || s->nattempts < 4)
+        s->attempts = rs_xrealloc(s->attempts, (s->nattempts < 4 ? 4 : grown(s->nattempts)) * sizeof(*s->attempts));
     struct rs_attempt *a = &s->attempts[s->nattempts++];
     memset(a, 0, sizeof(*a));
     return a;

@@ -423,12 +423,26 @@ const char *rs_time_iso(int64_t epoch_ms, char *buf, size_t n)
     return buf;
 }
 
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
 int rs_time_parse_iso(const char *s, int64_t *epoch_ms)
 {
-    int Y, M, D, h, m, sec;
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &Y, &M, &D, &h, &m, &sec) != 6)
+    /* "YYYY-MM-DDTHH:MM:SS" then "Z", "+00:00", ".sss…Z" or nothing. */
+    if (!s || strlen(s) < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' ||
+        s[16] != ':')
         return -EINVAL;
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+    int Y = digits(s, 4), M = digits(s + 5, 2), D = digits(s + 8, 2);
+    int h = digits(s + 11, 2), m = digits(s + 14, 2), sec = digits(s + 17, 2);
+    if (Y < 0 || M < 1 || M > 12 || D < 1 || D > 31 || h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec > 60)
         return -EINVAL;
     /* Days from civil (Howard Hinnant's algorithm), avoids timegm(). */
     int y = Y - (M <= 2);
