@@ -556,6 +556,11 @@ static void on_runner_finish(void *ud, int64_t exit_status, int term_signal, uns
     struct sup *s = ud;
     struct iter *c = &s->cur;
     uv_update_time(&s->loop);
+    if (s->done) {
+        /* Shutting down after a fatal error: the verdict was already recorded. */
+        c->runner = rs_runner_free(c->runner);
+        return;
+    }
     rs_stream_finish(c->stream);
     if (flags & RS_RUNNER_F_SURVIVORS) {
         struct rs_evrec *r = ev_school(s, "survivors");
@@ -1141,9 +1146,17 @@ int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     }
     ex = s->exit_code;
 
+    /*
+     * An agent can only still run here after a fatal error mid-iteration:
+     * kill its tree and let the runner finish on the loop (its handles must
+     * close through their own callbacks, never through walk_close).
+     */
+    if (s->cur.runner) {
+        rs_runner_kill(s->cur.runner);
+        while (s->cur.runner)
+            uv_run(&s->loop, UV_RUN_ONCE);
+    }
     /* Close everything, let the close callbacks run, and the loop must close. */
-    if (s->cur.runner)
-        s->cur.runner = rs_runner_free(s->cur.runner);
     s->reaper = rs_runner_reaper_close(s->reaper);
     uv_walk(&s->loop, walk_close, NULL);
     uv_run(&s->loop, UV_RUN_DEFAULT);
