@@ -1,0 +1,1193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The batch report. One pass over the inputs: every per-school CSV is
+ * streamed through the strict CSV reader, each row is sanitised once and
+ * written to the master CSV, the Leads sheet and (when warm) the Warm leads
+ * sheet as it arrives; libxlsxwriter runs in constant_memory mode, so memory
+ * does not grow with the number of rows. The Summary sheet is the first tab
+ * but is filled last, when every total is known (constant_memory only needs
+ * rows in ascending order per sheet, not sheets in order).
+ *
+ * Policy decisions (also in docs/report.md):
+ * - inputs are the completed schools' CSVs in progress order, then every
+ *   other *.csv in output_dir (sorted by name) with a note "not in progress
+ *   file"; those rows are included;
+ * - a file that stops parsing keeps the rows before the error; the error
+ *   goes to the Problems sheet with file:line:col and the result is partial;
+ * - a file missing a required column is skipped (nothing to map) and listed;
+ * - the master CSV carries the same (sanitised) cells as the workbook, plus
+ *   the OWASP formula prefix when report_csv_escape_formulas is set.
+ *
+ * Does not touch libuv, git or the progress file; never prints.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xlsxwriter.h>
+
+#include "ralphsup/config.h"
+#include "ralphsup/csv.h"
+#include "ralphsup/progress.h"
+#include "ralphsup/report.h"
+#include "ralphsup/util.h"
+
+#if LXW_VERSION_ID < 114
+#error "libxlsxwriter >= 1.1.4 is required"
+#endif
+
+const char *const rs_report_columns[RS_REPORT_NCOLS] = {
+    "school", "coach_name", "title", "sport", "email", "phone", "nmdp_overlap", "overlap_evidence", "source_url",
+};
+
+enum { COL_OVERLAP = 6 };
+
+/* Callback value that stops reading a file whose header cannot be mapped. */
+enum { STOP_FILE = 1000 };
+
+#define CELL_MAX 32767              /* Excel's limit on characters in a cell */
+#define ROW_LAST 1048575u           /* last 0-based row of a worksheet */
+#define PROBLEMS_MAX 100000         /* entries kept; the rest are only counted */
+
+static const double leads_widths[RS_REPORT_NCOLS] = {28, 24, 28, 18, 30, 16, 13, 50, 40};
+
+/* ---- cell sanitising ---------------------------------------------------- */
+
+static void put_utf8(struct rs_buf *b, unsigned cp)
+{
+    char t[4];
+    size_t n;
+    if (cp < 0x80) {
+        t[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        t[0] = (char)(0xC0 | (cp >> 6));
+        t[1] = (char)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        t[0] = (char)(0xE0 | (cp >> 12));
+        t[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        t[2] = (char)(0x80 | (cp & 0x3F));
+        n = 3;
+    } else {
+        t[0] = (char)(0xF0 | (cp >> 18));
+        t[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        t[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        t[3] = (char)(0x80 | (cp & 0x3F));
+        n = 4;
+    }
+    rs_buf_append(b, t, n);
+}
+
+/*
+ * Decode one UTF-8 sequence at @s (@len > 0 bytes left). Returns the bytes
+ * consumed and sets *cp, or *cp = 0xFFFFFFFF for an ill-formed sequence, in
+ * which case the maximal valid prefix is consumed (Unicode's "substitution of
+ * maximal subparts", the same as Python's errors="replace").
+ */
+static size_t decode(const unsigned char *s, size_t len, unsigned *cp)
+{
+    unsigned c = s[0];
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    size_t need;
+    unsigned lo = 0x80, hi = 0xBF, v;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 1;
+        v = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        v = c & 0x0F;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        v = c & 0x07;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        *cp = 0xFFFFFFFFu;
+        return 1;
+    }
+    size_t i = 1;
+    for (; i <= need; i++) {
+        if (i >= len || s[i] < lo || s[i] > hi) {
+            *cp = 0xFFFFFFFFu;
+            return i;
+        }
+        v = (v << 6) | (s[i] & 0x3F);
+        lo = 0x80;
+        hi = 0xBF;
+    }
+    *cp = v;
+    return i;
+}
+
+static bool xml_legal(unsigned cp)
+{
+    if (cp < 0x20)
+        return cp == 0x09 || cp == 0x0A || cp == 0x0D;
+    return cp != 0xFFFE && cp != 0xFFFF;
+}
+
+/* "_xHHHH_" at @s: Excel would decode it, so the workbook escapes its '_'. */
+static bool is_xesc(const char *s, size_t len)
+{
+    if (len < 7 || s[0] != '_' || (s[1] != 'x' && s[1] != 'X') || s[6] != '_')
+        return false;
+    for (int i = 2; i < 6; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Fast test for the common case: short, printable ASCII (tab and line
+ * breaks allowed) needs no copy at all.
+ */
+static bool plain_ascii(const char *s, size_t len)
+{
+    if (len > CELL_MAX / 2)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x7F || (c < 0x20 && c != '\t' && c != '\n' && c != '\r'))
+            return false;
+    }
+    return true;
+}
+
+void rs_report_sanitize(const char *s, size_t len, struct rs_buf *out, size_t *replaced, size_t *truncated)
+{
+    rs_buf_reset(out);
+    rs_buf_cstr(out);
+    const unsigned char *u = (const unsigned char *)s;
+    size_t units = 0;  /* UTF-16 units: what Excel counts */
+    size_t cps = 0;    /* code points after the workbook's "_x" escaping: what libxlsxwriter counts */
+    size_t i = 0;
+    while (i < len) {
+        unsigned cp;
+        size_t n = decode(u + i, len - i, &cp);
+        bool bad = cp == 0xFFFFFFFFu || !xml_legal(cp);
+        if (bad)
+            cp = 0xFFFD;
+        size_t du = cp >= 0x10000 ? 2 : 1;
+        size_t dc = 1 + (cp == '_' && is_xesc(s + i, len - i) ? 6 : 0);
+        if (units + du > CELL_MAX || cps + dc > CELL_MAX) {
+            if (truncated)
+                (*truncated)++;
+            break;
+        }
+        units += du;
+        cps += dc;
+        if (bad) {
+            if (replaced)
+                (*replaced)++;
+            put_utf8(out, cp);
+        } else {
+            rs_buf_append(out, s + i, n);
+        }
+        i += n;
+    }
+    rs_buf_cstr(out);
+}
+
+/* The sanitised view of a cell: either the input itself or @scratch. */
+static void clean(const char *s, size_t len, struct rs_buf *scratch, const char **o, size_t *olen, size_t *replaced,
+                  size_t *truncated)
+{
+    if (plain_ascii(s, len)) {
+        *o = s;
+        *olen = len;
+        return;
+    }
+    rs_report_sanitize(s, len, scratch, replaced, truncated);
+    *o = rs_buf_cstr(scratch);
+    *olen = scratch->len;
+}
+
+/* The text given to libxlsxwriter: "_xHHHH_" runs get their '_' escaped. */
+static const char *xlsx_text(const char *s, size_t len, struct rs_buf *scratch)
+{
+    const char *p = memchr(s, '_', len);
+    if (!p)
+        return s;
+    bool any = false;
+    for (; p; p = memchr(p + 1, '_', len - (size_t)(p + 1 - s))) {
+        if (is_xesc(p, len - (size_t)(p - s))) {
+            any = true;
+            break;
+        }
+        if ((size_t)(p + 1 - s) >= len)
+            break;
+    }
+    if (!any)
+        return s;
+    rs_buf_reset(scratch);
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '_' && is_xesc(s + i, len - i))
+            rs_buf_puts(scratch, "_x005F");
+        rs_buf_putc(scratch, s[i]);
+    }
+    return rs_buf_cstr(scratch);
+}
+
+/* ---- state of one generation ------------------------------------------- */
+
+struct problem {
+    char *file;
+    size_t line, col;
+    char *msg;
+    bool note;
+};
+
+/* One school / input file. */
+struct unit {
+    const char *name;                  /* borrowed (progress) or owned (name_owned) */
+    char *name_owned;
+    const char *status;                /* "completed", "failed", "pending", "running", "not in progress file" */
+    const struct rs_school_state *st;  /* NULL for pending without history / extra files */
+    char *path;                        /* absolute, normalised; NULL = no file */
+    char *display;                     /* path as shown (relative to root when inside) */
+    bool duplicate;                    /* same file as an earlier unit: not read again */
+    bool read;
+    size_t rows, warm;
+};
+
+struct gen {
+    const struct rs_config *cfg;
+    const struct rs_progress *prog;
+    struct rs_report_summary *sum;
+
+    const char *const *truthy;
+    size_t ntruthy;
+    bool escape;
+
+    lxw_workbook *wb;
+    lxw_worksheet *ws_summary, *ws_leads, *ws_warm, *ws_failed, *ws_run;
+    lxw_format *f_head, *f_bold, *f_money, *f_num1;
+    lxw_error lxw_err;         /* first libxlsxwriter error */
+    FILE *csv;
+
+    uint32_t leads_row, warm_row;   /* next row to write (0 = header) */
+    size_t leads_overflow, warm_overflow;
+
+    struct unit *units;
+    size_t nunits, capunits;
+
+    struct problem *probs;
+    size_t nprobs, capprobs;
+
+    /* per-row scratch */
+    struct rs_buf cell[RS_REPORT_NCOLS];
+    struct rs_buf xbuf;
+    const char *val[RS_REPORT_NCOLS];
+    size_t vlen[RS_REPORT_NCOLS];
+
+    /* per-file parse state */
+    struct unit *cur;
+    size_t map[RS_REPORT_NCOLS];
+    bool skip_file;
+    bool header_seen;
+};
+
+static void add_problem(struct gen *g, bool note, const char *file, size_t line, size_t col, const char *fmt, ...)
+    RS_PRINTF(6, 7);
+
+static void add_problem(struct gen *g, bool note, const char *file, size_t line, size_t col, const char *fmt, ...)
+{
+    if (note)
+        g->sum->notes++;
+    else
+        g->sum->errors++;
+    if (g->nprobs >= PROBLEMS_MAX)
+        return;
+    if (g->nprobs == g->capprobs) {
+        g->capprobs = g->capprobs ? g->capprobs * 2 : 16;
+        g->probs = rs_xrealloc(g->probs, g->capprobs * sizeof(*g->probs));
+    }
+    struct problem *p = &g->probs[g->nprobs++];
+    va_list ap;
+    va_start(ap, fmt);
+    p->msg = rs_xvasprintf(fmt, ap);
+    va_end(ap);
+    p->file = rs_xstrdup(file ? file : "");
+    p->line = line;
+    p->col = col;
+    p->note = note;
+}
+
+static struct unit *add_unit(struct gen *g)
+{
+    if (g->nunits == g->capunits) {
+        g->capunits = g->capunits ? g->capunits * 2 : 64;
+        g->units = rs_xrealloc(g->units, g->capunits * sizeof(*g->units));
+    }
+    struct unit *u = &g->units[g->nunits++];
+    memset(u, 0, sizeof(*u));
+    return u;
+}
+
+/* Path as shown to the user: relative to the batch root when inside it. */
+static char *display_path(const struct rs_config *cfg, const char *abs)
+{
+    if (cfg->root && rs_path_is_inside(cfg->root, abs)) {
+        size_t rl = strlen(cfg->root);
+        const char *rest = abs + rl;
+        while (*rest == '/')
+            rest++;
+        if (*rest)
+            return rs_xstrdup(rest);
+    }
+    return rs_xstrdup(abs);
+}
+
+static void note_lxw(struct gen *g, lxw_error e)
+{
+    if (e != LXW_NO_ERROR && g->lxw_err == LXW_NO_ERROR)
+        g->lxw_err = e;
+}
+
+static void w_str(struct gen *g, lxw_worksheet *ws, uint32_t r, uint16_t c, const char *s, lxw_format *f)
+{
+    if (!s || !*s)
+        return;
+    note_lxw(g, worksheet_write_string(ws, r, c, s, f));
+}
+
+static void w_num(struct gen *g, lxw_worksheet *ws, uint32_t r, uint16_t c, double v, lxw_format *f)
+{
+    /* NaN/Inf would be written as-is and Excel would call the file damaged. */
+    if (!isfinite(v))
+        return;
+    note_lxw(g, worksheet_write_number(ws, r, c, v, f));
+}
+
+/* Plain text of ours (labels, names from the progress file), sanitised too. */
+static void w_text(struct gen *g, lxw_worksheet *ws, uint32_t r, uint16_t c, const char *s, lxw_format *f)
+{
+    if (!s || !*s)
+        return;
+    struct rs_buf b;
+    rs_buf_init(&b);
+    rs_report_sanitize(s, strlen(s), &b, NULL, NULL);
+    struct rs_buf x;
+    rs_buf_init(&x);
+    w_str(g, ws, r, c, xlsx_text(rs_buf_cstr(&b), b.len, &x), f);
+    rs_buf_deinit(&x);
+    rs_buf_deinit(&b);
+}
+
+static void header_row(struct gen *g, lxw_worksheet *ws, const char *const *names, size_t n, const double *widths)
+{
+    for (size_t i = 0; i < n; i++) {
+        w_str(g, ws, 0, (uint16_t)i, names[i], g->f_head);
+        if (widths)
+            note_lxw(g, worksheet_set_column(ws, (uint16_t)i, (uint16_t)i, widths[i], NULL));
+    }
+}
+
+/* ---- master CSV ------------------------------------------------------------ */
+
+static void csv_cell(struct gen *g, const char *s, size_t len, bool data)
+{
+    FILE *f = g->csv;
+    bool prefix = false;
+    if (data && g->escape && len > 0 &&
+        (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r')) {
+        prefix = true;
+        g->sum->escaped++;
+    }
+    bool quote = len > 0 && (s[0] == ' ' || s[len - 1] == ' ');
+    for (size_t i = 0; i < len && !quote; i++)
+        quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+    if (quote)
+        putc('"', f);
+    if (prefix)
+        putc('\'', f);
+    if (quote) {
+        const char *p = s, *end = s + len;
+        while (p < end) {
+            const char *q = memchr(p, '"', (size_t)(end - p));
+            if (!q) {
+                fwrite(p, 1, (size_t)(end - p), f);
+                break;
+            }
+            fwrite(p, 1, (size_t)(q - p + 1), f);
+            putc('"', f);
+            p = q + 1;
+        }
+        putc('"', f);
+    } else {
+        fwrite(s, 1, len, f);
+    }
+}
+
+/* ---- reading one input file ------------------------------------------------ */
+
+static void write_lead_row(struct gen *g, lxw_worksheet *ws, uint32_t row)
+{
+    for (uint16_t c = 0; c < RS_REPORT_NCOLS; c++) {
+        if (g->vlen[c] == 0)
+            continue;
+        note_lxw(g, worksheet_write_string(ws, row, c, xlsx_text(g->val[c], g->vlen[c], &g->xbuf), NULL));
+    }
+}
+
+static int row_cb(void *ud, const struct rs_csv_record *rec)
+{
+    struct gen *g = ud;
+    struct unit *u = g->cur;
+    if (rec->index == 0) {
+        g->header_seen = true;
+        const char *missing[RS_REPORT_NCOLS];
+        size_t nmissing = 0;
+        for (size_t k = 0; k < RS_REPORT_NCOLS; k++) {
+            g->map[k] = (size_t)-1;
+            for (size_t j = 0; j < rec->nfields; j++) {
+                if (!rs_csv_name_eq(rec->fields[j], rec->lens[j], rs_report_columns[k]))
+                    continue;
+                if (g->map[k] == (size_t)-1)
+                    g->map[k] = j;
+                else
+                    add_problem(g, true, u->display, rec->line, j + 1,
+                                "duplicate column \"%s\": the first one is used", rs_report_columns[k]);
+            }
+            if (g->map[k] == (size_t)-1)
+                missing[nmissing++] = rs_report_columns[k];
+        }
+        if (nmissing) {
+            struct rs_buf b;
+            rs_buf_init(&b);
+            for (size_t k = 0; k < nmissing; k++)
+                rs_buf_printf(&b, "%s\"%s\"", k ? ", " : "", missing[k]);
+            add_problem(g, false, u->display, rec->line, 0, "missing required column%s %s; file skipped",
+                        nmissing > 1 ? "s" : "", rs_buf_cstr(&b));
+            rs_buf_deinit(&b);
+            g->skip_file = true;
+            return STOP_FILE;
+        }
+        struct rs_buf extra;
+        rs_buf_init(&extra);
+        size_t nextra = 0;
+        for (size_t j = 0; j < rec->nfields; j++) {
+            bool known = false;
+            for (size_t k = 0; k < RS_REPORT_NCOLS && !known; k++)
+                known = g->map[k] == j;
+            if (!known) {
+                struct rs_buf clean_name;
+                rs_buf_init(&clean_name);
+                rs_report_sanitize(rec->fields[j], rec->lens[j] > 64 ? 64 : rec->lens[j], &clean_name, NULL, NULL);
+                rs_buf_printf(&extra, "%s\"%s\"", nextra++ ? ", " : "", rs_buf_cstr(&clean_name));
+                rs_buf_deinit(&clean_name);
+            }
+        }
+        if (nextra)
+            add_problem(g, true, u->display, rec->line, 0, "extra column%s ignored: %s", nextra > 1 ? "s" : "",
+                        rs_buf_cstr(&extra));
+        rs_buf_deinit(&extra);
+        return 0;
+    }
+
+    for (size_t k = 0; k < RS_REPORT_NCOLS; k++) {
+        size_t j = g->map[k];
+        clean(rec->fields[j], rec->lens[j], &g->cell[k], &g->val[k], &g->vlen[k], &g->sum->replaced,
+              &g->sum->truncated);
+    }
+    bool warm = rs_csv_is_truthy(g->val[COL_OVERLAP], g->vlen[COL_OVERLAP], g->truthy, g->ntruthy);
+
+    for (size_t k = 0; k < RS_REPORT_NCOLS; k++) {
+        if (k)
+            putc(',', g->csv);
+        csv_cell(g, g->val[k], g->vlen[k], true);
+    }
+    fputs("\r\n", g->csv);
+
+    if (g->leads_row <= ROW_LAST)
+        write_lead_row(g, g->ws_leads, g->leads_row++);
+    else
+        g->leads_overflow++;
+    if (warm) {
+        if (g->warm_row <= ROW_LAST)
+            write_lead_row(g, g->ws_warm, g->warm_row++);
+        else
+            g->warm_overflow++;
+    }
+    u->rows++;
+    g->sum->rows++;
+    if (warm) {
+        u->warm++;
+        g->sum->warm++;
+    }
+    return 0;
+}
+
+static void read_unit(struct gen *g, struct unit *u)
+{
+    g->cur = u;
+    g->skip_file = false;
+    g->header_seen = false;
+    struct rs_csv_error e = {0};
+    int r = rs_csv_parse_file(u->path, NULL, row_cb, g, &e);
+    if (r < 0) {
+        if (u->st)
+            add_problem(g, false, u->display, 0, 0, "completed school \"%s\": %s", u->name, e.msg);
+        else
+            add_problem(g, false, u->display, 0, 0, "%s", e.msg);
+        return;
+    }
+    u->read = true;
+    g->sum->files++;
+    if (g->skip_file)
+        return;
+    if (r > 0) {
+        add_problem(g, false, u->display, e.line, e.col,
+                    "%s; the %zu row%s before it %s in the report, the rest of the file is not", e.msg, u->rows,
+                    u->rows == 1 ? "" : "s", u->rows == 1 ? "is" : "are");
+        return;
+    }
+    if (!g->header_seen)
+        add_problem(g, false, u->display, 0, 0, "empty file: no header row");
+    else if (u->rows == 0)
+        add_problem(g, true, u->display, 0, 0, "header only, no data rows");
+}
+
+/* ---- collecting the inputs -------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmp_state_name(const void *a, const void *b)
+{
+    const struct rs_school_state *x = *(const struct rs_school_state *const *)a;
+    const struct rs_school_state *y = *(const struct rs_school_state *const *)b;
+    return strcmp(x->name ? x->name : "", y->name ? y->name : "");
+}
+
+static int cmp_dirent(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static bool ends_with_csv(const char *n)
+{
+    size_t l = strlen(n);
+    return l > 4 && strcasecmp(n + l - 4, ".csv") == 0;
+}
+
+/* Completed schools first (progress order), then other *.csv of output_dir. */
+static void collect_inputs(struct gen *g, const char *out_dir, size_t *first_extra, size_t *end_extra)
+{
+    const struct rs_config *cfg = g->cfg;
+    const struct rs_progress *prog = g->prog;
+    char **seen = rs_xcalloc(prog->ncompleted + 1, sizeof(*seen));
+    size_t nseen = 0;
+
+    for (size_t i = 0; i < prog->ncompleted; i++) {
+        const struct rs_school_state *s = &prog->completed[i];
+        struct unit *u = add_unit(g);
+        u->name = s->name ? s->name : "";
+        u->status = "completed";
+        u->st = s;
+        if (!s->csv || !*s->csv) {
+            add_problem(g, false, "", 0, 0, "completed school \"%s\" has no csv path in the progress file", u->name);
+            continue;
+        }
+        char *joined = rs_path_join(cfg->root, s->csv);
+        u->path = rs_path_normalize(joined);
+        free(joined);
+        u->display = display_path(cfg, u->path);
+        seen[nseen++] = u->path;
+    }
+    qsort(seen, nseen, sizeof(*seen), cmp_str);
+    /* The same file named twice is read once (the first time). */
+    for (size_t i = 1; i < nseen; i++) {
+        if (strcmp(seen[i - 1], seen[i]) != 0)
+            continue;
+        bool first = true;
+        for (size_t k = 0; k < g->nunits; k++) {
+            struct unit *u = &g->units[k];
+            if (!u->path || strcmp(u->path, seen[i]) != 0)
+                continue;
+            if (!first && !u->duplicate) {
+                u->duplicate = true;
+                add_problem(g, true, u->display, 0, 0, "school \"%s\" names the same file as an earlier school; read once",
+                            u->name);
+            }
+            first = false;
+        }
+    }
+
+    *first_extra = g->nunits;
+    struct dirent **ents = NULL;
+    int n = cfg->output_dir ? scandir(cfg->output_dir, &ents, NULL, cmp_dirent) : 0;
+    if (n < 0) {
+        if (errno != ENOENT)
+            add_problem(g, false, cfg->output_dir, 0, 0, "cannot list the output directory: %s", strerror(errno));
+        n = 0;
+    }
+    bool same_dir = cfg->output_dir && strcmp(cfg->output_dir, out_dir) == 0;
+    for (int i = 0; i < n; i++) {
+        const char *name = ents[i]->d_name;
+        bool take = name[0] != '.' && ends_with_csv(name) && !strstr(name, ".tmp.") &&
+                    !(same_dir && strncmp(name, "master_report_", 14) == 0);
+        char *path = take ? rs_path_join(cfg->output_dir, name) : NULL;
+        char *norm = path ? rs_path_normalize(path) : NULL;
+        free(path);
+        struct stat st;
+        if (norm && (stat(norm, &st) != 0 || !S_ISREG(st.st_mode) ||
+                     (nseen && bsearch(&norm, seen, nseen, sizeof(*seen), cmp_str)))) {
+            free(norm);
+            norm = NULL;
+        }
+        if (norm) {
+            struct unit *u = add_unit(g);
+            u->name_owned = rs_xstrndup(name, strlen(name) - 4);
+            u->name = u->name_owned;
+            u->status = "not in progress file";
+            u->path = norm;
+            u->display = display_path(cfg, norm);
+            add_problem(g, true, u->display, 0, 0, "not in progress file; its rows are included");
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    *end_extra = g->nunits;
+    free(seen);
+}
+
+/* ---- progress-derived figures ------------------------------------------------ */
+
+static int64_t state_duration_ms(const struct rs_school_state *s)
+{
+    int64_t total = 0;
+    for (size_t i = 0; i < s->nattempts; i++) {
+        const struct rs_attempt *a = &s->attempts[i];
+        if (a->started_ms > 0 && a->finished_ms >= a->started_ms)
+            total += a->finished_ms - a->started_ms;
+    }
+    if (s->nattempts == 0 && s->started_ms > 0 && s->finished_ms >= s->started_ms)
+        total = s->finished_ms - s->started_ms;
+    return total;
+}
+
+static int64_t last_attempt_ms(const struct rs_school_state *s)
+{
+    int64_t t = 0;
+    for (size_t i = 0; i < s->nattempts; i++) {
+        int64_t x = s->attempts[i].finished_ms > 0 ? s->attempts[i].finished_ms : s->attempts[i].started_ms;
+        if (x > t)
+            t = x;
+    }
+    return t ? t : s->finished_ms;
+}
+
+static const char *state_reason(const struct rs_school_state *s)
+{
+    if (s->reason && *s->reason)
+        return s->reason;
+    for (size_t i = s->nattempts; i > 0; i--)
+        if (s->attempts[i - 1].reason && *s->attempts[i - 1].reason)
+            return s->attempts[i - 1].reason;
+    return "";
+}
+
+/* ---- the other sheets ----------------------------------------------------------- */
+
+static void write_failed(struct gen *g)
+{
+    static const char *const head[] = {"school", "reason", "attempts", "last attempt (UTC)"};
+    static const double widths[] = {36, 70, 10, 22};
+    header_row(g, g->ws_failed, head, 4, widths);
+    worksheet_freeze_panes(g->ws_failed, 1, 0);
+    uint32_t r = 1;
+    for (size_t i = 0; i < g->prog->nfailed && r <= ROW_LAST; i++, r++) {
+        const struct rs_school_state *s = &g->prog->failed[i];
+        char when[40] = "";
+        int64_t t = last_attempt_ms(s);
+        if (t > 0)
+            rs_time_iso(t, when, sizeof(when));
+        w_text(g, g->ws_failed, r, 0, s->name, NULL);
+        w_text(g, g->ws_failed, r, 1, state_reason(s), NULL);
+        w_num(g, g->ws_failed, r, 2, (double)s->nattempts, NULL);
+        w_str(g, g->ws_failed, r, 3, when, NULL);
+    }
+    if (r > 1)
+        note_lxw(g, worksheet_autofilter(g->ws_failed, 0, 0, r - 1, 3));
+}
+
+static void run_row(struct gen *g, uint32_t r, const char *name, const char *status, const struct rs_school_state *s,
+                    const struct unit *u)
+{
+    lxw_worksheet *ws = g->ws_run;
+    w_text(g, ws, r, 0, name, NULL);
+    w_str(g, ws, r, 1, status, NULL);
+    if (s) {
+        w_num(g, ws, r, 2, (double)s->nattempts, NULL);
+        int64_t d = state_duration_ms(s);
+        if (d > 0)
+            w_num(g, ws, r, 3, (double)d / 60000.0, g->f_num1);
+        w_num(g, ws, r, 4, s->cost_usd, g->f_money);
+    }
+    if (u && u->read) {
+        w_num(g, ws, r, 5, (double)u->rows, NULL);
+        w_num(g, ws, r, 6, (double)u->warm, NULL);
+    }
+    if (u && u->display)
+        w_text(g, ws, r, 7, u->display, NULL);
+}
+
+static void write_run(struct gen *g, size_t first_extra, size_t end_extra)
+{
+    static const char *const head[] = {"school", "status", "attempts", "duration (min)", "cost (USD)",
+                                       "coaches", "overlaps", "csv"};
+    static const double widths[] = {36, 20, 10, 15, 12, 10, 10, 40};
+    const struct rs_progress *p = g->prog;
+    header_row(g, g->ws_run, head, 8, widths);
+    worksheet_freeze_panes(g->ws_run, 1, 0);
+    uint32_t r = 1;
+    for (size_t i = 0; i < first_extra && r <= ROW_LAST; i++)
+        run_row(g, r++, g->units[i].name, "completed", g->units[i].st, &g->units[i]);
+    for (size_t i = 0; i < p->nfailed && r <= ROW_LAST; i++)
+        run_row(g, r++, p->failed[i].name, "failed", &p->failed[i], NULL);
+
+    /* Pending schools: retries keep their attempts in history. */
+    const struct rs_school_state **hist = rs_xcalloc(p->nhistory + 1, sizeof(*hist));
+    for (size_t i = 0; i < p->nhistory; i++)
+        hist[i] = &p->history[i];
+    qsort(hist, p->nhistory, sizeof(*hist), cmp_state_name);
+    for (size_t i = 0; i < p->npending && r <= ROW_LAST; i++) {
+        struct rs_school_state key = {.name = p->pending[i]};
+        const struct rs_school_state *kp = &key;
+        const struct rs_school_state **h =
+            p->nhistory ? bsearch(&kp, hist, p->nhistory, sizeof(*hist), cmp_state_name) : NULL;
+        bool running = p->current && p->current->name && strcmp(p->current->name, p->pending[i]) == 0;
+        run_row(g, r++, p->pending[i], running ? "running" : "pending", h ? *h : NULL, NULL);
+    }
+    free(hist);
+    for (size_t i = first_extra; i < end_extra && r <= ROW_LAST; i++)
+        run_row(g, r++, g->units[i].name, g->units[i].status, NULL, &g->units[i]);
+    if (r > 1)
+        note_lxw(g, worksheet_autofilter(g->ws_run, 0, 0, r - 1, 7));
+}
+
+static void write_problems(struct gen *g)
+{
+    static const char *const head[] = {"severity", "file", "line", "column", "problem"};
+    static const double widths[] = {10, 40, 8, 8, 100};
+    lxw_worksheet *ws = workbook_add_worksheet(g->wb, "Problems");
+    if (!ws) {
+        note_lxw(g, LXW_ERROR_MEMORY_MALLOC_FAILED);
+        return;
+    }
+    header_row(g, ws, head, 5, widths);
+    worksheet_freeze_panes(ws, 1, 0);
+    uint32_t r = 1;
+    /* Errors first, then notes, each in the order found. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < g->nprobs; i++) {
+            const struct problem *p = &g->probs[i];
+            if (p->note != (pass == 1))
+                continue;
+            w_str(g, ws, r, 0, p->note ? "note" : "error", NULL);
+            w_text(g, ws, r, 1, p->file, NULL);
+            if (p->line)
+                w_num(g, ws, r, 2, (double)p->line, NULL);
+            if (p->col)
+                w_num(g, ws, r, 3, (double)p->col, NULL);
+            w_text(g, ws, r, 4, p->msg, NULL);
+            r++;
+        }
+    }
+    size_t total = g->sum->errors + g->sum->notes;
+    if (total > g->nprobs) {
+        char *m = rs_xasprintf("%zu more problems not listed", total - g->nprobs);
+        w_str(g, ws, r, 0, "note", NULL);
+        w_str(g, ws, r, 4, m, NULL);
+        free(m);
+        r++;
+    }
+    note_lxw(g, worksheet_autofilter(ws, 0, 0, r - 1, 4));
+}
+
+/* Is a better than b for the top list: more overlaps, then name. */
+static bool top_before(const struct unit *a, const struct unit *b)
+{
+    if (a->warm != b->warm)
+        return a->warm > b->warm;
+    int c = strcasecmp(a->name, b->name);
+    return c != 0 ? c < 0 : strcmp(a->name, b->name) < 0;
+}
+
+static void write_summary(struct gen *g, const char *date, size_t end_extra)
+{
+    lxw_worksheet *ws = g->ws_summary;
+    const struct rs_progress *p = g->prog;
+    const struct rs_report_summary *s = g->sum;
+    note_lxw(g, worksheet_set_column(ws, 0, 0, 44, NULL));
+    note_lxw(g, worksheet_set_column(ws, 1, 1, 36, NULL));
+    note_lxw(g, worksheet_set_column(ws, 2, 3, 12, NULL));
+
+    const char *batch = g->cfg->name && *g->cfg->name ? g->cfg->name : p->batch_name;
+    size_t running = p->current && p->current->name && !rs_progress_is_known(p, p->current->name) ? 1 : 0;
+    size_t nschools = p->ncompleted + p->nfailed + p->npending + running;
+    size_t finished = p->ncompleted + p->nfailed;
+    double fin_cost = 0;
+    int64_t fin_ms = 0;
+    for (size_t i = 0; i < p->ncompleted; i++) {
+        fin_cost += p->completed[i].cost_usd;
+        fin_ms += state_duration_ms(&p->completed[i]);
+    }
+    for (size_t i = 0; i < p->nfailed; i++) {
+        fin_cost += p->failed[i].cost_usd;
+        fin_ms += state_duration_ms(&p->failed[i]);
+    }
+    char now[40];
+    rs_time_iso(rs_now_ms(), now, sizeof(now));
+
+    uint32_t r = 0;
+    w_str(g, ws, r, 0, "ralphsup batch report", g->f_bold);
+    r += 2;
+    w_str(g, ws, r, 0, "Batch", NULL);
+    w_text(g, ws, r++, 1, batch, NULL);
+    w_str(g, ws, r, 0, "Generated at (UTC)", NULL);
+    w_str(g, ws, r++, 1, now, NULL);
+    w_str(g, ws, r, 0, "Report date", NULL);
+    w_str(g, ws, r++, 1, date, NULL);
+    w_str(g, ws, r, 0, "Report status", NULL);
+    char *status = s->errors ? rs_xasprintf("partial: %zu problem%s, see the Problems sheet", s->errors,
+                                            s->errors == 1 ? "" : "s")
+                             : rs_xstrdup("complete");
+    w_str(g, ws, r++, 1, status, NULL);
+    free(status);
+    r++;
+    struct { const char *label; double v; lxw_format *f; } rows[] = {
+        {"Schools in batch", (double)nschools, NULL},
+        {"Completed", (double)p->ncompleted, NULL},
+        {"Failed", (double)p->nfailed, NULL},
+        {"Pending", (double)(p->npending + running), NULL},
+        {"Coaches researched (lead rows)", (double)s->rows, NULL},
+        {"NMDP overlaps (warm leads)", (double)s->warm, NULL},
+        {p->cost_estimated ? "Total cost (USD, partly estimated)" : "Total cost (USD)", p->cost_usd, g->f_money},
+        {"Average cost per finished school (USD)", finished ? fin_cost / (double)finished : 0, g->f_money},
+        {"Total agent time (min)", (double)fin_ms / 60000.0, g->f_num1},
+        {"Average time per finished school (min)", finished ? (double)fin_ms / 60000.0 / (double)finished : 0,
+         g->f_num1},
+        {"Input CSV files read", (double)s->files, NULL},
+        {"  of which not in progress file", (double)s->files_extra, NULL},
+        {"Cells with replaced characters (U+FFFD)", (double)s->replaced, NULL},
+        {"Cells truncated to 32,767 characters", (double)s->truncated, NULL},
+        {"Master CSV cells prefixed with '", (double)s->escaped, NULL},
+    };
+    for (size_t i = 0; i < RS_ARRAY_SIZE(rows); i++) {
+        w_str(g, ws, r, 0, rows[i].label, NULL);
+        w_num(g, ws, r++, 1, rows[i].v, rows[i].f);
+    }
+
+    /* Top 10 by overlaps, ties by name: a 10-slot insertion list. */
+    enum { TOP = 10 };
+    const struct unit *top[TOP];
+    size_t ntop = 0;
+    for (size_t i = 0; i < end_extra; i++) {
+        const struct unit *u = &g->units[i];
+        if (!u->read || u->warm == 0 || u->duplicate)
+            continue;
+        if (ntop == TOP && !top_before(u, top[TOP - 1]))
+            continue;
+        size_t k = ntop < TOP ? ntop++ : TOP - 1;
+        while (k > 0 && top_before(u, top[k - 1])) {
+            top[k] = top[k - 1];
+            k--;
+        }
+        top[k] = u;
+    }
+    r++;
+    w_str(g, ws, r++, 0, "Top schools by NMDP overlaps", g->f_bold);
+    static const char *const th[] = {"school", "overlaps", "coaches"};
+    uint32_t first = r + 1;
+    for (uint16_t c = 0; c < 3; c++)
+        w_str(g, ws, r, (uint16_t)(c + 1), th[c], g->f_head);
+    w_str(g, ws, r++, 0, "rank", g->f_head);
+    if (ntop == 0)
+        w_str(g, ws, r++, 1, "(no school has an NMDP overlap yet)", NULL);
+    for (size_t i = 0; i < ntop; i++, r++) {
+        w_num(g, ws, r, 0, (double)(i + 1), NULL);
+        w_text(g, ws, r, 1, top[i]->name, NULL);
+        w_num(g, ws, r, 2, (double)top[i]->warm, NULL);
+        w_num(g, ws, r, 3, (double)top[i]->rows, NULL);
+    }
+    if (ntop > 0) {
+        lxw_chart *ch = workbook_add_chart(g->wb, LXW_CHART_BAR);
+        if (!ch) {
+            note_lxw(g, LXW_ERROR_MEMORY_MALLOC_FAILED);
+            return;
+        }
+        lxw_chart_series *se = chart_add_series(ch, NULL, NULL);
+        chart_series_set_categories(se, "Summary", first, 1, first + (uint32_t)ntop - 1, 1);
+        chart_series_set_values(se, "Summary", first, 2, first + (uint32_t)ntop - 1, 2);
+        chart_title_set_name(ch, "NMDP overlaps, top schools");
+        chart_legend_set_position(ch, LXW_CHART_LEGEND_NONE);
+        /* Rank 1 at the top: reverse the category axis of the bar chart. */
+        chart_axis_set_reverse(ch->y_axis);
+        note_lxw(g, worksheet_insert_chart(ws, 2, 5, ch));
+    }
+}
+
+/* ---- files ------------------------------------------------------------------------ */
+
+static bool valid_date(const char *d)
+{
+    if (!d || strlen(d) != 10 || d[4] != '-' || d[7] != '-')
+        return false;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (d[i] < '0' || d[i] > '9'))
+            return false;
+    int m = (d[5] - '0') * 10 + (d[6] - '0'), day = (d[8] - '0') * 10 + (d[9] - '0');
+    return m >= 1 && m <= 12 && day >= 1 && day <= 31;
+}
+
+static int fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = fsync(fd) < 0 ? -errno : 0;
+    close(fd);
+    return r;
+}
+
+static void gen_free(struct gen *g)
+{
+    for (size_t i = 0; i < g->nunits; i++) {
+        free(g->units[i].name_owned);
+        free(g->units[i].path);
+        free(g->units[i].display);
+    }
+    free(g->units);
+    for (size_t i = 0; i < g->nprobs; i++) {
+        free(g->probs[i].file);
+        free(g->probs[i].msg);
+    }
+    free(g->probs);
+    for (size_t k = 0; k < RS_REPORT_NCOLS; k++)
+        rs_buf_deinit(&g->cell[k]);
+    rs_buf_deinit(&g->xbuf);
+}
+
+static void export_problems(const struct gen *g, struct rs_diags *d)
+{
+    if (!d)
+        return;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < g->nprobs; i++) {
+            const struct problem *p = &g->probs[i];
+            if (p->note != (pass == 1))
+                continue;
+            const char *f = p->file && *p->file ? p->file : "report";
+            if (p->note && p->line)
+                rs_diags_add(d, "note: %s:%zu: %s", f, p->line, p->msg);
+            else if (p->note)
+                rs_diags_add(d, "note: %s: %s", f, p->msg);
+            else
+                rs_diags_addpos(d, f, (int)p->line, (int)p->col, "%s", p->msg);
+        }
+    }
+}
+
+void rs_report_summary_deinit(struct rs_report_summary *sum)
+{
+    if (!sum)
+        return;
+    free(sum->csv_path);
+    free(sum->xlsx_path);
+    sum->csv_path = sum->xlsx_path = NULL;
+}
+
+int rs_report_generate(const struct rs_config *cfg, const struct rs_progress *prog, const char *date,
+                       const char *out_dir, struct rs_report_summary *sum, struct rs_diags *problems)
+{
+    struct rs_report_summary local;
+    if (!sum)
+        sum = &local;
+    memset(sum, 0, sizeof(*sum));
+    if (!valid_date(date))
+        return -EINVAL;
+    if (!out_dir)
+        out_dir = cfg->report_dir;
+    if (!out_dir || !*out_dir)
+        return -EINVAL;
+
+    struct gen g = {
+        .cfg = cfg, .prog = prog, .sum = sum, .truthy = (const char *const *)cfg->report_truthy,
+        .ntruthy = cfg->report_truthy ? cfg->nreport_truthy : 0, .escape = cfg->report_csv_escape_formulas,
+    };
+    char *dir = rs_path_absolute(out_dir);
+    char *csv_final = rs_xasprintf("%s/master_report_%s.csv", dir, date);
+    char *xlsx_final = rs_xasprintf("%s/master_report_%s.xlsx", dir, date);
+    char *csv_tmp = rs_xasprintf("%s/.master_report_%s.csv.tmp.XXXXXX", dir, date);
+    char *xlsx_tmp = rs_xasprintf("%s/.master_report_%s.%ld.tmp.xlsx", dir, date, (long)getpid());
+    bool csv_made = false, xlsx_made = false;
+    size_t first_extra = 0, end_extra = 0;
+    int r = rs_mkdir_p(dir, 0755);
+    if (r < 0)
+        goto out;
+
+    int fd = mkstemp(csv_tmp);
+    if (fd < 0) {
+        r = -errno;
+        goto out;
+    }
+    csv_made = true;
+    (void)fchmod(fd, 0644);
+    g.csv = fdopen(fd, "w");
+    if (!g.csv) {
+        r = -errno;
+        close(fd);
+        goto out;
+    }
+    setvbuf(g.csv, NULL, _IOFBF, 1 << 18);
+
+    lxw_workbook_options wopt = {.constant_memory = LXW_TRUE};
+    g.wb = workbook_new_opt(xlsx_tmp, &wopt);
+    if (!g.wb) {
+        r = -ENOMEM;
+        goto out;
+    }
+    xlsx_made = true;
+    g.ws_summary = workbook_add_worksheet(g.wb, "Summary");
+    g.ws_leads = workbook_add_worksheet(g.wb, "Leads");
+    g.ws_warm = workbook_add_worksheet(g.wb, "Warm leads");
+    g.ws_failed = workbook_add_worksheet(g.wb, "Failed");
+    g.ws_run = workbook_add_worksheet(g.wb, "Run");
+    g.f_head = workbook_add_format(g.wb);
+    g.f_bold = workbook_add_format(g.wb);
+    g.f_money = workbook_add_format(g.wb);
+    g.f_num1 = workbook_add_format(g.wb);
+    if (!g.ws_summary || !g.ws_leads || !g.ws_warm || !g.ws_failed || !g.ws_run || !g.f_head || !g.f_bold ||
+        !g.f_money || !g.f_num1) {
+        r = -ENOMEM;
+        goto out_wb;
+    }
+    format_set_bold(g.f_head);
+    format_set_bg_color(g.f_head, 0xDDEBF7);
+    format_set_bottom(g.f_head, LXW_BORDER_THIN);
+    format_set_bold(g.f_bold);
+    format_set_num_format(g.f_money, "0.00");
+    format_set_num_format(g.f_num1, "0.0");
+
+    header_row(&g, g.ws_leads, rs_report_columns, RS_REPORT_NCOLS, leads_widths);
+    header_row(&g, g.ws_warm, rs_report_columns, RS_REPORT_NCOLS, leads_widths);
+    worksheet_freeze_panes(g.ws_leads, 1, 0);
+    worksheet_freeze_panes(g.ws_warm, 1, 0);
+    g.leads_row = g.warm_row = 1;
+    fputs("\xEF\xBB\xBF", g.csv);
+    for (size_t k = 0; k < RS_REPORT_NCOLS; k++) {
+        if (k)
+            putc(',', g.csv);
+        csv_cell(&g, rs_report_columns[k], strlen(rs_report_columns[k]), false);
+    }
+    fputs("\r\n", g.csv);
+
+    collect_inputs(&g, dir, &first_extra, &end_extra);
+    for (size_t i = 0; i < end_extra; i++) {
+        struct unit *u = &g.units[i];
+        if (!u->path || u->duplicate)
+            continue;
+        read_unit(&g, u);
+        if (i >= first_extra && u->read)
+            sum->files_extra++;
+    }
+    if (g.leads_overflow)
+        add_problem(&g, false, "", 0, 0,
+                    "the Leads sheet is full (1,048,575 rows): %zu more rows are only in the master CSV",
+                    g.leads_overflow);
+    if (g.warm_overflow)
+        add_problem(&g, false, "", 0, 0,
+                    "the Warm leads sheet is full (1,048,575 rows): %zu more rows are only in the master CSV",
+                    g.warm_overflow);
+    if (g.leads_row > 1)
+        note_lxw(&g, worksheet_autofilter(g.ws_leads, 0, 0, g.leads_row - 1, RS_REPORT_NCOLS - 1));
+    if (g.warm_row > 1)
+        note_lxw(&g, worksheet_autofilter(g.ws_warm, 0, 0, g.warm_row - 1, RS_REPORT_NCOLS - 1));
+
+    write_failed(&g);
+    write_run(&g, first_extra, end_extra);
+    if (g.nprobs || sum->errors || sum->notes)
+        write_problems(&g);
+    write_summary(&g, date, end_extra);
+    worksheet_activate(g.ws_summary);
+
+out_wb:
+    if (g.wb) {
+        lxw_error e = workbook_close(g.wb);
+        g.wb = NULL;
+        if (r == 0 && (g.lxw_err != LXW_NO_ERROR || e != LXW_NO_ERROR)) {
+            lxw_error which = g.lxw_err != LXW_NO_ERROR ? g.lxw_err : e;
+            add_problem(&g, false, xlsx_final, 0, 0, "cannot write the workbook: %s", lxw_strerror(which));
+            r = -EIO;
+        }
+    }
+    if (r == 0)
+        r = fsync_path(xlsx_tmp);
+    if (g.csv) {
+        if (fflush(g.csv) != 0 && r == 0)
+            r = -errno;
+        if (r == 0 && ferror(g.csv))
+            r = -EIO;
+        if (r == 0 && fsync(fileno(g.csv)) < 0)
+            r = -errno;
+        if (fclose(g.csv) != 0 && r == 0)
+            r = -errno;
+        g.csv = NULL;
+    }
+    if (r == 0 && rename(csv_tmp, csv_final) < 0)
+        r = -errno;
+    if (r == 0) {
+        csv_made = false;
+        if (rename(xlsx_tmp, xlsx_final) < 0)
+            r = -errno;
+        else
+            xlsx_made = false;
+    }
+    if (r == 0)
+        r = rs_fsync_parent_dir(csv_final);
+out:
+    if (g.csv)
+        fclose(g.csv);
+    if (csv_made)
+        unlink(csv_tmp);
+    if (xlsx_made)
+        unlink(xlsx_tmp);
+    export_problems(&g, problems);
+    if (r == 0) {
+        sum->csv_path = csv_final;
+        sum->xlsx_path = xlsx_final;
+        csv_final = xlsx_final = NULL;
+        r = sum->errors ? RS_REPORT_PARTIAL : 0;
+    }
+    if (sum == &local)
+        rs_report_summary_deinit(&local);
+    free(csv_final);
+    free(xlsx_final);
+    free(csv_tmp);
+    free(xlsx_tmp);
+    free(dir);
+    gen_free(&g);
+    return r;
+}
