@@ -56,14 +56,19 @@ char *rs_xstrndup(const char *s, size_t n)
 
 char *rs_xvasprintf(const char *fmt, va_list ap)
 {
+    /* Try a stack buffer first: most messages are short. */
+    char small[256];
     va_list ap2;
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
+    int n = vsnprintf(small, sizeof small, fmt, ap2);
     va_end(ap2);
     if (n < 0)
         oom(0);
     char *p = rs_xmalloc((size_t)n + 1);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    if ((size_t)n < sizeof small)
+        memcpy(p, small, (size_t)n + 1);
+    else
+        vsnprintf(p, (size_t)n + 1, fmt, ap);
     return p;
 }
 
