@@ -261,7 +261,11 @@ int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs
         paths[npaths++] = t->extra_path;
 
     char oid[64] = "", err[512] = "";
-    r = rs_git_commit(b->git, paths, npaths, t->subject, t->body, tr, ntr, oid, err, sizeof(err));
+    char *subject = rs_redact(t->subject, strlen(t->subject), NULL);
+    char *body = t->body ? rs_redact(t->body, strlen(t->body), NULL) : NULL;
+    r = rs_git_commit(b->git, paths, npaths, subject, body, tr, ntr, oid, err, sizeof(err));
+    free(subject);
+    free(body);
     if (r == RS_GIT_E_DEFERRED) {
         rs_diags_add(warn, "git: commit \"%s\" deferred: %s (the progress file is saved; the next transition commits it)",
                      t->subject, err[0] ? err : "repository locked by another git process");

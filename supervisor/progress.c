@@ -372,8 +372,12 @@ int rs_progress_save(struct rs_progress *p, const char *path, int64_t now_ms)
 {
     p->last_updated_ms = now_ms;
     char *s = rs_progress_format(p);
-    int r = rs_file_write_atomic(path, s, strlen(s), 0644);
+    /* Reasons come from the agent: never persist anything that looks like an API key. */
+    size_t n;
+    char *red = rs_redact(s, strlen(s), &n);
     free(s);
+    int r = rs_file_write_atomic(path, red, n, 0644);
+    free(red);
     return r;
 }
 

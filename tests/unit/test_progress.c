@@ -123,3 +123,23 @@ Test(progress, errors_have_positions_and_fields)
     cr_expect_eq(rs_progress_load("/nonexistent/batch_progress.json", &p, &d), RS_PROGRESS_E_NOT_FOUND);
     rs_diags_deinit(&d);
 }
+
+Test(progress, api_keys_never_reach_the_file)
+{
+    struct rs_progress *p = rs_progress_new("west", 1795561200000);
+    rs_progress_fail(p, "A", "a", "curl failed with key sk-ant-api03-SECRETSECRETSECRETSECRET0123456789 in header");
+    char *dir = tmpdir();
+    char *path = rs_path_join(dir, "batch_progress.json");
+    cr_assert_eq(rs_progress_save(p, path, 1795561400000), 0);
+    char *data;
+    size_t len;
+    cr_assert_eq(rs_file_read(path, 1 << 20, &data, &len), 0);
+    cr_expect(strstr(data, "SECRETSECRET") == NULL, "%s", data);
+    cr_expect(strstr(data, "sk-ant-***REDACTED***"));
+    free(data);
+    rs_progress_free(p);
+    unlink(path);
+    rmdir(dir);
+    free(path);
+    free(dir);
+}
