@@ -44,9 +44,11 @@ trap 'rm -rf "$work"' EXIT INT TERM
 # with getrusage, because %e/%U have only 10 ms resolution. The speed ratio
 # uses the best wall time of each; the CPU-time ratio is printed too (on a
 # loaded machine it is the steadier figure).
-python3 - "$data" "$bench" "$runs" "$want_ratio" "$work" <<'EOF'
+ralphsup=${RALPHSUP:-$(dirname "$(dirname "$bench")")/supervisor/ralphsup}
+python3 - "$data" "$bench" "$runs" "$want_ratio" "$work" "$ralphsup" <<'EOF'
 import os, resource, subprocess, sys, time
 data, bench, runs, want_ratio, work = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+ralphsup = sys.argv[6]
 
 
 def measure(name, argv):
@@ -69,6 +71,11 @@ def measure(name, argv):
 
 jq_s, jq_cpu, jq_rss = measure("jq", ["jq", "-c", 'select(.type=="result")|.total_cost_usd', data])
 sb_s, sb_cpu, sb_rss = measure("sb", [bench, data])
+# The same file through `ralphsup replay`: the supervisor's own parser AND its
+# policy (markers, cost, loop detection, verdict) — what a real run does.
+rp = None
+if os.access(ralphsup, os.X_OK):
+    rp = measure("rp", [ralphsup, "replay", "--quiet", data])
 
 mib = os.path.getsize(data) / (1 << 20)
 jq_sum, jq_n = 0.0, 0
@@ -97,6 +104,10 @@ print(f"totals        jq {jq_sum!r} over {jq_n} results, stream-bench {sb_sum!r}
       f"{'equal' if sums_ok else 'DIFFERENT'}")
 print(f"speed ratio   {ratio:.1f}x wall, {cpu_ratio:.1f}x cpu (target >= {want_ratio:g}x wall): "
       f"{'ok' if ratio >= want_ratio else 'MISSED'}")
+if rp:
+    rp_s, rp_cpu, rp_rss = rp
+    print(f"ralphsup replay {rp_s:5.3f} s wall {rp_cpu:7.3f} s cpu  {mib / rp_s:8.1f} MiB/s  peak RSS {rp_rss / 1024:6.1f} MiB"
+          f"  ({jq_s / rp_s:.1f}x jq)")
 print(f"peak RSS      {sb_rss / 1024:.1f} MiB (bound 16 MiB + longest line = {bound_kib / 1024:.1f} MiB): "
       f"{'ok' if sb_rss <= bound_kib else 'MISSED'}")
 sys.exit(0 if sums_ok and ratio >= want_ratio and sb_rss <= bound_kib else 1)
