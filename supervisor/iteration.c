@@ -33,6 +33,12 @@ struct rs_iteration {
     char *slug;
 
     char *session;
+    /* Output-token estimate of the current API message (see on_assistant). */
+    char *msg_id;
+    int64_t msg_reported_out;
+    int64_t msg_bytes;
+    int64_t msg_priced_out;
+    const struct rs_price *msg_price;
     char *last_tool;
     char *last_progress;
     double estimate;
@@ -116,6 +122,7 @@ struct rs_iteration *rs_iteration_free(struct rs_iteration *it)
     free(it->school);
     free(it->slug);
     free(it->session);
+    free(it->msg_id);
     free(it->last_tool);
     free(it->last_progress);
     free(it->kill_detail);
@@ -227,12 +234,39 @@ static enum rs_iter_action on_assistant(struct rs_iteration *it, const struct rs
     enum rs_iter_action act = RS_ITER_CONTINUE;
     if (a->session_id && !it->session)
         replace(&it->session, a->session_id);
-    if (a->first_of_message && !a->synthetic) {
-        it->counts.api_messages++;
-        if (a->usage.present) {
-            const struct rs_price *p = rs_config_price(it->o.cfg, a->model ? a->model : "");
-            it->estimate += rs_policy_usage_cost(p, a->usage.input_tokens, a->usage.output_tokens,
-                                                 a->usage.cache_creation_input_tokens, a->usage.cache_read_input_tokens);
+    /*
+     * Cost estimate. Input and cache tokens come with the first line of each
+     * message. Output tokens do not: the CLI copies the usage of the API's
+     * message_start, whose output_tokens is ~1, and the final count only
+     * reaches the result line. So output is estimated per message as the
+     * larger of the reported count and the content's size / 4 bytes per
+     * token, and priced incrementally as the message's blocks arrive.
+     */
+    if (!a->synthetic) {
+        bool same = it->msg_id && a->message_id && strcmp(it->msg_id, a->message_id) == 0;
+        if (a->first_of_message || !same) {
+            it->counts.api_messages++;
+            replace(&it->msg_id, a->message_id);
+            it->msg_price = rs_config_price(it->o.cfg, a->model ? a->model : "");
+            it->msg_reported_out = a->usage.present ? a->usage.output_tokens : 0;
+            it->msg_bytes = 0;
+            it->msg_priced_out = 0;
+            if (a->usage.present)
+                it->estimate += rs_policy_usage_cost(it->msg_price, a->usage.input_tokens, 0,
+                                                     a->usage.cache_creation_input_tokens,
+                                                     a->usage.cache_read_input_tokens);
+        } else if (a->usage.present && a->usage.output_tokens > it->msg_reported_out) {
+            it->msg_reported_out = a->usage.output_tokens;
+        }
+        for (size_t i = 0; i < a->nblocks; i++)
+            it->msg_bytes += (int64_t)(a->blocks[i].kind == RS_STREAM_BLOCK_TOOL_USE ? a->blocks[i].input_bytes
+                                                                                      : a->blocks[i].text_bytes);
+        int64_t out = it->msg_bytes / 4;
+        if (it->msg_reported_out > out)
+            out = it->msg_reported_out;
+        if (out > it->msg_priced_out && it->msg_price) {
+            it->estimate += rs_policy_usage_cost(it->msg_price, 0, out - it->msg_priced_out, 0, 0);
+            it->msg_priced_out = out;
         }
     }
     if (a->error) {

@@ -208,3 +208,26 @@ Test(iteration, done_is_verified_against_the_csv)
     done_case("output/../outside.csv", "\\\"coaches\\\": 0, \\\"overlaps\\\": 0", 0, "outside the output directory");
     done_case("output/link.csv", "\\\"coaches\\\": 0, \\\"overlaps\\\": 0", 0, "resolves outside");
 }
+
+Test(iteration, output_tokens_are_estimated_from_content_when_the_cli_reports_one)
+{
+    /* The CLI copies message_start's usage (output_tokens ~1) into assistant lines. */
+    struct fx f;
+    fx_init(&f, "University of Utah");
+    char text[4001];
+    memset(text, 'x', 4000);
+    text[4000] = '\0';
+    char *line = rs_xasprintf("{\"type\":\"assistant\",\"message\":{\"id\":\"m1\",\"model\":\"claude-opus-4-8\","
+                              "\"content\":[{\"type\":\"text\",\"text\":\"%s\"}],\"usage\":{\"input_tokens\":1000,"
+                              "\"output_tokens\":1}}}",
+                              text);
+    fx_feed(&f, line);
+    /* A second block of the same message adds its own content only. */
+    fx_feed(&f, line);
+    free(line);
+    bool est;
+    /* 1000 input at $5/M + 2 x 4000 bytes / 4 = 2000 output tokens at $25/M. */
+    double got = rs_iteration_cost(f.it, &est);
+    cr_expect(got > 0.0549 && got < 0.0551, "cost %.9f", got);
+    fx_free(&f);
+}
