@@ -38,6 +38,25 @@ static int one_config_arg(int argc, char **argv, const char *cmd, const char **c
     return 0;
 }
 
+/*
+ * Argument handling of a command that takes only CONFIG: prints help or
+ * usage as needed. Return: -1 to go on with *config set, else the exit code.
+ */
+static int config_only_command(int argc, char **argv, const char *cmd, const char *help, const char **config)
+{
+    if (rs_cli_wants_help(argc, argv)) {
+        fputs(help, stdout);
+        return RS_EXIT_OK;
+    }
+    optind = 0;
+    if (getopt_long(argc, argv, "", (const struct option[]){{0, 0, 0, 0}}, NULL) != -1) {
+        fputs(help, stderr);
+        return RS_EXIT_USAGE;
+    }
+    int ex = one_config_arg(argc, argv, cmd, config);
+    return ex ? ex : -1;
+}
+
 /* ---- init ------------------------------------------------------------------ */
 
 static const char init_help[] =
@@ -395,18 +414,9 @@ static const char resume_help[] =
 
 int rs_cmd_resume(int argc, char **argv)
 {
-    if (rs_cli_wants_help(argc, argv)) {
-        fputs(resume_help, stdout);
-        return RS_EXIT_OK;
-    }
-    optind = 0;
-    if (getopt_long(argc, argv, "", (const struct option[]){{0, 0, 0, 0}}, NULL) != -1) {
-        fputs(resume_help, stderr);
-        return RS_EXIT_USAGE;
-    }
     const char *config;
-    int ex = one_config_arg(argc, argv, "resume", &config);
-    if (ex)
+    int ex = config_only_command(argc, argv, "resume", resume_help, &config);
+    if (ex >= 0)
         return ex;
     struct rs_diags d;
     rs_diags_init(&d);
@@ -485,18 +495,9 @@ static int recover_cb(const char *commit_hex, const char *summary, const char *d
 
 int rs_cmd_recover(int argc, char **argv)
 {
-    if (rs_cli_wants_help(argc, argv)) {
-        fputs(recover_help, stdout);
-        return RS_EXIT_OK;
-    }
-    optind = 0;
-    if (getopt_long(argc, argv, "", (const struct option[]){{0, 0, 0, 0}}, NULL) != -1) {
-        fputs(recover_help, stderr);
-        return RS_EXIT_USAGE;
-    }
     const char *config;
-    int ex = one_config_arg(argc, argv, "recover", &config);
-    if (ex)
+    int ex = config_only_command(argc, argv, "recover", recover_help, &config);
+    if (ex >= 0)
         return ex;
     struct rs_diags d;
     rs_diags_init(&d);
