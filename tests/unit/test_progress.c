@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Progress store: round trip, transitions, seed-schema import, errors, crash-safe save. */
+/*
+ * Progress store: round trip, transitions, seed-schema import, errors, crash-safe save,
+ * and the lean loader (scanner + one element at a time), checked against jansson's own
+ * verdict on the whole document, which is the oracle for what is valid JSON.
+ */
 #include <criterion/criterion.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -140,6 +147,392 @@ Test(progress, api_keys_never_reach_the_file)
     rs_progress_free(p);
     unlink(path);
     rmdir(dir);
+    free(path);
+    free(dir);
+}
+
+/* ---- the lean loader ------------------------------------------------------------- */
+
+/*
+ * Parse @doc and check the outcome against jansson on the whole buffer: a
+ * document jansson refuses must give exactly its "line:col: invalid JSON"
+ * diagnostic and nothing else; one it accepts must not be called invalid JSON.
+ * Return: rs_progress_parse()'s result (the progress is freed).
+ */
+static int parse_like_jansson(const char *doc, size_t len)
+{
+    json_error_t je;
+    json_t *oracle = json_loadb(doc, len, JSON_ALLOW_NUL, &je);
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_progress *p = NULL;
+    int r = rs_progress_parse(doc, len, "bp.json", &p, &d);
+    if (!oracle) {
+        struct rs_diags w;
+        rs_diags_init(&w);
+        rs_diags_addpos(&w, "bp.json", je.line, je.column, "invalid JSON: %s", je.text);
+        char *want = rs_diags_join(&w);
+        rs_diags_deinit(&w);
+        cr_expect_eq(r, RS_PROGRESS_E_INVALID, "accepted what jansson refuses (%s): %.*s", want, (int)len, doc);
+        cr_expect_eq(d.n, 1, "%zu diagnostics for: %.*s", d.n, (int)len, doc);
+        if (d.n >= 1)
+            cr_expect_str_eq(d.msgs[0], want, "got [%s] want [%s] for: %.*s", d.msgs[0], want, (int)len, doc);
+        free(want);
+    } else {
+        for (size_t i = 0; i < d.n; i++)
+            cr_expect(strstr(d.msgs[i], "invalid JSON") == NULL, "%s for: %.*s", d.msgs[i], (int)len, doc);
+        json_decref(oracle);
+    }
+    rs_progress_free(p);
+    rs_diags_deinit(&d);
+    return r;
+}
+
+/*
+ * jansson's own allocations, counted: the peak of live bytes tells whether a
+ * load built one DOM of the whole file or one element's at a time.
+ */
+static size_t json_live, json_peak;
+
+static void *counting_malloc(size_t n)
+{
+    size_t *b = malloc(n + sizeof(max_align_t));
+    cr_assert_not_null(b);
+    b[0] = n;
+    json_live += n;
+    if (json_live > json_peak)
+        json_peak = json_live;
+    return (char *)b + sizeof(max_align_t);
+}
+
+static void counting_free(void *p)
+{
+    if (!p)
+        return;
+    size_t *b = (size_t *)(void *)((char *)p - sizeof(max_align_t));
+    json_live -= b[0];
+    free(b);
+}
+
+/* Start counting (before any jansson value exists in this test's process). */
+static void count_json_allocations(void)
+{
+    json_set_alloc_funcs(counting_malloc, counting_free);
+    json_live = json_peak = 0;
+}
+
+/*
+ * Parse @doc (valid) counting jansson's allocations, then check that the
+ * lean path did it: its peak stays below the whole document's DOM.
+ */
+static struct rs_progress *parse_lean(const char *doc, struct rs_diags *d)
+{
+    count_json_allocations();
+    struct rs_progress *p = NULL;
+    cr_assert_eq(rs_progress_parse(doc, strlen(doc), "bp.json", &p, d), 0, "%s", d->n ? d->msgs[0] : "");
+    size_t lean = json_peak;
+    json_peak = json_live;
+    json_t *dom = json_loadb(doc, strlen(doc), 0, NULL);
+    cr_assert_not_null(dom);
+    cr_expect_lt(lean, json_peak, "loading took %zu bytes of DOM, the whole DOM is %zu", lean, json_peak);
+    json_decref(dom);
+    json_set_alloc_funcs(malloc, free);
+    return p;
+}
+
+Test(progress, blanks_and_escapes_in_names_and_strings)
+{
+    /* Tabs, CR LF, escaped member names, every escape, a surrogate pair, duplicates. */
+    const char *doc = "\r\n\t{ \"batch_name\" :\"old\",\n\t\"batch\\u005fname\"\t:\r\n \"w\\\"e\\\\s\\/t \\u00e9 \\ud83d\\ude00 "
+                      "\\b\\f\\n\\r\\t\" ,\"pend\\u0069ng\": [\"first list\"], \"pending\" : [ \"A \\\"quoted\\\"\" ,"
+                      "\"B\\u00E9\", \"C\xc3\xa9\" ] , \"a name much longer than any member we know of\": {\"pending\": 1},"
+                      "\"pendingX\": 5, \"current_school\": \"Ut\\u0061h\", \"cost_usd\": 2.5e-1, \"iterations\": -0 }\n ";
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_progress *p = parse_lean(doc, &d);
+    cr_expect_str_eq(p->batch_name, "w\"e\\s/t \xc3\xa9 \xf0\x9f\x98\x80 \b\f\n\r\t");
+    /* The last of two equal names wins, as in jansson, escaped or not. */
+    cr_assert_eq(p->npending, 3);
+    cr_expect_str_eq(p->pending[0], "A \"quoted\"");
+    cr_expect_str_eq(p->pending[1], "B\xc3\xa9");
+    cr_expect_str_eq(p->pending[2], "C\xc3\xa9");
+    cr_expect_str_eq(p->current->name, "Utah");
+    cr_expect_float_eq(p->cost_usd, 0.25, 1e-12);
+    cr_expect_eq(p->iterations, 0);
+    cr_expect_eq(d.n, 0);
+    rs_progress_free(p);
+    rs_diags_deinit(&d);
+}
+
+Test(progress, nested_values_inside_attempts_are_skipped)
+{
+    const char *doc =
+        "{\"batch_name\": \"n\", \"completed\": [{\"name\": \"A\", \"coaches\": 3, \"csv\": \"output/a.csv\", "
+        "\"extra\": {\"deep\": [[{\"x\": [1, 2, {\"y\": null}]}], {}], \"e\": []}, \"attempts\": ["
+        "{\"attempt\": 1, \"outcome\": \"failed\", \"meta\": {\"tools\": [{\"name\": \"Bash\", \"args\": {\"a\": [true, false]}}]},"
+        " \"reason\": \"bad } ] { [ , : in text\"},"
+        "{\"attempt\": 2, \"outcome\": \"completed\", \"cost_usd\": 0.5, \"nested\": [[[[]]]]}]}],"
+        "\"unknown\": {\"completed\": [{\"name\": \"not me\"}]}}";
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_progress *p = parse_lean(doc, &d);
+    cr_assert_eq(p->ncompleted, 1);
+    cr_expect_str_eq(p->completed[0].name, "A");
+    cr_expect_eq(p->completed[0].coaches, 3);
+    cr_assert_eq(p->completed[0].nattempts, 2);
+    cr_expect_str_eq(p->completed[0].attempts[0].reason, "bad } ] { [ , : in text");
+    cr_expect_str_eq(p->completed[0].attempts[1].outcome, "completed");
+    cr_expect_float_eq(p->completed[0].attempts[1].cost_usd, 0.5, 1e-12);
+    rs_progress_free(p);
+    rs_diags_deinit(&d);
+}
+
+Test(progress, syntax_error_in_an_element_has_jansson_position)
+{
+    const char *doc = "{\n"
+                      "  \"batch_name\": \"x\",\n"
+                      "  \"pending\": [\"A\"],\n"
+                      "  \"completed\": [\n"
+                      "    {\"name\": \"B\", \"attempts\": []},\n"
+                      "    {\"name\": \"C\", \"coaches\": 4,, \"attempts\": []}\n"
+                      "  ]\n"
+                      "}\n";
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_progress *p = NULL;
+    cr_assert_eq(rs_progress_parse(doc, strlen(doc), "bp.json", &p, &d), RS_PROGRESS_E_INVALID);
+    cr_assert_eq(d.n, 1);
+    cr_expect(strncmp(d.msgs[0], "bp.json:6:32: invalid JSON: ", 28) == 0, "%s", d.msgs[0]);
+    cr_expect_null(p);
+    rs_diags_deinit(&d);
+    parse_like_jansson(doc, strlen(doc));
+}
+
+Test(progress, every_truncation_is_invalid_json)
+{
+    struct rs_progress *p = rs_progress_new("trunc \xc3\xa9", 1795561200000);
+    rs_progress_push_pending(p, "P \"1\"", false);
+    struct rs_school_state *s = rs_progress_complete(p, "A", "a");
+    struct rs_attempt *a = rs_school_state_add_attempt(s);
+    a->outcome = rs_xstrdup("completed");
+    a->reason = rs_xstrdup("line\nbreak \xf0\x9f\x98\x80");
+    a->cost_usd = 0.125;
+    rs_progress_fail(p, "B", "b", "no staff page");
+    rs_progress_set_stopped(p, "stop", NULL, 1795561300000);
+    char *doc = rs_progress_format(p);
+    size_t len = strlen(doc);
+    cr_expect_eq(parse_like_jansson(doc, len), 0);
+    /* Every prefix that still misses the closing brace is refused, at jansson's position. */
+    size_t last = len;
+    while (last > 0 && doc[last - 1] != '}')
+        last--;
+    for (size_t n = 0; n + 1 < last; n++)
+        cr_expect_eq(parse_like_jansson(doc, n), RS_PROGRESS_E_INVALID, "prefix %zu", n);
+    free(doc);
+    rs_progress_free(p);
+}
+
+Test(progress, top_level_must_be_an_object)
+{
+    const char *docs[] = {"[1, 2]", "[]", "\"x\"", "42", "null", "", "   ", "{} {}", "{}x", "{\"a\": 1}]"};
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++)
+        cr_expect_eq(parse_like_jansson(docs[i], strlen(docs[i])), RS_PROGRESS_E_INVALID, "%s", docs[i]);
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_progress *p = NULL;
+    cr_expect_eq(rs_progress_parse("[1, 2]", 6, "bp.json", &p, &d), RS_PROGRESS_E_INVALID);
+    cr_assert_eq(d.n, 1);
+    cr_expect_str_eq(d.msgs[0], "bp.json: top level must be a JSON object");
+    rs_diags_deinit(&d);
+    /* An empty object is a valid (if useless) progress file... except for batch_name. */
+    rs_diags_init(&d);
+    cr_expect_eq(rs_progress_parse("{}", 2, "bp.json", &p, &d), RS_PROGRESS_E_INVALID);
+    cr_assert_eq(d.n, 1);
+    cr_expect_str_eq(d.msgs[0], "bp.json: missing required field \"$.batch_name\"");
+    rs_diags_deinit(&d);
+}
+
+Test(progress, the_scanner_is_as_strict_as_jansson)
+{
+    /* Each body goes into an unknown member (checked by the scanner alone) and into "pending". */
+    const char *bodies[] = {
+        "99999999999999999999", "9223372036854775807", "9223372036854775808", "-9223372036854775808",
+        "-9223372036854775809", "1e400", "-1e400", "1e-400", "1.7976931348623157e308", "01", "-", "-0", "1.", "1.e5",
+        ".5", "1e", "1e+", "1E-2", "+1", "0x10", "tru", "nul", "falsey", "truex", "NaN", "Infinity",
+        "[1,]", "[,1]", "[1 2]", "{\"a\" 1}", "{\"a\":}", "{\"a\":1,}", "{,}", "{1: 2}", "{\"a\": 1 \"b\": 2}", "[",
+        "{", "]", "\"a\\u0000b\"", "{\"a\\u0000b\": 1}", "{\"\": 1}", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"",
+        "\"\\ud83d\\ude00\"", "\"\\u12\"", "\"\\u12G4\"", "\"\\x41\"", "\"\\'\"", "\"tab\there\"", "\"nl\nhere\"",
+        "\"\x01\"", "\"\x7f\"", "\"\xc3\x28\"", "\"\xc0\xaf\"", "\"\xe0\x80\xaf\"", "\"\xed\xa0\x80\"",
+        "\"\xf4\x90\x80\x80\"", "\"\xf0\x9f\x98\x80\"", "\"\xf0\x9f\x98\"", "\"\xff\"", "\"\xc3\xa9\"", "\xc3\xa9",
+        "\"unterminated", "\"a\" \"b\"", "[\"a\"] ]", "{\"a\": [{\"b\": [{\"c\": {}}]}]}", "1 2", "true false",
+        "[1, [2, [3, [4]]], {\"k\": [null, true, false, -1.5e-3, \"s\"]}]",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        char *d1 = rs_xasprintf("{\"batch_name\": \"x\", \"junk\": %s, \"pending\": []}", bodies[i]);
+        parse_like_jansson(d1, strlen(d1));
+        char *d2 = rs_xasprintf("{\"batch_name\": \"x\", \"pending\": [\"a\", %s]}", bodies[i]);
+        parse_like_jansson(d2, strlen(d2));
+        char *d3 = rs_xasprintf("{\"batch_name\": \"x\", \"completed\": [{\"name\": \"a\", \"attempts\": [%s]}]}", bodies[i]);
+        parse_like_jansson(d3, strlen(d3));
+        free(d1);
+        free(d2);
+        free(d3);
+    }
+    /* A raw NUL byte, inside and outside strings. */
+    const char nul1[] = "{\"batch_name\": \"x\0y\"}";
+    parse_like_jansson(nul1, sizeof nul1 - 1);
+    const char nul2[] = "{\"batch_name\": \"x\"}\0";
+    parse_like_jansson(nul2, sizeof nul2 - 1);
+}
+
+/* A document nested @depth levels deep inside an unknown member. */
+static char *nested(int depth)
+{
+    struct rs_buf b;
+    rs_buf_init(&b);
+    rs_buf_append(&b, "{\"batch_name\": \"deep\", \"junk\": ", 31);
+    for (int i = 0; i < depth; i++)
+        rs_buf_append(&b, i % 2 ? "{\"k\": " : "[", i % 2 ? 6 : 1);
+    rs_buf_append(&b, "0", 1);
+    for (int i = depth - 1; i >= 0; i--)
+        rs_buf_append(&b, i % 2 ? "}" : "]", 1);
+    rs_buf_append(&b, ", \"pending\": [\"P\"]}", 19);
+    rs_buf_append(&b, "", 1);
+    return rs_buf_steal(&b);
+}
+
+Test(progress, deep_nesting_is_left_to_jansson)
+{
+    /* Deeper than the scanner's cap but fine for jansson: loads through the fallback. */
+    char *doc = nested(200);
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_progress *p = NULL;
+    cr_assert_eq(rs_progress_parse(doc, strlen(doc), "bp.json", &p, &d), 0, "%s", d.n ? d.msgs[0] : "");
+    cr_expect_str_eq(p->batch_name, "deep");
+    cr_assert_eq(p->npending, 1);
+    cr_expect_str_eq(p->pending[0], "P");
+    rs_progress_free(p);
+    rs_diags_deinit(&d);
+    free(doc);
+    /* Deeper than jansson's own cap: its diagnostic. */
+    doc = nested(3000);
+    cr_expect_eq(parse_like_jansson(doc, strlen(doc)), RS_PROGRESS_E_INVALID);
+    free(doc);
+    doc = nested(64);
+    cr_expect_eq(parse_like_jansson(doc, strlen(doc)), 0);
+    free(doc);
+}
+
+Test(progress, single_byte_mutations_agree_with_jansson)
+{
+    const char *doc = "{\"batch_name\": \"m\", \"status\": \"running\", \"pending\": [\"A\", \"B\\u00e9\"],\n"
+                      "\"completed\": [{\"name\": \"C\", \"coaches\": 12, \"cost_usd\": 1.25e0, \"attempts\": "
+                      "[{\"attempt\": 1, \"outcome\": \"completed\", \"x\": {\"y\": [true, false, null, -0.5]}}]}],\n"
+                      "\"junk\": {\"k\\\"\": [1, 2.5, \"s\\n\", {}, []]}, \"stopped\": {\"reason\": \"r\", \"at\": null}}";
+    const char subst[] = "\"\\{}[],:0-e. x\x01\xc3\xff";
+    size_t len = strlen(doc);
+    char *m = rs_xmalloc(len);
+    for (size_t i = 0; i < len; i++) {
+        for (size_t k = 0; k < sizeof subst - 1; k++) {
+            memcpy(m, doc, len);
+            m[i] = subst[k];
+            parse_like_jansson(m, len);
+        }
+        /* And with byte i removed. */
+        memcpy(m, doc, i);
+        memcpy(m + i, doc + i + 1, len - i - 1);
+        parse_like_jansson(m, len - 1);
+    }
+    free(m);
+}
+
+/* Size of array @key of @root (0 when absent). */
+static size_t dom_count(json_t *root, const char *key)
+{
+    return json_array_size(json_object_get(root, key));
+}
+
+static void expect_state_like_dom(const struct rs_school_state *s, json_t *o)
+{
+    cr_assert_str_eq(s->name, json_string_value(json_object_get(o, "name")));
+    cr_expect_str_eq(s->slug, json_string_value(json_object_get(o, "slug")));
+    cr_expect_float_eq(s->cost_usd, json_number_value(json_object_get(o, "cost_usd")), 1e-9);
+    json_t *att = json_object_get(o, "attempts");
+    cr_assert_eq(s->nattempts, json_array_size(att), "%s", s->name);
+    for (size_t k = 0; k < s->nattempts; k++) {
+        json_t *a = json_array_get(att, k);
+        cr_expect_str_eq(s->attempts[k].session_id, json_string_value(json_object_get(a, "session_id")));
+        cr_expect_str_eq(s->attempts[k].outcome, json_string_value(json_object_get(a, "outcome")));
+        cr_expect_eq(s->attempts[k].iteration, json_integer_value(json_object_get(a, "iteration")));
+    }
+}
+
+Test(progress, ten_thousand_schools_load_like_the_dom, .timeout = 60)
+{
+    const char *root = getenv("RALPHSUP_SOURCE_ROOT");
+    cr_assert_not_null(root, "RALPHSUP_SOURCE_ROOT must be set");
+    char *dir = tmpdir();
+    char *cmd = rs_xasprintf("/usr/bin/python3 '%s/bench/gen_progress.py' 10000 '%s'", root, dir);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    char *path = rs_path_join(dir, "batch_progress.json");
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_progress *p = NULL;
+    count_json_allocations();
+    cr_assert_eq(rs_progress_load(path, &p, &d), 0, "%s", d.n ? d.msgs[0] : "");
+    /* Never more than one school's DOM at a time (the whole file's would be ~30 MB). */
+    cr_expect_lt(json_peak, 64 * 1024, "jansson peaked at %zu bytes", json_peak);
+    cr_expect_eq(json_live, 0);
+
+    /* The oracle: jansson's DOM of the whole file. */
+    json_error_t je;
+    json_t *dom = json_load_file(path, 0, &je);
+    cr_assert_not_null(dom, "%s", je.text);
+    cr_assert_eq(p->npending, dom_count(dom, "pending"));
+    cr_assert_eq(p->ncompleted, dom_count(dom, "completed"));
+    cr_assert_eq(p->nfailed, dom_count(dom, "failed"));
+    cr_expect_eq(p->nhistory, 0);
+    cr_expect_eq(p->npending + p->ncompleted + p->nfailed + 1, 10000);
+    for (size_t i = 0; i < p->npending; i++)
+        cr_assert_str_eq(p->pending[i], json_string_value(json_array_get(json_object_get(dom, "pending"), i)));
+    for (size_t i = 0; i < p->ncompleted; i++) {
+        json_t *o = json_array_get(json_object_get(dom, "completed"), i);
+        expect_state_like_dom(&p->completed[i], o);
+        cr_expect_eq(p->completed[i].overlaps, json_integer_value(json_object_get(o, "overlaps")));
+        cr_expect_str_eq(p->completed[i].csv, json_string_value(json_object_get(o, "csv")));
+    }
+    for (size_t i = 0; i < p->nfailed; i++) {
+        json_t *o = json_array_get(json_object_get(dom, "failed"), i);
+        expect_state_like_dom(&p->failed[i], o);
+        cr_expect_str_eq(p->failed[i].reason, json_string_value(json_object_get(o, "reason")));
+    }
+    cr_expect_str_eq(p->current->name, "Bench University 000000");
+    cr_expect_str_eq(p->current->run_token, "x");
+    cr_expect_eq(p->iterations, json_integer_value(json_object_get(dom, "iterations")));
+    cr_expect_float_eq(p->cost_usd, json_number_value(json_object_get(dom, "cost_usd")), 1e-6);
+    cr_expect_str_eq(p->status, "running");
+    cr_expect_null(p->stopped);
+    cr_expect_gt(json_peak, 4 * 1024 * 1024, "the counter counts: the DOM took %zu bytes", json_peak);
+    json_decref(dom);
+    /* rs_progress_format() frees json_dumps()'s text with free(): back to the defaults. */
+    json_set_alloc_funcs(malloc, free);
+
+    /* Format round trip: what we write, we read back to the same bytes. */
+    char *s1 = rs_progress_format(p);
+    struct rs_progress *q = NULL;
+    cr_assert_eq(rs_progress_parse(s1, strlen(s1), "formatted", &q, &d), 0);
+    char *s2 = rs_progress_format(q);
+    cr_expect(strcmp(s1, s2) == 0, "format round trip differs");
+    free(s1);
+    free(s2);
+    rs_progress_free(q);
+    rs_progress_free(p);
+    rs_diags_deinit(&d);
+    char *rm = rs_xasprintf("rm -rf '%s'", dir);
+    cr_expect_eq(system(rm), 0);
+    free(rm);
+    free(cmd);
     free(path);
     free(dir);
 }
