@@ -7,9 +7,11 @@
  * newer file anyway, so nothing is lost, only one step of history merges.
  */
 #include <errno.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ralphsup/batch.h"
 #include "ralphsup/util.h"
@@ -39,10 +41,27 @@ static int open_git(struct rs_batch *b, struct rs_diags *diags)
     return RS_EXIT_IOERR;
 }
 
+/*
+ * Temp files of saves that a kill -9 interrupted ("<progress>.tmp.XXXXXX").
+ * Only called with the batch lock held: no other writer can own one.
+ */
+static void remove_stale_temps(const char *progress)
+{
+    char *pat = rs_xasprintf("%s.tmp.??????", progress);
+    glob_t g;
+    if (glob(pat, GLOB_NOSORT, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++)
+            unlink(g.gl_pathv[i]);
+        globfree(&g);
+    }
+    free(pat);
+}
+
 int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out, struct rs_diags *diags)
 {
     struct rs_batch *b = rs_xcalloc(1, sizeof(*b));
     rs_diags_init(&b->progress_diags);
+    rs_diags_init(&b->notices);
     int ex = 0;
 
     int r = rs_config_load(config_path, &b->cfg, diags);
@@ -109,6 +128,7 @@ int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out
             ex = RS_EXIT_CANTCREAT;
             goto fail;
         }
+        remove_stale_temps(b->cfg->progress);
     }
 
     r = rs_progress_load(b->cfg->progress, &b->prog, &b->progress_diags);
@@ -137,6 +157,11 @@ int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out
         ex = open_git(b, diags);
         if (ex)
             goto fail;
+        if (b->lock) {
+            char notice[768];
+            if (rs_git_clear_stale_lock(b->git, 2000, notice, sizeof notice) > 0)
+                rs_diags_add(&b->notices, "git: %s", notice);
+        }
     }
     *out = b;
     return 0;
@@ -157,6 +182,7 @@ struct rs_batch *rs_batch_free(struct rs_batch *b)
     rs_aliases_free(b->aliases);
     rs_config_free(b->cfg);
     rs_diags_deinit(&b->progress_diags);
+    rs_diags_deinit(&b->notices);
     free(b);
     return NULL;
 }
@@ -266,6 +292,8 @@ int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs
     r = rs_git_commit(b->git, paths, npaths, subject, body, tr, ntr, oid, err, sizeof(err));
     free(subject);
     free(body);
+    if (rs_git_notice(b->git))
+        rs_diags_add(warn, "git: %s", rs_git_notice(b->git));
     if (r == RS_GIT_E_DEFERRED) {
         rs_diags_add(warn, "git: commit \"%s\" deferred: %s (the progress file is saved; the next transition commits it)",
                      t->subject, err[0] ? err : "repository locked by another git process");

@@ -114,6 +114,7 @@ int rs_cmd_init(int argc, char **argv)
     ex = rs_batch_open(config, RS_BATCH_LOCK, &b, &d);
     if (ex)
         return finish_open_error(ex, &d);
+    rs_cli_print_diags(&b->notices, "ralphsup: warning: ");
     if (b->git_created)
         printf("created a git repository at %s for the audit trail\n", b->cfg->root);
 
@@ -424,6 +425,7 @@ int rs_cmd_resume(int argc, char **argv)
     ex = rs_batch_open(config, RS_BATCH_LOCK | RS_BATCH_NEED_PROGRESS, &b, &d);
     if (ex)
         return finish_open_error(ex, &d);
+    rs_cli_print_diags(&b->notices, "ralphsup: warning: ");
     struct rs_progress *p = b->prog;
     if (!p->current) {
         printf("nothing to resume: no current school (%zu pending)\n", p->npending);
@@ -505,6 +507,7 @@ int rs_cmd_recover(int argc, char **argv)
     ex = rs_batch_open(config, RS_BATCH_LOCK | RS_BATCH_NO_SCHOOLS, &b, &d);
     if (ex)
         return finish_open_error(ex, &d);
+    rs_cli_print_diags(&b->notices, "ralphsup: warning: ");
     if (b->progress_state == 0) {
         printf("%s is readable; nothing to recover\n", b->cfg->progress);
         rs_batch_free(b);

@@ -103,6 +103,7 @@ int rs_cmd_start(int argc, char **argv)
         return ex;
     }
     rs_diags_deinit(&d);
+    rs_cli_print_diags(&b->notices, "ralphsup: warning: ");
     if (b->git_created)
         fprintf(stderr, "ralphsup: created a git repository at %s for the audit trail\n", b->cfg->root);
     if (b->progress_state == RS_PROGRESS_E_INVALID) {

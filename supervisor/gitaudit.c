@@ -8,7 +8,9 @@
  * tip the tree was built from), so a concurrent commit is detected and the
  * commit is rebuilt on the new tip. Lock contention (index.lock, a ref's
  * .lock) is waited out with a bounded backoff and then reported as
- * RS_GIT_E_DEFERRED; lock files are never removed.
+ * RS_GIT_E_DEFERRED. Lock files are never removed, except a ref lock older
+ * than STALE_REF_LOCK_S: git holds those for milliseconds, so such a lock
+ * was left by a process that died mid-update (see rs_git_notice()).
  *
  * When the commit lands on the checked-out branch, the index entries of the
  * committed paths (and only those) are refreshed so `git status` stays
@@ -28,6 +30,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <git2.h>
 
@@ -51,7 +54,15 @@ struct rs_git {
     unsigned lock_first_ms;
     bool index_skipped;
     char index_why[256];
+    char notice[512];   /* what the last commit did besides committing, or "" */
 };
+
+/*
+ * git holds a ref's .lock only for the milliseconds of an update, so one
+ * older than this was left by a process that died mid-update (a kill -9 of
+ * a supervisor, say) and would block every later commit forever.
+ */
+#define STALE_REF_LOCK_S 30
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -533,6 +544,60 @@ static void refresh_index(struct rs_git *g, char **rels, size_t n)
     git_index_free(idx);
 }
 
+/*
+ * Remove @refname's lock file if it is older than STALE_REF_LOCK_S, noting
+ * it in g->notice. Returns true when a stale lock was removed.
+ */
+static bool remove_stale_ref_lock(struct rs_git *g, const char *refname)
+{
+    char *lock = rs_xasprintf("%s%s.lock", git_repository_path(g->repo), refname);
+    struct stat st;
+    bool removed = false;
+    if (stat(lock, &st) == 0 && time(NULL) - st.st_mtime > STALE_REF_LOCK_S && unlink(lock) == 0) {
+        snprintf(g->notice, sizeof g->notice,
+                 "removed a stale lock %s (%lld s old, left by a process that died while updating the ref)", lock,
+                 (long long)(time(NULL) - st.st_mtime));
+        removed = true;
+    }
+    free(lock);
+    return removed;
+}
+
+int rs_git_clear_stale_lock(struct rs_git *g, unsigned wait_ms, char *notice, size_t n)
+{
+    char *refname = NULL;
+    bool checked_out = false;
+    char err[256];
+    if (notice && n)
+        notice[0] = '\0';
+    if (target_ref(g, &refname, &checked_out, err, sizeof err) != 0)
+        return 0;
+    char *lock = rs_xasprintf("%s%s.lock", git_repository_path(g->repo), refname);
+    int r = 0;
+    for (unsigned waited = 0; rs_file_exists(lock); waited += 50) {
+        if (waited >= wait_ms) {
+            if (unlink(lock) == 0) {
+                if (notice)
+                    snprintf(notice, n, "removed a stale lock %s (still held after %u ms; left by a process that died "
+                                        "while updating %s)", lock, wait_ms, refname);
+                r = 1;
+            } else if (errno != ENOENT) {
+                r = -errno;
+            }
+            break;
+        }
+        sleep_ms(50);
+    }
+    free(lock);
+    free(refname);
+    return r;
+}
+
+const char *rs_git_notice(const struct rs_git *g)
+{
+    return g->notice[0] ? g->notice : NULL;
+}
+
 int rs_git_commit(struct rs_git *g, const char *const *paths, size_t npaths, const char *subject, const char *body,
                   const struct rs_git_trailer *trailers, size_t ntrailers, char *oid_hex, char *err, size_t errlen)
 {
@@ -541,6 +606,7 @@ int rs_git_commit(struct rs_git *g, const char *const *paths, size_t npaths, con
         return -EINVAL;
     }
     g->index_skipped = false;
+    g->notice[0] = '\0';
     g->index_why[0] = '\0';
 
     char **rels = rs_xcalloc(npaths, sizeof(*rels));
@@ -582,7 +648,7 @@ int rs_git_commit(struct rs_git *g, const char *const *paths, size_t npaths, con
 
     git_oid id;
     unsigned locked = 0, moved = 0, wait = g->lock_first_ms;
-    bool checked_out = false;
+    bool checked_out = false, stale_removed = false;
     for (;;) {
         /* Re-resolved on every attempt: a checkout may switch branches under us. */
         free(refname);
@@ -604,8 +670,14 @@ int rs_git_commit(struct rs_git *g, const char *const *paths, size_t npaths, con
         }
         if (r == GIT_ELOCKED) {
             if (locked++ >= g->lock_retries) {
-                set_err(err, errlen, "%s is locked by a concurrent git process; commit deferred (%s)", refname,
-                        git_msg());
+                if (!stale_removed && remove_stale_ref_lock(g, refname)) {
+                    stale_removed = true;
+                    locked = 0;
+                    wait = g->lock_first_ms;
+                    continue;
+                }
+                set_err(err, errlen, "%s is locked by a concurrent git process (%s.lock); commit deferred", refname,
+                        refname);
                 r = RS_GIT_E_DEFERRED;
                 goto out;
             }

@@ -91,6 +91,23 @@ bool rs_git_index_skipped(const struct rs_git *g, const char **why);
  */
 void rs_git_set_backoff(struct rs_git *g, unsigned retries, unsigned first_ms);
 
+/*
+ * rs_git_clear_stale_lock() - for a caller that knows no other ralphsup can
+ * write this batch (it holds the batch lock): if the target ref's .lock
+ * exists and is still there after @wait_ms (git holds ref locks for
+ * milliseconds), it was left by a process that died mid-update (kill -9);
+ * remove it so later commits are not deferred forever. @notice gets a
+ * sentence when something was removed.
+ * Return: 1 removed, 0 nothing to do, negative errno.
+ */
+int rs_git_clear_stale_lock(struct rs_git *g, unsigned wait_ms, char *notice, size_t n);
+
+/*
+ * rs_git_notice() - what the last rs_git_commit() did besides committing
+ * (e.g. "removed a stale lock …"), or NULL. Valid until the next commit.
+ */
+const char *rs_git_notice(const struct rs_git *g);
+
 /* Repository workdir (absolute, with trailing '/'). */
 const char *rs_git_workdir(const struct rs_git *g);
 

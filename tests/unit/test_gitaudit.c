@@ -378,6 +378,24 @@ Test(gitaudit, ref_lock_defers_with_nothing_committed)
     expect_fsck();
 }
 
+Test(gitaudit, stale_ref_lock_of_a_dead_process_is_removed)
+{
+    /* A kill -9 mid-update leaves the ref's lock behind; an old one cannot be a live git. */
+    git_init_with_commit();
+    write_file("batch_progress.json", "{}\n");
+    cr_assert_eq(sh("touch -d '1 hour ago' .git/refs/heads/main.lock"), 0);
+    struct rs_git *g = open_ref("HEAD");
+    rs_git_set_backoff(g, 1, 10);
+    char oid[41];
+    cr_expect_eq(commit1(g, "batch_progress.json", "x", oid), 0, "%s", err);
+    cr_expect(!exists_in_repo(".git/refs/heads/main.lock"));
+    cr_assert(rs_git_notice(g));
+    cr_expect(strstr(rs_git_notice(g), "removed a stale lock"), "%s", rs_git_notice(g));
+    expect_out("2\n", "git rev-list --count HEAD");
+    rs_git_free(g);
+    expect_fsck();
+}
+
 Test(gitaudit, head_moved_between_open_and_commit)
 {
     git_init_with_commit();
