@@ -15,6 +15,7 @@
  * tool processes that the CLI runs in their own sessions are still ours.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,50 +146,37 @@ static void write_live(struct sup *s, bool force)
     if (!force && now - s->live_written_mono < 1000)
         return;
     s->live_written_mono = now;
-    struct rs_buf b;
-    rs_buf_init(&b);
     char ts[40];
-    rs_buf_printf(&b, "{\"pid\": %ld, \"updated\": \"%s\"", (long)getpid(), rs_time_iso(rs_now_ms(), ts, sizeof ts));
-    struct rs_evrec *unused = NULL;
-    (void)unused;
+    json_t *o = json_object();
+    json_object_set_new(o, "pid", json_integer(getpid()));
+    json_object_set_new(o, "updated", json_string(rs_time_iso(rs_now_ms(), ts, sizeof ts)));
     if (s->cur.active) {
         bool est;
         double cost = rs_iteration_cost(s->cur.it, &est);
         const char *tool = rs_iteration_last_tool(s->cur.it);
         const char *prog = rs_iteration_last_progress(s->cur.it);
-        /* Strings are escaped by hand: the fields are short and the format fixed. */
-        rs_buf_printf(&b, ", \"school\": \"");
-        for (const char *q = s->cur.school->name; *q; q++) {
-            if (*q == '"' || *q == '\\')
-                rs_buf_putc(&b, '\\');
-            rs_buf_putc(&b, *q);
-        }
-        rs_buf_printf(&b, "\", \"attempt\": %d, \"iteration\": %lld, \"pid\": %ld, \"cost_usd\": %.6f, "
-                          "\"cost_estimated\": %s",
-                      s->cur.attempt, (long long)s->cur.iteration, (long)rs_runner_pid(s->cur.runner), cost,
-                      est ? "true" : "false");
-        const char *keys[2] = {"last_tool", "last_progress"};
-        const char *vals[2] = {tool, prog};
-        for (int i = 0; i < 2; i++) {
-            if (!vals[i])
-                continue;
-            rs_buf_printf(&b, ", \"%s\": \"", keys[i]);
-            for (const unsigned char *q = (const unsigned char *)vals[i]; *q; q++) {
-                if (*q == '"' || *q == '\\')
-                    rs_buf_printf(&b, "\\%c", *q);
-                else if (*q < 0x20)
-                    rs_buf_printf(&b, "\\u%04x", *q);
-                else
-                    rs_buf_putc(&b, (char)*q);
-            }
-            rs_buf_putc(&b, '"');
-        }
+        json_object_set_new(o, "school", json_string(s->cur.school->name));
+        json_object_set_new(o, "attempt", json_integer(s->cur.attempt));
+        json_object_set_new(o, "iteration", json_integer(s->cur.iteration));
+        json_object_set_new(o, "agent_pid", json_integer(s->cur.runner ? rs_runner_pid(s->cur.runner) : 0));
+        json_object_set_new(o, "cost_usd", json_real(cost));
+        json_object_set_new(o, "cost_estimated", json_boolean(est));
+        if (tool)
+            json_object_set_new(o, "last_tool", json_string(tool));
+        if (prog)
+            json_object_set_new(o, "last_progress", json_string(prog));
     }
     if (s->waiting)
-        rs_buf_printf(&b, ", \"waiting\": \"%s\"", s->waiting);
-    rs_buf_puts(&b, "}\n");
-    rs_file_write_atomic(s->live_path, b.data, b.len, 0644);
-    rs_buf_deinit(&b);
+        json_object_set_new(o, "waiting", json_string(s->waiting));
+    char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    json_decref(o);
+    if (text) {
+        size_t n;
+        char *red = rs_redact(text, strlen(text), &n);
+        rs_file_write_atomic(s->live_path, red, n, 0644);
+        free(red);
+        free(text);
+    }
 }
 
 static void draw_live(struct sup *s)
