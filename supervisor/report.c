@@ -18,17 +18,26 @@
  * - the master CSV carries the same (sanitised) cells as the workbook, plus
  *   the OWASP formula prefix when report_csv_escape_formulas is set.
  *
+ * Speed (docs/report.md, "Performance"): cells that need no change are used
+ * in place, the master CSV is written in 64 KiB pieces, and libxlsxwriter's
+ * per-cell work on the two lead sheets runs in one helper thread that
+ * overlaps with the reading. Most of the time is inside libxlsxwriter
+ * (deflate at workbook_close), which this module cannot change.
+ *
  * Does not touch libuv, git or the progress file; never prints.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <xlsxwriter.h>
 
@@ -54,6 +63,8 @@ enum { STOP_FILE = 1000 };
 #define CELL_MAX 32767              /* Excel's limit on characters in a cell */
 #define ROW_LAST 1048575u           /* last 0-based row of a worksheet */
 #define PROBLEMS_MAX 100000         /* entries kept; the rest are only counted */
+#define CSV_FLUSH (64u * 1024)      /* master-CSV bytes gathered before one fwrite */
+#define TMP_MARGIN (4u << 20)       /* room for the workbook's small parts at close */
 
 static const double leads_widths[RS_REPORT_NCOLS] = {28, 24, 28, 18, 30, 16, 13, 50, 40};
 
@@ -156,17 +167,44 @@ static bool is_xesc(const char *s, size_t len)
 }
 
 /*
- * Fast test for the common case: short, printable ASCII (tab and line
- * breaks allowed) needs no copy at all.
+ * Fast test for the common case: a cell that rs_report_sanitize() would copy
+ * unchanged (well-formed UTF-8, no XML-illegal character, short enough) is
+ * used as it is, without a copy. Up to CELL_MAX / 2 bytes nothing can need a
+ * cut: a byte is at most one UTF-16 unit, and the "_x" escaping at most
+ * doubles the character count. Runs of printable ASCII are checked eight
+ * bytes at a time.
  */
-static bool plain_ascii(const char *s, size_t len)
+static bool clean_as_is(const char *s, size_t len)
 {
     if (len > CELL_MAX / 2)
         return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x7F || (c < 0x20 && c != '\t' && c != '\n' && c != '\r'))
-            return false;
+    const unsigned char *u = (const unsigned char *)s;
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    size_t i = 0;
+    while (i < len) {
+        if (len - i >= 8) {
+            uint64_t w;
+            memcpy(&w, u + i, 8);
+            /* No byte >= 0x80 and none below 0x20: all printable ASCII. */
+            if (!(w & highs) && ((w + ones * 0x60) & highs) == highs) {
+                i += 8;
+                continue;
+            }
+        }
+        unsigned c = u[i];
+        if (c >= 0x20 && c < 0x80) {
+            i++;
+        } else if (c < 0x20) {
+            if (c != '\t' && c != '\n' && c != '\r')
+                return false;
+            i++;
+        } else {
+            unsigned cp;
+            size_t n = decode(u + i, len - i, &cp);
+            if (cp == 0xFFFFFFFFu || !xml_legal(cp))
+                return false;
+            i += n;
+        }
     }
     return true;
 }
@@ -179,6 +217,7 @@ void rs_report_sanitize(const char *s, size_t len, struct rs_buf *out, size_t *r
     size_t units = 0;  /* UTF-16 units: what Excel counts */
     size_t cps = 0;    /* code points after the workbook's "_x" escaping: what libxlsxwriter counts */
     size_t i = 0;
+    size_t run = 0;    /* start of the run of good bytes not yet copied */
     while (i < len) {
         unsigned cp;
         size_t n = decode(u + i, len - i, &cp);
@@ -195,14 +234,15 @@ void rs_report_sanitize(const char *s, size_t len, struct rs_buf *out, size_t *r
         units += du;
         cps += dc;
         if (bad) {
+            rs_buf_append(out, s + run, i - run);
+            run = i + n;
             if (replaced)
                 (*replaced)++;
             put_utf8(out, cp);
-        } else {
-            rs_buf_append(out, s + i, n);
         }
         i += n;
     }
+    rs_buf_append(out, s + run, i - run);
     rs_buf_cstr(out);
 }
 
@@ -210,7 +250,7 @@ void rs_report_sanitize(const char *s, size_t len, struct rs_buf *out, size_t *r
 static void clean(const char *s, size_t len, struct rs_buf *scratch, const char **o, size_t *olen, size_t *replaced,
                   size_t *truncated)
 {
-    if (plain_ascii(s, len)) {
+    if (clean_as_is(s, len)) {
         *o = s;
         *olen = len;
         return;
@@ -278,11 +318,14 @@ struct gen {
     bool escape;
 
     lxw_workbook *wb;
-    lxw_worksheet *ws_summary, *ws_leads, *ws_warm, *ws_failed, *ws_run;
+    lxw_worksheet *ws_summary, *ws_leads, *ws_warm, *ws_failed, *ws_run, *ws_problems;
     lxw_format *f_head, *f_bold, *f_money, *f_num1;
     lxw_error lxw_err;         /* first libxlsxwriter error */
     FILE *csv;
+    struct rs_buf out;         /* master-CSV records not yet handed to csv */
+    int csv_err;               /* first write error on csv (-errno) */
 
+    struct writer *w;               /* the Leads / Warm leads writer (thread) */
     uint32_t leads_row, warm_row;   /* next row to write (0 = header) */
     size_t leads_overflow, warm_overflow;
 
@@ -294,7 +337,6 @@ struct gen {
 
     /* per-row scratch */
     struct rs_buf cell[RS_REPORT_NCOLS];
-    struct rs_buf xbuf;
     const char *val[RS_REPORT_NCOLS];
     size_t vlen[RS_REPORT_NCOLS];
 
@@ -403,9 +445,20 @@ static void header_row(struct gen *g, lxw_worksheet *ws, const char *const *name
 
 /* ---- master CSV ------------------------------------------------------------ */
 
+static void csv_flush(struct gen *g)
+{
+    if (g->out.len && fwrite(g->out.data, 1, g->out.len, g->csv) != g->out.len && !g->csv_err)
+        g->csv_err = errno ? -errno : -EIO;
+    rs_buf_reset(&g->out);
+}
+
+/* Bytes that force a CSV field into quotes (besides a leading or trailing space). */
+static const bool csv_special[256] = {[','] = true, ['"'] = true, ['\n'] = true, ['\r'] = true};
+
+/* Append one master-CSV field to the pending output g->out. */
 static void csv_cell(struct gen *g, const char *s, size_t len, bool data)
 {
-    FILE *f = g->csv;
+    struct rs_buf *o = &g->out;
     bool prefix = false;
     if (data && g->escape && len > 0 &&
         (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r')) {
@@ -414,38 +467,223 @@ static void csv_cell(struct gen *g, const char *s, size_t len, bool data)
     }
     bool quote = len > 0 && (s[0] == ' ' || s[len - 1] == ' ');
     for (size_t i = 0; i < len && !quote; i++)
-        quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
-    if (quote)
-        putc('"', f);
-    if (prefix)
-        putc('\'', f);
-    if (quote) {
-        const char *p = s, *end = s + len;
-        while (p < end) {
-            const char *q = memchr(p, '"', (size_t)(end - p));
-            if (!q) {
-                fwrite(p, 1, (size_t)(end - p), f);
-                break;
-            }
-            fwrite(p, 1, (size_t)(q - p + 1), f);
-            putc('"', f);
-            p = q + 1;
-        }
-        putc('"', f);
-    } else {
-        fwrite(s, 1, len, f);
+        quote = csv_special[(unsigned char)s[i]];
+    if (!quote && !prefix) {
+        rs_buf_append(o, s, len);
+        return;
     }
+    if (!quote) {
+        rs_buf_putc(o, '\'');
+        rs_buf_append(o, s, len);
+        return;
+    }
+    rs_buf_append(o, prefix ? "\"'" : "\"", prefix ? 2 : 1);
+    const char *p = s, *end = s + len;
+    while (p < end) {
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        if (!q) {
+            rs_buf_append(o, p, (size_t)(end - p));
+            break;
+        }
+        rs_buf_append(o, p, (size_t)(q - p + 1));
+        rs_buf_putc(o, '"');
+        p = q + 1;
+    }
+    rs_buf_putc(o, '"');
+}
+
+/* End a master-CSV record; the pending output goes to the file in 64 KiB pieces. */
+static void csv_end_record(struct gen *g)
+{
+    rs_buf_append(&g->out, "\r\n", 2);
+    if (g->out.len >= CSV_FLUSH)
+        csv_flush(g);
 }
 
 /* ---- reading one input file ------------------------------------------------ */
 
-static void write_lead_row(struct gen *g, lxw_worksheet *ws, uint32_t row)
+/* ---- the sheet writer thread ------------------------------------------------ */
+
+/*
+ * libxlsxwriter's per-cell work on the Leads and Warm leads sheets runs in a
+ * second thread, so reading and checking the next rows overlaps with it. The
+ * reader packs each row into a batch; full batches go, in order, to the
+ * writer, the only thread that calls libxlsxwriter between writer_start()
+ * and writer_finish(). Memory stays bounded: at most WQ_BATCHES batches of
+ * about WQ_BATCH bytes exist (a batch holds at least one row). If the thread
+ * cannot be started, batches are written in the calling thread instead.
+ *
+ * A packed row: uint32 Leads row, uint32 Warm leads row (0 = not written
+ * there: row 0 is the header), then per column uint32 length, the bytes and
+ * a NUL.
+ */
+#define WQ_BATCH (256u * 1024)
+#define WQ_BATCHES 4
+
+struct wbatch {
+    struct rs_buf data;
+    struct wbatch *next;
+};
+
+struct writer {
+    lxw_worksheet *leads, *warm;
+    pthread_t thread;
+    bool threaded;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;                 /* a batch was queued or freed, or done */
+    struct wbatch *full, *full_tail;   /* queued for the writer, oldest first */
+    struct wbatch *spare;              /* written, free for reuse */
+    struct wbatch *cur;                /* being filled by the reader */
+    size_t nbatches;
+    bool done;
+    struct rs_buf xbuf;                /* writer's scratch for xlsx_text() */
+    lxw_error err;                     /* writer's first libxlsxwriter error */
+};
+
+static void put_u32(struct rs_buf *b, uint32_t v)
 {
-    for (uint16_t c = 0; c < RS_REPORT_NCOLS; c++) {
-        if (g->vlen[c] == 0)
-            continue;
-        note_lxw(g, worksheet_write_string(ws, row, c, xlsx_text(g->val[c], g->vlen[c], &g->xbuf), NULL));
+    rs_buf_append(b, &v, sizeof(v));
+}
+
+static uint32_t get_u32(const char **p)
+{
+    uint32_t v;
+    memcpy(&v, *p, sizeof(v));
+    *p += sizeof(v);
+    return v;
+}
+
+static void write_batch(struct writer *w, const struct wbatch *b)
+{
+    const char *p = b->data.data, *end = p + b->data.len;
+    while (p < end) {
+        uint32_t lr = get_u32(&p), wr = get_u32(&p);
+        for (uint16_t c = 0; c < RS_REPORT_NCOLS; c++) {
+            uint32_t len = get_u32(&p);
+            if (len) {
+                const char *t = xlsx_text(p, len, &w->xbuf);
+                lxw_error e = lr ? worksheet_write_string(w->leads, lr, c, t, NULL) : LXW_NO_ERROR;
+                if (e == LXW_NO_ERROR && wr)
+                    e = worksheet_write_string(w->warm, wr, c, t, NULL);
+                if (e != LXW_NO_ERROR && w->err == LXW_NO_ERROR)
+                    w->err = e;
+            }
+            p += len + 1;
+        }
     }
+}
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->full && !w->done)
+            pthread_cond_wait(&w->cv, &w->mu);
+        struct wbatch *b = w->full;
+        if (!b)
+            break;
+        w->full = b->next;
+        if (!w->full)
+            w->full_tail = NULL;
+        pthread_mutex_unlock(&w->mu);
+        write_batch(w, b);
+        rs_buf_reset(&b->data);
+        pthread_mutex_lock(&w->mu);
+        b->next = w->spare;
+        w->spare = b;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static struct writer *writer_start(lxw_worksheet *leads, lxw_worksheet *warm)
+{
+    struct writer *w = rs_xcalloc(1, sizeof(*w));
+    w->leads = leads;
+    w->warm = warm;
+    w->cur = rs_xcalloc(1, sizeof(*w->cur));
+    w->nbatches = 1;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->threaded = pthread_create(&w->thread, NULL, writer_main, w) == 0;
+    return w;
+}
+
+/* Hand the current batch to the writer and get an empty one. */
+static void writer_push(struct writer *w)
+{
+    if (!w->threaded) {
+        write_batch(w, w->cur);
+        rs_buf_reset(&w->cur->data);
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    if (w->full_tail)
+        w->full_tail->next = w->cur;
+    else
+        w->full = w->cur;
+    w->full_tail = w->cur;
+    w->cur->next = NULL;
+    pthread_cond_broadcast(&w->cv);
+    while (!w->spare && w->nbatches >= WQ_BATCHES)
+        pthread_cond_wait(&w->cv, &w->mu);
+    struct wbatch *b = w->spare;
+    if (b)
+        w->spare = b->next;
+    else
+        w->nbatches++;
+    pthread_mutex_unlock(&w->mu);
+    w->cur = b ? b : rs_xcalloc(1, sizeof(*b));
+}
+
+/* Queue one row for row @lr of Leads and (when not 0) row @wr of Warm leads. */
+static void writer_row(struct writer *w, uint32_t lr, uint32_t wr, const char *const *val, const size_t *vlen)
+{
+    struct rs_buf *b = &w->cur->data;
+    put_u32(b, lr);
+    put_u32(b, wr);
+    for (size_t c = 0; c < RS_REPORT_NCOLS; c++) {
+        put_u32(b, (uint32_t)vlen[c]);
+        rs_buf_append(b, val[c], vlen[c]);
+        rs_buf_putc(b, '\0');
+    }
+    if (b->len >= WQ_BATCH)
+        writer_push(w);
+}
+
+/*
+ * Write what is queued, stop the thread and free the writer.
+ * Return: the writer's first libxlsxwriter error (LXW_NO_ERROR if none).
+ */
+static lxw_error writer_finish(struct writer *w)
+{
+    if (!w)
+        return LXW_NO_ERROR;
+    if (w->cur->data.len)
+        writer_push(w);
+    if (w->threaded) {
+        pthread_mutex_lock(&w->mu);
+        w->done = true;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->thread, NULL);
+    }
+    lxw_error e = w->err;
+    struct wbatch *lists[] = {w->cur, w->spare, w->full};
+    for (size_t i = 0; i < RS_ARRAY_SIZE(lists); i++) {
+        for (struct wbatch *b = lists[i], *next; b; b = next) {
+            next = i == 0 ? NULL : b->next;
+            rs_buf_deinit(&b->data);
+            free(b);
+        }
+    }
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    rs_buf_deinit(&w->xbuf);
+    free(w);
+    return e;
 }
 
 static int row_cb(void *ud, const struct rs_csv_record *rec)
@@ -512,21 +750,24 @@ static int row_cb(void *ud, const struct rs_csv_record *rec)
 
     for (size_t k = 0; k < RS_REPORT_NCOLS; k++) {
         if (k)
-            putc(',', g->csv);
+            rs_buf_putc(&g->out, ',');
         csv_cell(g, g->val[k], g->vlen[k], true);
     }
-    fputs("\r\n", g->csv);
+    csv_end_record(g);
 
+    uint32_t lr = 0, wr = 0;
     if (g->leads_row <= ROW_LAST)
-        write_lead_row(g, g->ws_leads, g->leads_row++);
+        lr = g->leads_row++;
     else
         g->leads_overflow++;
     if (warm) {
         if (g->warm_row <= ROW_LAST)
-            write_lead_row(g, g->ws_warm, g->warm_row++);
+            wr = g->warm_row++;
         else
             g->warm_overflow++;
     }
+    if (lr || wr)
+        writer_row(g->w, lr, wr, g->val, g->vlen);
     u->rows++;
     g->sum->rows++;
     if (warm) {
@@ -792,6 +1033,7 @@ static void write_problems(struct gen *g)
     static const char *const head[] = {"severity", "file", "line", "column", "problem"};
     static const double widths[] = {10, 40, 8, 8, 100};
     lxw_worksheet *ws = workbook_add_worksheet(g->wb, "Problems");
+    g->ws_problems = ws;
     if (!ws) {
         note_lxw(g, LXW_ERROR_MEMORY_MALLOC_FAILED);
         return;
@@ -949,6 +1191,42 @@ static void write_summary(struct gen *g, const char *date, size_t end_extra)
     }
 }
 
+/*
+ * libxlsxwriter does not check its own temporary files (in $TMPDIR, else
+ * /tmp): when that file system fills up, workbook_close() still succeeds and
+ * the workbook is silently cut short (seen with a full tmpfs: empty parts,
+ * truncated sheets). So before closing, every sheet's row file (the
+ * constant_memory temporary file, a public member of lxw_worksheet) must
+ * have been written without error, and its file system must have room for
+ * the largest sheet once more, because workbook_close() copies each sheet
+ * into a second temporary file before zipping it.
+ * Return: 0, -ENOSPC, or another -errno.
+ */
+static int check_tmp_files(struct gen *g)
+{
+    lxw_worksheet *const ws[] = {g->ws_summary, g->ws_leads, g->ws_warm, g->ws_failed, g->ws_run, g->ws_problems};
+    off_t largest = 0;
+    int fd = -1;
+    for (size_t i = 0; i < RS_ARRAY_SIZE(ws); i++) {
+        FILE *f = ws[i] ? ws[i]->optimize_tmpfile : NULL;
+        if (!f)
+            continue;
+        errno = 0;
+        if (fflush(f) != 0 || ferror(f))
+            return errno ? -errno : -EIO;
+        off_t size = ftello(f);
+        if (size > largest)
+            largest = size;
+        fd = fileno(f);
+    }
+    struct statvfs sv;
+    if (fd < 0 || fstatvfs(fd, &sv) != 0)
+        return 0; /* nothing to check, or cannot tell: the write errors above still count */
+    if ((uint64_t)sv.f_bavail * sv.f_frsize < (uint64_t)largest + TMP_MARGIN)
+        return -ENOSPC;
+    return 0;
+}
+
 /* ---- files ------------------------------------------------------------------------ */
 
 static bool valid_date(const char *d)
@@ -987,7 +1265,7 @@ static void gen_free(struct gen *g)
     free(g->probs);
     for (size_t k = 0; k < RS_REPORT_NCOLS; k++)
         rs_buf_deinit(&g->cell[k]);
-    rs_buf_deinit(&g->xbuf);
+    rs_buf_deinit(&g->out);
 }
 
 static void export_problems(const struct gen *g, struct rs_diags *d)
@@ -1096,15 +1374,16 @@ int rs_report_generate(const struct rs_config *cfg, const struct rs_progress *pr
     worksheet_freeze_panes(g.ws_leads, 1, 0);
     worksheet_freeze_panes(g.ws_warm, 1, 0);
     g.leads_row = g.warm_row = 1;
-    fputs("\xEF\xBB\xBF", g.csv);
+    rs_buf_puts(&g.out, "\xEF\xBB\xBF");
     for (size_t k = 0; k < RS_REPORT_NCOLS; k++) {
         if (k)
-            putc(',', g.csv);
+            rs_buf_putc(&g.out, ',');
         csv_cell(&g, rs_report_columns[k], strlen(rs_report_columns[k]), false);
     }
-    fputs("\r\n", g.csv);
+    csv_end_record(&g);
 
     collect_inputs(&g, dir, &first_extra, &end_extra);
+    g.w = writer_start(g.ws_leads, g.ws_warm);
     for (size_t i = 0; i < end_extra; i++) {
         struct unit *u = &g.units[i];
         if (!u->path || u->duplicate)
@@ -1113,6 +1392,8 @@ int rs_report_generate(const struct rs_config *cfg, const struct rs_progress *pr
         if (i >= first_extra && u->read)
             sum->files_extra++;
     }
+    note_lxw(&g, writer_finish(g.w));
+    g.w = NULL;
     if (g.leads_overflow)
         add_problem(&g, false, "", 0, 0,
                     "the Leads sheet is full (1,048,575 rows): %zu more rows are only in the master CSV",
@@ -1134,6 +1415,16 @@ int rs_report_generate(const struct rs_config *cfg, const struct rs_progress *pr
     worksheet_activate(g.ws_summary);
 
 out_wb:
+    if (g.wb && r == 0) {
+        int t = check_tmp_files(&g);
+        if (t < 0) {
+            add_problem(&g, false, xlsx_final, 0, 0,
+                        "cannot write the workbook: its temporary files (in $TMPDIR, else /tmp) cannot be written "
+                        "in full: %s",
+                        strerror(-t));
+            r = t;
+        }
+    }
     if (g.wb) {
         lxw_error e = workbook_close(g.wb);
         g.wb = NULL;
@@ -1146,6 +1437,9 @@ out_wb:
     if (r == 0)
         r = fsync_path(xlsx_tmp);
     if (g.csv) {
+        csv_flush(&g);
+        if (g.csv_err && r == 0)
+            r = g.csv_err;
         if (fflush(g.csv) != 0 && r == 0)
             r = -errno;
         if (r == 0 && ferror(g.csv))

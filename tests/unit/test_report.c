@@ -10,9 +10,11 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -310,6 +312,54 @@ Test(report, clean_batch_is_complete_without_problems_sheet, .timeout = 60)
     fixture_fini(&fx);
 }
 
+/*
+ * Cells are checked eight bytes at a time and used without a copy when
+ * nothing needs replacing: a bad byte anywhere in or after such a word, a
+ * legal DEL or TAB inside one, multi-byte text between ASCII runs, and cells
+ * just under and over the no-copy size limit (16,383 bytes) must all come
+ * back exactly. Enough rows that the master CSV is written in several pieces.
+ */
+Test(report, cells_around_the_no_copy_path_read_back_exactly, .timeout = 60)
+{
+    struct fixture fx;
+    fixture_init(&fx, true);
+    struct rs_buf a;
+    rs_buf_init(&a);
+    rs_buf_puts(&a, "school,coach_name,title,sport,email,phone,nmdp_overlap,overlap_evidence,source_url\n");
+    /* \x02 at byte 12, \x1F at byte 7, \xFF at byte 15, \x0B after 8 good bytes: 4 replaced. */
+    rs_buf_puts(&a, "Edge U,abcdefghijkl\x02mnop,abcdefg\x1F,abcdefghijklmno\xFF,12345678\x0B,"
+                    "DEL\x7F inside eight,tab\there ok,\"line\r\nbreak in a long enough cell\",x\n");
+    rs_buf_puts(&a, "Edge U,ASCII run then \xC3\xA9\xE4\xB8\xAD\xF0\x9F\x98\x80 then ASCII again,"
+                    "\xE4\xB8\xAD\xE6\x96\x87\xE4\xB8\xAD\xE6\x96\x87,_x0041_ look-alike,,,,,\n");
+    /* 16,383 and 16,384 bytes of "_x0041" runs: both fit (at most 2 characters per byte). */
+    for (int len = 16383; len <= 16384; len++) {
+        rs_buf_puts(&a, "Edge U,");
+        for (int i = 0; i < len; i++)
+            rs_buf_putc(&a, "_x0041"[i % 6]);
+        rs_buf_puts(&a, ",,,,,,,\n");
+    }
+    for (int i = 0; i < 3000; i++)
+        rs_buf_printf(&a, "Edge U,Coach %d,=cmd|' /C calc'!A0,\" quoted, \"\"%d\"\" \",c%d@edge.edu,0%d,%s,,\n", i, i,
+                      i, 7000000 + i, i % 3 ? "no" : "yes");
+    write_file(fx.cfg->output_dir, "edge.csv", a.data, a.len);
+    rs_buf_deinit(&a);
+    complete(&fx, "Edge U", "output/edge.csv", 0.5, 1760000000000, 60000);
+
+    struct rs_report_summary sum;
+    int r = rs_report_generate(fx.cfg, fx.prog, "2026-01-03", NULL, &sum, NULL);
+    cr_assert_eq(r, 0, "r=%d", r);
+    cr_expect_eq(sum.rows, 4 + 3000);
+    cr_expect_eq(sum.warm, 1000);
+    cr_expect_eq(sum.replaced, 4, "replaced %zu", sum.replaced);
+    cr_expect_eq(sum.truncated, 0);
+    cr_expect_eq(sum.escaped, 3000);
+    char *args = rs_xasprintf("--escape 1 --input %s/output/edge.csv", fx.root);
+    cr_expect_eq(run_checker(&sum, args), 0, "check_xlsx.py found mismatches (see above)");
+    free(args);
+    rs_report_summary_deinit(&sum);
+    fixture_fini(&fx);
+}
+
 Test(report, empty_batch_still_writes_a_report, .timeout = 60)
 {
     struct fixture fx;
@@ -355,6 +405,46 @@ Test(report, output_errors_are_negative_and_leave_nothing)
         chmod(ro, 0755);
         free(ro);
     }
+    fixture_fini(&fx);
+}
+
+/*
+ * libxlsxwriter ignores write errors on its temporary files and would close a
+ * cut-short workbook without an error. A file-size limit makes those writes
+ * fail (the sheet XML is ~10x this CSV, which stays under the limit): the
+ * report must fail and leave nothing behind.
+ */
+Test(report, failed_temporary_file_writes_fail_the_report, .timeout = 60)
+{
+    struct fixture fx;
+    fixture_init(&fx, true);
+    struct rs_buf a;
+    rs_buf_init(&a);
+    rs_buf_puts(&a, "school,coach_name,title,sport,email,phone,nmdp_overlap,overlap_evidence,source_url\n");
+    for (int i = 0; i < 8000; i++)
+        rs_buf_printf(&a, "S,c%d,t,s,e,p,no,,\n", i);
+    write_file(fx.cfg->output_dir, "big.csv", a.data, a.len);
+    rs_buf_deinit(&a);
+    complete(&fx, "S", "output/big.csv", 0.5, 1760000000000, 60000);
+
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit old, lim;
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 1 << 20;
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    struct rs_report_summary sum;
+    struct rs_diags d;
+    rs_diags_init(&d);
+    int r = rs_report_generate(fx.cfg, fx.prog, "2026-01-04", NULL, &sum, &d);
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    cr_expect_lt(r, 0, "r=%d", r);
+    cr_expect_null(sum.xlsx_path);
+    cr_expect(has_diag(&d, "temporary files", NULL), "no problem entry about the temporary files");
+    char *files = list_dir(fx.cfg->report_dir);
+    cr_expect_str_eq(files, "", "nothing is left in the report directory");
+    free(files);
+    rs_diags_deinit(&d);
     fixture_fini(&fx);
 }
 
