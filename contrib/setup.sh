@@ -18,7 +18,7 @@ PACKAGES=(
   # runtime helpers: setpriv (parent-death signal), ps/pgrep for tests
   util-linux procps
   # tests and benchmarks: independent xlsx reader, baselines, jq, /usr/bin/time
-  python3 python3-openpyxl python3-xlsxwriter python3-pandas jq time
+  python3 python3-openpyxl python3-xlsxwriter python3-pandas jq time curl bc
   # the Claude Code CLI comes from npm
   nodejs npm
 )
