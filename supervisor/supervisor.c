@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -203,8 +204,17 @@ static void draw_live(struct sup *s)
     } else {
         return;
     }
-    /* Keep the live line within a typical terminal width. */
-    fprintf(stderr, "\r\033[K%.*s", 160, line);
+    /* Clip to the terminal's width (in characters): a wrapped line breaks the \r redraw. */
+    struct winsize ws;
+    size_t cols = ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 ? (size_t)ws.ws_col - 1 : 159;
+    size_t bytes = 0, chars = 0;
+    while (line[bytes] && chars < cols) {
+        bytes++;
+        while (((unsigned char)line[bytes] & 0xC0) == 0x80)
+            bytes++;
+        chars++;
+    }
+    fprintf(stderr, "\r\033[K%.*s", (int)bytes, line);
     fflush(stderr);
     s->live_drawn = true;
 }
