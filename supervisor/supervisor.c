@@ -31,6 +31,7 @@
 #include "ralphsup/prompt.h"
 #include "ralphsup/report.h"
 #include "ralphsup/runner.h"
+#include "ralphsup/settings.h"
 #include "ralphsup/stream.h"
 #include "ralphsup/supervisor.h"
 #include "ralphsup/util.h"
@@ -68,6 +69,7 @@ struct sup {
     struct rs_eventlog *log;
     struct rs_prompt *prompt;
     char *agent_path;
+    char *settings;    /* --settings JSON (guard + hooks/<name>.settings.json), or NULL */
     uint64_t start_mono;
     struct iter cur;
     int consecutive_transients;
@@ -720,27 +722,6 @@ static void free_strv(char **v)
     free(v);
 }
 
-/* The guard hook, wired in through --settings (see hooks/README.md). */
-static char *guard_settings(struct sup *s)
-{
-    if (!s->cfg->guard || !s->o->self_exe)
-        return NULL;
-    struct rs_buf b;
-    rs_buf_init(&b);
-    rs_buf_puts(&b, "{\"hooks\":{\"PreToolUse\":[{\"matcher\":\"Write|Edit|MultiEdit|NotebookEdit|Bash|Read\","
-                    "\"hooks\":[{\"type\":\"command\",\"command\":\"");
-    /* Both paths are absolute; escape for JSON and for the shell the CLI uses. */
-    char *cmd = rs_xasprintf("'%s' hook guard --config '%s'", s->o->self_exe, s->cfg->path);
-    for (const char *q = cmd; *q; q++) {
-        if (*q == '"' || *q == '\\')
-            rs_buf_putc(&b, '\\');
-        rs_buf_putc(&b, *q);
-    }
-    free(cmd);
-    rs_buf_puts(&b, "\"}]}]}}");
-    return rs_buf_steal(&b);
-}
-
 static char **build_argv(struct sup *s, const char *prompt, double budget)
 {
     size_t cap = s->cfg->nargs + 16;
@@ -760,10 +741,9 @@ static char **build_argv(struct sup *s, const char *prompt, double budget)
         argv[k++] = rs_xstrdup("--max-budget-usd");
         argv[k++] = rs_xasprintf("%.4f", budget);
     }
-    char *settings = guard_settings(s);
-    if (settings) {
+    if (s->settings) {
         argv[k++] = rs_xstrdup("--settings");
-        argv[k++] = settings;
+        argv[k++] = rs_xstrdup(s->settings);
     }
     for (size_t i = 0; i < s->cfg->nargs; i++)
         argv[k++] = rs_xstrdup(s->cfg->args[i]);
@@ -1092,12 +1072,34 @@ int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     }
     rs_diags_deinit(&d);
 
+    /* The guard plus the user's hook fragments: checked now, not mid-batch. */
+    char *guard_cmd = NULL;
+    if (s->cfg->guard && o->self_exe)
+        guard_cmd = rs_xasprintf("'%s' hook guard --config '%s'", o->self_exe, s->cfg->path);
+    char *hooks_dir = rs_path_join(s->cfg->root, "hooks");
+    rs_diags_init(&d);
+    r = rs_settings_build(hooks_dir, guard_cmd, &s->settings, &d);
+    free(hooks_dir);
+    free(guard_cmd);
+    if (r != 0) {
+        for (size_t i = 0; i < d.n; i++)
+            fprintf(stderr, "ralphsup: %s\n", d.msgs[i]);
+        if (r < 0)
+            fprintf(stderr, "ralphsup: cannot read the hook settings: %s\n", strerror(-r));
+        rs_diags_deinit(&d);
+        rs_prompt_free(s->prompt);
+        free(s);
+        return RS_EXIT_CONFIG;
+    }
+    rs_diags_deinit(&d);
+
     const char *path_env = getenv("PATH");
     r = rs_runner_resolve_command(s->cfg->command, path_env, s->cfg->root, &s->agent_path);
     if (r < 0) {
         fprintf(stderr, "ralphsup: agent command \"%s\" %s (set [agent] command in %s or fix PATH)\n", s->cfg->command,
                 r == -ENOENT ? "not found" : r == -EACCES ? "is not executable" : strerror(-r), s->cfg->path);
         rs_prompt_free(s->prompt);
+        free(s->settings);
         free(s);
         return RS_EXIT_UNAVAILABLE;
     }
@@ -1107,6 +1109,7 @@ int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
         fprintf(stderr, "ralphsup: cannot write the event log in %s: %s\n", s->cfg->log_dir, strerror(-r));
         rs_prompt_free(s->prompt);
         free(s->agent_path);
+        free(s->settings);
         free(s);
         return RS_EXIT_CANTCREAT;
     }
@@ -1189,6 +1192,7 @@ int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     rs_eventlog_free(s->log);
     rs_prompt_free(s->prompt);
     free(s->agent_path);
+    free(s->settings);
     free(s->waiting);
     free(s->live_path);
     free(s);
