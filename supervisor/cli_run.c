@@ -130,6 +130,13 @@ int rs_cmd_start(int argc, char **argv)
             return ex;
         }
     }
+    const struct rs_progress *p = b->prog;
+    if (p->npending == 0 && !p->current && p->status && strcmp(p->status, "finished") == 0) {
+        printf("batch %s is finished: %zu completed, %zu failed; nothing to do (`ralphsup status %s` for details)\n",
+               b->cfg->name, p->ncompleted, p->nfailed, config);
+        rs_batch_free(b);
+        return RS_EXIT_OK;
+    }
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n > 0) {

@@ -124,4 +124,10 @@ EOF
 
 check "status exits 0" e2e_status
 e2e_common_checks
+# A finished batch: `start` again has nothing to do and writes no commit.
+n_before=$(git -C "$E2E_BATCH" rev-list --count HEAD)
+e2e_start
+check "start on the finished batch exits 0" test "$E2E_RC" = 0
+check "start on the finished batch adds no commit" test "$(git -C "$E2E_BATCH" rev-list --count HEAD)" = "$n_before"
+check "start on the finished batch says so" grep -q "is finished: 2 completed, 1 failed; nothing to do" "$T/ralphsup.out"
 e2e_finish
