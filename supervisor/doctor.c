@@ -30,7 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <git2.h>
 
 #include "ralphsup/batch.h"
 #include "ralphsup/cli.h"
@@ -548,21 +547,16 @@ static void check_api(struct doctor *d, bool online)
 }
 
 /* Who commits: git's configured identity, or the fallback of [git]. */
-static void check_identity(struct doctor *d, const char *workdir)
+static void check_identity(struct doctor *d, const struct rs_git *g)
 {
-    git_libgit2_init();
-    git_repository *repo = NULL;
-    git_signature *sig = NULL;
-    if (git_repository_open_ext(&repo, workdir, 0, NULL) == 0 && git_signature_default(&sig, repo) == 0) {
-        line(d, OK, "identity", "commits by %s <%s> (git config)", sig->name, sig->email);
-    } else {
-        line(d, OK, "identity", "no user.name/user.email in git config; commits by %s <%s> ([git] author_*)",
-             d->cfg->git_author_name ? d->cfg->git_author_name : "ralphsup",
-             d->cfg->git_author_email ? d->cfg->git_author_email : "ralphsup@localhost");
-    }
-    git_signature_free(sig);
-    git_repository_free(repo);
-    git_libgit2_shutdown();
+    char name[256], email[256];
+    bool fallback;
+    rs_git_identity(g, name, sizeof name, email, sizeof email, &fallback);
+    if (fallback)
+        line(d, OK, "identity", "no user.name/user.email in git config; commits by %s <%s> ([git] author_*)", name,
+             email);
+    else
+        line(d, OK, "identity", "commits by %s <%s> (git config)", name, email);
 }
 
 static void check_git(struct doctor *d)
@@ -584,7 +578,7 @@ static void check_git(struct doctor *d)
     int r = rs_git_open(&o, &g, err, sizeof(err));
     if (r == 0) {
         line(d, OK, "git", "repository at %s (ref %s)", rs_git_workdir(g), cfg->git_ref);
-        check_identity(d, cfg->root);
+        check_identity(d, g);
     } else if (r == RS_GIT_E_NOREPO) {
         line(d, WARN, "git", "no repository at %s yet", cfg->root);
         detail("fix: nothing to do: `ralphsup init` or `start` creates it (or run `git init` there)");

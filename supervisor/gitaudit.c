@@ -421,6 +421,22 @@ static int signature(const struct rs_git *g, git_signature **sig, char *err, siz
     return 0;
 }
 
+int rs_git_identity(const struct rs_git *g, char *name, size_t nlen, char *email, size_t elen, bool *fallback)
+{
+    git_signature *sig = NULL;
+    int r = git_signature_default(&sig, g->repo);
+    *fallback = r != 0;
+    if (r == 0) {
+        snprintf(name, nlen, "%s", sig->name);
+        snprintf(email, elen, "%s", sig->email);
+        git_signature_free(sig);
+    } else {
+        snprintf(name, nlen, "%s", g->fb_name);
+        snprintf(email, elen, "%s", g->fb_email);
+    }
+    return 0;
+}
+
 /* Hash the working-tree content of each path into a blob (filters applied). */
 static int make_blobs(const struct rs_git *g, char **rels, size_t n, git_tree_update *up, char *err, size_t errlen)
 {

@@ -108,6 +108,13 @@ int rs_git_clear_stale_lock(struct rs_git *g, unsigned wait_ms, char *notice, si
  */
 const char *rs_git_notice(const struct rs_git *g);
 
+/*
+ * rs_git_identity() - who commits: git's configured user.name/user.email,
+ * or (*fallback = true) the fallback identity of the options.
+ * Return: 0.
+ */
+int rs_git_identity(const struct rs_git *g, char *name, size_t nlen, char *email, size_t elen, bool *fallback);
+
 /* Repository workdir (absolute, with trailing '/'). */
 const char *rs_git_workdir(const struct rs_git *g);
 
