@@ -17,6 +17,14 @@ static char *mkdir_tmp(void)
     return d;
 }
 
+static void rm_tmp(char *dir)
+{
+    char *cmd = rs_xasprintf("rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
+    free(cmd);
+    free(dir);
+}
+
 static void put(const char *dir, const char *name, const char *text)
 {
     char *p = rs_path_join(dir, name);
@@ -73,6 +81,7 @@ Test(settings, user_fragments_are_merged_after_the_guard)
     json_decref(j);
     free(out);
     rs_diags_deinit(&d);
+    rm_tmp(dir);
 }
 
 Test(settings, broken_fragments_are_startup_errors_with_positions)
@@ -90,4 +99,5 @@ Test(settings, broken_fragments_are_startup_errors_with_positions)
     cr_expect(strstr(d.msgs[1], "only \"hooks\" is allowed"), "%s", d.msgs[1]);
     cr_expect(strstr(d.msgs[2], "hooks.Stop must be an array"), "%s", d.msgs[2]);
     rs_diags_deinit(&d);
+    rm_tmp(dir);
 }
