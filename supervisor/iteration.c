@@ -33,6 +33,10 @@ struct rs_iteration {
     char *slug;
 
     char *session;
+    bool got_init;
+    char stderr_head[256];
+    size_t nstderr;
+    bool stderr_done;
     /* Output-token estimate of the current API message (see on_assistant). */
     char *msg_id;
     int64_t msg_reported_out;
@@ -327,6 +331,7 @@ enum rs_iter_action rs_iteration_on_event(struct rs_iteration *it, const struct 
 {
     switch (ev->kind) {
     case RS_STREAM_INIT:
+        it->got_init = true;
         replace(&it->session, ev->init.session_id);
         note(it, "init", "session %s, model %s, claude %s", ev->init.session_id ? ev->init.session_id : "?",
              ev->init.model ? ev->init.model : "?", ev->init.claude_code_version ? ev->init.claude_code_version : "?");
@@ -385,6 +390,24 @@ enum rs_iter_action rs_iteration_on_event(struct rs_iteration *it, const struct 
         return RS_ITER_CONTINUE;
     }
     return RS_ITER_CONTINUE;
+}
+
+void rs_iteration_stderr(struct rs_iteration *it, const char *data, size_t len)
+{
+    /* Keep the first non-empty line only, printable, for the verdict's reason. */
+    for (size_t i = 0; i < len && !it->stderr_done; i++) {
+        char c = data[i];
+        if (c == '\n') {
+            it->stderr_done = it->nstderr > 0;
+            continue;
+        }
+        if (it->nstderr + 1 >= sizeof it->stderr_head) {
+            it->stderr_done = true;
+            break;
+        }
+        it->stderr_head[it->nstderr++] = (c >= 0x20 && c != 0x7f) || (c & 0x80) ? c : ' ';
+        it->stderr_head[it->nstderr] = '\0';
+    }
 }
 
 double rs_iteration_cost(const struct rs_iteration *it, bool *estimated)
@@ -498,6 +521,8 @@ void rs_iteration_finish(struct rs_iteration *it, int spawn_error, bool exited, 
     obs->term_signal = term_signal;
     obs->killed = killed;
     obs->kill_detail = kill_detail;
+    obs->got_init = it->got_init;
+    obs->stderr_head = it->nstderr ? it->stderr_head : NULL;
     obs->got_result = it->got_result;
     obs->result_subtype = it->result_subtype;
     obs->result_is_error = it->result_is_error;

@@ -132,6 +132,21 @@ void rs_policy_classify(const struct rs_iter_obs *o, struct rs_verdict *v)
         break;
     }
 
+    /*
+     * The agent exited non-zero before it even printed its system/init line:
+     * it could not start (bad arguments, --dangerously-skip-permissions as
+     * root, a broken install). Every school would fail the same way, so
+     * stop instead of burning the batch's attempts.
+     */
+    if (o->exited && !o->term_signal && o->exit_code != 0 && !o->got_init && !o->got_result && !o->synthetic_error &&
+        !o->done_marker && !o->failed_marker) {
+        v->exit_code = RS_EXIT_UNAVAILABLE;
+        set(v, RS_VERDICT_FATAL, "the agent exited with status %d before starting (no system/init line)%s%s; check "
+                                 "[agent] command and args",
+            o->exit_code, o->stderr_head ? ": " : "", o->stderr_head ? o->stderr_head : "");
+        return;
+    }
+
     /* 3. Fatal conditions reported by the CLI. */
     if (o->auth_failure || (o->synthetic_error && strcmp(o->synthetic_error, "authentication_failed") == 0) ||
         o->api_error_status == 401) {

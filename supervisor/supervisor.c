@@ -647,6 +647,7 @@ static void on_stderr(void *ud, const char *data, size_t len)
     struct sup *s = ud;
     s->cur.last_output_mono = uv_now(&s->loop);
     rs_transcript_write_stderr(s->cur.tr, data, len);
+    rs_iteration_stderr(s->cur.it, data, len);
 }
 
 static void on_tick(uv_timer_t *t)

@@ -54,6 +54,9 @@ struct rs_iteration *rs_iteration_free(struct rs_iteration *it);
 /* Feed one stream event; returns what to do. */
 enum rs_iter_action rs_iteration_on_event(struct rs_iteration *it, const struct rs_stream_event *ev);
 
+/* Bytes of the agent's stderr: the first line is kept for the verdict. */
+void rs_iteration_stderr(struct rs_iteration *it, const char *data, size_t len);
+
 /* Cost so far: the result's total_cost_usd when it came, else the estimate. */
 double rs_iteration_cost(const struct rs_iteration *it, bool *estimated);
 /* Kill detail after RS_ITER_KILL_* ("repeated Bash `curl …` 5×"). */

@@ -36,6 +36,8 @@ struct rs_iter_obs {
     enum rs_kill_reason killed;
     const char *kill_detail;  /* e.g. "repeated Bash `curl …` 5×" */
 
+    bool got_init;                /* the CLI printed its system/init line */
+    const char *stderr_head;      /* first line of the agent's stderr, or NULL */
     bool got_result;
     const char *result_subtype;   /* "success", "error_max_budget_usd", ... */
     bool result_is_error;
