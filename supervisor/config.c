@@ -107,6 +107,7 @@ static const struct field git_fields[] = {
 static const struct field report_fields[] = {
     {"on_finish", K_BOOL, CFG(report_on_finish), 0, 0, 0},
     {"csv_escape_formulas", K_BOOL, CFG(report_csv_escape_formulas), 0, 0, 0},
+    {"csv_bom", K_BOOL, CFG(report_csv_bom), 0, 0, 0},
     {"truthy", K_STRINGS, CFG(report_truthy), CFG(nreport_truthy), 0, 0},
 };
 

@@ -1374,7 +1374,8 @@ int rs_report_generate(const struct rs_config *cfg, const struct rs_progress *pr
     worksheet_freeze_panes(g.ws_leads, 1, 0);
     worksheet_freeze_panes(g.ws_warm, 1, 0);
     g.leads_row = g.warm_row = 1;
-    rs_buf_puts(&g.out, "\xEF\xBB\xBF");
+    if (cfg->report_csv_bom)
+        rs_buf_puts(&g.out, "\xEF\xBB\xBF");
     for (size_t k = 0; k < RS_REPORT_NCOLS; k++) {
         if (k)
             rs_buf_putc(&g.out, ',');

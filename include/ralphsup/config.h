@@ -94,6 +94,7 @@ struct rs_config {
     /* [report] */
     bool report_on_finish;
     bool report_csv_escape_formulas;
+    bool report_csv_bom;       /* start the master CSV with a UTF-8 BOM (for Excel); default false */
     char **report_truthy; /* NULL-terminated; default yes,true,1,y */
     size_t nreport_truthy;
 

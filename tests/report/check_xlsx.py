@@ -96,6 +96,7 @@ def main():
     ap.add_argument("--csv", required=True)
     ap.add_argument("--input", action="append", default=[])
     ap.add_argument("--escape", type=int, default=1)
+    ap.add_argument("--bom", type=int, default=0)
     ap.add_argument("--truthy", default="yes,true,1,y")
     ap.add_argument("--failed", action="append", default=[])
     ap.add_argument("--expect-partial", action="store_true")
@@ -142,9 +143,12 @@ def main():
     # 3. Master CSV: same cells, plus the formula prefix.
     with open(a.csv, "rb") as f:
         raw = f.read()
-    if not raw.startswith(b"\xef\xbb\xbf"):
-        fail("master CSV has no UTF-8 BOM")
-    crows = list(csv.reader(io.StringIO(raw.decode("utf-8")[1:], newline=""), strict=True))
+    has_bom = raw.startswith(b"\xef\xbb\xbf")
+    if a.bom and not has_bom:
+        fail("master CSV has no UTF-8 BOM although [report] csv_bom is on")
+    if not a.bom and has_bom:
+        fail("master CSV starts with a UTF-8 BOM although [report] csv_bom is off")
+    crows = list(csv.reader(io.StringIO(raw[3 if has_bom else 0:].decode("utf-8"), newline=""), strict=True))
     if crows[0] != COLUMNS:
         fail(f"CSV header {crows[0]}")
     crows = crows[1:]

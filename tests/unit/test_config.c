@@ -133,6 +133,7 @@ Test(config, defaults, .timeout = 5)
     cr_expect(!cfg->git_include_outputs);
     cr_expect(cfg->report_on_finish);
     cr_expect(cfg->report_csv_escape_formulas);
+    cr_expect(!cfg->report_csv_bom);
     cr_assert_eq(cfg->nreport_truthy, 4);
     cr_expect_str_eq(cfg->report_truthy[0], "yes");
     cr_expect_str_eq(cfg->report_truthy[1], "true");
@@ -199,6 +200,7 @@ Test(config, full_fixture_every_key, .timeout = 5)
     cr_expect(cfg->git_include_outputs);
     cr_expect(!cfg->report_on_finish);
     cr_expect(!cfg->report_csv_escape_formulas);
+    cr_expect(cfg->report_csv_bom);
     cr_assert_eq(cfg->nreport_truthy, 2);
     cr_expect_str_eq(cfg->report_truthy[1], "ja");
     cr_expect_eq(cfg->doctor_min_free_mb, 100);

@@ -226,6 +226,7 @@ Test(report, messy_batch_is_partial_and_reads_back_exactly, .timeout = 60)
     struct rs_report_summary sum;
     struct rs_diags d;
     rs_diags_init(&d);
+    fx.cfg->report_csv_bom = true; /* and the other tests check the default: no BOM */
     int r = rs_report_generate(fx.cfg, fx.prog, "2026-11-24", NULL, &sum, &d);
     char *all = rs_diags_join(&d);
     cr_assert_eq(r, RS_REPORT_PARTIAL, "r=%d\n%s", r, all);
@@ -257,7 +258,7 @@ Test(report, messy_batch_is_partial_and_reads_back_exactly, .timeout = 60)
     cr_expect_str_eq(files, "master_report_2026-11-24.csv master_report_2026-11-24.xlsx", "no temp file left");
     free(files);
 
-    char *args = rs_xasprintf("--escape 1 --expect-partial --input %s/output/alpha.csv --input %s/output/beta.csv "
+    char *args = rs_xasprintf("--escape 1 --bom 1 --expect-partial --input %s/output/alpha.csv --input %s/output/beta.csv "
                               "--input %s/output/gamma.csv:2 --input %s/output/epsilon.csv:1 --input %s/output/zeta.csv "
                               "--failed 'Failed U' --expect-problem 'unterminated quoted field' "
                               "--expect-problem 'output/gamma.csv' --expect-problem 'missing required column' "
