@@ -465,6 +465,18 @@ static void verify_done(struct rs_iteration *it)
     char *joined = rs_path_join(cfg->root, it->done_csv);
     char *abs = rs_path_normalize(joined);
     free(joined);
+    if (it->done_csv[0] != '/' && !rs_file_exists(abs)) {
+        /* Also accept a path relative to the output directory ("x.csv"). */
+        char *j2 = rs_path_join(cfg->output_dir, it->done_csv);
+        char *alt = rs_path_normalize(j2);
+        free(j2);
+        if (rs_file_exists(alt)) {
+            free(abs);
+            abs = alt;
+        } else {
+            free(alt);
+        }
+    }
     if (!rs_path_is_inside(cfg->output_dir, abs) || strcmp(abs, cfg->output_dir) == 0) {
         it->verify_error = rs_xasprintf("RALPH_DONE csv \"%s\" is outside the output directory %s", it->done_csv,
                                         cfg->output_dir);

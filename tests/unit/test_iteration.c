@@ -204,6 +204,8 @@ Test(iteration, done_is_verified_against_the_csv)
               "RALPH_DONE claimed 42 coaches, CSV has 2 rows");
     done_case("output/university-of-utah.csv", "\\\"coaches\\\": 2, \\\"overlaps\\\": 2", 0,
               "RALPH_DONE claimed 2 overlaps, CSV has 1");
+    done_case("university-of-utah.csv", "\\\"coaches\\\": 2, \\\"overlaps\\\": 1", 1, NULL);
+    done_case("../outside.csv", "\\\"coaches\\\": 0, \\\"overlaps\\\": 0", 0, "outside the output directory");
     done_case("output/missing.csv", "\\\"coaches\\\": 2, \\\"overlaps\\\": 1", 0, "does not exist");
     done_case("output/../outside.csv", "\\\"coaches\\\": 0, \\\"overlaps\\\": 0", 0, "outside the output directory");
     done_case("output/link.csv", "\\\"coaches\\\": 0, \\\"overlaps\\\": 0", 0, "resolves outside");
