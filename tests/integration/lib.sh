@@ -130,38 +130,26 @@ root_pids() {
         fi
     done
 }
-# no_survivors TOKEN_REGEX DESC: within 3 s no process carries a matching run token
-no_survivors() {
+# expect_gone LOOKUP ARG DESC: within 3 s `LOOKUP ARG` lists no process; else name the survivors
+expect_gone() {
     local i left=
     for i in $(seq 30); do
-        left=$(token_pids "$1")
+        left=$("$1" "$2")
         [ -z "$left" ] && break
         sleep 0.1
     done
     if [ -z "$left" ]; then
-        ok "$2"
+        ok "$3"
     else
-        not_ok "$2"
+        not_ok "$3"
         local p
         for p in $left; do diag "survivor $p: $(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null)"; done
     fi
 }
+# no_survivors TOKEN_REGEX DESC: no process carries a matching run token
+no_survivors() { expect_gone token_pids "$1" "$2"; }
 # no_batch_survivors DIR DESC: the same for every agent process of the batch in DIR
-no_batch_survivors() {
-    local i left=
-    for i in $(seq 30); do
-        left=$(root_pids "$1")
-        [ -z "$left" ] && break
-        sleep 0.1
-    done
-    if [ -z "$left" ]; then
-        ok "$2"
-    else
-        not_ok "$2"
-        local p
-        for p in $left; do diag "survivor $p: $(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null)"; done
-    fi
-}
+no_batch_survivors() { expect_gone root_pids "$1" "$2"; }
 pid_alive() { [ -e "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 # wait_gone PID SECONDS: wait until PID has exited (reaped or zombie)
 wait_gone() {
