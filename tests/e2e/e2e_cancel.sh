@@ -14,18 +14,8 @@ e2e_batch '{"batch_name": "e2e-cancel", "schools": [
 ]}' 'kill_grace = "3s"'
 e2e_fakeapi e2e_cancel
 
-# sleep_pid: PID of the `sleep 300` of this batch's agent, if running.
-sleep_pid() {
-    local p
-    for p in $(e2e_batch_pids); do
-        [ "$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null)" = "sleep 300 " ] && { echo "$p"; return 0; }
-    done
-    return 1
-}
-
 e2e_start_bg
-SLEEP=""
-for _ in $(seq 300); do SLEEP="$(sleep_pid)" && break; sleep 0.1; done
+SLEEP=$(e2e_wait_cmdline "sleep 300")
 check "the agent's Bash tool is running sleep 300 (tagged with the batch's run token)" test -n "$SLEEP"
 if [ -z "$SLEEP" ]; then e2e_finish; exit 1; fi
 note "sleep 300 is PID $SLEEP; sending SIGTERM to ralphsup (PID $E2E_SUP_PID)"

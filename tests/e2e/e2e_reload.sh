@@ -18,17 +18,8 @@ e2e_batch '{"batch_name": "e2e-reload", "schools": [
 ]}' 'max_cost_usd = 10.0'
 e2e_fakeapi e2e_reload
 
-sleep_pid() {
-    local p
-    for p in $(e2e_batch_pids); do
-        [ "$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null)" = "sleep 20 " ] && { echo "$p"; return 0; }
-    done
-    return 1
-}
-
 e2e_start_bg
-SLEEP=""
-for _ in $(seq 300); do SLEEP="$(sleep_pid)" && break; sleep 0.1; done
+SLEEP=$(e2e_wait_cmdline "sleep 20")
 check "the slow school's Bash sleep 20 is running" test -n "$SLEEP"
 if [ -z "$SLEEP" ]; then e2e_finish; exit 1; fi
 

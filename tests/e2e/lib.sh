@@ -338,3 +338,17 @@ e2e_status() {
 e2e_last_out() {
     awk '/^### ralphsup start/ { buf = ""; next } { buf = buf $0 "\n" } END { printf "%s", buf }' "$T/ralphsup.out"
 }
+
+# e2e_wait_cmdline CMDLINE: wait up to 30 s for a process of this batch's
+# agents whose command line is exactly CMDLINE (e.g. "sleep 300"); prints its
+# PID. Return 1 on timeout.
+e2e_wait_cmdline() {
+    local p _
+    for _ in $(seq 300); do
+        for p in $(e2e_batch_pids); do
+            [ "$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null)" = "$1 " ] && { echo "$p"; return 0; }
+        done
+        sleep 0.1
+    done
+    return 1
+}
