@@ -2,7 +2,8 @@
 /*
  * Process trees through /proc: one scan reads /proc/PID/stat (state, PPid,
  * process group) of every process and, when a token is asked for,
- * /proc/PID/environ; the tree of a run is the closure over PPid links of
+ * /proc/PID/environ (read again while it is empty because the process is in
+ * the middle of an execve); the tree of a run is the closure over PPid links of
  * everything that matches the group or the token. Signalling repeats the scan
  * while it finds processes it has not signalled yet, so a child forked
  * between scan and kill is caught by the next round.
@@ -22,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ralphsup/common.h"
@@ -32,11 +34,16 @@
 #define ENVIRON_MAX (8u << 20)
 /* Rounds of scan + signal before giving up on a tree that keeps forking. */
 #define SIGNAL_ROUNDS 8
+/* How long an empty environment of a process in the middle of execve() is read again. */
+#define EXEC_SETTLE_MS 100
+/* PF_KTHREAD in the flags field of /proc/PID/stat: kernel threads have no environment. */
+#define STAT_PF_KTHREAD 0x00200000u
 
 struct pinfo {
     pid_t pid;
     pid_t ppid;
     pid_t pgrp;
+    unsigned flags; /* the kernel's PF_* flags */
     char state;
     bool in; /* member of the tree being computed */
 };
@@ -97,11 +104,14 @@ static int read_stat(pid_t pid, struct pinfo *pi)
         return -EINVAL;
     char st;
     int ppid, pgrp;
-    if (sscanf(rp + 2, "%c %d %d", &st, &ppid, &pgrp) != 3)
+    unsigned flags;
+    /* state ppid pgrp session tty_nr tpgid flags */
+    if (sscanf(rp + 2, "%c %d %d %*d %*d %*d %u", &st, &ppid, &pgrp, &flags) != 4)
         return -EINVAL;
     pi->pid = pid;
     pi->ppid = (pid_t)ppid;
     pi->pgrp = (pid_t)pgrp;
+    pi->flags = flags;
     pi->state = st;
     pi->in = false;
     return 0;
@@ -140,6 +150,53 @@ static int read_environ(pid_t pid, struct rs_buf *b)
     return 0;
 }
 
+/* True when /proc/PID/cmdline reads empty (false when it cannot be read). */
+static bool cmdline_empty(pid_t pid)
+{
+    char path[64];
+    char c;
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, &c, 1);
+    close(fd);
+    return n == 0;
+}
+
+/*
+ * read_environ() of a live process @pi, but an empty result is not taken
+ * while the process is in the middle of an execve(): the kernel installs the
+ * new memory map before it copies argv and the environment into it, and for
+ * that moment both /proc/PID/environ and /proc/PID/cmdline read empty. A tool
+ * the agent started with setsid and left behind has neither group nor parent
+ * leading to it, only the token; read at that moment it would be missed and
+ * a finish could find "nothing left" while it runs on. So an empty
+ * environment of a user process is read again every millisecond until it is
+ * not empty, the process has died, or (at most EXEC_SETTLE_MS) it was empty
+ * with a command line twice, a millisecond apart: then it is really empty.
+ */
+static int read_environ_settled(const struct pinfo *pi, struct rs_buf *b)
+{
+    int64_t deadline = rs_mono_ms() + EXEC_SETTLE_MS;
+    int empty_with_cmdline = 0;
+    for (;;) {
+        int r = read_environ(pi->pid, b);
+        if (r < 0 || b->len > 1 || (pi->flags & STAT_PF_KTHREAD))
+            return r;
+        if (!cmdline_empty(pi->pid)) {
+            r = read_environ(pi->pid, b); /* the exec may have completed between the reads */
+            if (r < 0 || b->len > 1 || ++empty_with_cmdline == 2)
+                return r;
+        }
+        struct pinfo now;
+        if (read_stat(pi->pid, &now) < 0 || is_dead(now.state) || rs_mono_ms() >= deadline)
+            return r;
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+}
+
 /*
  * Find the token value in the environ block @b: returns a pointer into @b
  * (NUL-terminated) for the first entry matching @mode/@token, or for the
@@ -175,6 +232,11 @@ static void snapshot_free(struct snapshot *s)
     s->n = s->cap = 0;
 }
 
+static bool protected_pid(pid_t pid)
+{
+    return pid <= 1 || pid == getpid();
+}
+
 /*
  * Read all processes into @s (zombies included; the caller decides).
  * When @q has a token, entries whose environment matches get in = true.
@@ -198,8 +260,9 @@ static int snapshot_take(struct snapshot *s, const struct query *q, struct rs_bu
         struct pinfo pi;
         if (read_stat((pid_t)v, &pi) < 0)
             continue; /* vanished or unreadable */
-        if (q && q->token && q->mode != MATCH_NONE && !is_dead(pi.state)) {
-            if (read_environ(pi.pid, scratch) == 0 && environ_token(scratch, q->token, q->mode))
+        /* Protected ones are never members: their environment is not read. */
+        if (q && q->token && q->mode != MATCH_NONE && !is_dead(pi.state) && !protected_pid(pi.pid)) {
+            if (read_environ_settled(&pi, scratch) == 0 && environ_token(scratch, q->token, q->mode))
                 pi.in = true;
         }
         if (s->n == s->cap) {
@@ -210,11 +273,6 @@ static int snapshot_take(struct snapshot *s, const struct query *q, struct rs_bu
     }
     closedir(d);
     return 0;
-}
-
-static bool protected_pid(pid_t pid)
-{
-    return pid <= 1 || pid == getpid();
 }
 
 /*

@@ -132,6 +132,53 @@ Test(proctree, setsid_escapee_found_by_token, .timeout = 10)
     cr_expect_eq(wait_count(t, 0, 2000), 0);
 }
 
+/*
+ * execve() installs the new memory map before it copies argv and the
+ * environment into it; for that moment /proc/PID/environ reads empty. A
+ * process that only its token leads to (own group, parent gone) must not
+ * drop out of a scan then. The process here is a chain of execs of env(1),
+ * one pid throughout, in its own group and without a parent of the token:
+ * every scan while it is alive must count it.
+ */
+Test(proctree, token_found_while_process_is_in_execve, .timeout = 60)
+{
+    enum { EXECS = 600 };
+    char t[64];
+    snprintf(t, sizeof t, "pt-exec:%d:z", (int)getpid());
+    char *tokenv = rs_xasprintf("%s=%s", RS_PROCTREE_TOKEN_VAR, t);
+    char *const envp[] = {(char *)"PATH=/usr/bin:/bin", tokenv, NULL};
+    char **argv = rs_xcalloc(EXECS + 2, sizeof *argv);
+    for (int i = 0; i < EXECS; i++)
+        argv[i] = (char *)"env";
+    argv[EXECS] = (char *)"true";
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&at, 0);
+    pid_t pid = -1;
+    int r = posix_spawn(&pid, "/usr/bin/env", NULL, &at, argv, envp);
+    posix_spawnattr_destroy(&at);
+    cr_assert_eq(r, 0, "posix_spawn: %s", strerror(r));
+    int scans = 0, missed = 0, st = 0;
+    for (;;) {
+        int n = rs_proctree_count_token(t);
+        /* A zero is only right once the chain has ended (a zombie). */
+        siginfo_t si = {0};
+        cr_assert_eq(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT), 0);
+        if (si.si_pid == pid)
+            break;
+        scans++;
+        if (n != 1)
+            missed++;
+    }
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+    cr_expect_gt(scans, 20, "only %d scans during the exec chain", scans);
+    cr_expect_eq(missed, 0, "%d of %d scans missed the process", missed, scans);
+    free(argv);
+    free(tokenv);
+}
+
 Test(proctree, reap_zombies_respects_keep_list, .timeout = 10)
 {
     /* a dies by a signal: a status no exit wrapper (valgrind) can alter. */
