@@ -45,12 +45,12 @@ struct run {
     bool free_in_finish;
     int64_t t_start;
     int64_t t_finish;
-    /* stop when this text shows up on stdout (0 = never) */
+    /* stop (or kill, with kill_on_cue) when this line shows up on stdout (NULL = never) */
     const char *stop_on;
     uint64_t stop_grace;
+    bool kill_on_cue;
+    int64_t t_stop; /* when the stop or kill was sent */
     pid_t grandchild;
-    int64_t t_gc_gone;
-    uv_timer_t watch;
 };
 
 static char *fake_agent(void)
@@ -135,7 +135,11 @@ static void on_out(void *ud, const char *data, size_t len)
         if (g)
             t->grandchild = (pid_t)atoi(g + strlen("grandchild:"));
         t->stop_on = NULL;
-        cr_expect_eq(rs_runner_stop(t->r, t->stop_grace), 0);
+        t->t_stop = rs_mono_ms();
+        if (t->kill_on_cue)
+            cr_expect_eq(rs_runner_kill(t->r), 0);
+        else
+            cr_expect_eq(rs_runner_stop(t->r, t->stop_grace), 0);
     }
 }
 
@@ -457,47 +461,37 @@ Test(runner, stop_terminates_gracefully, .timeout = 15)
     cr_expect_eq(t.sig, SIGTERM);
     cr_expect_eq(t.flags & (RS_RUNNER_F_TERM_SENT | RS_RUNNER_F_KILLED), RS_RUNNER_F_TERM_SENT,
                  "flags %#x", t.flags);
-    cr_expect_lt(t.t_finish - t.t_start, 2500, "stop waited for the grace period");
+    cr_expect_lt(t.t_finish - t.t_stop, (int64_t)t.stop_grace, "stop waited for the grace period");
     run_fini(&t);
-}
-
-static void watch_cb(uv_timer_t *h)
-{
-    struct run *t = h->data;
-    if (t->grandchild > 0 && !t->t_gc_gone && proc_gone(t->grandchild))
-        t->t_gc_gone = rs_mono_ms();
-    if (t->nfinish)
-        uv_close((uv_handle_t *)h, NULL);
 }
 
 /*
  * Like Claude Code's Bash tool: the grandchild runs in its own session, out
  * of reach of the group kill, and its parent is gone, so only the run token
  * leads to it. The agent ignores SIGTERM, so it must die by SIGKILL after
- * the grace period, while the grandchild is gone right after the SIGTERM.
+ * the grace period, while the grandchild dies of the SIGTERM itself. The
+ * test is the subreaper of the orphaned grandchild, so its wait status says
+ * which signal killed it (no timing involved).
  */
 Test(runner, stop_reaches_setsid_grandchild_and_kills_after_grace, .timeout = 15)
 {
+    cr_assert_eq(rs_proctree_become_subreaper(), 0);
     struct run t;
     run_init(&t, "setsid");
     const char *extra[] = {"FAKE_GRANDCHILD=setsid-orphan", "FAKE_IGNORE_TERM=1", "FAKE_SLEEP=30", NULL};
     t.stop_on = "grandchild:";
     t.stop_grace = 700;
-    uv_timer_init(&t.loop, &t.watch);
-    t.watch.data = &t;
-    uv_timer_start(&t.watch, watch_cb, 10, 10);
     cr_assert_eq(run_agent(&t, extra, NULL), 0);
     cr_assert_gt(t.grandchild, 0);
-    cr_expect(proc_gone(t.grandchild));
+    int st = 0;
+    cr_assert_eq(waitpid(t.grandchild, &st, 0), t.grandchild, "the grandchild is not our orphan");
+    cr_expect(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "grandchild status %#x: not killed by the SIGTERM", st);
     cr_expect_eq(t.sig, SIGKILL);
     cr_expect(t.flags & RS_RUNNER_F_TERM_SENT, "flags %#x", t.flags);
     cr_expect(t.flags & RS_RUNNER_F_KILLED, "flags %#x", t.flags);
-    cr_expect_gt(t.t_gc_gone, 0, "grandchild not seen dying");
-    /* The grandchild died of SIGTERM well before the agent's SIGKILL. */
-    cr_expect_lt(t.t_gc_gone - t.t_start, t.t_finish - t.t_start - 300,
-                 "gc gone at %lld, finish at %lld", (long long)(t.t_gc_gone - t.t_start),
-                 (long long)(t.t_finish - t.t_start));
-    cr_expect_geq(t.t_finish - t.t_start, 650);
+    /* The SIGKILL came from the grace timer, not earlier (timers never fire early). */
+    cr_expect_geq(t.t_finish - t.t_stop, (int64_t)t.stop_grace - 20, "finished %lld ms after the stop",
+                  (long long)(t.t_finish - t.t_stop));
     run_fini(&t);
 }
 
@@ -513,7 +507,7 @@ Test(runner, term_ignoring_grandchild_killed_after_agent_exit, .timeout = 15)
     /* The grandchild survived SIGTERM; the finish killed it without waiting for the grace. */
     cr_expect(t.flags & RS_RUNNER_F_STRAGGLERS, "flags %#x", t.flags);
     cr_expect_not(t.flags & RS_RUNNER_F_KILLED, "flags %#x", t.flags);
-    cr_expect_lt(t.t_finish - t.t_start, 2500);
+    cr_expect_lt(t.t_finish - t.t_stop, (int64_t)t.stop_grace, "waited for the grace period");
     run_fini(&t);
 }
 
@@ -534,30 +528,25 @@ Test(runner, tool_started_during_shutdown_is_killed, .timeout = 15)
     cr_expect_eq(t.sig, 0);
     cr_expect(t.flags & RS_RUNNER_F_TERM_SENT, "flags %#x", t.flags);
     cr_expect(t.flags & RS_RUNNER_F_STRAGGLERS, "flags %#x", t.flags);
-    cr_expect_lt(t.t_finish - t.t_start, 2500, "waited for the grace period");
+    cr_expect_lt(t.t_finish - t.t_stop, (int64_t)t.stop_grace, "waited for the grace period");
     run_fini(&t);
 }
 
-static void kill_soon_cb(uv_timer_t *h)
-{
-    struct run *t = h->data;
-    cr_expect_eq(rs_runner_kill(t->r), 0);
-    uv_close((uv_handle_t *)h, NULL);
-}
-
+/* Killed once its setsid'd grandchild runs (the agent ignores TERM; a kill needs no grace). */
 Test(runner, kill_now, .timeout = 15)
 {
     struct run t;
     run_init(&t, "kill");
-    uv_timer_t soon;
-    uv_timer_init(&t.loop, &soon);
-    soon.data = &t;
-    uv_timer_start(&soon, kill_soon_cb, 200, 0);
+    t.stop_on = "grandchild:";
+    t.kill_on_cue = true;
     const char *extra[] = {"FAKE_SLEEP=30", "FAKE_IGNORE_TERM=1", "FAKE_GRANDCHILD=setsid-sleep", NULL};
     cr_assert_eq(run_agent(&t, extra, NULL), 0);
     cr_expect_eq(t.sig, SIGKILL);
     cr_expect(t.flags & RS_RUNNER_F_KILLED, "flags %#x", t.flags);
-    cr_expect_lt(t.t_finish - t.t_start, 2000);
+    cr_expect_not(t.flags & RS_RUNNER_F_TERM_SENT, "flags %#x", t.flags);
+    cr_assert_gt(t.grandchild, 0);
+    cr_expect(wait_gone(t.grandchild, 3000), "the setsid'd grandchild survived the kill");
+    cr_expect_lt(t.t_finish - t.t_stop, 2000);
     run_fini(&t);
 }
 
@@ -626,8 +615,11 @@ Test(runner, pdeathsig_kills_agent_when_supervisor_is_killed, .timeout = 15)
     cr_assert_eq(read(fds[0], &agent, sizeof agent), (ssize_t)sizeof agent);
     close(fds[0]);
     cr_assert_gt(agent, 0);
-    usleep(100000); /* let bash start its sleep */
-    cr_expect_geq(rs_proctree_count_token(token), 2, "agent and its sleep expected");
+    /* Until bash has started its sleep (bounded). */
+    int n = 0;
+    for (int i = 0; i < 500 && (n = rs_proctree_count_token(token)) < 2; i++)
+        usleep(10000);
+    cr_expect_geq(n, 2, "agent and its sleep expected");
     char tok[128];
     cr_expect_eq(rs_proctree_token_of(agent, tok, sizeof tok), 0);
     cr_expect_str_eq(tok, token);
@@ -645,9 +637,17 @@ Test(runner, pdeathsig_kills_agent_when_supervisor_is_killed, .timeout = 15)
     cr_expect_eq(rs_proctree_count_token(token), 0);
 }
 
-static void linger_cb(uv_timer_t *h)
+struct reap_wait {
+    struct rs_runner_reaper *rp;
+    int64_t deadline;
+};
+
+/* Every 10 ms: done once the reaper reaped something, or at the deadline. */
+static void reap_wait_cb(uv_timer_t *h)
 {
-    uv_close((uv_handle_t *)h, NULL);
+    struct reap_wait *w = h->data;
+    if (rs_runner_reaper_count(w->rp) >= 1 || rs_mono_ms() >= w->deadline)
+        uv_close((uv_handle_t *)h, NULL);
 }
 
 Test(runner, reaper_reaps_orphans_without_stealing_statuses, .timeout = 15)
@@ -662,10 +662,12 @@ Test(runner, reaper_reaps_orphans_without_stealing_statuses, .timeout = 15)
     /* libuv still got the agent's status although the reaper was active. */
     cr_expect_eq(t.status, 3);
 
-    /* Give SIGCHLD of the killed orphan time to arrive, then check. */
-    uv_timer_t linger;
-    uv_timer_init(&t.loop, &linger);
-    uv_timer_start(&linger, linger_cb, 300, 0);
+    /* Until the SIGCHLD of the killed orphan has been handled (at most 5 s). */
+    struct reap_wait w = {rp, rs_mono_ms() + 5000};
+    uv_timer_t poll;
+    uv_timer_init(&t.loop, &poll);
+    poll.data = &w;
+    uv_timer_start(&poll, reap_wait_cb, 10, 10);
     uv_run(&t.loop, UV_RUN_DEFAULT);
     cr_expect_geq(rs_runner_reaper_count(rp), 1u);
     cr_expect_eq(count_zombie_children(), 0);
