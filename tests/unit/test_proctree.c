@@ -98,8 +98,8 @@ Test(proctree, descendants_without_token_are_part_of_the_tree, .timeout = 10)
 
 Test(proctree, group_tree_without_token, .timeout = 10)
 {
+    /* Forked or already exec'd, the two children are members of the group. */
     pid_t sh = spawn_sh("sleep 60 & sleep 60 & wait", NULL, true);
-    usleep(200000); /* let the children exec */
     int n = -1;
     for (int i = 0; i < 200 && (n = rs_proctree_count_tree(sh, NULL)) != 3; i++)
         usleep(10000);
@@ -118,11 +118,23 @@ Test(proctree, setsid_escapee_found_by_token, .timeout = 10)
     snprintf(t, sizeof t, "pt-setsid:%d:y", (int)getpid());
     /*
      * Own group for the shell; the first sleep escapes into its own session
-     * and its parent (a subshell) exits, so no PPid link leads to it.
+     * and its parent (a subshell) exits, so no PPid link leads to it. The
+     * shell creates @ready once the escapee runs in its own session, its
+     * subshell is gone and the second sleep is forked.
      */
-    pid_t sh = spawn_sh("(setsid sleep 60 </dev/null &); sleep 60 & wait", t, true);
-    usleep(200000);
-    cr_expect_eq(wait_count(t, 3, 2000), 3);
+    char dir[] = "/tmp/rs-proctree-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    char *ready = rs_xasprintf("%s/ready", dir);
+    char *script = rs_xasprintf(
+        "( setsid sleep 60 </dev/null >/dev/null 2>&1 & p=$!;"
+        "  while [ \"$(cut -d' ' -f6 /proc/$p/stat 2>/dev/null)\" != \"$p\" ]; do sleep 0.01; done );"
+        " sleep 60 & : >'%s'; wait",
+        ready);
+    pid_t sh = spawn_sh(script, t, true);
+    for (int i = 0; i < 500 && access(ready, F_OK) != 0; i++)
+        usleep(10000);
+    cr_assert_eq(access(ready, F_OK), 0, "the shell did not get ready");
+    cr_expect_eq(rs_proctree_count_token(t), 3);
     /* The group alone does not reach the setsid'd sleep ... */
     cr_expect_eq(rs_proctree_count_tree(sh, NULL), 2);
     /* ... group + token does. */
@@ -130,6 +142,10 @@ Test(proctree, setsid_escapee_found_by_token, .timeout = 10)
     cr_expect_eq(rs_proctree_signal_tree(sh, t, SIGKILL), 3);
     cr_expect_eq(term_sig(sh), SIGKILL);
     cr_expect_eq(wait_count(t, 0, 2000), 0);
+    unlink(ready);
+    rmdir(dir);
+    free(ready);
+    free(script);
 }
 
 /*
