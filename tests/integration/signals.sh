@@ -12,9 +12,10 @@ start_sup() {
     bg_start "$1/sup.out" "$RALPHSUP" start "$1/config/batch.toml"
     SUP=$BG_PID
 }
-# wait_agent DIR SCHOOL BEHAVIOUR: until the agent of SCHOOL runs BEHAVIOUR
+# wait_agent DIR SCHOOL BEHAVIOUR: until the agent of SCHOOL has set up BEHAVIOUR
+# (fake-claude appends "school|run|behaviour" to .fake/ready then: traps set, grandchild running)
 wait_agent() {
-    wait_for 10 grep -qs "^$2|.*|$3|" "$1/.fake/log" && sleep 0.3
+    wait_for 10 grep -qs "^$2|[0-9]*|$3\$" "$1/.fake/ready"
 }
 agent_pid() { grep "^$2|" "$1/.fake/log" | tail -1 | cut -d'|' -f5; }
 
@@ -32,7 +33,9 @@ kill -TERM "$SUP"
 bg_wait "$SUP"
 dt=$(($(ms_now) - t0))
 assert_eq "$BG_RC" 143 "SIGTERM: exit 143"
-assert_le "$dt" 2000 "SIGTERM with an agent ignoring TERM: exit within kill_grace + 1 s (took ${dt} ms)"
+# Bounds with a margin for a loaded machine: not before kill_grace, and not much after it.
+assert_le 1000 "$dt" "SIGTERM with an agent ignoring TERM: waits kill_grace (1 s) before the kill (took ${dt} ms)"
+assert_le "$dt" 5000 "SIGTERM with an agent ignoring TERM: exits soon after kill_grace (took ${dt} ms)"
 no_survivors "$tok" "SIGTERM: no process of the iteration survives (token $tok)"
 P="$A/batch_progress.json"
 assert_file_json "$P" 'd["current"] is None and d["pending"] == ["Alpha University", "Beta University"] and d["status"] == "cancelled"' \
@@ -57,14 +60,17 @@ start_sup "$G"
 wait_agent "$G" "Alpha University" ignore_term || not_ok "agent started"
 tok=$(grep '^Alpha University|' "$G/.fake/log" | cut -d'|' -f6)
 kill -TERM "$SUP"
-sleep 0.5
+# The cancel event is logged while the first SIGTERM is handled; the second comes after it.
+wait_for 10 grep -qs '"cancel"' "$G/logs/events.jsonl" && ok "first SIGTERM: the cancel is logged" ||
+    not_ok "first SIGTERM: the cancel is logged"
 pid_alive "$SUP" && ok "first SIGTERM: still waiting for the agent (kill_grace 20s)" || not_ok "first SIGTERM: still waiting for the agent (kill_grace 20s)"
 t0=$(ms_now)
 kill -TERM "$SUP"
 bg_wait "$SUP"
 dt=$(($(ms_now) - t0))
 assert_eq "$BG_RC" 143 "second SIGTERM: exit 143"
-assert_le "$dt" 1500 "second SIGTERM kills the agent at once (took ${dt} ms)"
+assert_contains "$(cat "$G/sup.out")" "SIGTERM again: killing the agent now" "second SIGTERM: says it kills the agent now"
+assert_le "$dt" 5000 "second SIGTERM kills the agent at once, not after kill_grace 20s (took ${dt} ms)"
 no_survivors "$tok" "second SIGTERM: no process of the iteration survives"
 assert_file_json "$G/batch_progress.json" 'd["pending"] == ["Alpha University"] and d["failed"] == [] and d["current"] is None' \
     "second SIGTERM: the school is requeued, no attempt burned"
@@ -134,7 +140,7 @@ assert_eq "$RS_RC" 78 "reload with an invalid config: 78, nothing signalled"
 kill -HUP "$SUP"
 wait_for 5 grep -qs '"reload-failed"' "$D/logs/events.jsonl" && ok "SIGHUP with an invalid config: reload-failed logged" ||
     not_ok "SIGHUP with an invalid config: reload-failed logged"
-sleep 0.3
+# (That it really goes on is shown below: the next reload is applied and stops it with 3.)
 pid_alive "$SUP" && ok "SIGHUP with an invalid config: the supervisor keeps running" || not_ok "SIGHUP with an invalid config: the supervisor keeps running"
 assert_contains "$(cat "$D/sup.out")" "keeping the current limits" "SIGHUP with an invalid config: says it keeps the limits"
 sed 's/^max_cost_usd = 10/max_cost_usd = 0.01/' "$D/good.toml" >"$CD"
