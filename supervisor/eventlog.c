@@ -8,7 +8,13 @@
  * Streaming redaction: an API key can be split across two reads of the
  * agent's pipe. The writer holds back the tail of a chunk that could still
  * be the beginning of a key ("s", "sk", "sk-" followed by key characters up
- * to the end of the chunk) and prepends it to the next chunk.
+ * to the end of the chunk) and prepends it to the next chunk. It does the
+ * same with a UTF-8 character cut by the read, because rs_redact() also
+ * replaces invalid UTF-8 with U+FFFD: the agent's bytes that are not UTF-8
+ * become U+FFFD, a character split between two reads stays whole, and an
+ * incomplete character at the very end becomes U+FFFD at close. Strings of
+ * event records are made valid UTF-8 the same way (jansson refuses to dump
+ * invalid UTF-8, which would lose the whole record).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -99,9 +105,19 @@ struct rs_evrec *rs_evrec_new(const char *event)
     return r;
 }
 
+/* A JSON string of @value made valid UTF-8 (and redacted; the line is redacted again anyway). */
+static json_t *clean_string(const char *value)
+{
+    size_t n;
+    char *clean = rs_redact(value, strlen(value), &n);
+    json_t *j = json_stringn_nocheck(clean, n);
+    free(clean);
+    return j;
+}
+
 void rs_evrec_str(struct rs_evrec *r, const char *key, const char *value)
 {
-    json_object_set_new(r->o, key, value ? json_stringn_nocheck(value, strlen(value)) : json_null());
+    json_object_set_new(r->o, key, value ? clean_string(value) : json_null());
 }
 
 void rs_evrec_int(struct rs_evrec *r, const char *key, int64_t value)
@@ -124,7 +140,7 @@ void rs_evrec_strv(struct rs_evrec *r, const char *key, const char *const *v, si
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_string(v[i] ? v[i] : ""));
+        json_array_append_new(a, clean_string(v[i] ? v[i] : ""));
     json_object_set_new(r->o, key, a);
 }
 
@@ -144,6 +160,8 @@ void rs_eventlog_emit(struct rs_eventlog *el, struct rs_evrec *r)
                 el->error = e;
             free(red);
             free(s);
+        } else if (!el->error) {
+            el->error = -ENOMEM; /* the strings are valid UTF-8: only memory can fail */
         }
     }
     json_decref(r->o);
@@ -162,13 +180,19 @@ const char *rs_eventlog_path(const struct rs_eventlog *el)
 
 /* ---- transcripts ---------------------------------------------------------- */
 
+/* Bytes held back from one output stream until the next chunk shows what they are. */
+struct hold {
+    char buf[HOLD_MAX];
+    size_t n;
+};
+
 struct rs_transcript {
     int fd;
     int errfd;
     char *path;
     char *errpath;
-    char hold[HOLD_MAX];
-    size_t nhold;
+    struct hold out;
+    struct hold err;
     int64_t bytes;
     size_t errbytes;
     bool errtrunc;
@@ -230,12 +254,60 @@ static size_t risky_tail(const char *p, size_t n)
     return 0;
 }
 
-static void transcript_emit(struct rs_transcript *t, const char *data, size_t len)
+/*
+ * Length of an incomplete UTF-8 sequence at the end of @p[0..n) (0-3): a lead
+ * byte followed by fewer continuation bytes than it announces. Whether the
+ * bytes could still be valid does not matter: held or not, an ill-formed
+ * prefix is replaced the same way.
+ */
+static size_t utf8_tail(const char *p, size_t n)
+{
+    for (size_t k = 1; k <= 3 && k <= n; k++) {
+        unsigned char c = (unsigned char)p[n - k];
+        if ((c & 0xC0) == 0x80)
+            continue;
+        size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+        return need > k ? k : 0;
+    }
+    return 0;
+}
+
+static void emit_redacted(int fd, const char *data, size_t len)
 {
     size_t n;
     char *red = rs_redact(data, len, &n);
-    write_all(t->fd, red, n);
+    write_all(fd, red, n);
     free(red);
+}
+
+/* Write @data to @fd redacted, holding back a tail that the next chunk may complete. */
+static void hold_write(struct hold *h, int fd, const char *data, size_t len)
+{
+    char *joined = NULL;
+    if (h->n) {
+        /* Chunks from the pipe are at most 64 KiB: joining is cheap. */
+        joined = rs_xmalloc(h->n + len);
+        memcpy(joined, h->buf, h->n);
+        memcpy(joined + h->n, data, len);
+        data = joined;
+        len += h->n;
+        h->n = 0;
+    }
+    size_t keep = risky_tail(data, len);
+    if (!keep)
+        keep = utf8_tail(data, len);
+    emit_redacted(fd, data, len - keep);
+    memcpy(h->buf, data + len - keep, keep);
+    h->n = keep;
+    free(joined);
+}
+
+/* The stream ended: what is held is written as it is (an incomplete character becomes U+FFFD). */
+static void hold_flush(struct hold *h, int fd)
+{
+    if (h->n)
+        emit_redacted(fd, h->buf, h->n);
+    h->n = 0;
 }
 
 void rs_transcript_write(struct rs_transcript *t, const char *data, size_t len)
@@ -243,21 +315,7 @@ void rs_transcript_write(struct rs_transcript *t, const char *data, size_t len)
     if (!t || len == 0)
         return;
     t->bytes += (int64_t)len;
-    char *joined = NULL;
-    if (t->nhold) {
-        /* Chunks from the pipe are at most 64 KiB: joining is cheap. */
-        joined = rs_xmalloc(t->nhold + len);
-        memcpy(joined, t->hold, t->nhold);
-        memcpy(joined + t->nhold, data, len);
-        data = joined;
-        len += t->nhold;
-        t->nhold = 0;
-    }
-    size_t keep = risky_tail(data, len);
-    transcript_emit(t, data, len - keep);
-    memcpy(t->hold, data + len - keep, keep);
-    t->nhold = keep;
-    free(joined);
+    hold_write(&t->out, t->fd, data, len);
 }
 
 void rs_transcript_write_stderr(struct rs_transcript *t, const char *data, size_t len)
@@ -271,28 +329,30 @@ void rs_transcript_write_stderr(struct rs_transcript *t, const char *data, size_
             return;
         }
     }
+    bool cut = false;
     if (t->errbytes + len > STDERR_CAP) {
         len = STDERR_CAP - t->errbytes;
-        t->errtrunc = true;
+        cut = true;
     }
-    size_t n;
-    char *red = rs_redact(data, len, &n);
-    write_all(t->errfd, red, n);
-    free(red);
+    hold_write(&t->err, t->errfd, data, len);
     t->errbytes += len;
-    if (t->errtrunc)
+    if (cut) {
+        t->errtrunc = true;
+        hold_flush(&t->err, t->errfd);
         write_all(t->errfd, "\n[ralphsup: stderr truncated at 1 MiB]\n", 39);
+    }
 }
 
 struct rs_transcript *rs_transcript_close(struct rs_transcript *t)
 {
     if (!t)
         return NULL;
-    if (t->nhold)
-        transcript_emit(t, t->hold, t->nhold);
-    close(t->fd);
-    if (t->errfd >= 0)
+    hold_flush(&t->out, t->fd);
+    if (t->errfd >= 0) {
+        hold_flush(&t->err, t->errfd);
         close(t->errfd);
+    }
+    close(t->fd);
     free(t->path);
     free(t->errpath);
     free(t);

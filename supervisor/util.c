@@ -510,12 +510,65 @@ static bool keychar(char c)
     return isalnum((unsigned char)c) || c == '-' || c == '_';
 }
 
+/*
+ * The UTF-8 sequence at @p (n >= 1 bytes, p[0] >= 0x80) by RFC 3629 (no
+ * overlong forms, surrogates or code points above U+10FFFF): its length when
+ * well-formed and complete, else 0 with *bad = the length of its maximal
+ * ill-formed subpart (at least 1), which is replaced by one U+FFFD, as the
+ * Unicode standard (section 3.9) and the WHATWG decoder do.
+ */
+static size_t utf8_seq(const unsigned char *p, size_t n, size_t *bad)
+{
+    unsigned char c = p[0], lo = 0x80, hi = 0xBF;
+    size_t need;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        if (c == 0xE0)
+            lo = 0xA0; /* overlong */
+        else if (c == 0xED)
+            hi = 0x9F; /* surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        if (c == 0xF0)
+            lo = 0x90; /* overlong */
+        else if (c == 0xF4)
+            hi = 0x8F; /* above U+10FFFF */
+    } else {
+        *bad = 1;
+        return 0;
+    }
+    size_t i = 1;
+    for (; i < need && i < n; i++) {
+        unsigned char d = p[i];
+        if (i == 1 ? (d < lo || d > hi) : (d & 0xC0) != 0x80)
+            break;
+    }
+    if (i == need)
+        return need;
+    *bad = i;
+    return 0;
+}
+
 char *rs_redact(const char *s, size_t len, size_t *out_len)
 {
     struct rs_buf b;
     rs_buf_init(&b);
     size_t i = 0;
     while (i < len) {
+        if ((unsigned char)s[i] >= 0x80) {
+            size_t bad = 0;
+            size_t k = utf8_seq((const unsigned char *)s + i, len - i, &bad);
+            if (k) {
+                rs_buf_append(&b, s + i, k);
+                i += k;
+            } else {
+                rs_buf_puts(&b, "\xEF\xBF\xBD"); /* U+FFFD */
+                i += bad;
+            }
+            continue;
+        }
         if (i + 3 <= len && s[i] == 's' && s[i + 1] == 'k' && s[i + 2] == '-' && (i == 0 || !keychar(s[i - 1]))) {
             size_t j = i + 3;
             while (j < len && keychar(s[j]))

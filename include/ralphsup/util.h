@@ -95,8 +95,11 @@ size_t rs_edit_distance(const char *a, const char *b);
 const char *rs_did_you_mean(const char *s, const char *const *cands, size_t n);
 /*
  * rs_redact() - copy of @s with API-key-like strings ("sk-ant-..." and
- * "sk-..." tokens of 20+ chars) replaced by "sk-ant-***REDACTED***".
- * Caller frees.
+ * "sk-..." tokens of 20+ chars) replaced by "sk-ant-***REDACTED***", and
+ * made valid UTF-8: each maximal ill-formed subsequence (a stray byte, a
+ * truncated, overlong or surrogate sequence) becomes one U+FFFD, so outside
+ * text is neither passed on raw nor dropped. The copy is NUL-terminated
+ * (NUL bytes of @s are kept). Caller frees.
  */
 char *rs_redact(const char *s, size_t len, size_t *out_len);
 /* Case-insensitive ASCII string equality. */

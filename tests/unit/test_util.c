@@ -76,6 +76,27 @@ Test(util, redact)
     free(r);
 }
 
+Test(util, redact_makes_text_valid_utf8)
+{
+    /* Well-formed text of 1-4 byte characters (and a NUL) is copied as it is. */
+    static const char ok[] = "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\xF4\x8F\xBF\xBF\0z";
+    size_t n;
+    char *r = rs_redact(ok, sizeof ok - 1, &n);
+    cr_expect_eq(n, sizeof ok - 1);
+    cr_expect_eq(memcmp(r, ok, n), 0);
+    free(r);
+    /* One U+FFFD per maximal ill-formed subsequence; a key after invalid bytes is still found. */
+    const char *bad = "\x80|\xC3|\xE2\x82|\xF0\x9F\x98|\xED\xBF\xBF|\xE0\x9F\x80|\xF8\x88\x80\x80\x80|\xFF"
+                      "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123|\xC3";
+    r = rs_redact(bad, strlen(bad), &n);
+    cr_expect_str_eq(r, "\xEF\xBF\xBD|\xEF\xBF\xBD|\xEF\xBF\xBD|\xEF\xBF\xBD|"
+                        "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD|\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD|"
+                        "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD|"
+                        "\xEF\xBF\xBDsk-ant-***REDACTED***|\xEF\xBF\xBD");
+    cr_expect_eq(n, strlen(r));
+    free(r);
+}
+
 Test(util, did_you_mean)
 {
     const char *c[] = {"max_iterations", "max_runtime", "kill_grace"};
