@@ -53,8 +53,8 @@ Test(progress, transitions_and_round_trip)
     p->cost_usd = 1.5;
     p->iterations = 3;
     p->current = rs_xcalloc(1, sizeof(*p->current));
-    p->current->name = rs_xstrdup("C");
-    p->current->run_token = rs_xstrdup("c:3:1:ab");
+    p->current->name = rs_xstrdup("D");
+    p->current->run_token = rs_xstrdup("d:3:1:ab");
     rs_progress_set_stopped(p, "max_cost_usd reached", "max_cost_usd", 1795561300000);
 
     char *dir = tmpdir();
@@ -74,8 +74,9 @@ Test(progress, transitions_and_round_trip)
     cr_expect_str_eq(q->failed[0].reason, "agent reported failure: closed");
     cr_expect_eq(q->npending, 1);
     cr_expect_str_eq(q->pending[0], "C");
-    cr_expect_str_eq(q->current->name, "C");
-    cr_expect_str_eq(q->current->run_token, "c:3:1:ab");
+    cr_expect_str_eq(q->current->name, "D");
+    cr_expect_str_eq(q->current->run_token, "d:3:1:ab");
+    cr_expect_eq(q->repairs.n, 0, "%s", q->repairs.n ? q->repairs.msgs[0] : "");
     cr_expect_eq(q->iterations, 3);
     cr_expect_float_eq(q->cost_usd, 1.5, 1e-9);
     cr_expect_str_eq(q->stopped->limit, "max_cost_usd");
@@ -348,7 +349,7 @@ Test(progress, top_level_must_be_an_object)
     rs_diags_init(&d);
     cr_expect_eq(rs_progress_parse("{}", 2, "bp.json", &p, &d), RS_PROGRESS_E_INVALID);
     cr_assert_eq(d.n, 1);
-    cr_expect_str_eq(d.msgs[0], "bp.json: missing required field \"$.batch_name\"");
+    cr_expect_str_eq(d.msgs[0], "bp.json: missing required field \"batch_name\"");
     rs_diags_deinit(&d);
 }
 
