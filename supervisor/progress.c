@@ -1761,7 +1761,7 @@ static void check_school(struct check *k, const struct occ *g, size_t n)
 int rs_progress_check(struct rs_progress *p, const char *origin, struct rs_diags *fixed_out, struct rs_diags *refused)
 {
     size_t n = p->npending + p->ncompleted + p->nfailed + p->nhistory + (p->current ? 1 : 0);
-    if (n < 2)
+    if (n == 0)
         return 0;
     struct occ *v = rs_xmalloc(n * sizeof(*v));
     size_t k = 0;
@@ -1785,7 +1785,7 @@ int rs_progress_check(struct rs_progress *p, const char *origin, struct rs_diags
         size_t j = i + 1;
         while (j < n && strcmp(v[j].name, v[i].name) == 0)
             j++;
-        if (j - i > 1)
+        if (j - i > 1 || v[i].place == PL_HISTORY)
             check_school(&ck, v + i, j - i);
         i = j;
     }
