@@ -66,8 +66,10 @@ static const char init_help[] =
     "Validate the config and the school list, create the progress file with every\n"
     "school pending, and commit it. If a progress file exists:\n"
     "  --reset    start over (the old state stays in git history)\n"
-    "  --resume   keep it and reconcile with the current school list (new schools\n"
-    "             appended to pending, removed ones reported, completed ones kept)\n"
+    "  --resume   keep it and reconcile with the current school list (names made\n"
+    "             canonical, duplicates merged, new schools appended to pending,\n"
+    "             removed ones reported, completed ones kept); exit 65 when it\n"
+    "             contradicts itself in a way that cannot be repaired safely\n"
     "Without either flag ralphsup asks on a terminal and refuses otherwise.\n";
 
 static int ask_reset_or_resume(const char *path)
