@@ -369,8 +369,17 @@ int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs
         rs_diags_add(warn, "%s: cannot save progress: %s", b->cfg->progress, strerror(-r));
         return RS_EXIT_IOERR;
     }
-    if (!b->git)
+    char *repaired = NULL;
+    if (b->prog->repairs.n) {
+        for (size_t i = 0; i < b->prog->repairs.n; i++)
+            rs_diags_add(warn, "repaired: %s", b->prog->repairs.msgs[i]);
+        repaired = rs_diags_join(&b->prog->repairs);
+        rs_diags_deinit(&b->prog->repairs);
+    }
+    if (!b->git) {
+        free(repaired);
         return 0;
+    }
 
     char body_trailers[1024];
     char iter[32], att[32], cost[32];
@@ -399,6 +408,14 @@ int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs
     char oid[64] = "", err[512] = "";
     char *subject = rs_redact(t->subject, strlen(t->subject), NULL);
     char *body = t->body ? rs_redact(t->body, strlen(t->body), NULL) : NULL;
+    if (repaired) {
+        /* Repairs made while loading, saved by a transition other than "reconciled": never silently. */
+        char *all = rs_xasprintf("%s%sRepaired while loading the progress file:\n%s", body ? body : "", body ? "\n\n" : "",
+                                 repaired);
+        free(body);
+        body = all;
+        free(repaired);
+    }
     r = rs_git_commit(b->git, paths, npaths, subject, body, tr, ntr, oid, err, sizeof(err));
     free(subject);
     free(body);

@@ -1635,6 +1635,7 @@ struct check {
     const char *origin;
     struct rs_diags *fixed, *refused;
     bool *gone[PL_COUNT]; /* per place, per index: removed by a repair */
+    bool clear_current;   /* freed at the end: its name is still in the sorted occurrences */
     int repairs;
 };
 
@@ -1736,8 +1737,7 @@ static void check_school(struct check *k, const struct occ *g, size_t n)
     }
     if (done && count[PL_CURRENT]) {
         fixed(k, first[PL_CURRENT], "is also %s: current cleared (completed is kept)", occ_label(done, l2, sizeof l2));
-        rs_current_free(p->current);
-        p->current = NULL;
+        k->clear_current = true;
     }
     const struct occ *kept = NULL;
     for (size_t i = 0; i < n; i++) {
@@ -1790,6 +1790,10 @@ int rs_progress_check(struct rs_progress *p, const char *origin, struct rs_diags
         i = j;
     }
     free(v);
+    if (ck.clear_current) {
+        rs_current_free(p->current);
+        p->current = NULL;
+    }
     if (ck.repairs) {
         size_t w = 0;
         for (size_t i = 0; i < p->npending; i++) {

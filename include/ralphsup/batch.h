@@ -66,7 +66,9 @@ struct rs_batch *rs_batch_free(struct rs_batch *b);
 
 /*
  * rs_batch_commit() - save b->prog crash-safely and commit it (and
- * t->extra_path when [git] include_outputs) as one commit.
+ * t->extra_path when [git] include_outputs) as one commit. Repairs the
+ * loader made (b->prog->repairs, when no rs_batch_reconcile() took them) are
+ * appended to the body and to @warn ("repaired: ..."), then cleared.
  * A held git lock defers the commit (warning in @warn); a save failure is
  * an error. Return: 0, or a sysexits code (74) with @warn filled.
  */
