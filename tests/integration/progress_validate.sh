@@ -88,6 +88,31 @@ assert_eq "$(fake_log "$S" | grep -c '^Mesa Verde University|')" 1 "the new scho
 assert_file_json "$PS" 'len(d["completed"]) == 5 and W("Mesa Verde University") == "completed" and W("Riverbend Institute of Technology") == "completed"' \
     "five completed: the new school added, the removed one kept"
 
+# ---- the shipped demo config and list, a seed with other spellings ----------------------
+M=$(new_tmp)
+mkdir -p "$M/config" "$M/data" "$M/prompts" "$M/.bin"
+cp "$RALPHSUP_SOURCE_ROOT/config/demo.toml" "$M/config/"
+cp "$RALPHSUP_SOURCE_ROOT/data/demo_schools.json" "$M/data/"
+cp "$RALPHSUP_SOURCE_ROOT/prompts/batch_loop.md" "$M/prompts/"
+install -m 0755 "$FAKE_CLAUDE" "$M/.bin/claude"
+sed -i "s|^command = \"claude\".*|command = \"$M/.bin/claude\"|; s|^\[agent.env\]|&\nFAKE_STATE = \"$M/.fake\"|; s|^on_finish = true|on_finish = false|" \
+    "$M/config/demo.toml"
+git -C "$M" init -q
+cat >"$M/batch_progress.json" <<'EOF'
+{"batch_name": "demo", "started": null, "last_updated": null, "current_school": "lakeshore college",
+ "completed": [], "failed": [],
+ "pending": ["Northfield State University", "lakeshore college", "mesa-verde-university", "LAKESHORE COLLEGE",
+             "Riverbend Institute of Technology"]}
+EOF
+rs start "$M/config/demo.toml"
+assert_eq "$RS_RC" 0 "demo batch with a seed file: start exits 0"
+[ "$RS_RC" = 0 ] || diag "$RS_OUT"
+assert_eq "$(fake_log "$M" | cut -d'|' -f1 | sort | tr '\n' ';')" \
+    "Lakeshore College;Mesa Verde University;Northfield State University;Riverbend Institute of Technology;" \
+    "demo: the agent ran each of the four schools exactly once"
+assert_file_json "$M/batch_progress.json" 'len(d["completed"]) == 4 and len(set(x["name"] for x in d["completed"])) == 4 and d["pending"] == [] and d["iterations"] == 4' \
+    "demo: four completed entries, one per school, after four iterations"
+
 # ---- init --resume on the same seed: the right counts ----------------------------------
 R=$(new_tmp)
 aliased_batch "$R"
