@@ -553,11 +553,18 @@ static char *keep_corrupt_copy(const char *progress, char *err, size_t errlen)
         free(dst);
         dst = rs_xasprintf("%s.corrupt-%s-%d", progress, ts, k);
     }
-    if (rs_file_exists(dst) || rename(progress, dst) != 0 || rs_fsync_parent_dir(dst) < 0) {
-        snprintf(err, errlen, "%s", rs_file_exists(dst) ? "too many earlier copies" : strerror(errno));
+    if (rs_file_exists(dst)) {
+        snprintf(err, errlen, "too many earlier copies next to it");
         free(dst);
         return NULL;
     }
+    if (rename(progress, dst) != 0) {
+        snprintf(err, errlen, "%s", strerror(errno));
+        free(dst);
+        return NULL;
+    }
+    /* Renamed: the copy exists whatever happens next; make the rename durable before replacing the file. */
+    rs_fsync_parent_dir(dst);
     return dst;
 }
 
