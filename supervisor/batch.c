@@ -145,8 +145,8 @@ int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out
         } else {
             for (size_t i = 0; i < b->progress_diags.n; i++)
                 rs_diags_add(diags, "%s", b->progress_diags.msgs[i]);
-            rs_diags_add(diags, "the progress file is unreadable; `ralphsup recover %s` restores the newest good version "
-                                "from git history",
+            rs_diags_add(diags, "the progress file is unreadable; `ralphsup recover %s` keeps a copy of it and restores "
+                                "the newest good version from git history",
                          b->cfg->path);
             ex = RS_EXIT_DATAERR;
         }
@@ -202,14 +202,124 @@ struct rs_progress *rs_batch_fresh_progress(const struct rs_batch *b, int64_t no
     return p;
 }
 
-int rs_batch_reconcile(struct rs_batch *b, struct rs_diags *changes)
+/* The list's spelling of @name (canonical), or NULL when it is not in the list. */
+static const struct rs_school *canonical(const struct rs_batch *b, const char *name)
+{
+    return name ? rs_batch_school(b, name) : NULL;
+}
+
+/* Replace *@name by the canonical name of @sc when it differs; say so. Return: 1 when changed. */
+static int make_canonical(const struct rs_batch *b, const struct rs_school *sc, char **name, const char *field,
+                          struct rs_diags *changes)
+{
+    if (!sc || strcmp(sc->name, *name) == 0)
+        return 0;
+    rs_diags_add(changes, "%s: %s \"%s\" is \"%s\" in the school list: name made canonical", b->cfg->progress, field,
+                 *name, sc->name);
+    free(*name);
+    *name = rs_xstrdup(sc->name);
+    return 1;
+}
+
+/* An empty slug (seed entries) filled from the list. Return: 1 when changed. */
+static int fill_slug(const struct rs_school *sc, char **slug)
+{
+    if (!sc || (*slug && (*slug)[0]))
+        return 0;
+    free(*slug);
+    *slug = rs_xstrdup(sc->slug);
+    return 1;
+}
+
+/* Names, slugs and CSV paths of the entries of @v made what the school list says. */
+static int canonicalise_states(struct rs_batch *b, struct rs_school_state *v, size_t n, const char *key,
+                               bool completed, struct rs_diags *changes)
+{
+    int k = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct rs_school_state *s = &v[i];
+        const struct rs_school *sc = canonical(b, s->name);
+        char field[64];
+        snprintf(field, sizeof field, "%s[%zu]", key, i);
+        k += make_canonical(b, sc, &s->name, field, changes);
+        if (!sc)
+            continue;
+        bool slug = fill_slug(sc, &s->slug) != 0;
+        if (!completed || s->csv) {
+            if (slug) {
+                rs_diags_add(changes, "%s: %s \"%s\": slug filled in (%s)", b->cfg->progress, field, s->name, s->slug);
+                k++;
+            }
+            continue;
+        }
+        /* A completed entry without a CSV path (a seed file's): the school's output CSV, when it is there. */
+        char *abs = rs_batch_output_csv(b, sc);
+        char *rel = rs_batch_relpath(b, abs);
+        if (rs_file_exists(abs)) {
+            s->csv = rs_xstrdup(rel);
+            rs_diags_add(changes, "%s: %s \"%s\": %scsv path filled in (%s)", b->cfg->progress, field, s->name,
+                         slug ? "slug and " : "", rel);
+            k++;
+        } else {
+            if (slug) {
+                rs_diags_add(changes, "%s: %s \"%s\": slug filled in (%s)", b->cfg->progress, field, s->name, s->slug);
+                k++;
+            }
+            rs_diags_add(changes, "%s: %s \"%s\" has no csv path and %s does not exist: `ralphsup report` lists it "
+                                  "as a problem until the CSV is there (or run the school again: remove it from "
+                                  "\"completed\")",
+                         b->cfg->progress, field, s->name, rel);
+        }
+        free(abs);
+        free(rel);
+    }
+    return k;
+}
+
+int rs_batch_reconcile(struct rs_batch *b, struct rs_diags *changes, struct rs_diags *refused)
 {
     struct rs_progress *p = b->prog;
     int n = 0;
+    /* What loading already repaired in memory (a BOM, a seed upgrade, duplicates by exact name). */
+    for (size_t i = 0; i < p->repairs.n; i++)
+        rs_diags_add(changes, "%s", p->repairs.msgs[i]);
+    n += (int)p->repairs.n;
+    rs_diags_deinit(&p->repairs);
+
+    /* Every name as the school list spells it: aliases, slugs and other spellings resolve. */
+    for (size_t i = 0; i < p->npending; i++) {
+        char field[64];
+        snprintf(field, sizeof field, "pending[%zu]", i);
+        n += make_canonical(b, canonical(b, p->pending[i]), &p->pending[i], field, changes);
+    }
+    if (p->current) {
+        const struct rs_school *sc = canonical(b, p->current->name);
+        n += make_canonical(b, sc, &p->current->name, "current", changes);
+        if (fill_slug(sc, &p->current->slug)) {
+            rs_diags_add(changes, "%s: current \"%s\": slug filled in (%s)", b->cfg->progress, p->current->name,
+                         p->current->slug);
+            n++;
+        }
+    }
+    n += canonicalise_states(b, p->completed, p->ncompleted, "completed", true, changes);
+    n += canonicalise_states(b, p->failed, p->nfailed, "failed", false, changes);
+    n += canonicalise_states(b, p->history, p->nhistory, "retry_history", false, changes);
+
+    /* Now that names are canonical: each school in exactly one place. */
+    n += rs_progress_check(p, b->cfg->progress, changes, refused);
+    if (refused->n)
+        return n;
+
     /* Pending schools that are no longer in the list. */
     for (size_t i = 0; i < p->npending;) {
         if (!rs_batch_school(b, p->pending[i])) {
-            rs_diags_add(changes, "removed from pending (no longer in the school list): %s", p->pending[i]);
+            int na = rs_progress_drop_history(p, p->pending[i]);
+            if (na >= 0)
+                rs_diags_add(changes, "removed from pending (no longer in the school list): %s (its retry history of "
+                                      "%d attempt%s dropped)",
+                             p->pending[i], na, na == 1 ? "" : "s");
+            else
+                rs_diags_add(changes, "removed from pending (no longer in the school list): %s", p->pending[i]);
             rs_progress_remove_pending(p, p->pending[i]);
             n++;
             continue;
@@ -259,8 +369,17 @@ int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs
         rs_diags_add(warn, "%s: cannot save progress: %s", b->cfg->progress, strerror(-r));
         return RS_EXIT_IOERR;
     }
-    if (!b->git)
+    char *repaired = NULL;
+    if (b->prog->repairs.n) {
+        for (size_t i = 0; i < b->prog->repairs.n; i++)
+            rs_diags_add(warn, "repaired: %s", b->prog->repairs.msgs[i]);
+        repaired = rs_diags_join(&b->prog->repairs);
+        rs_diags_deinit(&b->prog->repairs);
+    }
+    if (!b->git) {
+        free(repaired);
         return 0;
+    }
 
     char body_trailers[1024];
     char iter[32], att[32], cost[32];
@@ -289,6 +408,14 @@ int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs
     char oid[64] = "", err[512] = "";
     char *subject = rs_redact(t->subject, strlen(t->subject), NULL);
     char *body = t->body ? rs_redact(t->body, strlen(t->body), NULL) : NULL;
+    if (repaired) {
+        /* Repairs made while loading, saved by a transition other than "reconciled": never silently. */
+        char *all = rs_xasprintf("%s%sRepaired while loading the progress file:\n%s", body ? body : "", body ? "\n\n" : "",
+                                 repaired);
+        free(body);
+        body = all;
+        free(repaired);
+    }
     r = rs_git_commit(b->git, paths, npaths, subject, body, tr, ntr, oid, err, sizeof(err));
     free(subject);
     free(body);

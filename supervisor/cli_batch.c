@@ -5,11 +5,13 @@
  * Each opens the batch through rs_batch_open(), records at most one
  * transition through rs_batch_commit(), prints, and returns an exit code.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ralphsup/batch.h"
@@ -64,8 +66,10 @@ static const char init_help[] =
     "Validate the config and the school list, create the progress file with every\n"
     "school pending, and commit it. If a progress file exists:\n"
     "  --reset    start over (the old state stays in git history)\n"
-    "  --resume   keep it and reconcile with the current school list (new schools\n"
-    "             appended to pending, removed ones reported, completed ones kept)\n"
+    "  --resume   keep it and reconcile with the current school list (names made\n"
+    "             canonical, duplicates merged, new schools appended to pending,\n"
+    "             removed ones reported, completed ones kept); exit 65 when it\n"
+    "             contradicts itself in a way that cannot be repaired safely\n"
     "Without either flag ralphsup asks on a terminal and refuses otherwise.\n";
 
 static int ask_reset_or_resume(const char *path)
@@ -76,6 +80,36 @@ static int ask_reset_or_resume(const char *path)
     if (!fgets(line, sizeof line, stdin))
         return 'a';
     return line[0] == 'r' || line[0] == 'R' ? 'r' : (line[0] == 's' || line[0] == 'S') ? 's' : 'a';
+}
+
+/*
+ * init --resume: rs_batch_reconcile(), refusing (with every reason) what it
+ * cannot fix. Return: the number of changes, or -1 after printing refusals.
+ */
+static int resume_reconcile(struct rs_batch *b, const char *config, struct rs_diags *changes)
+{
+    struct rs_diags refused;
+    rs_diags_init(&refused);
+    int n = rs_batch_reconcile(b, changes, &refused);
+    if (refused.n) {
+        rs_cli_print_diags(&refused, "ralphsup: ");
+        fprintf(stderr, "ralphsup init: nothing was changed; fix %s as said above, then run `ralphsup init --resume "
+                        "%s` again (or --reset to start over)\n",
+                b->cfg->progress, config);
+        n = -1;
+    }
+    rs_diags_deinit(&refused);
+    return n;
+}
+
+/* "batch_progress.json: 2 pending, 1 current, 1 completed, 0 failed (4 schools)" */
+static void print_counts(const struct rs_batch *b)
+{
+    const struct rs_progress *p = b->prog;
+    size_t cur = p->current ? 1 : 0;
+    printf("%s: %zu pending, %s%zu completed, %zu failed (%zu school%s)\n", b->cfg->progress, p->npending,
+           cur ? "1 current (interrupted; `ralphsup start` requeues it), " : "", p->ncompleted, p->nfailed,
+           p->npending + cur + p->ncompleted + p->nfailed, p->npending + cur + p->ncompleted + p->nfailed == 1 ? "" : "s");
 }
 
 int rs_cmd_init(int argc, char **argv)
@@ -153,9 +187,14 @@ int rs_cmd_init(int argc, char **argv)
     }
 
     if (mode == 's') {
-        int n = rs_batch_reconcile(b, &changes);
+        int n = resume_reconcile(b, config, &changes);
+        if (n < 0) {
+            rs_diags_deinit(&changes);
+            rs_batch_free(b);
+            return RS_EXIT_DATAERR;
+        }
         event = "reconciled";
-        snprintf(subject, sizeof subject, "ralphsup: resumed batch %s (%d change%s to pending)", b->cfg->name, n,
+        snprintf(subject, sizeof subject, "ralphsup: resumed batch %s (%d change%s)", b->cfg->name, n,
                  n == 1 ? "" : "s");
     } else {
         rs_progress_free(b->prog);
@@ -174,8 +213,7 @@ int rs_cmd_init(int argc, char **argv)
     if (!ex) {
         for (size_t i = 0; i < changes.n; i++)
             printf("%s\n", changes.msgs[i]);
-        printf("%s: %zu pending, %zu completed, %zu failed\n", b->cfg->progress, b->prog->npending,
-               b->prog->ncompleted, b->prog->nfailed);
+        print_counts(b);
         printf("next: ralphsup start %s\n", config);
     }
     free(body);
@@ -468,7 +506,9 @@ static const char recover_help[] =
     "usage: ralphsup recover CONFIG\n\n"
     "If the progress file is missing or unreadable, restore the newest version\n"
     "from the git audit trail that parses, commit it, and say which commit it\n"
-    "came from. Does nothing when the progress file is fine.\n";
+    "came from. An unreadable file is first kept next to it, as\n"
+    "<progress>.corrupt-<UTC time> (e.g. batch_progress.json.corrupt-20261124T211307Z).\n"
+    "Does nothing when the progress file is fine.\n";
 
 struct recover_ctx {
     const char *origin;
@@ -493,6 +533,39 @@ static int recover_cb(const char *commit_hex, const char *summary, const char *d
     snprintf(rc->commit, sizeof rc->commit, "%s", commit_hex);
     snprintf(rc->summary, sizeof rc->summary, "%s", summary ? summary : "");
     return 1;
+}
+
+/*
+ * Keep the unreadable progress file before it is replaced: renamed (never
+ * copied through memory, whatever its size) to "<progress>.corrupt-<UTC
+ * time>", "-2", "-3" ... when that exists. Return: the new path, or NULL
+ * with @err set.
+ */
+static char *keep_corrupt_copy(const char *progress, char *err, size_t errlen)
+{
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
+    char *dst = rs_xasprintf("%s.corrupt-%s", progress, ts);
+    for (int k = 2; rs_file_exists(dst) && k < 1000; k++) {
+        free(dst);
+        dst = rs_xasprintf("%s.corrupt-%s-%d", progress, ts, k);
+    }
+    if (rs_file_exists(dst)) {
+        snprintf(err, errlen, "too many earlier copies next to it");
+        free(dst);
+        return NULL;
+    }
+    if (rename(progress, dst) != 0) {
+        snprintf(err, errlen, "%s", strerror(errno));
+        free(dst);
+        return NULL;
+    }
+    /* Renamed: the copy exists whatever happens next; make the rename durable before replacing the file. */
+    rs_fsync_parent_dir(dst);
+    return dst;
 }
 
 int rs_cmd_recover(int argc, char **argv)
@@ -535,14 +608,30 @@ int rs_cmd_recover(int argc, char **argv)
         rs_batch_free(b);
         return RS_EXIT_NOINPUT;
     }
+    char *kept = NULL;
+    if (b->progress_state == RS_PROGRESS_E_INVALID) {
+        kept = keep_corrupt_copy(b->cfg->progress, err, sizeof err);
+        if (!kept) {
+            fprintf(stderr, "ralphsup recover: cannot keep a copy of %s before restoring it: %s; nothing changed\n",
+                    b->cfg->progress, err);
+            rs_progress_free(rc.found);
+            rs_batch_free(b);
+            return RS_EXIT_CANTCREAT;
+        }
+        printf("kept the unreadable file as %s\n", kept);
+    }
     rs_progress_free(b->prog);
     b->prog = rc.found;
     char subject[512];
     snprintf(subject, sizeof subject, "ralphsup: recovered progress file from commit %.12s", rc.commit);
+    char *kept_rel = kept ? rs_batch_relpath(b, kept) : NULL;
     char *body = rs_xasprintf("The progress file was %s; restored the newest version that parses, from commit %s "
-                              "(\"%s\").",
+                              "(\"%s\").%s%s%s",
                               b->progress_state == RS_PROGRESS_E_NOT_FOUND ? "missing" : "unreadable", rc.commit,
-                              rc.summary);
+                              rc.summary, kept ? " The unreadable file was kept as " : "", kept ? kept_rel : "",
+                              kept ? " (not committed)." : "");
+    free(kept_rel);
+    free(kept);
     struct rs_transition t = {.event = "recovered", .cost_usd = -1, .subject = subject, .body = body};
     struct rs_diags w;
     rs_diags_init(&w);

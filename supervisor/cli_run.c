@@ -40,6 +40,46 @@ static const char start_help[] =
     "Exit: 0 finished, 3 limit, 65 data, 69 agent unavailable, 74 I/O, 75 locked or\n"
     "too many transient errors, 77 authentication failed, 78 config.\n";
 
+/*
+ * Before running: reconcile the progress file with the school list (aliases
+ * resolved, duplicates merged, new schools pending, removed ones reported),
+ * say each change and commit them as one "reconciled" transition; refuse
+ * (65) what cannot be fixed safely. Return: 0 or an exit code.
+ */
+static int start_reconcile(struct rs_batch *b, const char *config)
+{
+    struct rs_diags changes, refused;
+    rs_diags_init(&changes);
+    rs_diags_init(&refused);
+    int ex = 0;
+    int n = rs_batch_reconcile(b, &changes, &refused);
+    if (refused.n) {
+        rs_cli_print_diags(&refused, "ralphsup: ");
+        fprintf(stderr, "ralphsup: nothing was run or changed; fix %s as said above, then run `ralphsup start %s` "
+                        "again\n",
+                b->cfg->progress, config);
+        ex = RS_EXIT_DATAERR;
+    } else {
+        rs_cli_print_diags(&changes, "ralphsup: reconciled: ");
+        if (n > 0) {
+            char subject[512];
+            snprintf(subject, sizeof subject, "ralphsup: reconciled batch %s with the school list (%d change%s)",
+                     b->cfg->name, n, n == 1 ? "" : "s");
+            char *body = rs_diags_join(&changes);
+            struct rs_transition t = {.event = "reconciled", .cost_usd = -1, .subject = subject, .body = body};
+            struct rs_diags w;
+            rs_diags_init(&w);
+            ex = rs_batch_commit(b, &t, &w);
+            rs_cli_print_diags(&w, "ralphsup: warning: ");
+            rs_diags_deinit(&w);
+            free(body);
+        }
+    }
+    rs_diags_deinit(&changes);
+    rs_diags_deinit(&refused);
+    return ex;
+}
+
 int rs_cmd_start(int argc, char **argv)
 {
     if (rs_cli_wants_help(argc, argv)) {
@@ -108,8 +148,8 @@ int rs_cmd_start(int argc, char **argv)
         fprintf(stderr, "ralphsup: created a git repository at %s for the audit trail\n", b->cfg->root);
     if (b->progress_state == RS_PROGRESS_E_INVALID) {
         rs_cli_print_diags(&b->progress_diags, "ralphsup: ");
-        fprintf(stderr, "ralphsup: the progress file is unreadable; `ralphsup recover %s` restores the newest good "
-                        "version from git history\n",
+        fprintf(stderr, "ralphsup: the progress file is unreadable; `ralphsup recover %s` keeps a copy of it and "
+                        "restores the newest good version from git history\n",
                 config);
         rs_batch_free(b);
         return RS_EXIT_DATAERR;
@@ -125,6 +165,12 @@ int rs_cmd_start(int argc, char **argv)
         ex = rs_batch_commit(b, &t, &w);
         rs_cli_print_diags(&w, "ralphsup: warning: ");
         rs_diags_deinit(&w);
+        if (ex) {
+            rs_batch_free(b);
+            return ex;
+        }
+    } else {
+        ex = start_reconcile(b, config);
         if (ex) {
             rs_batch_free(b);
             return ex;

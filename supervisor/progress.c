@@ -14,6 +14,7 @@
 #include <float.h>
 #include <stdio.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@ static void attempt_deinit(struct rs_attempt *a)
     free(a->exit_status);
     free(a->session_id);
     free(a->failure_class);
+    free(a->extra);
 }
 
 static void school_state_deinit(struct rs_school_state *s)
@@ -55,6 +57,7 @@ static void school_state_deinit(struct rs_school_state *s)
     for (size_t i = 0; i < s->nattempts; i++)
         attempt_deinit(&s->attempts[i]);
     free(s->attempts);
+    free(s->extra);
     memset(s, 0, sizeof(*s));
 }
 
@@ -69,6 +72,7 @@ void rs_current_free(struct rs_current *c)
     free(c->last_tool);
     free(c->waiting);
     free(c->run_token);
+    free(c->extra);
     free(c);
 }
 
@@ -102,6 +106,8 @@ struct rs_progress *rs_progress_free(struct rs_progress *p)
     rs_current_free(p->current);
     stop_free(p->stopped);
     free(p->status);
+    free(p->extra);
+    rs_diags_deinit(&p->repairs);
     free(p);
     return NULL;
 }
@@ -171,6 +177,19 @@ static struct rs_school_state *states_push(struct rs_school_state **v, size_t *n
     memset(s, 0, sizeof(*s));
     (*n)++;
     return s;
+}
+
+int rs_progress_drop_history(struct rs_progress *p, const char *name)
+{
+    struct rs_school_state *h = find_state(p->history, p->nhistory, name);
+    if (!h)
+        return -1;
+    int n = (int)h->nattempts;
+    size_t idx = (size_t)(h - p->history);
+    school_state_deinit(h);
+    memmove(p->history + idx, p->history + idx + 1, (p->nhistory - idx - 1) * sizeof(*p->history));
+    p->nhistory--;
+    return n;
 }
 
 struct rs_school_state *rs_progress_history(struct rs_progress *p, const char *name, const char *slug, bool create)
@@ -257,6 +276,17 @@ static json_t *jmoney(double v)
     return json_real((double)(long long)(v * 1e6 + (v >= 0 ? 0.5 : -0.5)) / 1e6);
 }
 
+/* Add the members of @extra (a JSON object text kept from loading) that @o does not have. */
+static void put_extra(json_t *o, const char *extra)
+{
+    if (!extra)
+        return;
+    json_t *ex = json_loads(extra, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (json_is_object(ex))
+        json_object_update_missing(o, ex);
+    json_decref(ex);
+}
+
 static json_t *attempt_to_json(const struct rs_attempt *a)
 {
     json_t *o = json_object();
@@ -273,6 +303,7 @@ static json_t *attempt_to_json(const struct rs_attempt *a)
     json_object_set_new(o, "reason", jstr_or_null(a->reason));
     json_object_set_new(o, "exit_status", jstr_or_null(a->exit_status));
     json_object_set_new(o, "session_id", jstr_or_null(a->session_id));
+    put_extra(o, a->extra);
     return o;
 }
 
@@ -297,6 +328,7 @@ static json_t *state_to_json(const struct rs_school_state *s, bool completed, bo
     for (size_t i = 0; i < s->nattempts; i++)
         json_array_append_new(arr, attempt_to_json(&s->attempts[i]));
     json_object_set_new(o, "attempts", arr);
+    put_extra(o, s->extra);
     return o;
 }
 
@@ -332,6 +364,7 @@ char *rs_progress_format(const struct rs_progress *p)
         json_object_set_new(cj, "last_progress", jstr_or_null(c->last_progress));
         json_object_set_new(cj, "last_tool", jstr_or_null(c->last_tool));
         json_object_set_new(cj, "waiting", jstr_or_null(c->waiting));
+        put_extra(cj, c->extra);
         json_object_set_new(o, "current", cj);
     } else {
         json_object_set_new(o, "current", json_null());
@@ -355,6 +388,7 @@ char *rs_progress_format(const struct rs_progress *p)
     } else {
         json_object_set_new(o, "stopped", json_null());
     }
+    put_extra(o, p->extra);
     char *out = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     json_decref(o);
     if (!out) {
@@ -416,20 +450,64 @@ RS_PRINTF(2, 3) static void bad(struct ctx *c, const char *fmt, ...)
     c->errors++;
 }
 
+/* The name of member @key of @where ("" at top level), for messages: "completed[2].coaches". */
+static char *field_path(const char *where, const char *key)
+{
+    return where[0] ? rs_xasprintf("%s.%s", where, key) : rs_xstrdup(key);
+}
+
+/* What @v is, for "... (got X)": the value itself when short, else its kind. Caller frees. */
+static char *describe(json_t *v)
+{
+    if (json_is_object(v))
+        return rs_xstrdup("an object");
+    if (json_is_array(v))
+        return rs_xstrdup("an array");
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = strlen(s);
+        if (n > 40) {
+            n = 40;
+            while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+                n--;
+        }
+        return rs_xasprintf("a string \"%.*s%s\"", (int)n, s, s[n] ? "..." : "");
+    }
+    if (json_is_true(v) || json_is_false(v))
+        return rs_xstrdup(json_is_true(v) ? "true" : "false");
+    if (json_is_integer(v))
+        return rs_xasprintf("%lld", (long long)json_integer_value(v));
+    if (json_is_real(v))
+        return rs_xasprintf("%g", json_real_value(v));
+    return rs_xstrdup("null");
+}
+
+RS_PRINTF(4, 5) static void bad_type(struct ctx *c, json_t *v, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *want = rs_xvasprintf(fmt, ap);
+    va_end(ap);
+    char *got = describe(v);
+    bad(c, "%s must be %s (got %s)", field, want, got);
+    free(got);
+    free(want);
+}
+
 /* @v is the value of @key in @where (NULL when absent). */
 static char *str_value(struct ctx *c, json_t *v, const char *key, bool required, const char *where)
 {
     if (!v || json_is_null(v)) {
         if (required) {
-            char *f = rs_xasprintf("%s.%s", where, key);
+            char *f = field_path(where, key);
             bad(c, "missing required field \"%s\"", f);
             free(f);
         }
         return NULL;
     }
     if (!json_is_string(v)) {
-        char *f = rs_xasprintf("%s.%s", where, key);
-        bad(c, "field \"%s\" must be a string", f);
+        char *f = field_path(where, key);
+        bad_type(c, v, f, "a string");
         free(f);
         return NULL;
     }
@@ -442,25 +520,79 @@ static int64_t time_value(struct ctx *c, json_t *v, const char *key, const char 
         return 0;
     int64_t ms = 0;
     if (!json_is_string(v) || rs_time_parse_iso(json_string_value(v), &ms) < 0) {
-        char *f = rs_xasprintf("%s.%s", where, key);
-        bad(c, "field \"%s\" must be an ISO 8601 UTC time like \"2026-11-24T20:33:10Z\"", f);
+        char *f = field_path(where, key);
+        bad_type(c, v, f, "an ISO 8601 UTC time like \"2026-11-24T20:33:10Z\"");
         free(f);
     }
     return ms;
 }
 
-static double num_value(json_t *v)
+/* A whole number in [@min, @max]; absent or null gives @def. */
+static int64_t whole_value(struct ctx *c, json_t *v, const char *key, const char *where, int64_t min, int64_t max,
+                           int64_t def)
 {
-    return json_is_number(v) ? json_number_value(v) : 0.0;
+    if (!v || json_is_null(v))
+        return def;
+    bool ok = false;
+    int64_t n = def;
+    if (json_is_integer(v)) {
+        n = json_integer_value(v);
+        ok = true;
+    } else if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (d == floor(d) && fabs(d) < 9e15) {
+            n = (int64_t)d;
+            ok = true;
+        }
+    }
+    if (!ok || n < min || n > max) {
+        char *f = field_path(where, key);
+        if (min == 0)
+            bad_type(c, v, f, "a whole number >= 0");
+        else
+            bad_type(c, v, f, "a whole number >= %lld", (long long)min);
+        free(f);
+        return def;
+    }
+    return n;
 }
 
-static int64_t int_value(json_t *v)
+/* An amount in USD (a number >= 0); absent or null gives 0. */
+static double money_value(struct ctx *c, json_t *v, const char *key, const char *where)
 {
-    if (json_is_integer(v))
-        return json_integer_value(v);
-    if (json_is_real(v))
-        return (int64_t)json_real_value(v);
-    return 0;
+    if (!v || json_is_null(v))
+        return 0.0;
+    double d = json_is_number(v) ? json_number_value(v) : -1.0;
+    if (!(d >= 0) || !isfinite(d)) {
+        char *f = field_path(where, key);
+        bad_type(c, v, f, "a number >= 0 (USD)");
+        free(f);
+        return 0.0;
+    }
+    return d;
+}
+
+static bool bool_value(struct ctx *c, json_t *v, const char *key, const char *where)
+{
+    if (!v || json_is_null(v))
+        return false;
+    if (!json_is_boolean(v)) {
+        char *f = field_path(where, key);
+        bad_type(c, v, f, "true or false");
+        free(f);
+        return false;
+    }
+    return json_is_true(v);
+}
+
+/* A value that is derived on save (duration_s): checked, then ignored. */
+static void derived_number(struct ctx *c, json_t *v, const char *key, const char *where)
+{
+    if (v && !json_is_null(v) && !json_is_number(v)) {
+        char *f = field_path(where, key);
+        bad_type(c, v, f, "a number");
+        free(f);
+    }
 }
 
 static char *get_str(struct ctx *c, json_t *o, const char *key, bool required, const char *where)
@@ -473,42 +605,102 @@ static int64_t get_time(struct ctx *c, json_t *o, const char *key, const char *w
     return time_value(c, json_object_get(o, key), key, where);
 }
 
-static double get_num(json_t *o, const char *key)
+static int64_t get_whole(struct ctx *c, json_t *o, const char *key, const char *where, int64_t max)
 {
-    return num_value(json_object_get(o, key));
+    return whole_value(c, json_object_get(o, key), key, where, 0, max, 0);
 }
 
-static int64_t get_int(json_t *o, const char *key)
+static double get_money(struct ctx *c, json_t *o, const char *key, const char *where)
 {
-    return int_value(json_object_get(o, key));
+    return money_value(c, json_object_get(o, key), key, where);
 }
+
+static bool key_in(const char *k, const char *const *known)
+{
+    for (size_t i = 0; known[i]; i++)
+        if (strcmp(k, known[i]) == 0)
+            return true;
+    return false;
+}
+
+/* A copy of @s (jansson's allocation) made with ours, the original freed through jansson. */
+static char *own_json_text(char *s)
+{
+    json_malloc_t m;
+    json_free_t f;
+    json_get_alloc_funcs(&m, &f);
+    char *r = s ? rs_xstrdup(s) : NULL;
+    if (s)
+        f(s);
+    return r;
+}
+
+/*
+ * The members of object @o that are neither in @known nor in @also (may be
+ * NULL), as a compact JSON object text to write back on save; NULL when none.
+ */
+static char *extras_of(json_t *o, const char *const *known, const char *const *also)
+{
+    json_t *ex = NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        if (key_in(k, known) || (also && key_in(k, also)))
+            continue;
+        if (!ex)
+            ex = json_object();
+        json_object_set(ex, k, v);
+    }
+    if (!ex)
+        return NULL;
+    char *s = own_json_text(json_dumps(ex, JSON_COMPACT | JSON_PRESERVE_ORDER));
+    json_decref(ex);
+    return s;
+}
+
+static const char *const attempt_keys[] = {"attempt", "iteration", "started", "finished", "duration_s", "cost_usd",
+                                           "cost_estimated", "outcome", "class", "reason", "exit_status",
+                                           "session_id", NULL};
+static const char *const state_keys[] = {"name", "slug", "started", "finished", "duration_s", "cost_usd",
+                                         "attempts", NULL};
+static const char *const completed_keys[] = {"coaches", "overlaps", "csv", NULL};
+static const char *const failed_keys[] = {"reason", NULL};
+static const char *const current_keys[] = {"name", "slug", "attempt", "iteration", "started", "supervisor_pid", "pid",
+                                           "run_token", "session_id", "last_progress", "last_tool", "waiting", NULL};
 
 static void parse_attempts(struct ctx *c, json_t *arr, struct rs_school_state *s, const char *where)
 {
-    if (!json_is_array(arr))
+    if (!arr || json_is_null(arr))
         return;
+    if (!json_is_array(arr)) {
+        char *f = field_path(where, "attempts");
+        bad_type(c, arr, f, "an array of attempt objects");
+        free(f);
+        return;
+    }
     size_t i;
     json_t *aj;
     json_array_foreach(arr, i, aj) {
+        char *w = rs_xasprintf("%s.attempts[%zu]", where, i);
         if (!json_is_object(aj)) {
-            char *f = rs_xasprintf("%s.attempts[%zu]", where, i);
-            bad(c, "%s must be an object", f);
-            free(f);
+            bad_type(c, aj, w, "an object");
+            free(w);
             continue;
         }
-        char *w = rs_xasprintf("%s.attempts[%zu]", where, i);
         struct rs_attempt *a = rs_school_state_add_attempt(s);
-        a->attempt = (int)get_int(aj, "attempt");
-        a->iteration = get_int(aj, "iteration");
+        a->attempt = (int)get_whole(c, aj, "attempt", w, INT_MAX);
+        a->iteration = get_whole(c, aj, "iteration", w, INT64_MAX);
         a->started_ms = get_time(c, aj, "started", w);
         a->finished_ms = get_time(c, aj, "finished", w);
-        a->cost_usd = get_num(aj, "cost_usd");
-        a->cost_estimated = json_is_true(json_object_get(aj, "cost_estimated"));
+        derived_number(c, json_object_get(aj, "duration_s"), "duration_s", w);
+        a->cost_usd = get_money(c, aj, "cost_usd", w);
+        a->cost_estimated = bool_value(c, json_object_get(aj, "cost_estimated"), "cost_estimated", w);
         a->outcome = get_str(c, aj, "outcome", false, w);
         a->failure_class = get_str(c, aj, "class", false, w);
         a->reason = get_str(c, aj, "reason", false, w);
         a->exit_status = get_str(c, aj, "exit_status", false, w);
         a->session_id = get_str(c, aj, "session_id", false, w);
+        a->extra = extras_of(aj, attempt_keys, NULL);
         free(w);
     }
 }
@@ -528,7 +720,7 @@ static void parse_state(struct ctx *c, json_t *sj, size_t i, void *arg)
 {
     const struct states_dst *d = arg;
     char *w = rs_xasprintf("%s[%zu]", d->key, i);
-    if (json_is_string(sj)) {
+    if (json_is_string(sj) && (d->completed || d->failed)) {
         /* Seed schema: completed/failed may be plain names. */
         struct rs_school_state *s = states_push(d->v, d->n);
         s->name = rs_xstrdup(json_string_value(sj));
@@ -539,7 +731,7 @@ static void parse_state(struct ctx *c, json_t *sj, size_t i, void *arg)
         return;
     }
     if (!json_is_object(sj)) {
-        bad(c, "%s must be an object or a school name", w);
+        bad_type(c, sj, w, d->completed || d->failed ? "an object or a school name" : "an object");
         free(w);
         return;
     }
@@ -555,10 +747,11 @@ static void parse_state(struct ctx *c, json_t *sj, size_t i, void *arg)
         s->slug = rs_xstrdup("");
     s->started_ms = get_time(c, sj, "started", w);
     s->finished_ms = get_time(c, sj, "finished", w);
-    s->cost_usd = get_num(sj, "cost_usd");
+    derived_number(c, json_object_get(sj, "duration_s"), "duration_s", w);
+    s->cost_usd = get_money(c, sj, "cost_usd", w);
     if (d->completed) {
-        s->coaches = (int)get_int(sj, "coaches");
-        s->overlaps = (int)get_int(sj, "overlaps");
+        s->coaches = (int)get_whole(c, sj, "coaches", w, INT_MAX);
+        s->overlaps = (int)get_whole(c, sj, "overlaps", w, INT_MAX);
         s->csv = get_str(c, sj, "csv", false, w);
     }
     if (d->failed) {
@@ -567,6 +760,7 @@ static void parse_state(struct ctx *c, json_t *sj, size_t i, void *arg)
             s->reason = rs_xstrdup("unknown");
     }
     parse_attempts(c, json_object_get(sj, "attempts"), s, w);
+    s->extra = extras_of(sj, state_keys, d->completed ? completed_keys : d->failed ? failed_keys : NULL);
     free(w);
 }
 
@@ -576,7 +770,7 @@ static void parse_pending(struct ctx *c, json_t *v, size_t i, void *arg)
     struct rs_progress *p = arg;
     if (!json_is_string(v)) {
         char *f = rs_xasprintf("pending[%zu]", i);
-        bad(c, "%s must be a school name (string)", f);
+        bad_type(c, v, f, "a school name (string)");
         free(f);
         return;
     }
@@ -588,16 +782,17 @@ static struct rs_current *parse_current(struct ctx *c, json_t *cj)
     struct rs_current *cur = rs_xcalloc(1, sizeof(*cur));
     cur->name = get_str(c, cj, "name", true, "current");
     cur->slug = get_str(c, cj, "slug", false, "current");
-    cur->attempt = (int)get_int(cj, "attempt");
-    cur->iteration = get_int(cj, "iteration");
+    cur->attempt = (int)get_whole(c, cj, "attempt", "current", INT_MAX);
+    cur->iteration = get_whole(c, cj, "iteration", "current", INT64_MAX);
     cur->started_ms = get_time(c, cj, "started", "current");
-    cur->supervisor_pid = (int)get_int(cj, "supervisor_pid");
-    cur->pid = (int)get_int(cj, "pid");
+    cur->supervisor_pid = (int)get_whole(c, cj, "supervisor_pid", "current", INT_MAX);
+    cur->pid = (int)get_whole(c, cj, "pid", "current", INT_MAX);
     cur->run_token = get_str(c, cj, "run_token", false, "current");
     cur->session_id = get_str(c, cj, "session_id", false, "current");
     cur->last_progress = get_str(c, cj, "last_progress", false, "current");
     cur->last_tool = get_str(c, cj, "last_tool", false, "current");
     cur->waiting = get_str(c, cj, "waiting", false, "current");
+    cur->extra = extras_of(cj, current_keys, NULL);
     if (cur->name)
         return cur;
     rs_current_free(cur);
@@ -956,11 +1151,24 @@ struct source {
         const char *text; /* NULL when absent */
         size_t len;
     } span[M_COUNT];
+    /* Lean: the members we do not know, each from its name's '"' to the end of its value. */
+    struct span {
+        const char *text;
+        size_t len;
+    } *unknown;
+    size_t nunknown;
 };
+
+static void source_deinit(struct source *src)
+{
+    free(src->unknown);
+    memset(src, 0, sizeof(*src));
+}
 
 /*
  * Check the syntax of the whole of @data and record where each member we
- * know starts and ends (the last one wins on duplicates, as in jansson).
+ * know starts and ends (the last one wins on duplicates, as in jansson), and
+ * where the others are (kept across saves).
  * Return: false on anything the scanner refuses.
  */
 static bool scan_document(const char *data, size_t len, struct source *src)
@@ -979,16 +1187,25 @@ static bool scan_document(const char *data, size_t len, struct source *src)
     while (more) {
         char key[SCAN_KEY_MAX + 1];
         size_t keylen;
+        const char *k = s.p;
         if (!scan_key(&s, key, &keylen))
             return false;
         const char *v = s.p;
         if (!skip_value(&s, 1))
             return false;
+        bool known = false;
         for (int m = 0; m < M_COUNT; m++) {
             if (keylen == strlen(member_names[m]) && memcmp(key, member_names[m], keylen) == 0) {
                 src->span[m].text = v;
                 src->span[m].len = (size_t)(s.p - v);
+                known = true;
             }
+        }
+        if (!known) {
+            if (needs_growth(src->nunknown) || src->nunknown < 4)
+                src->unknown = rs_xrealloc(src->unknown, (src->nunknown < 4 ? 4 : grown(src->nunknown)) *
+                                                             sizeof(*src->unknown));
+            src->unknown[src->nunknown++] = (struct span){k, (size_t)(s.p - k)};
         }
         if (!scan_next(&s, '}', &more))
             return false;
@@ -1066,70 +1283,167 @@ static enum shape member_each(struct ctx *c, const struct source *src, enum memb
     return SHAPE_ARRAY;
 }
 
+/* The top-level members this version does not know, as JSON object text (NULL when none). */
+static char *top_extras(struct ctx *c, const struct source *src)
+{
+    if (src->root) {
+        json_t *ex = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(src->root, k, v) {
+            bool known = false;
+            for (int m = 0; m < M_COUNT && !known; m++)
+                known = strcmp(k, member_names[m]) == 0;
+            if (!known)
+                json_object_set(ex, k, v);
+        }
+        char *s = json_object_size(ex) ? own_json_text(json_dumps(ex, JSON_COMPACT | JSON_PRESERVE_ORDER)) : NULL;
+        json_decref(ex);
+        return s;
+    }
+    if (!src->nunknown)
+        return NULL;
+    struct rs_buf b;
+    rs_buf_init(&b);
+    rs_buf_putc(&b, '{');
+    for (size_t i = 0; i < src->nunknown; i++) {
+        if (i)
+            rs_buf_putc(&b, ',');
+        rs_buf_append(&b, src->unknown[i].text, src->unknown[i].len);
+    }
+    rs_buf_putc(&b, '}');
+    json_t *ex = load_span(c, rs_buf_cstr(&b), b.len);
+    rs_buf_deinit(&b);
+    if (!ex)
+        return NULL;
+    char *s = own_json_text(json_dumps(ex, JSON_COMPACT | JSON_PRESERVE_ORDER));
+    json_decref(ex);
+    return s;
+}
+
+static bool status_known(const char *s)
+{
+    static const char *const v[] = {"initialized", "running", "finished", "stopped", "cancelled", NULL};
+    return key_in(s, v);
+}
+
+/* Sum of the attempts' costs: what the batch total is made of. */
+static double attempts_cost(const struct rs_progress *p, size_t *nattempts, bool *estimated)
+{
+    double sum = 0;
+    const struct {
+        const struct rs_school_state *v;
+        size_t n;
+    } lists[] = {{p->completed, p->ncompleted}, {p->failed, p->nfailed}, {p->history, p->nhistory}};
+    for (size_t l = 0; l < 3; l++) {
+        for (size_t i = 0; i < lists[l].n; i++) {
+            for (size_t k = 0; k < lists[l].v[i].nattempts; k++) {
+                const struct rs_attempt *a = &lists[l].v[i].attempts[k];
+                sum += a->cost_usd;
+                (*nattempts)++;
+                if (a->cost_estimated && a->cost_usd > 0)
+                    *estimated = true;
+            }
+        }
+    }
+    return sum;
+}
+
 /* Convert @src into a new struct rs_progress; NULL after c->syntax or c->errors. */
 static struct rs_progress *convert(struct ctx *c, const struct source *src)
 {
     struct rs_progress *p = rs_xcalloc(1, sizeof(*p));
     json_t *v = member_get(c, src, M_SCHEMA_VERSION);
-    p->schema_version = v ? (int)int_value(v) : RS_PROGRESS_SCHEMA_VERSION;
+    /* No schema_version: the seed schema (plain names, current_school), upgraded on the next save. */
+    bool seed = !v || json_is_null(v);
+    p->schema_version = (int)whole_value(c, v, "schema_version", "", 1, INT_MAX, RS_PROGRESS_SCHEMA_VERSION);
     json_decref(v);
     if (p->schema_version > RS_PROGRESS_SCHEMA_VERSION) {
         rs_diags_addpos(c->diags, c->origin, 0, 0, "schema_version %d is newer than this ralphsup understands (%d)",
                         p->schema_version, RS_PROGRESS_SCHEMA_VERSION);
         c->errors++;
     }
+    if (seed)
+        rs_diags_add(&p->repairs, "%s: no schema_version: read as a seed progress file and upgraded to schema_version %d",
+                     c->origin, RS_PROGRESS_SCHEMA_VERSION);
     v = member_get(c, src, M_BATCH_NAME);
-    p->batch_name = str_value(c, v, "batch_name", true, "$");
+    p->batch_name = str_value(c, v, "batch_name", true, "");
     json_decref(v);
     if (!p->batch_name)
         p->batch_name = rs_xstrdup("");
     v = member_get(c, src, M_STATUS);
-    p->status = str_value(c, v, "status", false, "$");
+    p->status = str_value(c, v, "status", false, "");
+    if (p->status && !status_known(p->status)) {
+        bad(c, "status must be one of initialized, running, finished, stopped, cancelled (got \"%s\")", p->status);
+        free(p->status);
+        p->status = NULL;
+    }
     json_decref(v);
     if (!p->status)
         p->status = rs_xstrdup("initialized");
     v = member_get(c, src, M_STARTED);
-    p->started_ms = time_value(c, v, "started", "$");
+    p->started_ms = time_value(c, v, "started", "");
     json_decref(v);
     v = member_get(c, src, M_LAST_UPDATED);
-    p->last_updated_ms = time_value(c, v, "last_updated", "$");
+    p->last_updated_ms = time_value(c, v, "last_updated", "");
     json_decref(v);
 
     enum shape sh = member_each(c, src, M_PENDING, parse_pending, p);
     if (sh == SHAPE_NULL || sh == SHAPE_OTHER)
-        bad(c, "field \"%s\" must be an array of school names", "pending");
+        bad(c, "pending must be an array of school names");
+    else if (sh == SHAPE_ABSENT && !seed)
+        bad(c, "missing required field \"pending\" (without it the schools not yet run would be skipped)");
     const struct states_dst dst[] = {
         {M_COMPLETED, "completed", &p->completed, &p->ncompleted, true, false},
         {M_FAILED, "failed", &p->failed, &p->nfailed, false, true},
         {M_RETRY_HISTORY, "retry_history", &p->history, &p->nhistory, false, false},
     };
     for (size_t i = 0; i < sizeof dst / sizeof dst[0]; i++) {
-        if (member_each(c, src, (enum member)dst[i].member, parse_state, (void *)&dst[i]) == SHAPE_OTHER)
-            bad(c, "field \"%s\" must be an array", dst[i].key);
+        sh = member_each(c, src, (enum member)dst[i].member, parse_state, (void *)&dst[i]);
+        if (sh == SHAPE_OTHER)
+            bad(c, "%s must be an array", dst[i].key);
+        else if (sh == SHAPE_ABSENT && !seed && (dst[i].completed || dst[i].failed))
+            bad(c, "missing required field \"%s\" (without it those schools would run again)", dst[i].key);
     }
 
     json_t *cj = member_get(c, src, M_CURRENT);
+    json_t *cs = member_get(c, src, M_CURRENT_SCHOOL);
+    if (cs && !json_is_null(cs) && !json_is_string(cs))
+        bad_type(c, cs, "current_school", "a school name or null");
     if (json_is_object(cj)) {
         p->current = parse_current(c, cj);
-    } else {
-        json_t *cs = member_get(c, src, M_CURRENT_SCHOOL);
-        if (json_is_string(cs)) {
-            /* Seed schema: only the name. */
-            p->current = rs_xcalloc(1, sizeof(*p->current));
-            p->current->name = rs_xstrdup(json_string_value(cs));
-        }
-        json_decref(cs);
+    } else if (cj && !json_is_null(cj)) {
+        bad_type(c, cj, "current", "an object or null");
+    } else if (json_is_string(cs)) {
+        /* Seed schema: only the name. */
+        p->current = rs_xcalloc(1, sizeof(*p->current));
+        p->current->name = rs_xstrdup(json_string_value(cs));
     }
+    json_decref(cs);
     json_decref(cj);
     v = member_get(c, src, M_ITERATIONS);
-    p->iterations = int_value(v);
+    if ((!v || json_is_null(v)) && !seed)
+        bad(c, "missing required field \"iterations\" (the iterations run so far, which max_iterations counts; it "
+               "cannot be recomputed safely)");
+    p->iterations = whole_value(c, v, "iterations", "", 0, INT64_MAX, 0);
     json_decref(v);
     v = member_get(c, src, M_COST_USD);
-    p->cost_usd = num_value(v);
+    bool cost_missing = !v || json_is_null(v);
+    p->cost_usd = money_value(c, v, "cost_usd", "");
     json_decref(v);
     v = member_get(c, src, M_COST_ESTIMATED);
-    p->cost_estimated = json_is_true(v);
+    p->cost_estimated = bool_value(c, v, "cost_estimated", "");
     json_decref(v);
+    if (cost_missing && !seed && !c->errors && !c->syntax) {
+        /* Every cost ralphsup adds to the total is also an attempt's: the sum is the total. */
+        size_t n = 0;
+        bool est = false;
+        p->cost_usd = attempts_cost(p, &n, &est);
+        p->cost_estimated = p->cost_estimated || est;
+        char m[32];
+        rs_diags_add(&p->repairs, "%s: cost_usd was missing: recomputed as %s, the sum of the %zu attempts recorded",
+                     c->origin, rs_money_format(p->cost_usd, m, sizeof m), n);
+    }
     json_t *st = member_get(c, src, M_STOPPED);
     if (json_is_object(st)) {
         char *reason = get_str(c, st, "reason", false, "stopped");
@@ -1137,8 +1451,20 @@ static struct rs_progress *convert(struct ctx *c, const struct source *src)
         rs_progress_set_stopped(p, reason ? reason : "stopped", limit, get_time(c, st, "at", "stopped"));
         free(reason);
         free(limit);
+    } else if (st && !json_is_null(st)) {
+        bad_type(c, st, "stopped", "an object or null");
     }
     json_decref(st);
+    p->extra = top_extras(c, src);
+    if (!c->syntax && !c->errors) {
+        struct rs_diags refused;
+        rs_diags_init(&refused);
+        rs_progress_check(p, c->origin, &p->repairs, &refused);
+        for (size_t i = 0; i < refused.n; i++)
+            rs_diags_add(c->diags, "%s", refused.msgs[i]);
+        c->errors += (int)refused.n;
+        rs_diags_deinit(&refused);
+    }
     if (c->syntax || c->errors)
         p = rs_progress_free(p);
     return p;
@@ -1146,6 +1472,12 @@ static struct rs_progress *convert(struct ctx *c, const struct source *src)
 
 int rs_progress_parse(const char *data, size_t len, const char *origin, struct rs_progress **out, struct rs_diags *diags)
 {
+    /* A UTF-8 byte order mark (some editors write one) is not JSON: skip it, and say so. */
+    bool bom = len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0;
+    if (bom) {
+        data += 3;
+        len -= 3;
+    }
     /*
      * Lean path first. Its findings go to a private list so that nothing of
      * it is reported when it gives way to the fallback.
@@ -1156,39 +1488,44 @@ int rs_progress_parse(const char *data, size_t len, const char *origin, struct r
     rs_diags_init(&lean);
     struct ctx c = {.origin = origin, .diags = &lean};
     struct rs_progress *p = NULL;
+    bool done = false;
+    int r = 0;
     if (scan_document(data, len, &src)) {
         p = convert(&c, &src);
         if (!c.syntax) {
             for (size_t i = 0; i < lean.n; i++)
                 rs_diags_add(diags, "%s", lean.msgs[i]);
-            rs_diags_deinit(&lean);
-            if (!p)
-                return RS_PROGRESS_E_INVALID;
-            *out = p;
-            return 0;
+            done = true;
+            r = p ? 0 : RS_PROGRESS_E_INVALID;
         }
     }
+    source_deinit(&src);
     rs_diags_deinit(&lean);
 
-    /* Fallback: one DOM of the whole buffer, for jansson's diagnostic or its result. */
-    json_error_t je;
-    json_t *root = json_loadb(data, len, JSON_ALLOW_NUL, &je);
-    if (!root) {
-        rs_diags_addpos(diags, origin, je.line, je.column, "invalid JSON: %s", je.text);
-        return RS_PROGRESS_E_INVALID;
-    }
-    if (!json_is_object(root)) {
-        rs_diags_addpos(diags, origin, 0, 0, "top level must be a JSON object");
+    if (!done) {
+        /* Fallback: one DOM of the whole buffer, for jansson's diagnostic or its result. */
+        json_error_t je;
+        json_t *root = json_loadb(data, len, JSON_ALLOW_NUL, &je);
+        if (!root) {
+            rs_diags_addpos(diags, origin, je.line, je.column, "invalid JSON: %s", je.text);
+            return RS_PROGRESS_E_INVALID;
+        }
+        if (!json_is_object(root)) {
+            rs_diags_addpos(diags, origin, 0, 0, "top level must be a JSON object");
+            json_decref(root);
+            return RS_PROGRESS_E_INVALID;
+        }
+        src.root = root;
+        c = (struct ctx){.origin = origin, .diags = diags};
+        p = convert(&c, &src);
         json_decref(root);
-        return RS_PROGRESS_E_INVALID;
+        r = p ? 0 : RS_PROGRESS_E_INVALID;
     }
-    memset(&src, 0, sizeof(src));
-    src.root = root;
-    c = (struct ctx){.origin = origin, .diags = diags};
-    p = convert(&c, &src);
-    json_decref(root);
     if (!p)
-        return RS_PROGRESS_E_INVALID;
+        return r;
+    if (bom)
+        rs_diags_add(&p->repairs, "%s: skipped the UTF-8 byte order mark at the start of the file (not written back)",
+                     origin);
     *out = p;
     return 0;
 }
@@ -1209,4 +1546,268 @@ int rs_progress_load(const char *path, struct rs_progress **out, struct rs_diags
     r = rs_progress_parse(data, len, path, out, diags);
     free(data);
     return r;
+}
+
+/* ---- consistency: every school in exactly one place ------------------------------ */
+
+enum place { PL_PENDING, PL_CURRENT, PL_COMPLETED, PL_FAILED, PL_HISTORY, PL_COUNT };
+
+static const char *const place_key[PL_COUNT] = {"pending", "current", "completed", "failed", "retry_history"};
+
+struct occ {
+    const char *name;
+    enum place place;
+    size_t index;
+};
+
+static int occ_cmp(const void *a, const void *b)
+{
+    const struct occ *x = a, *y = b;
+    int r = strcmp(x->name, y->name);
+    if (r)
+        return r;
+    if (x->place != y->place)
+        return x->place < y->place ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* "pending[3]", or "current". */
+static const char *occ_label(const struct occ *o, char *buf, size_t n)
+{
+    if (o->place == PL_CURRENT)
+        snprintf(buf, n, "current");
+    else
+        snprintf(buf, n, "%s[%zu]", place_key[o->place], o->index);
+    return buf;
+}
+
+static int attempt_cmp(const void *a, const void *b)
+{
+    const struct rs_attempt *x = a, *y = b;
+    if (x->iteration != y->iteration)
+        return x->iteration < y->iteration ? -1 : 1;
+    return (x->attempt > y->attempt) - (x->attempt < y->attempt);
+}
+
+/* Move everything of @src into @dst (same school): attempts in iteration order, costs added. */
+static void merge_state(struct rs_school_state *dst, struct rs_school_state *src)
+{
+    for (size_t i = 0; i < src->nattempts; i++) {
+        struct rs_attempt *a = rs_school_state_add_attempt(dst);
+        *a = src->attempts[i];
+    }
+    src->nattempts = 0;
+    if (dst->nattempts > 1)
+        qsort(dst->attempts, dst->nattempts, sizeof(*dst->attempts), attempt_cmp);
+    dst->cost_usd += src->cost_usd;
+    if (src->started_ms > 0 && (dst->started_ms <= 0 || src->started_ms < dst->started_ms))
+        dst->started_ms = src->started_ms;
+    if ((!dst->slug || !dst->slug[0]) && src->slug && src->slug[0]) {
+        free(dst->slug);
+        dst->slug = src->slug;
+        src->slug = NULL;
+    }
+    if (!dst->csv && src->csv) {
+        dst->csv = src->csv;
+        src->csv = NULL;
+    }
+    if (!dst->extra && src->extra) {
+        dst->extra = src->extra;
+        src->extra = NULL;
+    }
+}
+
+/* Remove the entries of @v flagged in @gone (merged away), keeping the order. */
+static void states_compact(struct rs_school_state *v, size_t *n, const bool *gone)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < *n; i++) {
+        if (gone[i])
+            school_state_deinit(&v[i]);
+        else
+            v[w++] = v[i];
+    }
+    *n = w;
+}
+
+struct check {
+    struct rs_progress *p;
+    const char *origin;
+    struct rs_diags *fixed, *refused;
+    bool *gone[PL_COUNT]; /* per place, per index: removed by a repair */
+    bool clear_current;   /* freed at the end: its name is still in the sorted occurrences */
+    int repairs;
+};
+
+static struct rs_school_state *state_at(struct rs_progress *p, const struct occ *o)
+{
+    return o->place == PL_COMPLETED ? &p->completed[o->index]
+           : o->place == PL_FAILED  ? &p->failed[o->index]
+                                    : &p->history[o->index];
+}
+
+RS_PRINTF(3, 4) static void fixed(struct check *k, const struct occ *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = rs_xvasprintf(fmt, ap);
+    va_end(ap);
+    char l[64];
+    rs_diags_add(k->fixed, "%s: %s \"%s\" %s", k->origin, occ_label(o, l, sizeof l), o->name, msg);
+    free(msg);
+    k->repairs++;
+}
+
+/* Merge the entries of one place (completed, failed or history) into the one kept. Return: it. */
+static const struct occ *merge_place(struct check *k, const struct occ *g, size_t n, enum place pl)
+{
+    const struct occ *keep = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (g[i].place != pl)
+            continue;
+        /* The latest finished entry holds the newest counts and reason. */
+        if (!keep || state_at(k->p, &g[i])->finished_ms >= state_at(k->p, keep)->finished_ms)
+            keep = &g[i];
+    }
+    char l[64];
+    for (size_t i = 0; keep && i < n; i++) {
+        if (g[i].place != pl || &g[i] == keep)
+            continue;
+        struct rs_school_state *dst = state_at(k->p, keep), *src = state_at(k->p, &g[i]);
+        size_t na = src->nattempts;
+        merge_state(dst, src);
+        k->gone[pl][g[i].index] = true;
+        fixed(k, &g[i], "is also %s: merged into it (%zu attempt%s moved)", occ_label(keep, l, sizeof l), na,
+              na == 1 ? "" : "s");
+    }
+    return keep;
+}
+
+/* The occurrences @g[0..n) of one name. */
+static void check_school(struct check *k, const struct occ *g, size_t n)
+{
+    const struct occ *first[PL_COUNT] = {0};
+    size_t count[PL_COUNT] = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (!first[g[i].place])
+            first[g[i].place] = &g[i];
+        count[g[i].place]++;
+    }
+    struct rs_progress *p = k->p;
+    char l1[64], l2[64];
+    const char *o = k->origin, *name = g[0].name;
+    size_t refusals = k->refused->n;
+    if (count[PL_COMPLETED] && count[PL_FAILED])
+        rs_diags_add(k->refused, "%s: %s \"%s\" is also %s: a school is either completed or failed; delete one of "
+                                 "the two entries",
+                     o, occ_label(first[PL_FAILED], l1, sizeof l1), name, occ_label(first[PL_COMPLETED], l2, sizeof l2));
+    if (count[PL_FAILED] && count[PL_PENDING])
+        rs_diags_add(k->refused, "%s: %s \"%s\" is also %s: remove it from \"failed\" to run it again, or from "
+                                 "\"pending\" to leave it failed",
+                     o, occ_label(first[PL_PENDING], l1, sizeof l1), name, occ_label(first[PL_FAILED], l2, sizeof l2));
+    if (count[PL_FAILED] && count[PL_CURRENT])
+        rs_diags_add(k->refused, "%s: current \"%s\" is also %s: remove it from \"failed\" to run it again, or set "
+                                 "\"current\" to null to leave it failed",
+                     o, name, occ_label(first[PL_FAILED], l2, sizeof l2));
+    bool token = p->current && p->current->run_token && p->current->run_token[0];
+    if (count[PL_COMPLETED] && count[PL_CURRENT] && token)
+        rs_diags_add(k->refused, "%s: current \"%s\" is also %s: set \"current\" to null once no process of its "
+                                 "run (RALPHSUP_RUN_TOKEN=%s) is alive",
+                     o, name, occ_label(first[PL_COMPLETED], l2, sizeof l2), p->current->run_token);
+    if (count[PL_HISTORY] && !count[PL_PENDING] && !count[PL_CURRENT] && !count[PL_COMPLETED] && !count[PL_FAILED])
+        rs_diags_add(k->refused, "%s: %s \"%s\" is neither pending nor current: add \"%s\" to \"pending\" to go on "
+                                 "with its attempts, or delete the entry",
+                     o, occ_label(first[PL_HISTORY], l1, sizeof l1), name, name);
+    if (k->refused->n != refusals)
+        return;
+
+    /* One entry per place: duplicates merged, their attempts kept. */
+    const struct occ *done = NULL;
+    if (count[PL_COMPLETED])
+        done = merge_place(k, g, n, PL_COMPLETED);
+    if (count[PL_FAILED])
+        done = merge_place(k, g, n, PL_FAILED);
+    const struct occ *hist = count[PL_HISTORY] ? merge_place(k, g, n, PL_HISTORY) : NULL;
+    if (hist && done) {
+        /* Attempts of a finished school belong to its entry. */
+        size_t na = state_at(p, hist)->nattempts;
+        merge_state(state_at(p, done), state_at(p, hist));
+        k->gone[PL_HISTORY][hist->index] = true;
+        fixed(k, hist, "is also %s: its attempts merged into it (%zu moved)", occ_label(done, l2, sizeof l2), na);
+    }
+    if (done && count[PL_CURRENT]) {
+        fixed(k, first[PL_CURRENT], "is also %s: current cleared (completed is kept)", occ_label(done, l2, sizeof l2));
+        k->clear_current = true;
+    }
+    const struct occ *kept = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (g[i].place != PL_PENDING)
+            continue;
+        if (done) {
+            fixed(k, &g[i], "is also %s: removed from pending", occ_label(done, l2, sizeof l2));
+        } else if (count[PL_CURRENT]) {
+            fixed(k, &g[i], "is also current: removed from pending (start puts an interrupted current school back "
+                            "at the front)");
+        } else if (kept) {
+            fixed(k, &g[i], "is also %s: kept once", occ_label(kept, l2, sizeof l2));
+        } else {
+            kept = &g[i];
+            continue;
+        }
+        k->gone[PL_PENDING][g[i].index] = true;
+    }
+}
+
+int rs_progress_check(struct rs_progress *p, const char *origin, struct rs_diags *fixed_out, struct rs_diags *refused)
+{
+    size_t n = p->npending + p->ncompleted + p->nfailed + p->nhistory + (p->current ? 1 : 0);
+    if (n == 0)
+        return 0;
+    struct occ *v = rs_xmalloc(n * sizeof(*v));
+    size_t k = 0;
+    for (size_t i = 0; i < p->npending; i++)
+        v[k++] = (struct occ){p->pending[i], PL_PENDING, i};
+    if (p->current)
+        v[k++] = (struct occ){p->current->name, PL_CURRENT, 0};
+    for (size_t i = 0; i < p->ncompleted; i++)
+        v[k++] = (struct occ){p->completed[i].name, PL_COMPLETED, i};
+    for (size_t i = 0; i < p->nfailed; i++)
+        v[k++] = (struct occ){p->failed[i].name, PL_FAILED, i};
+    for (size_t i = 0; i < p->nhistory; i++)
+        v[k++] = (struct occ){p->history[i].name, PL_HISTORY, i};
+    qsort(v, n, sizeof(*v), occ_cmp);
+    struct check ck = {.p = p, .origin = origin, .fixed = fixed_out, .refused = refused};
+    const size_t sizes[PL_COUNT] = {p->npending, 1, p->ncompleted, p->nfailed, p->nhistory};
+    for (int pl = 0; pl < PL_COUNT; pl++)
+        ck.gone[pl] = rs_xcalloc(sizes[pl] + 1, sizeof(bool));
+    /* Names are compared before anything moves; the state arrays are compacted only at the end. */
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && strcmp(v[j].name, v[i].name) == 0)
+            j++;
+        if (j - i > 1 || v[i].place == PL_HISTORY)
+            check_school(&ck, v + i, j - i);
+        i = j;
+    }
+    free(v);
+    if (ck.clear_current) {
+        rs_current_free(p->current);
+        p->current = NULL;
+    }
+    if (ck.repairs) {
+        size_t w = 0;
+        for (size_t i = 0; i < p->npending; i++) {
+            if (ck.gone[PL_PENDING][i])
+                free(p->pending[i]);
+            else
+                p->pending[w++] = p->pending[i];
+        }
+        p->npending = w;
+        states_compact(p->completed, &p->ncompleted, ck.gone[PL_COMPLETED]);
+        states_compact(p->failed, &p->nfailed, ck.gone[PL_FAILED]);
+        states_compact(p->history, &p->nhistory, ck.gone[PL_HISTORY]);
+    }
+    for (int pl = 0; pl < PL_COUNT; pl++)
+        free(ck.gone[pl]);
+    return ck.repairs;
 }

@@ -787,6 +787,7 @@ static void start_iteration(struct sup *s)
     const struct rs_school *sc = rs_batch_school(s->b, name);
     if (!sc) {
         rs_progress_remove_pending(p, name);
+        rs_progress_drop_history(p, name); /* retry history belongs to pending schools only */
         char subject[512];
         snprintf(subject, sizeof subject, "ralphsup: dropped %s from pending (no longer in the school list)", name);
         struct rs_transition t = {.event = "requeued", .school = name, .cost_usd = -1, .subject = subject};

@@ -66,7 +66,9 @@ struct rs_batch *rs_batch_free(struct rs_batch *b);
 
 /*
  * rs_batch_commit() - save b->prog crash-safely and commit it (and
- * t->extra_path when [git] include_outputs) as one commit.
+ * t->extra_path when [git] include_outputs) as one commit. Repairs the
+ * loader made (b->prog->repairs, when no rs_batch_reconcile() took them) are
+ * appended to the body and to @warn ("repaired: ..."), then cleared.
  * A held git lock defers the commit (warning in @warn); a save failure is
  * an error. Return: 0, or a sysexits code (74) with @warn filled.
  */
@@ -79,12 +81,20 @@ const struct rs_school *rs_batch_school(const struct rs_batch *b, const char *na
 struct rs_progress *rs_batch_fresh_progress(const struct rs_batch *b, int64_t now_ms);
 
 /*
- * rs_batch_reconcile() - align b->prog with the current school list: new
- * schools appended to pending, pending ones no longer listed removed (their
- * names appended to @removed as messages), completed/failed kept.
- * Return: number of changes.
+ * rs_batch_reconcile() - validate b->prog against the school list and align
+ * it with the list, in memory (the caller saves and commits, event
+ * "reconciled"): what loading repaired (p->repairs); every name made the
+ * list's canonical spelling (aliases, slugs, case); empty slugs, and the CSV
+ * path of completed entries that have none (when the school's output CSV
+ * exists), filled in; rs_progress_check() on the canonical names; pending
+ * schools no longer listed removed (with their retry history); schools new
+ * in the list appended to pending. Completed/failed schools no longer listed
+ * are kept and reported.
+ * @changes gets one message per change or note; @refused one per problem
+ * that cannot be fixed safely (naming the field; nothing may be saved then).
+ * Return: number of changes (0 = nothing to save).
  */
-int rs_batch_reconcile(struct rs_batch *b, struct rs_diags *changes);
+int rs_batch_reconcile(struct rs_batch *b, struct rs_diags *changes, struct rs_diags *refused);
 
 /* Path of the per-school output CSV (absolute; caller frees). */
 char *rs_batch_output_csv(const struct rs_batch *b, const struct rs_school *s);

@@ -30,6 +30,7 @@ struct rs_attempt {
     char *exit_status;      /* "exit 0", "signal 9 (SIGKILL)", ... */
     char *session_id;       /* may be NULL */
     char *failure_class;    /* "item" | "transient" | "fatal" | NULL */
+    char *extra;            /* members this version does not know, as a JSON object text, or NULL */
 };
 
 struct rs_school_state {
@@ -44,6 +45,7 @@ struct rs_school_state {
     char *reason;           /* failed only */
     struct rs_attempt *attempts;
     size_t nattempts;
+    char *extra;            /* unknown members (JSON object text) or NULL: kept across saves */
 };
 
 struct rs_current {
@@ -59,6 +61,7 @@ struct rs_current {
     char *last_progress;    /* last RALPH_PROGRESS text */
     char *last_tool;        /* "Bash: curl ..." */
     char *waiting;          /* e.g. "usage limit reset at 23:00 UTC", or NULL */
+    char *extra;            /* unknown members (JSON object text) or NULL: kept across saves */
 };
 
 struct rs_stop {
@@ -87,6 +90,13 @@ struct rs_progress {
     bool cost_estimated;    /* some part of cost_usd is an estimate */
     struct rs_stop *stopped;/* why the last run stopped, or NULL */
     char *status;           /* "initialized" | "running" | "finished" | "stopped" | "cancelled" */
+    char *extra;            /* unknown top-level members (JSON object text) or NULL: kept across saves */
+    /*
+     * What loading repaired in memory, one message each (a UTF-8 BOM skipped,
+     * a seed file upgraded, a name twice in pending kept once, ...). Not saved
+     * yet: rs_batch_reconcile() reports them and the caller commits them.
+     */
+    struct rs_diags repairs;
 };
 
 enum {
@@ -98,7 +108,12 @@ struct rs_progress *rs_progress_new(const char *batch_name, int64_t now_ms);
 struct rs_progress *rs_progress_free(struct rs_progress *p);
 
 /*
- * rs_progress_load() - read and validate @path.
+ * rs_progress_load() - read and validate @path against docs/progress.md:
+ * types, required keys (schema_version 1: batch_name, pending, completed,
+ * failed, iterations, cost_usd; a missing cost_usd is recomputed from the
+ * attempts), and rs_progress_check(). A UTF-8 BOM is skipped. Every problem
+ * names its field ("completed[2].coaches must be a whole number"). Repairs
+ * made in memory are listed in p->repairs.
  * Return: 0, RS_PROGRESS_E_NOT_FOUND, RS_PROGRESS_E_INVALID (diags filled), -errno.
  */
 int rs_progress_load(const char *path, struct rs_progress **out, struct rs_diags *diags);
@@ -110,10 +125,28 @@ char *rs_progress_format(const struct rs_progress *p);
 /* Crash-safe save; updates last_updated_ms to @now_ms first. Return 0 or -errno. */
 int rs_progress_save(struct rs_progress *p, const char *path, int64_t now_ms);
 
+/*
+ * rs_progress_check() - every school (by exact name) in exactly one of
+ * pending / current / completed / failed, no name twice in a list, and
+ * retry_history only for schools that are pending or current. Repaired in
+ * place when safe, one message per repair appended to @fixed: a name twice
+ * in pending is kept once; a school both completed (or current) and pending
+ * is removed from pending; two completed (or failed, or history) entries of
+ * one school are merged into one (attempts and cost kept); a history entry
+ * of a completed or failed school is merged into it. Refused (appended to
+ * @refused, nothing changed for that school): completed and failed; failed
+ * and pending or current; current and completed while it has a run token;
+ * a history entry of a school in no list. Messages start with "@origin: ".
+ * Return: number of repairs.
+ */
+int rs_progress_check(struct rs_progress *p, const char *origin, struct rs_diags *fixed, struct rs_diags *refused);
+
 /* ---- state transitions (pure, in memory) ------------------------------- */
 void rs_progress_push_pending(struct rs_progress *p, const char *name, bool front);
 bool rs_progress_remove_pending(struct rs_progress *p, const char *name);
 bool rs_progress_is_known(const struct rs_progress *p, const char *name);
+/* Drop the history entry of @name (a school that left the list); its number of attempts, or -1 if none. */
+int rs_progress_drop_history(struct rs_progress *p, const char *name);
 /* History entry for @name (created when @create). */
 struct rs_school_state *rs_progress_history(struct rs_progress *p, const char *name, const char *slug, bool create);
 /* Move history entry of @name (or a fresh one) to completed / failed; returns it. */

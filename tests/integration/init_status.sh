@@ -68,7 +68,7 @@ assert_eq "$RS_RC" 0 "init --resume exits 0"
 assert_contains "$RS_OUT" "University of Wyoming" "--resume reports the removed school"
 assert_file_json "$PW" 'd["pending"][-1] == "Seattle University" and "University of Wyoming" not in d["pending"] and len(d["pending"]) == 24' \
     "--resume: the new school (given by alias) appended under its canonical name, the removed one dropped"
-assert_contains "$(git -C "$W" log -1 --format=%s)" "ralphsup: resumed batch west-2026 (2 changes to pending)" "--resume commit subject counts 2 changes"
+assert_contains "$(git -C "$W" log -1 --format=%s)" "ralphsup: resumed batch west-2026 (2 changes)" "--resume commit subject counts 2 changes"
 assert_contains "$(git -C "$W" log -1 --format=%B | git interpret-trailers --parse)" "Ralphsup-Event: reconciled" "--resume trailer"
 rs init --reset --resume "$CW"
 assert_eq "$RS_RC" 64 "--reset with --resume is a usage error (64)"

@@ -53,8 +53,8 @@ Test(progress, transitions_and_round_trip)
     p->cost_usd = 1.5;
     p->iterations = 3;
     p->current = rs_xcalloc(1, sizeof(*p->current));
-    p->current->name = rs_xstrdup("C");
-    p->current->run_token = rs_xstrdup("c:3:1:ab");
+    p->current->name = rs_xstrdup("D");
+    p->current->run_token = rs_xstrdup("d:3:1:ab");
     rs_progress_set_stopped(p, "max_cost_usd reached", "max_cost_usd", 1795561300000);
 
     char *dir = tmpdir();
@@ -74,8 +74,9 @@ Test(progress, transitions_and_round_trip)
     cr_expect_str_eq(q->failed[0].reason, "agent reported failure: closed");
     cr_expect_eq(q->npending, 1);
     cr_expect_str_eq(q->pending[0], "C");
-    cr_expect_str_eq(q->current->name, "C");
-    cr_expect_str_eq(q->current->run_token, "c:3:1:ab");
+    cr_expect_str_eq(q->current->name, "D");
+    cr_expect_str_eq(q->current->run_token, "d:3:1:ab");
+    cr_expect_eq(q->repairs.n, 0, "%s", q->repairs.n ? q->repairs.msgs[0] : "");
     cr_expect_eq(q->iterations, 3);
     cr_expect_float_eq(q->cost_usd, 1.5, 1e-9);
     cr_expect_str_eq(q->stopped->limit, "max_cost_usd");
@@ -348,7 +349,7 @@ Test(progress, top_level_must_be_an_object)
     rs_diags_init(&d);
     cr_expect_eq(rs_progress_parse("{}", 2, "bp.json", &p, &d), RS_PROGRESS_E_INVALID);
     cr_assert_eq(d.n, 1);
-    cr_expect_str_eq(d.msgs[0], "bp.json: missing required field \"$.batch_name\"");
+    cr_expect_str_eq(d.msgs[0], "bp.json: missing required field \"batch_name\"");
     rs_diags_deinit(&d);
 }
 
@@ -535,4 +536,267 @@ Test(progress, ten_thousand_schools_load_like_the_dom, .timeout = 60)
     free(cmd);
     free(path);
     free(dir);
+}
+
+/* ---- validation: types, required keys, each school in one place ------------------- */
+
+/* A schema_version 1 document: the base members plus @body (members, leading comma included). */
+static char *v1_doc(const char *pending, const char *completed, const char *failed, const char *more)
+{
+    return rs_xasprintf("{\"schema_version\": 1, \"batch_name\": \"b\", \"status\": \"stopped\", \"pending\": [%s], "
+                        "\"completed\": [%s], \"failed\": [%s], \"iterations\": 3, \"cost_usd\": 0.75%s}",
+                        pending, completed, failed, more);
+}
+
+#define ATT(it, outcome) "{\"attempt\": 1, \"iteration\": " #it ", \"cost_usd\": 0.25, \"outcome\": \"" outcome "\"}"
+#define ENTRY(name, fin, att) "{\"name\": \"" name "\", \"slug\": \"s\", \"finished\": \"" fin "\", \"cost_usd\": 0.25, \"attempts\": [" att "]}"
+
+struct vcase {
+    const char *pending, *completed, *failed, *more;
+    int rc;                /* 0 or RS_PROGRESS_E_INVALID */
+    const char *said;      /* a substring of a repair (rc 0) or of a diagnostic (rc != 0) */
+    size_t npending, ncompleted, nfailed, nhistory;
+    bool current;          /* after the repairs (rc 0) */
+};
+
+Test(progress, each_inconsistency_is_repaired_and_said_or_refused_with_the_field)
+{
+    static const struct vcase cases[] = {
+        /* consistent: nothing said */
+        {"\"A\", \"B\"", ENTRY("C", "2026-11-24T10:00:00Z", ATT(1, "completed")), "", "", 0, NULL, 2, 1, 0, 0, false},
+        {"\"A\", \"B\", \"A\"", "", "", "", 0, "bp.json: pending[2] \"A\" is also pending[0]: kept once", 2, 0, 0, 0, false},
+        {"\"A\", \"C\"", ENTRY("C", "2026-11-24T10:00:00Z", ATT(1, "completed")), "", "", 0,
+         "bp.json: pending[1] \"C\" is also completed[0]: removed from pending", 1, 1, 0, 0, false},
+        {"\"A\"", ENTRY("C", "2026-11-24T10:00:00Z", ATT(1, "completed")) ", " ENTRY("C", "2026-11-24T11:00:00Z", ATT(2, "completed")),
+         "", "", 0, "bp.json: completed[0] \"C\" is also completed[1]: merged into it (1 attempt moved)", 1, 1, 0, 0, false},
+        {"\"A\"", "", ENTRY("F", "2026-11-24T10:00:00Z", ATT(1, "failed")) ", " ENTRY("F", "2026-11-24T09:00:00Z", ATT(2, "failed")),
+         "", 0, "bp.json: failed[1] \"F\" is also failed[0]: merged into it", 1, 0, 1, 0, false},
+        {"\"A\"", ENTRY("C", "2026-11-24T10:00:00Z", ATT(1, "completed")), "",
+         ", \"retry_history\": [" ENTRY("C", "2026-11-24T09:00:00Z", ATT(2, "failed")) "]", 0,
+         "bp.json: retry_history[0] \"C\" is also completed[0]: its attempts merged into it (1 moved)", 1, 1, 0, 0, false},
+        {"\"A\", \"H\"", "", "",
+         ", \"retry_history\": [" ENTRY("H", "2026-11-24T09:00:00Z", ATT(1, "failed")) ", " ENTRY("H", "2026-11-24T09:30:00Z", ATT(2, "failed")) "]",
+         0, "bp.json: retry_history[0] \"H\" is also retry_history[1]: merged into it", 2, 0, 0, 1, false},
+        {"\"A\", \"B\"", "", "", ", \"current\": {\"name\": \"B\", \"attempt\": 1, \"iteration\": 4}", 0,
+         "bp.json: pending[1] \"B\" is also current: removed from pending", 1, 0, 0, 0, true},
+        {"\"A\"", ENTRY("C", "2026-11-24T10:00:00Z", ATT(1, "completed")), "", ", \"current\": {\"name\": \"C\"}", 0,
+         "bp.json: current \"C\" is also completed[0]: current cleared (completed is kept)", 1, 1, 0, 0, false},
+        /* refused */
+        {"\"A\"", ENTRY("X", "2026-11-24T10:00:00Z", ATT(1, "completed")), ENTRY("X", "2026-11-24T10:00:00Z", ATT(2, "failed")),
+         "", RS_PROGRESS_E_INVALID, "bp.json: failed[0] \"X\" is also completed[0]: a school is either completed or failed", 0, 0, 0, 0, false},
+        {"\"A\", \"X\"", "", ENTRY("X", "2026-11-24T10:00:00Z", ATT(1, "failed")), "", RS_PROGRESS_E_INVALID,
+         "bp.json: pending[1] \"X\" is also failed[0]: remove it from \"failed\" to run it again", 0, 0, 0, 0, false},
+        {"\"A\"", "", ENTRY("X", "2026-11-24T10:00:00Z", ATT(1, "failed")), ", \"current\": {\"name\": \"X\"}",
+         RS_PROGRESS_E_INVALID, "bp.json: current \"X\" is also failed[0]", 0, 0, 0, 0, false},
+        {"\"A\"", ENTRY("C", "2026-11-24T10:00:00Z", ATT(1, "completed")), "",
+         ", \"current\": {\"name\": \"C\", \"run_token\": \"c:4:1:ab\"}", RS_PROGRESS_E_INVALID,
+         "bp.json: current \"C\" is also completed[0]: set \"current\" to null once no process of its run "
+         "(RALPHSUP_RUN_TOKEN=c:4:1:ab) is alive", 0, 0, 0, 0, false},
+        {"\"A\"", "", "", ", \"retry_history\": [" ENTRY("H", "2026-11-24T09:00:00Z", ATT(1, "failed")) "]",
+         RS_PROGRESS_E_INVALID, "bp.json: retry_history[0] \"H\" is neither pending nor current", 0, 0, 0, 0, false},
+        /* types and required keys */
+        {"\"A\"", "{\"name\": \"C\", \"coaches\": \"4\"}", "", "", RS_PROGRESS_E_INVALID,
+         "bp.json: completed[0].coaches must be a whole number >= 0 (got a string \"4\")", 0, 0, 0, 0, false},
+        {"\"A\"", "{\"name\": \"C\", \"overlaps\": 1.5}", "", "", RS_PROGRESS_E_INVALID,
+         "bp.json: completed[0].overlaps must be a whole number >= 0 (got 1.5)", 0, 0, 0, 0, false},
+        {"\"A\"", "{\"name\": \"C\", \"attempts\": [{\"iteration\": -1}]}", "", "", RS_PROGRESS_E_INVALID,
+         "bp.json: completed[0].attempts[0].iteration must be a whole number >= 0 (got -1)", 0, 0, 0, 0, false},
+        {"\"A\"", "{\"name\": \"C\", \"attempts\": {}}", "", "", RS_PROGRESS_E_INVALID,
+         "bp.json: completed[0].attempts must be an array of attempt objects (got an object)", 0, 0, 0, 0, false},
+        {"\"A\"", "", "", ", \"current\": {\"name\": \"B\", \"pid\": \"12\"}", RS_PROGRESS_E_INVALID,
+         "bp.json: current.pid must be a whole number >= 0 (got a string \"12\")", 0, 0, 0, 0, false},
+        {"\"A\"", "", "", ", \"cost_estimated\": 1", RS_PROGRESS_E_INVALID, "bp.json: cost_estimated must be true or false (got 1)", 0, 0, 0, 0, false},
+        {"\"A\"", "", "", ", \"current\": [1]", RS_PROGRESS_E_INVALID, "bp.json: current must be an object or null (got an array)", 0, 0, 0, 0, false},
+        {"\"A\"", "", "", ", \"status\": \"paused\"", RS_PROGRESS_E_INVALID, "bp.json: status must be one of", 0, 0, 0, 0, false},
+        {"\"A\"", "", "", ", \"schema_version\": \"1\"", RS_PROGRESS_E_INVALID,
+         "bp.json: schema_version must be a whole number >= 1 (got a string \"1\")", 0, 0, 0, 0, false},
+        {"\"A\"", "{\"name\": \"C\", \"cost_usd\": \"0.5\"}", "", "", RS_PROGRESS_E_INVALID,
+         "bp.json: completed[0].cost_usd must be a number >= 0 (USD) (got a string \"0.5\")", 0, 0, 0, 0, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct vcase *k = &cases[i];
+        char *doc = v1_doc(k->pending, k->completed, k->failed, k->more);
+        struct rs_diags d;
+        rs_diags_init(&d);
+        struct rs_progress *p = NULL;
+        int r = rs_progress_parse(doc, strlen(doc), "bp.json", &p, &d);
+        cr_expect_eq(r, k->rc, "case %zu: rc %d: %s (%s)", i, r, doc, d.n ? d.msgs[0] : "");
+        const struct rs_diags *said = r == 0 && p ? &p->repairs : &d;
+        bool found = !k->said;
+        for (size_t m = 0; k->said && m < said->n; m++)
+            found = found || strstr(said->msgs[m], k->said);
+        cr_expect(found, "case %zu: \"%s\" not said; said: %s", i, k->said ? k->said : "",
+                  said->n ? said->msgs[0] : "(nothing)");
+        if (!k->said && r == 0)
+            cr_expect_eq(p->repairs.n, 0, "case %zu: repaired %s", i, p->repairs.n ? p->repairs.msgs[0] : "");
+        if (r == 0 && p) {
+            cr_expect_eq(p->npending, k->npending, "case %zu: %zu pending", i, p->npending);
+            cr_expect_eq(p->ncompleted, k->ncompleted, "case %zu: %zu completed", i, p->ncompleted);
+            cr_expect_eq(p->nfailed, k->nfailed, "case %zu: %zu failed", i, p->nfailed);
+            cr_expect_eq(p->nhistory, k->nhistory, "case %zu: %zu history", i, p->nhistory);
+            cr_expect_eq(p->current != NULL, k->current, "case %zu: current", i);
+            /* A repaired state passes the check again with nothing to say. */
+            struct rs_diags f, rf;
+            rs_diags_init(&f);
+            rs_diags_init(&rf);
+            cr_expect_eq(rs_progress_check(p, "bp.json", &f, &rf), 0, "case %zu: not idempotent", i);
+            cr_expect_eq(rf.n, 0, "case %zu", i);
+            rs_diags_deinit(&f);
+            rs_diags_deinit(&rf);
+        } else {
+            cr_expect_null(p, "case %zu", i);
+        }
+        rs_progress_free(p);
+        rs_diags_deinit(&d);
+        free(doc);
+    }
+}
+
+Test(progress, merged_duplicates_keep_every_attempt_and_the_newest_counts)
+{
+    const char *doc = "{\"schema_version\": 1, \"batch_name\": \"b\", \"pending\": [], \"failed\": [], \"iterations\": 3,"
+                      " \"cost_usd\": 0.75, \"completed\": ["
+                      "{\"name\": \"C\", \"finished\": \"2026-11-24T12:00:00Z\", \"started\": \"2026-11-24T11:00:00Z\", "
+                      "\"coaches\": 5, \"cost_usd\": 0.25, \"attempts\": [{\"iteration\": 3, \"cost_usd\": 0.25}]},"
+                      "{\"name\": \"C\", \"finished\": \"2026-11-24T10:00:00Z\", \"started\": \"2026-11-24T09:00:00Z\", "
+                      "\"coaches\": 4, \"cost_usd\": 0.5, \"csv\": \"output/c.csv\", \"attempts\": ["
+                      "{\"iteration\": 1, \"cost_usd\": 0.25}, {\"iteration\": 2, \"cost_usd\": 0.25}]}]}";
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_progress *p = NULL;
+    cr_assert_eq(rs_progress_parse(doc, strlen(doc), "bp.json", &p, &d), 0, "%s", d.n ? d.msgs[0] : "");
+    cr_assert_eq(p->ncompleted, 1);
+    const struct rs_school_state *c = &p->completed[0];
+    cr_expect_eq(c->coaches, 5, "the latest finished entry's counts are kept");
+    cr_expect_str_eq(c->csv, "output/c.csv", "a csv path of the other entry fills a missing one");
+    cr_expect_float_eq(c->cost_usd, 0.75, 1e-9);
+    cr_assert_eq(c->nattempts, 3);
+    for (size_t i = 0; i < 3; i++)
+        cr_expect_eq(c->attempts[i].iteration, (int64_t)i + 1, "attempts in iteration order");
+    char b[40];
+    cr_expect_str_eq(rs_time_iso(c->started_ms, b, sizeof b), "2026-11-24T09:00:00Z", "the first start is kept");
+    rs_progress_free(p);
+    rs_diags_deinit(&d);
+}
+
+Test(progress, required_keys_of_schema_version_1)
+{
+    const char *keys[] = {"pending", "completed", "failed", "iterations"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        json_t *o = json_pack("{si ss s[s] s[] s[] si sf}", "schema_version", 1, "batch_name", "b", "pending", "A",
+                              "completed", "failed", "iterations", 2, "cost_usd", 0.5);
+        json_object_del(o, keys[i]);
+        char *doc = json_dumps(o, 0);
+        json_decref(o);
+        struct rs_diags d;
+        rs_diags_init(&d);
+        struct rs_progress *p = NULL;
+        cr_expect_eq(rs_progress_parse(doc, strlen(doc), "bp.json", &p, &d), RS_PROGRESS_E_INVALID, "%s", doc);
+        char *want = rs_xasprintf("bp.json: missing required field \"%s\"", keys[i]);
+        cr_expect(d.n == 1 && strncmp(d.msgs[0], want, strlen(want)) == 0, "%s: %s", want, d.n ? d.msgs[0] : "");
+        free(want);
+        rs_diags_deinit(&d);
+        free(doc);
+    }
+    /* A missing cost_usd is the sum of the attempts, said; a seed file needs none of them. */
+    const char *doc = "{\"schema_version\": 1, \"batch_name\": \"b\", \"pending\": [], \"failed\": [], \"iterations\": 2, "
+                      "\"completed\": [{\"name\": \"C\", \"attempts\": [{\"cost_usd\": 0.25}, {\"cost_usd\": 0.5, "
+                      "\"cost_estimated\": true}]}]}";
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_progress *p = NULL;
+    cr_assert_eq(rs_progress_parse(doc, strlen(doc), "bp.json", &p, &d), 0, "%s", d.n ? d.msgs[0] : "");
+    cr_expect_float_eq(p->cost_usd, 0.75, 1e-9);
+    cr_expect(p->cost_estimated);
+    cr_assert_eq(p->repairs.n, 1);
+    cr_expect_str_eq(p->repairs.msgs[0], "bp.json: cost_usd was missing: recomputed as $0.75, the sum of the 2 attempts recorded");
+    rs_progress_free(p);
+    const char *seed = "{\"batch_name\": \"b\", \"pending\": [\"A\"]}";
+    p = NULL;
+    cr_assert_eq(rs_progress_parse(seed, strlen(seed), "bp.json", &p, &d), 0, "%s", d.n ? d.msgs[0] : "");
+    cr_assert_eq(p->repairs.n, 1);
+    cr_expect(strstr(p->repairs.msgs[0], "no schema_version: read as a seed progress file and upgraded"), "%s",
+              p->repairs.msgs[0]);
+    cr_expect_eq(p->schema_version, 1);
+    rs_progress_free(p);
+    rs_diags_deinit(&d);
+}
+
+Test(progress, a_utf8_bom_is_skipped_and_said)
+{
+    const char *doc = "\xEF\xBB\xBF{\"batch_name\": \"bom\", \"pending\": [\"A\"]}";
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_progress *p = NULL;
+    cr_assert_eq(rs_progress_parse(doc, strlen(doc), "bp.json", &p, &d), 0, "%s", d.n ? d.msgs[0] : "");
+    cr_expect_str_eq(p->batch_name, "bom");
+    bool said = false;
+    for (size_t i = 0; i < p->repairs.n; i++)
+        said = said || strstr(p->repairs.msgs[i], "bp.json: skipped the UTF-8 byte order mark");
+    cr_expect(said);
+    char *out = rs_progress_format(p);
+    cr_expect_eq(out[0], '{', "never written back");
+    free(out);
+    rs_progress_free(p);
+    /* A BOM anywhere else is still not JSON. */
+    const char *bad = "{\"batch_name\": \"bom\", \xEF\xBB\xBF \"pending\": []}";
+    p = NULL;
+    cr_expect_eq(rs_progress_parse(bad, strlen(bad), "bp.json", &p, &d), RS_PROGRESS_E_INVALID);
+    rs_diags_deinit(&d);
+}
+
+Test(progress, unknown_members_survive_a_save)
+{
+    /* Through the lean loader and through the DOM fallback (nesting deeper than the scanner's cap). */
+    for (int fallback = 0; fallback < 2; fallback++) {
+        char *deep = rs_xstrdup("0");
+        for (int i = 0; fallback && i < 70; i++) {
+            char *t = rs_xasprintf("[%s]", deep);
+            free(deep);
+            deep = t;
+        }
+        char *doc = rs_xasprintf(
+            "{\"schema_version\": 1, \"batch_name\": \"b\", \"note\": {\"by\": \"ops\", \"n\": [1, 2.5, null]}, "
+            "\"pending\": [], \"failed\": [{\"name\": \"F\", \"reason\": \"r\", \"ticket\": \"T-1\"}], \"iterations\": 1, "
+            "\"cost_usd\": 0.25, \"a member name longer than thirty-two bytes\": %s, "
+            "\"completed\": [{\"name\": \"C\", \"reviewed\": true, \"attempts\": [{\"iteration\": 1, \"model\": "
+            "\"claude-x\", \"usage\": {\"in\": 3}}]}], \"current\": {\"name\": \"D\", \"host\": \"box1\"}}",
+            deep);
+        struct rs_diags d;
+        rs_diags_init(&d);
+        struct rs_progress *p = NULL;
+        cr_assert_eq(rs_progress_parse(doc, strlen(doc), "bp.json", &p, &d), 0, "%s", d.n ? d.msgs[0] : "");
+        char *out = rs_progress_format(p);
+        json_t *o = json_loads(out, 0, NULL);
+        cr_assert_not_null(o, "%s", out);
+        json_t *want = json_loads(doc, 0, NULL);
+        cr_assert_not_null(want);
+        cr_expect(json_equal(json_object_get(o, "note"), json_object_get(want, "note")), "%s", out);
+        cr_expect(json_equal(json_object_get(o, "a member name longer than thirty-two bytes"),
+                             json_object_get(want, "a member name longer than thirty-two bytes")),
+                  "fallback %d", fallback);
+        json_t *c = json_array_get(json_object_get(o, "completed"), 0);
+        cr_expect(json_is_true(json_object_get(c, "reviewed")));
+        json_t *a = json_array_get(json_object_get(c, "attempts"), 0);
+        cr_expect_str_eq(json_string_value(json_object_get(a, "model")), "claude-x");
+        cr_expect_eq(json_integer_value(json_object_get(json_object_get(a, "usage"), "in")), 3);
+        cr_expect_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(o, "failed"), 0), "ticket")),
+                         "T-1");
+        cr_expect_str_eq(json_string_value(json_object_get(json_object_get(o, "current"), "host")), "box1");
+        /* Known members are not duplicated into the extras, and a second round trip is stable. */
+        cr_expect_null(p->extra ? strstr(p->extra, "\"pending\"") : NULL, "%s", p->extra);
+        struct rs_progress *q = NULL;
+        cr_assert_eq(rs_progress_parse(out, strlen(out), "bp.json", &q, &d), 0);
+        char *out2 = rs_progress_format(q);
+        cr_expect_str_eq(out, out2);
+        free(out2);
+        rs_progress_free(q);
+        json_decref(o);
+        json_decref(want);
+        free(out);
+        rs_progress_free(p);
+        rs_diags_deinit(&d);
+        free(doc);
+        free(deep);
+    }
 }
