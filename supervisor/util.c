@@ -345,6 +345,9 @@ int rs_duration_parse(const char *s, int64_t *out_ms)
         *out_ms = strtoll(s, NULL, 10) * 1000;
         return 0;
     }
+    /* Units by rank, largest first: each may appear once, in this order. */
+    static const int64_t mults[] = {86400000, 3600000, 60000, 1000, 1};
+    int last = -1;
     while (*p) {
         if (!isdigit((unsigned char)*p))
             return -EINVAL;
@@ -356,32 +359,70 @@ int rs_duration_parse(const char *s, int64_t *out_ms)
             v = v * 10 + (*p - '0');
             p++;
         }
-        int64_t mult;
+        int rank;
         if (p[0] == 'm' && p[1] == 's') {
-            mult = 1;
+            rank = 4;
             p += 2;
         } else if (*p == 'd') {
-            mult = 86400000;
+            rank = 0;
             p++;
         } else if (*p == 'h') {
-            mult = 3600000;
+            rank = 1;
             p++;
         } else if (*p == 'm') {
-            mult = 60000;
+            rank = 2;
             p++;
         } else if (*p == 's') {
-            mult = 1000;
+            rank = 3;
             p++;
         } else {
             return -EINVAL;
         }
-        total += v * mult;
+        if (rank <= last)
+            return -ERANGE;
+        last = rank;
+        if (v > (INT64_MAX - total) / mults[rank])
+            return -EINVAL;
+        total += v * mults[rank];
         any = true;
     }
     if (!any)
         return -EINVAL;
     *out_ms = total;
     return 0;
+}
+
+const char *rs_plural(uint64_t n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
+
+int rs_date_parse(const char *s, int *year, int *month, int *day)
+{
+    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return -EINVAL;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
+            return -EINVAL;
+    int y = atoi(s), m = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
+    if (m < 1 || m > 12 || d < 1 || d > rs_days_in_month(y, m))
+        return -ERANGE;
+    if (year)
+        *year = y;
+    if (month)
+        *month = m;
+    if (day)
+        *day = d;
+    return 0;
+}
+
+int rs_days_in_month(int year, int month)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (month < 1 || month > 12)
+        return 0;
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return month == 2 && leap ? 29 : days[month - 1];
 }
 
 const char *rs_duration_format(int64_t ms, char *buf, size_t n)

@@ -280,6 +280,32 @@ Test(config, durations_strings_and_integer_seconds, .timeout = 5)
     }
 }
 
+Test(config, duration_units_out_of_order_or_repeated_are_refused, .timeout = 5)
+{
+    const char *vals[] = {"\"30m1h\"", "\"1m1m\"", "\"10s1m\""};
+    const char *dir = tmpdir();
+    for (size_t i = 0; i < RS_ARRAY_SIZE(vals); i++) {
+        char *text = rs_xasprintf("[batch]\nschools = \"s.json\"\n[limits]\nstall_timeout = %s\n", vals[i]);
+        char *path;
+        struct rs_config *cfg = NULL;
+        struct rs_diags d;
+        rs_diags_init(&d);
+        int r = load_text(dir, text, &path, &cfg, &d);
+        cr_expect_eq(r, RS_CONFIG_E_INVALID, "%s accepted", vals[i]);
+        cr_expect_null(cfg);
+        char *want = rs_xasprintf("%s:4:17: [limits] stall_timeout: units of a duration go from largest to smallest, "
+                                  "each once (d, h, m, s, ms; e.g. \"1h30m\"), got %s",
+                                  path, vals[i]);
+        cr_expect_eq(d.n, 1);
+        cr_expect(d.n >= 1 && strcmp(d.msgs[0], want) == 0, "got: %s\nwant: %s", d.n ? d.msgs[0] : "", want);
+        free(want);
+        rs_config_free(cfg);
+        rs_diags_deinit(&d);
+        free(path);
+        free(text);
+    }
+}
+
 Test(config, unknown_key_did_you_mean_with_position, .timeout = 5)
 {
     const char *dir = tmpdir();
