@@ -95,12 +95,16 @@ int rs_cmd_report(int argc, char **argv)
     struct rs_report_summary sum;
     memset(&sum, 0, sizeof sum);
     int r = rs_report_generate(b->cfg, b->prog, date, outabs, &sum, &d);
-    free(outabs);
+    const char *where = outabs ? outabs : b->cfg->report_dir;
     if (r == -EINVAL) { /* the date was checked above: only an empty report_dir is left */
         fprintf(stderr, "ralphsup report: no output directory: set [batch] report_dir or pass --out DIR\n");
         ex = RS_EXIT_CONFIG;
     } else if (r < 0) {
-        fprintf(stderr, "ralphsup report: cannot write the report: %s\n", strerror(-r));
+        /* The problems say which file failed and why (and what input was bad). */
+        for (size_t i = 0; i < d.n; i++)
+            fprintf(stderr, "ralphsup: report: %s\n", d.msgs[i]);
+        fprintf(stderr, "ralphsup report: cannot write the report in %s: %s; nothing was replaced\n",
+                where ? where : "", strerror(-r));
         ex = RS_EXIT_CANTCREAT;
     } else {
         for (size_t i = 0; i < d.n; i++)
@@ -119,6 +123,7 @@ int rs_cmd_report(int argc, char **argv)
             ex = RS_EXIT_FAILURE;
         }
     }
+    free(outabs);
     rs_report_summary_deinit(&sum);
     rs_diags_deinit(&d);
     rs_batch_free(b);

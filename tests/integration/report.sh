@@ -91,6 +91,13 @@ assert_not_contains "$RS_OUT" "report: report:" "no doubled prefix"
 assert_contains "$RS_OUT" "3 files, 12 leads, 3 warm leads" "the other schools are still counted"
 cp "$A/progress.good" "$A/batch_progress.json"
 
+# An output that cannot be written: 73, named once.
+rs report "$C" --date "$D" --out "$A/output/alpha-university.csv/sub"
+assert_eq "$RS_RC" 73 "report --out under a file: exit 73"
+assert_contains "$RS_OUT" "ralphsup report: cannot write the report in $A/output/alpha-university.csv/sub:" \
+    "cannot write: names the directory"
+assert_not_contains "$RS_OUT" "report: report:" "cannot write: no doubled prefix"
+
 # A directory as CONFIG: 66 and "is a directory", for every command that takes CONFIG.
 for cmd in init start status stop resume reload report; do
     rs "$cmd" "$A/config"
