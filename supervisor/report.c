@@ -800,8 +800,8 @@ static void read_unit(struct gen *g, struct unit *u)
         return;
     if (r > 0) {
         add_problem(g, false, u->display, e.line, e.col,
-                    "%s; the %zu row%s before it %s in the report, the rest of the file is not", e.msg, u->rows,
-                    u->rows == 1 ? "" : "s", u->rows == 1 ? "is" : "are");
+                    "%s; the %zu %s before it %s in the report, the rest of the file is not", e.msg, u->rows,
+                    rs_plural(u->rows, "row", "rows"), rs_plural(u->rows, "is", "are"));
         return;
     }
     if (!g->header_seen)
@@ -1081,7 +1081,8 @@ static void write_problems(struct gen *g)
     }
     size_t total = g->sum->errors + g->sum->notes;
     if (total > g->nprobs) {
-        char *m = rs_xasprintf("%zu more problems not listed", total - g->nprobs);
+        char *m = rs_xasprintf("%zu more %s not listed", total - g->nprobs,
+                               rs_plural(total - g->nprobs, "problem", "problems"));
         w_str(g, ws, r, 0, "note", NULL);
         w_str(g, ws, r, 4, m, NULL);
         free(m);
@@ -1135,8 +1136,8 @@ static void write_summary(struct gen *g, const char *date, size_t end_extra)
     w_str(g, ws, r, 0, "Report date", NULL);
     w_str(g, ws, r++, 1, date, NULL);
     w_str(g, ws, r, 0, "Report status", NULL);
-    char *status = s->errors ? rs_xasprintf("partial: %zu problem%s, see the Problems sheet", s->errors,
-                                            s->errors == 1 ? "" : "s")
+    char *status = s->errors ? rs_xasprintf("partial: %zu %s, see the Problems sheet", s->errors,
+                                            rs_plural(s->errors, "problem", "problems"))
                              : rs_xstrdup("complete");
     w_str(g, ws, r++, 1, status, NULL);
     free(status);
@@ -1417,12 +1418,12 @@ int rs_report_generate(const struct rs_config *cfg, const struct rs_progress *pr
     g.w = NULL;
     if (g.leads_overflow)
         add_problem(&g, false, "", 0, 0,
-                    "the Leads sheet is full (1,048,575 rows): %zu more rows are only in the master CSV",
-                    g.leads_overflow);
+                    "the Leads sheet is full (1,048,575 rows): %zu more %s only in the master CSV",
+                    g.leads_overflow, rs_plural(g.leads_overflow, "row is", "rows are"));
     if (g.warm_overflow)
         add_problem(&g, false, "", 0, 0,
-                    "the Warm leads sheet is full (1,048,575 rows): %zu more rows are only in the master CSV",
-                    g.warm_overflow);
+                    "the Warm leads sheet is full (1,048,575 rows): %zu more %s only in the master CSV",
+                    g.warm_overflow, rs_plural(g.warm_overflow, "row is", "rows are"));
     if (g.leads_row > 1)
         note_lxw(&g, worksheet_autofilter(g.ws_leads, 0, 0, g.leads_row - 1, RS_REPORT_NCOLS - 1));
     if (g.warm_row > 1)

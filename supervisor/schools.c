@@ -631,8 +631,8 @@ static void problem(struct report *r, struct pos p, const char *fmt, ...)
 static void report_finish(struct report *r)
 {
     if (r->problems > PROBLEMS_MAX)
-        rs_diags_addpos(r->diags, r->file, 0, 0, "%zu more problems not listed",
-                        r->problems - PROBLEMS_MAX);
+        rs_diags_addpos(r->diags, r->file, 0, 0, "%zu more %s not listed", r->problems - PROBLEMS_MAX,
+                        rs_plural(r->problems - PROBLEMS_MAX, "problem", "problems"));
 }
 
 /* Report jansson's error for a document that starts at @base. */
