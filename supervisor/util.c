@@ -498,6 +498,99 @@ int rs_time_parse_iso(const char *s, int64_t *epoch_ms)
 
 /* ---- text -------------------------------------------------------------- */
 
+/* Decode one UTF-8 sequence at @s (@n bytes left); 0 when ill-formed. */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    size_t len = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 && s[0] < 0xE0 ? 2 : 0;
+    if (len == 0 || len > n || s[0] > 0xF4)
+        return 0;
+    uint32_t v = s[0] & (0x7F >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        v = v << 6 | (s[i] & 0x3F);
+    }
+    if ((len == 3 && v < 0x800) || (len == 4 && (v < 0x10000 || v > 0x10FFFF)) || (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    *cp = v;
+    return len;
+}
+
+bool rs_char_invisible(uint32_t cp, const char **name)
+{
+    static const struct { uint32_t cp; const char *name; } named[] = {
+        {0x00, "NUL"},
+        {0x09, "tab"},
+        {0x0A, "line feed"},
+        {0x0D, "carriage return"},
+        {0x1B, "escape"},
+        {0x7F, "delete"},
+        {0xA0, "no-break space"},
+        {0xAD, "soft hyphen"},
+        {0x200B, "zero width space"},
+        {0x200C, "zero width non-joiner"},
+        {0x200D, "zero width joiner"},
+        {0x200E, "left-to-right mark"},
+        {0x200F, "right-to-left mark"},
+        {0x2028, "line separator"},
+        {0x2029, "paragraph separator"},
+        {0x2060, "word joiner"},
+        {0xFEFF, "byte order mark"},
+        {0xFFFD, "replacement character"},
+    };
+    const char *nm = NULL;
+    for (size_t i = 0; i < RS_ARRAY_SIZE(named); i++)
+        if (named[i].cp == cp)
+            nm = named[i].name;
+    bool inv = cp < 0x20 || (cp >= 0x7F && cp <= 0xA0) || cp == 0xAD || (cp >= 0x200B && cp <= 0x200F) ||
+               (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2064) || cp == 0xFEFF ||
+               (cp >= 0xFFF9 && cp <= 0xFFFD);
+    if (name)
+        *name = inv ? nm : NULL;
+    return inv;
+}
+
+void rs_buf_put_visible(struct rs_buf *b, const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp = 0;
+        size_t n = utf8_decode(u + i, len - i, &cp);
+        const char *name = NULL;
+        if (n == 0) {
+            rs_buf_printf(b, "<byte 0x%02X (not UTF-8)>", u[i]);
+            i++;
+            continue;
+        }
+        if (cp != ' ' && rs_char_invisible(cp, &name)) {
+            if (name)
+                rs_buf_printf(b, "<U+%04X (%s)>", (unsigned)cp, name);
+            else
+                rs_buf_printf(b, "<U+%04X>", (unsigned)cp);
+        } else {
+            rs_buf_append(b, s + i, n);
+        }
+        i += n;
+    }
+}
+
+char *rs_visible(const char *s)
+{
+    struct rs_buf b;
+    rs_buf_init(&b);
+    rs_buf_put_visible(&b, s, strlen(s));
+    return rs_buf_steal(&b);
+}
+
+size_t rs_utf8_bom_len(const char *data, size_t len)
+{
+    return len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+}
+
 size_t rs_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);

@@ -101,6 +101,25 @@ const char *rs_time_iso(int64_t epoch_ms, char *buf, size_t n);
 int rs_time_parse_iso(const char *s, int64_t *epoch_ms);
 
 /* ---- text ---------------------------------------------------------------- */
+/*
+ * rs_char_invisible() - true for a code point that shows as nothing (or as
+ * blank) when quoted in a message: C0/C1 controls, DEL, no-break space, soft
+ * hyphen, zero-width and direction marks, line/paragraph separators, the
+ * byte order mark U+FEFF, U+FFF9-U+FFFD. *@name (may be NULL) gets its common
+ * name ("byte order mark") or NULL.
+ */
+bool rs_char_invisible(uint32_t cp, const char **name);
+/*
+ * rs_buf_put_visible() - append @len bytes of @s to @b with every invisible
+ * character written as "<U+FEFF (byte order mark)>" ("<U+0001>" when it has
+ * no common name) and every byte that is not UTF-8 as "<byte 0xFF (not
+ * UTF-8)>"; the ordinary space stays. rs_visible(): the same for a C string,
+ * as a new string (caller frees).
+ */
+void rs_buf_put_visible(struct rs_buf *b, const char *s, size_t len);
+char *rs_visible(const char *s);
+/* 3 when @data starts with the UTF-8 byte order mark EF BB BF, else 0. */
+size_t rs_utf8_bom_len(const char *data, size_t len);
 /* Levenshtein distance, case-insensitive ASCII. */
 size_t rs_edit_distance(const char *a, const char *b);
 /* Closest of @cands (n) to @s within a sensible distance, or NULL. */

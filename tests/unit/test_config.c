@@ -693,3 +693,41 @@ Test(config, agent_args_keep_order_and_empty_elements, .timeout = 5)
     rs_diags_deinit(&d);
     free(path);
 }
+
+/* A UTF-8 byte order mark before the first table is accepted; a stray one
+ * further on is quoted visibly ('\uFEFF'), never as an invisible character. */
+Test(config, byte_order_mark, .timeout = 5)
+{
+    const char *dir = tmpdir();
+    char *path;
+    struct rs_config *cfg = NULL;
+    struct rs_diags d;
+    rs_diags_init(&d);
+    cr_expect_eq(load_text(dir, "\xEF\xBB\xBF[batch]\nschools = \"s.json\"\n", &path, &cfg, &d), 0, "%s",
+                 d.n ? d.msgs[0] : "");
+    cr_expect_not_null(cfg);
+    rs_config_free(cfg);
+    cfg = NULL;
+    free(path);
+    cr_expect_eq(load_text(dir, "\xEF\xBB\xBF\xEF\xBB\xBF[batch]\nschools = \"s.json\"\n", &path, &cfg, &d),
+                 RS_CONFIG_E_INVALID);
+    cr_expect(has_diag(&d, "c.toml:1:1: TOML syntax error:") && has_diag(&d, "'\\uFEFF'"), "%s",
+              d.n ? d.msgs[0] : "");
+    for (size_t i = 0; i < d.n; i++)
+        cr_expect(!strstr(d.msgs[i], "\xEF\xBB\xBF"), "invisible mark in: %s", d.msgs[i]);
+    free(path);
+    rs_diags_deinit(&d);
+}
+
+/* A directory as the config path: -EISDIR, which the CLI maps to 66. */
+Test(config, directory_is_eisdir, .timeout = 5)
+{
+    const char *dir = tmpdir();
+    struct rs_config *cfg = NULL;
+    struct rs_diags d;
+    rs_diags_init(&d);
+    cr_expect_eq(rs_config_load(dir, &cfg, &d), -EISDIR);
+    cr_expect_null(cfg);
+    cr_expect_eq(d.n, 0);
+    rs_diags_deinit(&d);
+}

@@ -130,3 +130,25 @@ Test(util, plural)
     cr_expect_str_eq(rs_plural(1, "process", "processes"), "process");
     cr_expect_str_eq(rs_plural(11, "process", "processes"), "processes");
 }
+
+Test(util, visible_names_invisible_characters)
+{
+    struct { const char *in, *out; } cases[] = {
+        {"plain text, spaces kept", "plain text, spaces kept"},
+        {"\xEF\xBB\xBF{", "<U+FEFF (byte order mark)>{"},
+        {"a\tb\x01" "c", "a<U+0009 (tab)>b<U+0001>c"},
+        {"no\xC2\xA0" "break", "no<U+00A0 (no-break space)>break"},
+        {"zw\xE2\x80\x8Bsp", "zw<U+200B (zero width space)>sp"},
+        {"bad \xFF byte", "bad <byte 0xFF (not UTF-8)> byte"},
+        {"caf\xC3\xA9 \xF0\x9F\x98\x80", "caf\xC3\xA9 \xF0\x9F\x98\x80"},
+        {"\xC3", "<byte 0xC3 (not UTF-8)>"},
+    };
+    for (size_t i = 0; i < RS_ARRAY_SIZE(cases); i++) {
+        char *v = rs_visible(cases[i].in);
+        cr_expect_str_eq(v, cases[i].out);
+        free(v);
+    }
+    cr_expect_eq(rs_utf8_bom_len("\xEF\xBB\xBFx", 4), 3);
+    cr_expect_eq(rs_utf8_bom_len("\xEF\xBB", 2), 0);
+    cr_expect_eq(rs_utf8_bom_len("x", 1), 0);
+}
