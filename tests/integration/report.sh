@@ -3,7 +3,7 @@
 # reads only the CSVs of completed schools named in the progress file, never
 # an earlier master report, wherever --out points; a completed school whose
 # CSV is missing, or that names none, is a named problem (exit 1); --date
-# must be a calendar date (64); a directory as CONFIG is 66 for every command.
+# must be a calendar date (64); a write failure is 73.
 source "$(dirname "$0")/lib.sh"
 
 # check_report XLSX CSV ROWS WARM [ARGS...]: tests/report/check_xlsx.py reads the workbook back
@@ -97,12 +97,5 @@ assert_eq "$RS_RC" 73 "report --out under a file: exit 73"
 assert_contains "$RS_OUT" "ralphsup report: cannot write the report in $A/output/alpha-university.csv/sub:" \
     "cannot write: names the directory"
 assert_not_contains "$RS_OUT" "report: report:" "cannot write: no doubled prefix"
-
-# A directory as CONFIG: 66 and "is a directory", for every command that takes CONFIG.
-for cmd in init start status stop resume reload report; do
-    rs "$cmd" "$A/config"
-    assert_eq "$RS_RC" 66 "$cmd DIR: exit 66"
-    assert_contains "$RS_OUT" "$A/config: is a directory" "$cmd DIR: says it is a directory"
-done
 
 finish
