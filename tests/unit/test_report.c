@@ -201,6 +201,7 @@ static void write_messy_inputs(struct fixture *fx)
     complete(fx, "Epsilon", "./output/../output/epsilon.csv", 0.5, 1760001000000, 2 * 60000);
     complete(fx, "Missing School", "output/missing.csv", 0.25, 1760001100000, 60000);
     complete(fx, "No Path School", NULL, 0.25, 1760001150000, 60000);
+    complete(fx, "Report Path School", "output/master_report_2026-11-01.csv", 0.25, 1760001160000, 60000);
     struct rs_school_state *f = rs_progress_fail(fx->prog, "Failed U", "failed-u", "no athletics site found");
     for (int i = 1; i <= 3; i++) {
         struct rs_attempt *at = rs_school_state_add_attempt(f);
@@ -248,15 +249,19 @@ Test(report, messy_batch_is_partial_and_reads_back_exactly, .timeout = 60)
     cr_expect_eq(sum.replaced, 1 + 1 + 1 + 3 + 1, "replaced %zu", sum.replaced);
     /* =HYPERLINK, +44 phone, @admin, -1+2, +sport, TAB, =1+1, -, +, @, "\r" */
     cr_expect_eq(sum.escaped, 11, "escaped %zu", sum.escaped);
-    /* gamma, delta, epsilon, missing, no path */
-    cr_expect_eq(sum.errors, 5, "errors %zu\n%s", sum.errors, all);
+    /* gamma, delta, epsilon, missing, no path, a report as csv */
+    cr_expect_eq(sum.errors, 6, "errors %zu\n%s", sum.errors, all);
     cr_expect(has_diag(&d, "output/gamma.csv:4:7: unterminated quoted field", "2 rows before it are in the report"),
               "%s", all);
     cr_expect(has_diag(&d, "output/epsilon.csv:3: record has 7 fields", "1 row before it is"), "%s", all);
     cr_expect(has_diag(&d, "output/delta.csv:1: missing required column \"nmdp_overlap\"", NULL), "%s", all);
     cr_expect(has_diag(&d, "output/missing.csv", "completed school \"Missing School\": cannot open"), "%s", all);
     cr_expect(has_diag(&d, "note: output/zeta.csv: not in progress file", "not read"), "%s", all);
-    cr_expect(!has_diag(&d, "master_report_2026-11-01", NULL), "an earlier report is no input:\n%s", all);
+    cr_expect(has_diag(&d, "output/master_report_2026-11-01.csv: completed school \"Report Path School\" names a report "
+                       "output",
+                       "not read"),
+              "%s", all);
+    cr_expect(!has_diag(&d, "note: output/master_report_2026-11-01", NULL), "an earlier report is not listed:\n%s", all);
     /* Named after the progress file, with the fix; no "report: " prefix (the CLI adds its own). */
     cr_expect(has_diag(&d, "batch_progress.json: completed school \"No Path School\" has no csv path",
                        "set its \"csv\""),
