@@ -70,6 +70,12 @@ int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out
         ex = RS_EXIT_NOINPUT;
         goto fail;
     }
+    if (r == -EISDIR) {
+        /* docs/cli.md: CONFIG names no config file, the same class as a missing one. */
+        rs_diags_add(diags, "%s: is a directory, not a config file; pass the batch's .toml file", config_path);
+        ex = RS_EXIT_NOINPUT;
+        goto fail;
+    }
     if (r != 0) {
         if (r < 0)
             rs_diags_add(diags, "%s: cannot read config: %s", config_path, strerror(-r));

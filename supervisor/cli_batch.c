@@ -200,8 +200,9 @@ int rs_cmd_init(int argc, char **argv)
         rs_progress_free(b->prog);
         b->prog = rs_batch_fresh_progress(b, now);
         event = mode == 'r' ? "reset" : "init";
-        snprintf(subject, sizeof subject, "ralphsup: %s batch %s (%zu schools pending)",
-                 mode == 'r' ? "reset" : "initialized", b->cfg->name, b->prog->npending);
+        snprintf(subject, sizeof subject, "ralphsup: %s batch %s (%zu %s pending)",
+                 mode == 'r' ? "reset" : "initialized", b->cfg->name, b->prog->npending,
+                 rs_plural(b->prog->npending, "school", "schools"));
     }
     char *body = changes.n ? rs_diags_join(&changes) : NULL;
     struct rs_transition t = {.event = event, .cost_usd = -1, .subject = subject, .body = body};

@@ -25,8 +25,11 @@ static const char report_help[] =
     "atomically. Runs by itself when a batch finishes ([report] on_finish).\n"
     "  --date D   the date in the file names (default: today, UTC)\n"
     "  --out DIR  write there instead of [batch] report_dir\n"
-    "Exit: 0 complete, 1 partial (see the Problems sheet), 66 no progress file,\n"
-    "73 cannot write the outputs, 78 bad config.\n";
+    "Reads only the CSVs that completed schools name in the progress file, never\n"
+    "an earlier master report.\n"
+    "Exit: 0 complete, 1 partial (see the Problems sheet), 64 bad option (--date\n"
+    "not a calendar date), 66 no progress file, 73 cannot write the outputs,\n"
+    "78 bad config.\n";
 
 int rs_cmd_report(int argc, char **argv)
 {
@@ -53,6 +56,24 @@ int rs_cmd_report(int argc, char **argv)
         fprintf(stderr, "ralphsup report: expected exactly one CONFIG argument\n");
         return RS_EXIT_USAGE;
     }
+    if (date) {
+        int y = 0, m = 0;
+        int dr = rs_date_parse(date, NULL, NULL, NULL);
+        if (dr == -ERANGE && sscanf(date, "%4d-%2d", &y, &m) == 2 && m >= 1 && m <= 12) {
+            fprintf(stderr, "ralphsup report: --date \"%s\" is not a calendar date: %04d-%02d has %d days\n", date, y,
+                    m, rs_days_in_month(y, m));
+            return RS_EXIT_USAGE;
+        }
+        if (dr == -ERANGE) {
+            fprintf(stderr, "ralphsup report: --date \"%s\" is not a calendar date: the month must be 01 to 12\n",
+                    date);
+            return RS_EXIT_USAGE;
+        }
+        if (dr < 0) {
+            fprintf(stderr, "ralphsup report: --date expects YYYY-MM-DD, got \"%s\"\n", date);
+            return RS_EXIT_USAGE;
+        }
+    }
     char today[16];
     if (!date) {
         time_t now = time(NULL);
@@ -74,28 +95,35 @@ int rs_cmd_report(int argc, char **argv)
     struct rs_report_summary sum;
     memset(&sum, 0, sizeof sum);
     int r = rs_report_generate(b->cfg, b->prog, date, outabs, &sum, &d);
-    free(outabs);
-    if (r == -EINVAL) {
-        fprintf(stderr, "ralphsup report: --date expects YYYY-MM-DD, got \"%s\"\n", date);
-        ex = RS_EXIT_USAGE;
+    const char *where = outabs ? outabs : b->cfg->report_dir;
+    if (r == -EINVAL) { /* the date was checked above: only an empty report_dir is left */
+        fprintf(stderr, "ralphsup report: no output directory: set [batch] report_dir or pass --out DIR\n");
+        ex = RS_EXIT_CONFIG;
     } else if (r < 0) {
-        fprintf(stderr, "ralphsup report: cannot write the report: %s\n", strerror(-r));
+        /* The problems say which file failed and why (and what input was bad). */
+        for (size_t i = 0; i < d.n; i++)
+            fprintf(stderr, "ralphsup: report: %s\n", d.msgs[i]);
+        fprintf(stderr, "ralphsup report: cannot write the report in %s: %s; nothing was replaced\n",
+                where ? where : "", strerror(-r));
         ex = RS_EXIT_CANTCREAT;
     } else {
         for (size_t i = 0; i < d.n; i++)
             fprintf(stderr, "ralphsup: report: %s\n", d.msgs[i]);
         printf("%s\n%s\n", sum.xlsx_path, sum.csv_path);
-        printf("%zu files, %zu leads, %zu warm leads", sum.files, sum.rows, sum.warm);
+        printf("%zu %s, %zu %s, %zu %s", sum.files, rs_plural(sum.files, "file", "files"), sum.rows,
+               rs_plural(sum.rows, "lead", "leads"), sum.warm, rs_plural(sum.warm, "warm lead", "warm leads"));
         if (sum.replaced || sum.truncated || sum.escaped)
-            printf("; %zu invalid characters replaced, %zu cells truncated, %zu CSV cells neutralised", sum.replaced,
-                   sum.truncated, sum.escaped);
+            printf("; %zu invalid %s replaced, %zu %s truncated, %zu CSV %s neutralised", sum.replaced,
+                   rs_plural(sum.replaced, "character", "characters"), sum.truncated,
+                   rs_plural(sum.truncated, "cell", "cells"), sum.escaped, rs_plural(sum.escaped, "cell", "cells"));
         printf("\n");
         if (r == RS_REPORT_PARTIAL) {
-            fprintf(stderr, "ralphsup report: partial: %zu input problem%s (listed above and on the Problems sheet)\n",
-                    sum.errors, sum.errors == 1 ? "" : "s");
+            fprintf(stderr, "ralphsup report: partial: %zu input %s (listed above and on the Problems sheet)\n",
+                    sum.errors, rs_plural(sum.errors, "problem", "problems"));
             ex = RS_EXIT_FAILURE;
         }
     }
+    free(outabs);
     rs_report_summary_deinit(&sum);
     rs_diags_deinit(&d);
     rs_batch_free(b);

@@ -157,8 +157,8 @@ int rs_cmd_start(int argc, char **argv)
     if (b->progress_state == RS_PROGRESS_E_NOT_FOUND) {
         b->prog = rs_batch_fresh_progress(b, rs_now_ms());
         char subject[512];
-        snprintf(subject, sizeof subject, "ralphsup: initialized batch %s (%zu schools pending)", b->cfg->name,
-                 b->prog->npending);
+        snprintf(subject, sizeof subject, "ralphsup: initialized batch %s (%zu %s pending)", b->cfg->name,
+                 b->prog->npending, rs_plural(b->prog->npending, "school", "schools"));
         struct rs_transition t = {.event = "init", .cost_usd = -1, .subject = subject};
         struct rs_diags w;
         rs_diags_init(&w);

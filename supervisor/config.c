@@ -328,7 +328,17 @@ static void set_duration(struct ctx *c, const struct rs_toml_node *n, const char
         }
         ms = n->integer * 1000;
     } else if (n->kind == RS_TOML_STRING) {
-        if (n->str_len != strlen(n->str) || rs_duration_parse(n->str, &ms) < 0) {
+        int pr = n->str_len != strlen(n->str) ? -EINVAL : rs_duration_parse(n->str, &ms);
+        if (pr == -ERANGE) {
+            char *v = value_text(n);
+            problem(c, n->vline, n->vcol, sec, f->key,
+                    "units of a duration go from largest to smallest, each once (d, h, m, s, ms; e.g. \"1h30m\"), "
+                    "got %s",
+                    v);
+            free(v);
+            return;
+        }
+        if (pr < 0) {
             char *v = value_text(n);
             problem(c, n->vline, n->vcol, sec, f->key,
                     "expected a duration like \"90s\", \"15m\", \"1h30m\", \"500ms\" or integer seconds, got %s", v);

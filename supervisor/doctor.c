@@ -304,10 +304,12 @@ static void check_schools(struct doctor *d)
         rs_schools_sort(d->schools, cfg->order);
         if (cfg->aliases) {
             char *ra = rel(d, cfg->aliases);
-            line(d, OK, "schools", "%zu schools in %s, aliases from %s", d->schools->n, rsch, ra);
+            line(d, OK, "schools", "%zu %s in %s, aliases from %s", d->schools->n,
+                 rs_plural(d->schools->n, "school", "schools"), rsch, ra);
             free(ra);
         } else {
-            line(d, OK, "schools", "%zu schools in %s (no alias table)", d->schools->n, rsch);
+            line(d, OK, "schools", "%zu %s in %s (no alias table)", d->schools->n,
+                 rs_plural(d->schools->n, "school", "schools"), rsch);
         }
         if (d->schools->n == 0) {
             d->problems++;
@@ -698,11 +700,13 @@ static void check_cache(struct doctor *d)
             snprintf(size, sizeof(size), "%llu KB", (scan.old_bytes + 1023) / 1024);
         else
             snprintf(size, sizeof(size), "%.1f MB", (double)scan.old_bytes / (1024.0 * 1024.0));
-        line(d, WARN, "cache", "%zu of %zu files in %s are older than %lld days (%s)", scan.old, scan.files, rc,
-             (long long)days, size);
+        line(d, WARN, "cache", "%zu of %zu %s in %s %s older than %lld %s (%s)", scan.old, scan.files,
+             rs_plural(scan.files, "file", "files"), rc, rs_plural(scan.old, "is", "are"), (long long)days,
+             rs_plural((uint64_t)days, "day", "days"), size);
         detail("fix: delete them: find '%s' -type f -mtime +%lld -delete", cfg->cache_dir, (long long)days);
     } else {
-        line(d, OK, "cache", "%zu files in %s, none older than %lld days", scan.files, rc, (long long)days);
+        line(d, OK, "cache", "%zu %s in %s, none older than %lld %s", scan.files,
+             rs_plural(scan.files, "file", "files"), rc, (long long)days, rs_plural((uint64_t)days, "day", "days"));
     }
     free(rc);
 }

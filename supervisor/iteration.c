@@ -187,8 +187,9 @@ static void on_marker(struct rs_iteration *it, const struct rs_marker *m)
         replace(&it->done_csv, m->csv);
         it->done_coaches = m->coaches;
         it->done_overlaps = m->overlaps;
-        note(it, "marker", "RALPH_DONE: %lld coaches, %lld overlaps, csv %s", (long long)m->coaches,
-             (long long)m->overlaps, m->csv);
+        note(it, "marker", "RALPH_DONE: %lld %s, %lld %s, csv %s", (long long)m->coaches,
+             rs_plural((uint64_t)m->coaches, "coach", "coaches"), (long long)m->overlaps,
+             rs_plural((uint64_t)m->overlaps, "overlap", "overlaps"), m->csv);
     } else {
         replace(&it->failed_reason, m->reason);
         it->failed_retryable = m->retryable;
@@ -505,11 +506,12 @@ static void verify_done(struct rs_iteration *it)
         return;
     }
     if ((int64_t)rows != it->done_coaches) {
-        it->verify_error = rs_xasprintf("RALPH_DONE claimed %lld coaches, CSV has %zu rows", (long long)it->done_coaches,
-                                        rows);
+        it->verify_error = rs_xasprintf("RALPH_DONE claimed %lld %s, CSV has %zu %s", (long long)it->done_coaches,
+                                        rs_plural((uint64_t)it->done_coaches, "coach", "coaches"), rows,
+                                        rs_plural(rows, "row", "rows"));
     } else if ((int64_t)overlaps != it->done_overlaps) {
-        it->verify_error = rs_xasprintf("RALPH_DONE claimed %lld overlaps, CSV has %zu", (long long)it->done_overlaps,
-                                        overlaps);
+        it->verify_error = rs_xasprintf("RALPH_DONE claimed %lld %s, CSV has %zu", (long long)it->done_overlaps,
+                                        rs_plural((uint64_t)it->done_overlaps, "overlap", "overlaps"), overlaps);
     } else {
         it->verified = true;
         it->csv_abs = abs;

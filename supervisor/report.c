@@ -9,9 +9,11 @@
  * rows in ascending order per sheet, not sheets in order).
  *
  * Policy decisions (also in docs/report.md):
- * - inputs are the completed schools' CSVs in progress order, then every
- *   other *.csv in output_dir (sorted by name) with a note "not in progress
- *   file"; those rows are included;
+ * - the only inputs are the CSVs that completed schools name in the progress
+ *   file, in progress order; the report's own outputs (master_report_*) are
+ *   never read, wherever they were written. Every other *.csv in output_dir
+ *   (sorted by name) is listed with a note "not in progress file" but not
+ *   read, so a stray or earlier file cannot inflate the counts;
  * - a file that stops parsing keeps the rows before the error; the error
  *   goes to the Problems sheet with file:line:col and the result is partial;
  * - a file missing a required column is skipped (nothing to map) and listed;
@@ -299,7 +301,7 @@ struct problem {
 struct unit {
     const char *name;                  /* borrowed (progress) or owned (name_owned) */
     char *name_owned;
-    const char *status;                /* "completed", "failed", "pending", "running", "not in progress file" */
+    const char *status;                /* "completed", or "not in progress file (not read)" */
     const struct rs_school_state *st;  /* NULL for pending without history / extra files */
     char *path;                        /* absolute, normalised; NULL = no file */
     char *display;                     /* path as shown (relative to root when inside) */
@@ -311,6 +313,7 @@ struct unit {
 struct gen {
     const struct rs_config *cfg;
     const struct rs_progress *prog;
+    char *prog_display;        /* the progress file as shown in problems ("" when unknown) */
     struct rs_report_summary *sum;
 
     const char *const *truthy;
@@ -797,8 +800,8 @@ static void read_unit(struct gen *g, struct unit *u)
         return;
     if (r > 0) {
         add_problem(g, false, u->display, e.line, e.col,
-                    "%s; the %zu row%s before it %s in the report, the rest of the file is not", e.msg, u->rows,
-                    u->rows == 1 ? "" : "s", u->rows == 1 ? "is" : "are");
+                    "%s; the %zu %s before it %s in the report, the rest of the file is not", e.msg, u->rows,
+                    rs_plural(u->rows, "row", "rows"), rs_plural(u->rows, "is", "are"));
         return;
     }
     if (!g->header_seen)
@@ -832,8 +835,14 @@ static bool ends_with_csv(const char *n)
     return l > 4 && strcasecmp(n + l - 4, ".csv") == 0;
 }
 
-/* Completed schools first (progress order), then other *.csv of output_dir. */
-static void collect_inputs(struct gen *g, const char *out_dir, size_t *first_extra, size_t *end_extra)
+/* The report's own files: master_report_<date>.csv / .xlsx (and their temps, which start with '.'). */
+static bool is_report_output(const char *name)
+{
+    return strncmp(name, "master_report_", 14) == 0;
+}
+
+/* Completed schools (progress order): the inputs; then other *.csv of output_dir, listed only. */
+static void collect_inputs(struct gen *g, size_t *first_extra, size_t *end_extra)
 {
     const struct rs_config *cfg = g->cfg;
     const struct rs_progress *prog = g->prog;
@@ -847,12 +856,26 @@ static void collect_inputs(struct gen *g, const char *out_dir, size_t *first_ext
         u->status = "completed";
         u->st = s;
         if (!s->csv || !*s->csv) {
-            add_problem(g, false, "", 0, 0, "completed school \"%s\" has no csv path in the progress file", u->name);
+            add_problem(g, false, g->prog_display, 0, 0,
+                        "completed school \"%s\" has no csv path; its leads are not in the report (set its \"csv\" "
+                        "to the file's path relative to [batch] root)",
+                        u->name);
             continue;
         }
         char *joined = rs_path_join(cfg->root, s->csv);
-        u->path = rs_path_normalize(joined);
+        char *norm = rs_path_normalize(joined);
         free(joined);
+        const char *base = strrchr(norm, '/');
+        base = base ? base + 1 : norm;
+        if (is_report_output(base)) {
+            char *disp = display_path(cfg, norm);
+            add_problem(g, false, disp, 0, 0,
+                        "completed school \"%s\" names a report output (master_report_*) as its csv; not read", u->name);
+            free(disp);
+            free(norm);
+            continue;
+        }
+        u->path = norm;
         u->display = display_path(cfg, u->path);
         seen[nseen++] = u->path;
     }
@@ -883,11 +906,9 @@ static void collect_inputs(struct gen *g, const char *out_dir, size_t *first_ext
             add_problem(g, false, cfg->output_dir, 0, 0, "cannot list the output directory: %s", strerror(errno));
         n = 0;
     }
-    bool same_dir = cfg->output_dir && strcmp(cfg->output_dir, out_dir) == 0;
     for (int i = 0; i < n; i++) {
         const char *name = ents[i]->d_name;
-        bool take = name[0] != '.' && ends_with_csv(name) && !strstr(name, ".tmp.") &&
-                    !(same_dir && strncmp(name, "master_report_", 14) == 0);
+        bool take = name[0] != '.' && ends_with_csv(name) && !strstr(name, ".tmp.") && !is_report_output(name);
         char *path = take ? rs_path_join(cfg->output_dir, name) : NULL;
         char *norm = path ? rs_path_normalize(path) : NULL;
         free(path);
@@ -901,10 +922,11 @@ static void collect_inputs(struct gen *g, const char *out_dir, size_t *first_ext
             struct unit *u = add_unit(g);
             u->name_owned = rs_xstrndup(name, strlen(name) - 4);
             u->name = u->name_owned;
-            u->status = "not in progress file";
+            u->status = "not in progress file (not read)";
             u->path = norm;
             u->display = display_path(cfg, norm);
-            add_problem(g, true, u->display, 0, 0, "not in progress file; its rows are included");
+            add_problem(g, true, u->display, 0, 0,
+                        "not in progress file as a completed school's csv; not read, its rows are not in the report");
         }
         free(ents[i]);
     }
@@ -1059,7 +1081,8 @@ static void write_problems(struct gen *g)
     }
     size_t total = g->sum->errors + g->sum->notes;
     if (total > g->nprobs) {
-        char *m = rs_xasprintf("%zu more problems not listed", total - g->nprobs);
+        char *m = rs_xasprintf("%zu more %s not listed", total - g->nprobs,
+                               rs_plural(total - g->nprobs, "problem", "problems"));
         w_str(g, ws, r, 0, "note", NULL);
         w_str(g, ws, r, 4, m, NULL);
         free(m);
@@ -1113,8 +1136,8 @@ static void write_summary(struct gen *g, const char *date, size_t end_extra)
     w_str(g, ws, r, 0, "Report date", NULL);
     w_str(g, ws, r++, 1, date, NULL);
     w_str(g, ws, r, 0, "Report status", NULL);
-    char *status = s->errors ? rs_xasprintf("partial: %zu problem%s, see the Problems sheet", s->errors,
-                                            s->errors == 1 ? "" : "s")
+    char *status = s->errors ? rs_xasprintf("partial: %zu %s, see the Problems sheet", s->errors,
+                                            rs_plural(s->errors, "problem", "problems"))
                              : rs_xstrdup("complete");
     w_str(g, ws, r++, 1, status, NULL);
     free(status);
@@ -1132,7 +1155,7 @@ static void write_summary(struct gen *g, const char *date, size_t end_extra)
         {"Average time per finished school (min)", finished ? (double)fin_ms / 60000.0 / (double)finished : 0,
          g->f_num1},
         {"Input CSV files read", (double)s->files, NULL},
-        {"  of which not in progress file", (double)s->files_extra, NULL},
+        {"Other CSV files in output_dir (not read)", (double)s->files_extra, NULL},
         {"Cells with replaced characters (U+FFFD)", (double)s->replaced, NULL},
         {"Cells truncated to 32,767 characters", (double)s->truncated, NULL},
         {"Master CSV cells prefixed with '", (double)s->escaped, NULL},
@@ -1231,13 +1254,7 @@ static int check_tmp_files(struct gen *g)
 
 static bool valid_date(const char *d)
 {
-    if (!d || strlen(d) != 10 || d[4] != '-' || d[7] != '-')
-        return false;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && (d[i] < '0' || d[i] > '9'))
-            return false;
-    int m = (d[5] - '0') * 10 + (d[6] - '0'), day = (d[8] - '0') * 10 + (d[9] - '0');
-    return m >= 1 && m <= 12 && day >= 1 && day <= 31;
+    return d && rs_date_parse(d, NULL, NULL, NULL) == 0;
 }
 
 static int fsync_path(const char *path)
@@ -1258,6 +1275,7 @@ static void gen_free(struct gen *g)
         free(g->units[i].display);
     }
     free(g->units);
+    free(g->prog_display);
     for (size_t i = 0; i < g->nprobs; i++) {
         free(g->probs[i].file);
         free(g->probs[i].msg);
@@ -1277,8 +1295,11 @@ static void export_problems(const struct gen *g, struct rs_diags *d)
             const struct problem *p = &g->probs[i];
             if (p->note != (pass == 1))
                 continue;
-            const char *f = p->file && *p->file ? p->file : "report";
-            if (p->note && p->line)
+            /* Problems about no file (a full sheet) carry no prefix: the CLI adds its own. */
+            const char *f = p->file ? p->file : "";
+            if (!*f)
+                rs_diags_add(d, "%s%s", p->note ? "note: " : "", p->msg);
+            else if (p->note && p->line)
                 rs_diags_add(d, "note: %s:%zu: %s", f, p->line, p->msg);
             else if (p->note)
                 rs_diags_add(d, "note: %s: %s", f, p->msg);
@@ -1315,6 +1336,7 @@ int rs_report_generate(const struct rs_config *cfg, const struct rs_progress *pr
         .cfg = cfg, .prog = prog, .sum = sum, .truthy = (const char *const *)cfg->report_truthy,
         .ntruthy = cfg->report_truthy ? cfg->nreport_truthy : 0, .escape = cfg->report_csv_escape_formulas,
     };
+    g.prog_display = cfg->progress ? display_path(cfg, cfg->progress) : rs_xstrdup("");
     char *dir = rs_path_absolute(out_dir);
     char *csv_final = rs_xasprintf("%s/master_report_%s.csv", dir, date);
     char *xlsx_final = rs_xasprintf("%s/master_report_%s.xlsx", dir, date);
@@ -1383,26 +1405,25 @@ int rs_report_generate(const struct rs_config *cfg, const struct rs_progress *pr
     }
     csv_end_record(&g);
 
-    collect_inputs(&g, dir, &first_extra, &end_extra);
+    collect_inputs(&g, &first_extra, &end_extra);
+    sum->files_extra = end_extra - first_extra;
     g.w = writer_start(g.ws_leads, g.ws_warm);
-    for (size_t i = 0; i < end_extra; i++) {
+    for (size_t i = 0; i < first_extra; i++) {
         struct unit *u = &g.units[i];
         if (!u->path || u->duplicate)
             continue;
         read_unit(&g, u);
-        if (i >= first_extra && u->read)
-            sum->files_extra++;
     }
     note_lxw(&g, writer_finish(g.w));
     g.w = NULL;
     if (g.leads_overflow)
         add_problem(&g, false, "", 0, 0,
-                    "the Leads sheet is full (1,048,575 rows): %zu more rows are only in the master CSV",
-                    g.leads_overflow);
+                    "the Leads sheet is full (1,048,575 rows): %zu more %s only in the master CSV",
+                    g.leads_overflow, rs_plural(g.leads_overflow, "row is", "rows are"));
     if (g.warm_overflow)
         add_problem(&g, false, "", 0, 0,
-                    "the Warm leads sheet is full (1,048,575 rows): %zu more rows are only in the master CSV",
-                    g.warm_overflow);
+                    "the Warm leads sheet is full (1,048,575 rows): %zu more %s only in the master CSV",
+                    g.warm_overflow, rs_plural(g.warm_overflow, "row is", "rows are"));
     if (g.leads_row > 1)
         note_lxw(&g, worksheet_autofilter(g.ws_leads, 0, 0, g.leads_row - 1, RS_REPORT_NCOLS - 1));
     if (g.warm_row > 1)

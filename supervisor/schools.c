@@ -220,9 +220,15 @@ static char *display(const char *s)
         while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
             cut--;
     }
-    for (size_t i = 0; i < cut; i++) {
-        unsigned char c = (unsigned char)s[i];
-        rs_buf_putc(&b, (c < 0x20 || c == 0x7f) ? '?' : (c == '"' ? '\'' : (char)c));
+    /* Invisible characters are named ("<U+FEFF (byte order mark)>"), quotes become '. */
+    size_t from = 0;
+    for (size_t i = 0; i <= cut; i++) {
+        if (i == cut || s[i] == '"') {
+            rs_buf_put_visible(&b, s + from, i - from);
+            if (i < cut)
+                rs_buf_putc(&b, '\'');
+            from = i + 1;
+        }
     }
     if (cut < n)
         rs_buf_puts(&b, "...");
@@ -631,8 +637,8 @@ static void problem(struct report *r, struct pos p, const char *fmt, ...)
 static void report_finish(struct report *r)
 {
     if (r->problems > PROBLEMS_MAX)
-        rs_diags_addpos(r->diags, r->file, 0, 0, "%zu more problems not listed",
-                        r->problems - PROBLEMS_MAX);
+        rs_diags_addpos(r->diags, r->file, 0, 0, "%zu more %s not listed", r->problems - PROBLEMS_MAX,
+                        rs_plural(r->problems - PROBLEMS_MAX, "problem", "problems"));
 }
 
 /* Report jansson's error for a document that starts at @base. */
@@ -646,7 +652,9 @@ static void syntax_problem(struct report *r, const json_error_t *e, struct pos b
         p.line = base.line + e->line - 1;
     }
     r->syntax++;
-    problem(r, p, "%sJSON syntax error: %s", what, e->text);
+    char *text = rs_visible(e->text); /* "near '\xEF\xBB\xBF'" would show nothing */
+    problem(r, p, "%sJSON syntax error: %s", what, text);
+    free(text);
 }
 
 /*-----------------------------------------------------------------------
@@ -722,6 +730,10 @@ int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_a
                      struct rs_diags *diags)
 {
     struct report rep = {file, diags, 0, 0};
+    /* A UTF-8 byte order mark (as some editors write) is not part of the JSON. */
+    size_t bom = rs_utf8_bom_len(data, len);
+    data += bom;
+    len -= bom;
     json_error_t e;
     json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &e);
     if (!root) {
@@ -1118,6 +1130,10 @@ int rs_schools_parse(const char *data, size_t len, const char *file, const struc
                      struct rs_school_list **out, struct rs_diags *diags)
 {
     struct list_ctx c = {.rep = {file, diags, 0, 0}, .aliases = aliases};
+    /* A UTF-8 byte order mark (as some editors write) is not part of the JSON. */
+    size_t bom = rs_utf8_bom_len(data, len);
+    data += bom;
+    len -= bom;
     struct cursor cur;
     cursor_init(&cur, data, len);
     struct layout lo;

@@ -431,8 +431,9 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         free(st->csv);
         st->csv = rs_xstrdup(dn.csv_rel);
         int64_t total = now - st->started_ms;
-        snprintf(subject, sizeof subject, "ralphsup: completed %s (%lld coaches, %lld overlaps, %s, %s)", name,
-                 (long long)dn.coaches, (long long)dn.overlaps, rs_money_format(st->cost_usd, m, sizeof m),
+        snprintf(subject, sizeof subject, "ralphsup: completed %s (%lld %s, %lld %s, %s, %s)", name,
+                 (long long)dn.coaches, rs_plural((uint64_t)dn.coaches, "coach", "coaches"), (long long)dn.overlaps,
+                 rs_plural((uint64_t)dn.overlaps, "overlap", "overlaps"), rs_money_format(st->cost_usd, m, sizeof m),
                  rs_duration_format(total, d, sizeof d));
         t.event = "completed";
         t.extra_path = dn.csv_abs;
@@ -1183,8 +1184,8 @@ int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
         rs_diags_init(&probs);
         int rr = rs_report_generate(s->cfg, p, date, NULL, &sum, &probs);
         if (rr >= 0)
-            fprintf(stderr, "ralphsup: report: %s and %s (%zu leads, %zu warm)%s\n", sum.xlsx_path, sum.csv_path,
-                    sum.rows, sum.warm, rr == RS_REPORT_PARTIAL ? " — partial, see its Problems sheet" : "");
+            fprintf(stderr, "ralphsup: report: %s and %s (%zu %s, %zu warm)%s\n", sum.xlsx_path, sum.csv_path,
+                    sum.rows, rs_plural(sum.rows, "lead", "leads"), sum.warm, rr == RS_REPORT_PARTIAL ? " — partial, see its Problems sheet" : "");
         else
             fprintf(stderr, "ralphsup: report failed: %s\n", strerror(-rr));
         rs_report_summary_deinit(&sum);

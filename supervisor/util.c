@@ -345,6 +345,9 @@ int rs_duration_parse(const char *s, int64_t *out_ms)
         *out_ms = strtoll(s, NULL, 10) * 1000;
         return 0;
     }
+    /* Units by rank, largest first: each may appear once, in this order. */
+    static const int64_t mults[] = {86400000, 3600000, 60000, 1000, 1};
+    int last = -1;
     while (*p) {
         if (!isdigit((unsigned char)*p))
             return -EINVAL;
@@ -356,32 +359,70 @@ int rs_duration_parse(const char *s, int64_t *out_ms)
             v = v * 10 + (*p - '0');
             p++;
         }
-        int64_t mult;
+        int rank;
         if (p[0] == 'm' && p[1] == 's') {
-            mult = 1;
+            rank = 4;
             p += 2;
         } else if (*p == 'd') {
-            mult = 86400000;
+            rank = 0;
             p++;
         } else if (*p == 'h') {
-            mult = 3600000;
+            rank = 1;
             p++;
         } else if (*p == 'm') {
-            mult = 60000;
+            rank = 2;
             p++;
         } else if (*p == 's') {
-            mult = 1000;
+            rank = 3;
             p++;
         } else {
             return -EINVAL;
         }
-        total += v * mult;
+        if (rank <= last)
+            return -ERANGE;
+        last = rank;
+        if (v > (INT64_MAX - total) / mults[rank])
+            return -EINVAL;
+        total += v * mults[rank];
         any = true;
     }
     if (!any)
         return -EINVAL;
     *out_ms = total;
     return 0;
+}
+
+const char *rs_plural(uint64_t n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
+
+int rs_date_parse(const char *s, int *year, int *month, int *day)
+{
+    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return -EINVAL;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
+            return -EINVAL;
+    int y = atoi(s), m = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
+    if (m < 1 || m > 12 || d < 1 || d > rs_days_in_month(y, m))
+        return -ERANGE;
+    if (year)
+        *year = y;
+    if (month)
+        *month = m;
+    if (day)
+        *day = d;
+    return 0;
+}
+
+int rs_days_in_month(int year, int month)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (month < 1 || month > 12)
+        return 0;
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return month == 2 && leap ? 29 : days[month - 1];
 }
 
 const char *rs_duration_format(int64_t ms, char *buf, size_t n)
@@ -456,6 +497,99 @@ int rs_time_parse_iso(const char *s, int64_t *epoch_ms)
 }
 
 /* ---- text -------------------------------------------------------------- */
+
+/* Decode one UTF-8 sequence at @s (@n bytes left); 0 when ill-formed. */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    size_t len = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 && s[0] < 0xE0 ? 2 : 0;
+    if (len == 0 || len > n || s[0] > 0xF4)
+        return 0;
+    uint32_t v = s[0] & (0x7F >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        v = v << 6 | (s[i] & 0x3F);
+    }
+    if ((len == 3 && v < 0x800) || (len == 4 && (v < 0x10000 || v > 0x10FFFF)) || (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    *cp = v;
+    return len;
+}
+
+bool rs_char_invisible(uint32_t cp, const char **name)
+{
+    static const struct { uint32_t cp; const char *name; } named[] = {
+        {0x00, "NUL"},
+        {0x09, "tab"},
+        {0x0A, "line feed"},
+        {0x0D, "carriage return"},
+        {0x1B, "escape"},
+        {0x7F, "delete"},
+        {0xA0, "no-break space"},
+        {0xAD, "soft hyphen"},
+        {0x200B, "zero width space"},
+        {0x200C, "zero width non-joiner"},
+        {0x200D, "zero width joiner"},
+        {0x200E, "left-to-right mark"},
+        {0x200F, "right-to-left mark"},
+        {0x2028, "line separator"},
+        {0x2029, "paragraph separator"},
+        {0x2060, "word joiner"},
+        {0xFEFF, "byte order mark"},
+        {0xFFFD, "replacement character"},
+    };
+    const char *nm = NULL;
+    for (size_t i = 0; i < RS_ARRAY_SIZE(named); i++)
+        if (named[i].cp == cp)
+            nm = named[i].name;
+    bool inv = cp < 0x20 || (cp >= 0x7F && cp <= 0xA0) || cp == 0xAD || (cp >= 0x200B && cp <= 0x200F) ||
+               (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2064) || cp == 0xFEFF ||
+               (cp >= 0xFFF9 && cp <= 0xFFFD);
+    if (name)
+        *name = inv ? nm : NULL;
+    return inv;
+}
+
+void rs_buf_put_visible(struct rs_buf *b, const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp = 0;
+        size_t n = utf8_decode(u + i, len - i, &cp);
+        const char *name = NULL;
+        if (n == 0) {
+            rs_buf_printf(b, "<byte 0x%02X (not UTF-8)>", u[i]);
+            i++;
+            continue;
+        }
+        if (cp != ' ' && rs_char_invisible(cp, &name)) {
+            if (name)
+                rs_buf_printf(b, "<U+%04X (%s)>", (unsigned)cp, name);
+            else
+                rs_buf_printf(b, "<U+%04X>", (unsigned)cp);
+        } else {
+            rs_buf_append(b, s + i, n);
+        }
+        i += n;
+    }
+}
+
+char *rs_visible(const char *s)
+{
+    struct rs_buf b;
+    rs_buf_init(&b);
+    rs_buf_put_visible(&b, s, strlen(s));
+    return rs_buf_steal(&b);
+}
+
+size_t rs_utf8_bom_len(const char *data, size_t len)
+{
+    return len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+}
 
 size_t rs_edit_distance(const char *a, const char *b)
 {

@@ -114,7 +114,8 @@ enum {
  * @diags: every problem is appended as "file:line:col: [section] key: message"
  *          (file as given in @path); TOML syntax errors stop after the first.
  * Return: 0, RS_CONFIG_E_INVALID, or negative errno if the file can't be read
- * (-ENOENT when it does not exist; no diagnostic is added then).
+ * (-ENOENT when it does not exist, -EISDIR when it is a directory; no
+ * diagnostic is added then).
  */
 int rs_config_load(const char *path, struct rs_config **out, struct rs_diags *diags);
 /* Free everything rs_config_load() allocated; NULL-safe. Return: NULL. */

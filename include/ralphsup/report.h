@@ -11,7 +11,9 @@
  * XML-illegal characters are replaced with U+FFFD and cells over Excel's
  * 32,767-character limit are cut at a character boundary; both are counted.
  * A bad input file never stops the report: it is listed on the Problems sheet
- * with file:line and the result is "partial".
+ * with file:line and the result is "partial". The only inputs are the CSVs
+ * that completed schools name in the progress file; the report's own outputs
+ * (master_report_*) are never read, wherever they are.
  *
  * Does not know about libuv, git or the agent, never mutates the progress
  * data, and never prints: problems go to the caller's struct rs_diags.
@@ -35,8 +37,8 @@ enum {
 };
 
 struct rs_report_summary {
-    size_t files;              /* per-school CSV files read (fully or partly) */
-    size_t files_extra;        /* of those, found in output_dir but not in the progress file */
+    size_t files;              /* completed schools' CSV files read (fully or partly) */
+    size_t files_extra;        /* other *.csv in output_dir that no completed school names: listed, not read */
     size_t rows;               /* lead rows in the master CSV (and on the Leads sheet) */
     size_t warm;               /* rows whose nmdp_overlap is truthy */
     size_t replaced;           /* invalid UTF-8 sequences / XML-illegal chars replaced by U+FFFD */
@@ -53,14 +55,15 @@ void rs_report_summary_deinit(struct rs_report_summary *sum);
 
 /*
  * rs_report_generate() - write the master CSV and the workbook.
- * @cfg: name, root, output_dir, report_dir, report_truthy and
+ * @cfg: name, root, progress, output_dir, report_dir, report_truthy and
  *       report_csv_escape_formulas are used.
  * @prog: the batch state (completed entries name the CSVs, relative to root).
  * @date: "YYYY-MM-DD", used in the file names.
  * @out_dir: where to write; NULL means cfg->report_dir (created if missing).
  * @sum: filled (may be NULL); release with rs_report_summary_deinit().
  * @problems: every Problems-sheet entry is appended as "file:line:col: msg"
- *       (notes start with "note: "); may be NULL.
+ *       (notes start with "note: "; an entry about no file is the bare msg;
+ *       never prefixed with the command name); may be NULL.
  * Both files are replaced atomically (temp file in the same directory, fsync,
  * rename); on failure neither is left half-written.
  * Return: 0 complete; RS_REPORT_PARTIAL when some input had problems (the

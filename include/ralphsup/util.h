@@ -74,10 +74,22 @@ bool rs_path_is_inside(const char *dir, const char *path);
 /* ---- time and durations ---------------------------------------------- */
 /*
  * rs_duration_parse() - "90s", "15m", "2h", "1h30m", "1d", "500ms" or an
- * integer number of seconds (as text). Result in milliseconds.
- * Return: 0, or -EINVAL.
+ * integer number of seconds (as text). Units combine largest first, each at
+ * most once (d, h, m, s, ms): "1h30m" is 90 minutes, "30m1h" and "1m1m" are
+ * refused. Result in milliseconds.
+ * Return: 0; -ERANGE when units are out of order or repeated; -EINVAL for
+ * anything else that is not a duration (or one beyond INT64_MAX ms).
  */
 int rs_duration_parse(const char *s, int64_t *out_ms);
+/*
+ * rs_date_parse() - a calendar date "YYYY-MM-DD" (leap years counted).
+ * @year, @month, @day may be NULL.
+ * Return: 0; -EINVAL when not of the form YYYY-MM-DD; -ERANGE when the
+ * month or day does not exist (2020-02-30, 2026-13-01).
+ */
+int rs_date_parse(const char *s, int *year, int *month, int *day);
+/* Days in @month (1-12) of @year in the Gregorian calendar; 0 for a bad month. */
+int rs_days_in_month(int year, int month);
 /* Format @ms as "1h02m", "6m12s", "45s", "0.3s" into @buf. */
 const char *rs_duration_format(int64_t ms, char *buf, size_t n);
 /* Wall clock in ms since the epoch; monotonic clock in ms. */
@@ -89,6 +101,25 @@ const char *rs_time_iso(int64_t epoch_ms, char *buf, size_t n);
 int rs_time_parse_iso(const char *s, int64_t *epoch_ms);
 
 /* ---- text ---------------------------------------------------------------- */
+/*
+ * rs_char_invisible() - true for a code point that shows as nothing (or as
+ * blank) when quoted in a message: C0/C1 controls, DEL, no-break space, soft
+ * hyphen, zero-width and direction marks, line/paragraph separators, the
+ * byte order mark U+FEFF, U+FFF9-U+FFFD. *@name (may be NULL) gets its common
+ * name ("byte order mark") or NULL.
+ */
+bool rs_char_invisible(uint32_t cp, const char **name);
+/*
+ * rs_buf_put_visible() - append @len bytes of @s to @b with every invisible
+ * character written as "<U+FEFF (byte order mark)>" ("<U+0001>" when it has
+ * no common name) and every byte that is not UTF-8 as "<byte 0xFF (not
+ * UTF-8)>"; the ordinary space stays. rs_visible(): the same for a C string,
+ * as a new string (caller frees).
+ */
+void rs_buf_put_visible(struct rs_buf *b, const char *s, size_t len);
+char *rs_visible(const char *s);
+/* 3 when @data starts with the UTF-8 byte order mark EF BB BF, else 0. */
+size_t rs_utf8_bom_len(const char *data, size_t len);
 /* Levenshtein distance, case-insensitive ASCII. */
 size_t rs_edit_distance(const char *a, const char *b);
 /* Closest of @cands (n) to @s within a sensible distance, or NULL. */
@@ -104,5 +135,10 @@ const char *rs_did_you_mean(const char *s, const char *const *cands, size_t n);
 char *rs_redact(const char *s, size_t len, size_t *out_len);
 /* Case-insensitive ASCII string equality. */
 bool rs_streq_ci(const char *a, const char *b);
+/*
+ * rs_plural() - @one when @n is 1, else @many: for counts in messages,
+ * printf("%zu %s", n, rs_plural(n, "overlap", "overlaps")).
+ */
+const char *rs_plural(uint64_t n, const char *one, const char *many);
 /* Money as "$0.84". */
 const char *rs_money_format(double usd, char *buf, size_t n);

@@ -137,7 +137,7 @@ echo old > "$root/cache/pages/old.html"
 echo new > "$root/cache/pages/new.html"
 touch -d '40 days ago' "$root/cache/pages/old.html"
 ANTHROPIC_API_KEY=$key run "$cfg"
-expect stale-cache 0 "! cache        1 of 2 files in cache are older than 30 days (1 KB)" "-mtime +30 -delete" "✓ lock"
+expect stale-cache 0 "! cache        1 of 2 files in cache is older than 30 days (1 KB)" "-mtime +30 -delete" "✓ lock"
 [ -f "$root/cache/pages/old.html" ] || { echo "FAIL doctor deleted a cache file"; fails=$((fails + 1)); }
 
 # A progress file is read: the prompt renders for the first pending school.

@@ -139,7 +139,7 @@ assert_contains "$subj" "ralphsup: failed Wrong Count University after 3 attempt
 assert_contains "$subj" "ralphsup: attempt 1/3 failed for Wrong Count University: RALPH_DONE claimed 4 coaches, CSV has 3 rows" \
     "commit subject of a failed attempt"
 assert_contains "$subj" "ralphsup: failed Permanent University after 1 attempt:" "commit subject of a permanent failure"
-assert_contains "$subj" "ralphsup: completed Done University (4 coaches, 1 overlaps" "commit subject of a completion"
+assert_contains "$subj" "ralphsup: completed Done University (4 coaches, 1 overlap," "commit subject of a completion"
 assert_contains "$subj" "ralphsup: requeued Transient University after a transient error" "commit subject of a transient requeue"
 assert_contains "$subj" "ralphsup: finished batch itest: 9 completed, 9 failed" "commit subject of the batch end"
 tr=$(git -C "$A" log -1 --format=%B --grep='^ralphsup: failed Crash University' | git interpret-trailers --parse)

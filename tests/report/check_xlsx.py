@@ -14,9 +14,11 @@ Usage:
   check_xlsx.py --xlsx F --csv F [--input PATH[:NROWS]]... [--escape 0|1]
                 [--truthy yes,true,1,y] [--failed NAME]... [--expect-partial]
                 [--expect-problem SUBSTRING]... [--sheets-in-order]
+                [--expect-rows N] [--expect-warm N]
 --input PATH:NROWS limits a bad file to its first NROWS data rows (the rows the
 report keeps before the error); files whose header cannot be mapped are simply
-not passed. Exit 0 when everything matches, 1 with a list of mismatches.
+not passed. --expect-rows / --expect-warm assert the absolute number of lead
+rows and warm leads (on the sheets, in the master CSV and on the Summary). Exit 0 when everything matches, 1 with a list of mismatches.
 """
 import argparse
 import csv
@@ -101,6 +103,8 @@ def main():
     ap.add_argument("--failed", action="append", default=[])
     ap.add_argument("--expect-partial", action="store_true")
     ap.add_argument("--expect-problem", action="append", default=[])
+    ap.add_argument("--expect-rows", type=int)
+    ap.add_argument("--expect-warm", type=int)
     a = ap.parse_args()
     truthy = {t.strip().lower() for t in a.truthy.split(",")}
 
@@ -211,6 +215,10 @@ def main():
         fail(f"Summary coaches {summ.get('Coaches researched (lead rows)')} != {len(crows)}")
     if summ.get("NMDP overlaps (warm leads)") != len(want_warm):
         fail(f"Summary overlaps {summ.get('NMDP overlaps (warm leads)')} != {len(want_warm)}")
+    if a.expect_rows is not None and (len(crows) != a.expect_rows or len(lead_rows) != a.expect_rows):
+        fail(f"{len(lead_rows)} Leads rows and {len(crows)} CSV rows, expected {a.expect_rows}")
+    if a.expect_warm is not None and len(warm) != a.expect_warm:
+        fail(f"{len(warm)} Warm leads rows, expected {a.expect_warm}")
     status = summ.get("Report status", "")
     if a.expect_partial != str(status).startswith("partial"):
         fail(f"Summary status {status!r}")

@@ -280,6 +280,32 @@ Test(config, durations_strings_and_integer_seconds, .timeout = 5)
     }
 }
 
+Test(config, duration_units_out_of_order_or_repeated_are_refused, .timeout = 5)
+{
+    const char *vals[] = {"\"30m1h\"", "\"1m1m\"", "\"10s1m\""};
+    const char *dir = tmpdir();
+    for (size_t i = 0; i < RS_ARRAY_SIZE(vals); i++) {
+        char *text = rs_xasprintf("[batch]\nschools = \"s.json\"\n[limits]\nstall_timeout = %s\n", vals[i]);
+        char *path;
+        struct rs_config *cfg = NULL;
+        struct rs_diags d;
+        rs_diags_init(&d);
+        int r = load_text(dir, text, &path, &cfg, &d);
+        cr_expect_eq(r, RS_CONFIG_E_INVALID, "%s accepted", vals[i]);
+        cr_expect_null(cfg);
+        char *want = rs_xasprintf("%s:4:17: [limits] stall_timeout: units of a duration go from largest to smallest, "
+                                  "each once (d, h, m, s, ms; e.g. \"1h30m\"), got %s",
+                                  path, vals[i]);
+        cr_expect_eq(d.n, 1);
+        cr_expect(d.n >= 1 && strcmp(d.msgs[0], want) == 0, "got: %s\nwant: %s", d.n ? d.msgs[0] : "", want);
+        free(want);
+        rs_config_free(cfg);
+        rs_diags_deinit(&d);
+        free(path);
+        free(text);
+    }
+}
+
 Test(config, unknown_key_did_you_mean_with_position, .timeout = 5)
 {
     const char *dir = tmpdir();
@@ -666,4 +692,42 @@ Test(config, agent_args_keep_order_and_empty_elements, .timeout = 5)
     rs_config_free(cfg);
     rs_diags_deinit(&d);
     free(path);
+}
+
+/* A UTF-8 byte order mark before the first table is accepted; a stray one
+ * further on is quoted visibly ('\uFEFF'), never as an invisible character. */
+Test(config, byte_order_mark, .timeout = 5)
+{
+    const char *dir = tmpdir();
+    char *path;
+    struct rs_config *cfg = NULL;
+    struct rs_diags d;
+    rs_diags_init(&d);
+    cr_expect_eq(load_text(dir, "\xEF\xBB\xBF[batch]\nschools = \"s.json\"\n", &path, &cfg, &d), 0, "%s",
+                 d.n ? d.msgs[0] : "");
+    cr_expect_not_null(cfg);
+    rs_config_free(cfg);
+    cfg = NULL;
+    free(path);
+    cr_expect_eq(load_text(dir, "\xEF\xBB\xBF\xEF\xBB\xBF[batch]\nschools = \"s.json\"\n", &path, &cfg, &d),
+                 RS_CONFIG_E_INVALID);
+    cr_expect(has_diag(&d, "c.toml:1:1: TOML syntax error:") && has_diag(&d, "'\\uFEFF'"), "%s",
+              d.n ? d.msgs[0] : "");
+    for (size_t i = 0; i < d.n; i++)
+        cr_expect(!strstr(d.msgs[i], "\xEF\xBB\xBF"), "invisible mark in: %s", d.msgs[i]);
+    free(path);
+    rs_diags_deinit(&d);
+}
+
+/* A directory as the config path: -EISDIR, which the CLI maps to 66. */
+Test(config, directory_is_eisdir, .timeout = 5)
+{
+    const char *dir = tmpdir();
+    struct rs_config *cfg = NULL;
+    struct rs_diags d;
+    rs_diags_init(&d);
+    cr_expect_eq(rs_config_load(dir, &cfg, &d), -EISDIR);
+    cr_expect_null(cfg);
+    cr_expect_eq(d.n, 0);
+    rs_diags_deinit(&d);
 }

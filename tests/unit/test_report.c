@@ -54,6 +54,7 @@ static void fixture_init(struct fixture *fx, bool escape)
     c->output_dir = rs_path_join(fx->root, "output");
     c->report_dir = rs_path_join(fx->root, "reports");
     c->report_csv_escape_formulas = escape;
+    c->progress = rs_path_join(fx->root, "batch_progress.json");
     cr_assert_eq(rs_mkdir_p(c->output_dir, 0755), 0);
     fx->cfg = c;
     fx->prog = rs_progress_new("Fall 2026 coaches", 1760000000000);
@@ -66,6 +67,7 @@ static void fixture_fini(struct fixture *fx)
     free(c->root);
     free(c->output_dir);
     free(c->report_dir);
+    free(c->progress);
     for (size_t i = 0; i < c->nreport_truthy; i++)
         free(c->report_truthy[i]);
     free(c->report_truthy);
@@ -179,10 +181,14 @@ static void write_messy_inputs(struct fixture *fx)
               "Epsilon,E1,,,,,y,,\r\n"
               "Epsilon,E2,,,,,y\r\n"
               "Epsilon,E3,,,,,y,,\r\n");
-    /* Not in the progress file: included, with a note. */
+    /* Not in the progress file: listed with a note, never read. */
     write_str(out, "zeta.csv",
               "school,coach_name,title,sport,email,phone,nmdp_overlap,overlap_evidence,source_url\n"
               "Zeta,Z1,,,,,yes,,\n");
+    /* An earlier report written to output_dir (report_dir is elsewhere): neither read nor listed. */
+    write_str(out, "master_report_2026-11-01.csv",
+              "school,coach_name,title,sport,email,phone,nmdp_overlap,overlap_evidence,source_url\r\n"
+              "Alpha U,Old,,,,,yes,,\r\nBeta College,Old,,,,,yes,,\r\n");
     /* Never inputs: hidden, temp and non-CSV files. */
     write_str(out, ".hidden.csv", "x\n1\n");
     write_str(out, "alpha.csv.tmp.123456", "x\n1\n");
@@ -194,6 +200,8 @@ static void write_messy_inputs(struct fixture *fx)
     complete(fx, "Delta", "output/delta.csv", 0.5, 1760000900000, 2 * 60000);
     complete(fx, "Epsilon", "./output/../output/epsilon.csv", 0.5, 1760001000000, 2 * 60000);
     complete(fx, "Missing School", "output/missing.csv", 0.25, 1760001100000, 60000);
+    complete(fx, "No Path School", NULL, 0.25, 1760001150000, 60000);
+    complete(fx, "Report Path School", "output/master_report_2026-11-01.csv", 0.25, 1760001160000, 60000);
     struct rs_school_state *f = rs_progress_fail(fx->prog, "Failed U", "failed-u", "no athletics site found");
     for (int i = 1; i <= 3; i++) {
         struct rs_attempt *at = rs_school_state_add_attempt(f);
@@ -231,23 +239,35 @@ Test(report, messy_batch_is_partial_and_reads_back_exactly, .timeout = 60)
     char *all = rs_diags_join(&d);
     cr_assert_eq(r, RS_REPORT_PARTIAL, "r=%d\n%s", r, all);
 
-    cr_expect_eq(sum.files, 6, "files %zu", sum.files); /* alpha beta gamma delta epsilon zeta */
-    cr_expect_eq(sum.files_extra, 1);
-    cr_expect_eq(sum.rows, 9 + 4 + 2 + 1 + 1, "rows %zu", sum.rows);
-    /* Yes, TRUE, " y ", 1 (alpha) + yes, 1 (beta) + G1 + E1 + Z1 */
-    cr_expect_eq(sum.warm, 4 + 2 + 1 + 1 + 1, "warm %zu", sum.warm);
+    cr_expect_eq(sum.files, 5, "files %zu", sum.files); /* alpha beta gamma delta epsilon; not zeta */
+    cr_expect_eq(sum.files_extra, 1);                    /* zeta, listed only */
+    cr_expect_eq(sum.rows, 9 + 4 + 2 + 1, "rows %zu", sum.rows);
+    /* Yes, TRUE, " y ", 1 (alpha) + yes, 1 (beta) + G1 + E1 */
+    cr_expect_eq(sum.warm, 4 + 2 + 1 + 1, "warm %zu", sum.warm);
     cr_expect_eq(sum.truncated, 2);
     /* \x01, \x7f is legal; \xFF, \xC3, ED A0 80 (3), EF BF BE (1) */
     cr_expect_eq(sum.replaced, 1 + 1 + 1 + 3 + 1, "replaced %zu", sum.replaced);
     /* =HYPERLINK, +44 phone, @admin, -1+2, +sport, TAB, =1+1, -, +, @, "\r" */
     cr_expect_eq(sum.escaped, 11, "escaped %zu", sum.escaped);
-    cr_expect_eq(sum.errors, 4, "errors %zu\n%s", sum.errors, all); /* gamma, delta, epsilon, missing */
+    /* gamma, delta, epsilon, missing, no path, a report as csv */
+    cr_expect_eq(sum.errors, 6, "errors %zu\n%s", sum.errors, all);
     cr_expect(has_diag(&d, "output/gamma.csv:4:7: unterminated quoted field", "2 rows before it are in the report"),
               "%s", all);
     cr_expect(has_diag(&d, "output/epsilon.csv:3: record has 7 fields", "1 row before it is"), "%s", all);
     cr_expect(has_diag(&d, "output/delta.csv:1: missing required column \"nmdp_overlap\"", NULL), "%s", all);
     cr_expect(has_diag(&d, "output/missing.csv", "completed school \"Missing School\": cannot open"), "%s", all);
-    cr_expect(has_diag(&d, "note: output/zeta.csv: not in progress file", NULL), "%s", all);
+    cr_expect(has_diag(&d, "note: output/zeta.csv: not in progress file", "not read"), "%s", all);
+    cr_expect(has_diag(&d, "output/master_report_2026-11-01.csv: completed school \"Report Path School\" names a report "
+                       "output",
+                       "not read"),
+              "%s", all);
+    cr_expect(!has_diag(&d, "note: output/master_report_2026-11-01", NULL), "an earlier report is not listed:\n%s", all);
+    /* Named after the progress file, with the fix; no "report: " prefix (the CLI adds its own). */
+    cr_expect(has_diag(&d, "batch_progress.json: completed school \"No Path School\" has no csv path",
+                       "set its \"csv\""),
+              "%s", all);
+    for (size_t i = 0; i < d.n; i++)
+        cr_expect(strncmp(d.msgs[i], "report:", 7) != 0, "prefixed: %s", d.msgs[i]);
     cr_expect(has_diag(&d, "note: output/alpha.csv:1: extra column ignored: \"notes\"", NULL), "%s", all);
     free(all);
 
@@ -259,11 +279,11 @@ Test(report, messy_batch_is_partial_and_reads_back_exactly, .timeout = 60)
     free(files);
 
     char *args = rs_xasprintf("--escape 1 --bom 1 --expect-partial --input %s/output/alpha.csv --input %s/output/beta.csv "
-                              "--input %s/output/gamma.csv:2 --input %s/output/epsilon.csv:1 --input %s/output/zeta.csv "
+                              "--input %s/output/gamma.csv:2 --input %s/output/epsilon.csv:1 --expect-rows 16 --expect-warm 8 "
                               "--failed 'Failed U' --expect-problem 'unterminated quoted field' "
                               "--expect-problem 'output/gamma.csv' --expect-problem 'missing required column' "
-                              "--expect-problem 'not in progress file'",
-                              fx.root, fx.root, fx.root, fx.root, fx.root);
+                              "--expect-problem 'not in progress file' --expect-problem 'has no csv path'",
+                              fx.root, fx.root, fx.root, fx.root);
     cr_expect_eq(run_checker(&sum, args), 0, "check_xlsx.py found mismatches (see above)");
     free(args);
 

@@ -672,3 +672,66 @@ Test(schools, find_by_name_alias_and_slug)
     rs_aliases_free(a);
     rs_diags_deinit(&d);
 }
+
+/* Some editors save JSON with a UTF-8 byte order mark: skipped, positions unchanged. */
+Test(schools, byte_order_mark_is_skipped_in_list_and_aliases)
+{
+    struct rs_diags d;
+    rs_diags_init(&d);
+    char *ap = fixture("bom-aliases.json", "\xEF\xBB\xBF{\"University of Utah\": [\"Utah\"]}\n");
+    struct rs_aliases *a = NULL;
+    cr_assert_eq(rs_aliases_load(ap, &a, &d), 0, "%s", d.n ? d.msgs[0] : "");
+    cr_expect_str_eq(rs_aliases_resolve(a, "utah"), "University of Utah");
+    struct rs_school_list *l = NULL;
+    char *p;
+    int r = load_text("\xEF\xBB\xBF{\"batch_name\": \"b\", \"schools\": [\n"
+                      "  {\"name\": \"Utah\", \"conference\": \"Big 12\", \"state\": \"UT\"},\n"
+                      "  {\"name\": \"Bad State U\", \"conference\": \"X\", \"state\": \"ZZ\"}\n]}\n",
+                      a, &l, &d, &p);
+    cr_expect_eq(r, RS_SCHOOLS_E_INVALID);
+    char *all = rs_diags_join(&d);
+    cr_expect_eq(d.n, 2, "only the bad entry (unknown name, bad state):\n%s", all);
+    free(all);
+    /* Positions count from the first character after the mark. */
+    char *w = rs_xasprintf("%s:3:3: schools[1] \"Bad State U\": state \"ZZ\"", p);
+    expect_diag(&d, w);
+    free(w);
+    free(p);
+    rs_diags_deinit(&d);
+    rs_diags_init(&d);
+    cr_assert_eq(load_text("\xEF\xBB\xBF{\"schools\": [{\"name\": \"Utah\", \"conference\": \"Big 12\", \"state\": \"UT\"}]}",
+                           a, &l, &d, NULL),
+                 0, "%s", d.n ? d.msgs[0] : "");
+    cr_assert_eq(l->n, 1);
+    cr_expect_str_eq(l->v[0].name, "University of Utah");
+    rs_school_list_free(l);
+    rs_aliases_free(a);
+    free(ap);
+    rs_diags_deinit(&d);
+}
+
+/* An invisible character in a message is named, not printed as nothing. */
+Test(schools, invisible_characters_are_named_in_messages)
+{
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_school_list *l = NULL;
+    /* A second mark (two files pasted together) is a syntax error. */
+    cr_expect_eq(load_text("\xEF\xBB\xBF\xEF\xBB\xBF{\"schools\": []}", NULL, &l, &d, NULL), RS_SCHOOLS_E_INVALID);
+    expect_diag(&d, "JSON syntax error: '[' or '{' expected near '<U+FEFF (byte order mark)>'");
+    rs_diags_deinit(&d);
+    rs_diags_init(&d);
+    char *ap = fixture("bom2-aliases.json", "\xEF\xBB\xBF\xEF\xBB\xBF{}");
+    struct rs_aliases *a = NULL;
+    cr_expect_eq(rs_aliases_load(ap, &a, &d), RS_SCHOOLS_E_INVALID);
+    expect_diag(&d, "bom2-aliases.json:1:1: JSON syntax error: '[' or '{' expected near '<U+FEFF (byte order mark)>'");
+    free(ap);
+    rs_diags_deinit(&d);
+    rs_diags_init(&d);
+    /* A control character inside a name. */
+    cr_expect_eq(load_text("{\"schools\": [{\"name\": \"A\\u0001U\", \"conference\": \"X\", \"state\": \"CO\"}]}", NULL, &l,
+                           &d, NULL),
+                 RS_SCHOOLS_E_INVALID);
+    expect_diag(&d, "\"A<U+0001>U\"");
+    rs_diags_deinit(&d);
+}
