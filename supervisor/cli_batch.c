@@ -191,7 +191,9 @@ static const char status_help[] =
     "Completed / failed / pending counts, the current school and for how long,\n"
     "failed schools with reasons, an ETA from the average duration of completed\n"
     "schools, cost spent and the projected total. Safe while a supervisor runs\n"
-    "(it only reads the progress file, which is always replaced atomically).\n";
+    "(it only reads the progress file, which is always replaced atomically).\n"
+    "A config with errors still works: then only [batch] root, progress and\n"
+    "log_dir are read, with a warning.\n";
 
 /* The running supervisor's live.json (last tool, heartbeat, waiting, cost so far), or NULL. */
 static json_t *load_live(const struct rs_batch *b, pid_t holder)
@@ -383,12 +385,18 @@ int rs_cmd_status(int argc, char **argv)
     int ex = one_config_arg(argc, argv, "status", &config);
     if (ex)
         return ex;
-    struct rs_diags d;
+    struct rs_diags d, problems;
     rs_diags_init(&d);
+    rs_diags_init(&problems);
     struct rs_batch *b = NULL;
-    ex = rs_batch_open(config, RS_BATCH_NEED_PROGRESS | RS_BATCH_NO_GIT | RS_BATCH_NO_SCHOOLS, &b, &d);
+    /* status only reads the progress file: a config with errors still locates it. */
+    ex = rs_batch_open_lenient(config, RS_BATCH_NEED_PROGRESS, &b, &problems, &d);
+    if (problems.n)
+        rs_cli_warn_lenient(config, &problems, b ? b->cfg->progress : NULL, "to show the batch");
+    rs_diags_deinit(&problems);
     if (ex)
         return finish_open_error(ex, &d);
+    rs_diags_deinit(&d);
     pid_t holder = 0;
     rs_lock_holder(b->cfg->progress, &holder);
     int64_t now = rs_now_ms();

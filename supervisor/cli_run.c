@@ -157,7 +157,9 @@ static const char stop_help[] =
     "Ask the supervisor running this batch to cancel cleanly (SIGTERM): the\n"
     "current school goes back to the front of pending and nothing is lost.\n"
     "  --wait   wait until the supervisor has exited\n"
-    "Exit: 0 signalled, 69 no supervisor is running, 78 bad config.\n";
+    "Works with a config that no longer validates (a typo made while the batch\n"
+    "runs): then only [batch] root and progress are read, with a warning.\n"
+    "Exit: 0 signalled, 66 no config file, 69 no supervisor is running.\n";
 
 static const char reload_help[] =
     "usage: ralphsup reload CONFIG\n\n"
@@ -186,15 +188,27 @@ static int signal_supervisor(int argc, char **argv, const char *cmd, const char 
         fprintf(stderr, "ralphsup %s: expected exactly one CONFIG argument\n", cmd);
         return RS_EXIT_USAGE;
     }
-    struct rs_diags d;
+    struct rs_diags d, problems;
     rs_diags_init(&d);
+    rs_diags_init(&problems);
     struct rs_batch *b = NULL;
-    int ex = rs_batch_open(argv[optind], RS_BATCH_NO_GIT | RS_BATCH_NO_SCHOOLS, &b, &d);
+    int ex;
+    if (sig == SIGHUP) {
+        /* reload exists to apply the config: an invalid one is refused, nothing is signalled. */
+        ex = rs_batch_open(argv[optind], RS_BATCH_NO_GIT | RS_BATCH_NO_SCHOOLS, &b, &d);
+    } else {
+        /* stop needs only the lock next to the progress file. */
+        ex = rs_batch_open_lenient(argv[optind], 0, &b, &problems, &d);
+    }
+    if (problems.n)
+        rs_cli_warn_lenient(argv[optind], &problems, b ? b->cfg->progress : NULL, "to find the supervisor");
     if (ex) {
         rs_cli_print_diags(&d, "ralphsup: ");
         rs_diags_deinit(&d);
+        rs_diags_deinit(&problems);
         return ex;
     }
+    rs_diags_deinit(&problems);
     rs_diags_deinit(&d);
     pid_t holder = 0;
     int r = rs_lock_holder(b->cfg->progress, &holder);
