@@ -7,13 +7,16 @@
  */
 #include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ralphsup/batch.h"
 #include "ralphsup/cli.h"
+#include "ralphsup/proctree.h"
 #include "ralphsup/util.h"
 
 static int finish_open_error(int ex, struct rs_diags *d)
@@ -418,8 +421,34 @@ int rs_cmd_status(int argc, char **argv)
 static const char resume_help[] =
     "usage: ralphsup resume CONFIG\n\n"
     "Move an interrupted current school back to the front of pending (no attempt\n"
-    "is burned), clear it and commit. Idempotent. `ralphsup start` does this by\n"
-    "itself, so resume is only needed to inspect the state before restarting.\n";
+    "is burned), clear it and commit. Processes the interrupted iteration left\n"
+    "behind (found by its run token, e.g. a tool started in its own session)\n"
+    "are killed first and counted. Idempotent. `ralphsup start` does all this by\n"
+    "itself, so resume is only needed to inspect the state before restarting.\n"
+    "Exit: 0, 66 no progress file, 71 a leftover survived SIGKILL (nothing changed),\n"
+    "75 a supervisor is running.\n";
+
+/*
+ * SIGKILL every process carrying @token (and their descendants), then wait
+ * up to 2 s until none is left. Return: how many were signalled, or minus
+ * the number still alive.
+ */
+static int kill_leftovers(const char *token)
+{
+    int killed = rs_proctree_kill_token(token, SIGKILL);
+    if (killed < 0)
+        killed = 0;
+    int left = 0;
+    for (int i = 0; i < 40; i++) {
+        left = rs_proctree_count_token(token);
+        if (left <= 0)
+            return killed;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        rs_proctree_kill_token(token, SIGKILL);
+    }
+    return -left;
+}
 
 int rs_cmd_resume(int argc, char **argv)
 {
@@ -441,6 +470,26 @@ int rs_cmd_resume(int argc, char **argv)
         rs_batch_free(b);
         return RS_EXIT_OK;
     }
+    /*
+     * The run token is what lets crash cleanup find the interrupted
+     * iteration's leftovers (tool processes in their own sessions outlive a
+     * kill -9 of the supervisor). We hold the lock, so no supervisor runs
+     * and every process carrying the token is a leftover: kill them now,
+     * before the token is cleared with current.
+     */
+    int killed = 0;
+    const char *token = p->current->run_token;
+    if (token && token[0]) {
+        killed = kill_leftovers(token);
+        if (killed < 0) {
+            fprintf(stderr,
+                    "ralphsup resume: %d process%s of the interrupted iteration (run token %s) survived SIGKILL; "
+                    "nothing changed, so `ralphsup start %s` will try again\n",
+                    -killed, killed == -1 ? "" : "es", token, config);
+            rs_batch_free(b);
+            return RS_EXIT_OSERR;
+        }
+    }
     char *name = rs_xstrdup(p->current->name);
     int attempt = p->current->attempt;
     int64_t iteration = p->current->iteration;
@@ -452,19 +501,23 @@ int rs_cmd_resume(int argc, char **argv)
     p->status = rs_xstrdup("stopped");
     char subject[512];
     snprintf(subject, sizeof subject, "ralphsup: requeued %s (resume after interruption)", name);
+    char *body = rs_xasprintf("The school was current when the supervisor stopped; it is back at the front of "
+                              "pending and no attempt was counted. %d leftover process%s of that iteration killed.",
+                              killed, killed == 1 ? "" : "es");
     struct rs_transition t = {.event = "requeued", .school = name, .attempt = attempt, .iteration = iteration,
-                              .cost_usd = -1, .subject = subject,
-                              .body = "The school was current when the supervisor stopped; it is back at the front of "
-                                      "pending and no attempt was counted."};
+                              .cost_usd = -1, .subject = subject, .body = body};
     struct rs_diags w;
     rs_diags_init(&w);
     ex = rs_batch_commit(b, &t, &w);
     print_warnings(&w);
     rs_diags_deinit(&w);
     if (!ex) {
-        printf("requeued %s at the front of pending (%zu pending)\n", name, p->npending);
+        printf("requeued %s at the front of pending (%zu pending); %d leftover process%s of the interrupted "
+               "iteration killed\n",
+               name, p->npending, killed, killed == 1 ? "" : "es");
         printf("next: ralphsup start %s\n", config);
     }
+    free(body);
     free(name);
     rs_batch_free(b);
     return ex;
