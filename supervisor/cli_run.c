@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <glob.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -259,7 +260,9 @@ static const char replay_help[] =
     "`claude -p --output-format stream-json` output) through the supervisor's own\n"
     "parser and policy, and print what it would decide: markers, tools, cost,\n"
     "the verdict and its reason. A RALPH_DONE is verified against the CSV on disk\n"
-    "(paths from CONFIG; without it the transcript's directory is the batch root).\n"
+    "(paths from CONFIG). Without --config the config is looked for above the\n"
+    "transcript (a *.toml or config/*.toml whose log_dir holds it); when none is\n"
+    "found a RALPH_DONE's verdict is \"unverified\".\n"
     "  --school NAME    the current school (default: accept markers for any school)\n"
     "  --exit-code N    the agent's exit code to assume (default 0)\n"
     "  --quiet          print only the summary (used by bench/bench_stream.sh)\n";
@@ -287,6 +290,60 @@ static void replay_event(const struct rs_stream_event *ev, void *ud)
             printf("%-18s the supervisor would stop the agent here: %s\n", "decision",
                    rs_iteration_kill_detail(rc->it));
     }
+}
+
+/* The first config in @pattern (a glob) whose log_dir is @logdir; caller frees. */
+static char *config_with_log_dir(const char *pattern, const char *logdir)
+{
+    char *found = NULL;
+    glob_t g;
+    if (glob(pattern, 0, NULL, &g) != 0)
+        return NULL;
+    for (size_t i = 0; i < g.gl_pathc && i < 32 && !found; i++) {
+        struct rs_diags d;
+        rs_diags_init(&d);
+        struct rs_config *cfg = NULL;
+        if (rs_config_load(g.gl_pathv[i], &cfg, &d) == 0 && strcmp(cfg->log_dir, logdir) == 0)
+            found = rs_xstrdup(g.gl_pathv[i]);
+        rs_config_free(cfg);
+        rs_diags_deinit(&d);
+    }
+    globfree(&g);
+    return found;
+}
+
+/*
+ * Without --config: the config of the batch the transcript belongs to, the
+ * first *.toml (in a directory or its config/ subdirectory, walking up from
+ * the transcript's directory, at most 8 levels) that loads and whose
+ * log_dir is the transcript's directory. Caller frees; NULL if none.
+ */
+static char *find_config_for(const char *transcript)
+{
+    if (strcmp(transcript, "-") == 0)
+        return NULL;
+    char *abs = rs_path_absolute(transcript);
+    char *norm = rs_path_normalize(abs);
+    char *logdir = rs_path_dirname(norm);
+    free(abs);
+    free(norm);
+    char *dir = rs_xstrdup(logdir), *found = NULL;
+    for (int level = 0; level < 8 && !found; level++) {
+        const char *pats[] = {"*.toml", "config/*.toml"};
+        for (size_t k = 0; k < RS_ARRAY_SIZE(pats) && !found; k++) {
+            char *pat = rs_path_join(dir, pats[k]);
+            found = config_with_log_dir(pat, logdir);
+            free(pat);
+        }
+        if (strcmp(dir, "/") == 0)
+            break;
+        char *up = rs_path_dirname(dir);
+        free(dir);
+        dir = up;
+    }
+    free(dir);
+    free(logdir);
+    return found;
 }
 
 int rs_cmd_replay(int argc, char **argv)
@@ -317,12 +374,22 @@ int rs_cmd_replay(int argc, char **argv)
         return RS_EXIT_USAGE;
     }
     const char *path = argv[optind];
+    char *found_config = NULL;
+    if (!config) {
+        found_config = find_config_for(path);
+        config = found_config;
+        if (config)
+            fprintf(stderr, "ralphsup replay: no --config; using %s (its log_dir holds the transcript)\n", config);
+    }
+    bool unverifiable = !config;
     struct rs_config *cfg = NULL;
     struct rs_batch *b = NULL;
     struct rs_diags d;
     rs_diags_init(&d);
     if (config) {
         int ex = rs_batch_open(config, RS_BATCH_NO_GIT, &b, &d);
+        free(found_config);
+        found_config = NULL;
         if (ex) {
             rs_cli_print_diags(&d, "ralphsup: ");
             rs_diags_deinit(&d);
@@ -394,7 +461,12 @@ int rs_cmd_replay(int argc, char **argv)
            (long long)k.api_messages, (long long)k.tool_calls, (long long)k.api_retries,
            (long long)k.permission_denials);
     printf("cost $%.6f%s\n", cost, est ? " (estimated from usage: no result line)" : "");
-    printf("verdict: %s%s — %s\n", rs_verdict_class(v.kind), v.permanent ? " (permanent)" : "", v.reason);
+    if (unverifiable && obs.done_marker && !obs.done_verified)
+        /* Without the batch's config the output directory is unknown: no verdict on the CSV. */
+        printf("verdict: unverified — RALPH_DONE seen, but no --config: cannot verify the CSV (pass --config CONFIG; "
+               "no config whose log_dir holds the transcript was found above it)\n");
+    else
+        printf("verdict: %s%s — %s\n", rs_verdict_class(v.kind), v.permanent ? " (permanent)" : "", v.reason);
     rs_stream_free(st);
     rs_iteration_free(rc.it);
     if (b)
