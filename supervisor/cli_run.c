@@ -32,9 +32,14 @@ static const char start_help[] =
     "is pending or a limit stops it. Creates the progress file if there is none,\n"
     "and resumes an interrupted batch by itself (the interrupted school goes back\n"
     "to the front of pending; no attempt is counted).\n\n"
-    "  --max-iterations N      override [limits] max_iterations for this run\n"
-    "  --max-runtime D         override [limits] max_runtime (e.g. 2h, 90m)\n"
-    "  --max-cost-usd USD      override [limits] max_cost_usd\n"
+    "  --max-iterations N      override [limits] max_iterations: the most agent runs of\n"
+    "                          the whole batch, counted in the progress file across\n"
+    "                          invocations (not per run: a batch that has made 12\n"
+    "                          runs stops at once with --max-iterations 12)\n"
+    "  --max-runtime D         override [limits] max_runtime, the cap of this\n"
+    "                          invocation (e.g. 2h, 90m; 0 = unlimited)\n"
+    "  --max-cost-usd USD      override [limits] max_cost_usd, the batch's total\n"
+    "                          (0 = unlimited)\n"
     "  --no-report             do not write the master report when the batch finishes\n\n"
     "Signals: SIGHUP reloads [limits]; SIGINT/SIGTERM cancel cleanly (exit 130/143),\n"
     "a second one kills at once. `ralphsup stop` and `ralphsup reload` send them.\n"
@@ -54,7 +59,7 @@ int rs_cmd_start(int argc, char **argv)
         {"no-report", no_argument, NULL, 'n'},
         {0, 0, 0, 0},
     };
-    struct rs_run_opts ro = {0};
+    struct rs_run_opts ro = {.max_runtime_ms = -1, .max_cost_usd = -1};
     int c;
     optind = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -68,15 +73,23 @@ int rs_cmd_start(int argc, char **argv)
             }
             break;
         case 'r':
-            if (rs_duration_parse(optarg, &ro.max_runtime_ms) < 0 || ro.max_runtime_ms <= 0) {
-                fprintf(stderr, "ralphsup start: --max-runtime expects a duration like 90m or 2h, got \"%s\"\n", optarg);
+            /* The config's range: 0 (unlimited) to 365 days. */
+            if (rs_duration_parse(optarg, &ro.max_runtime_ms) < 0 || ro.max_runtime_ms < 0 ||
+                ro.max_runtime_ms > INT64_C(365) * 24 * 3600 * 1000) {
+                fprintf(stderr,
+                        "ralphsup start: --max-runtime expects a duration like 90m or 2h (0 = unlimited, at most "
+                        "365d), got \"%s\"\n",
+                        optarg);
                 return RS_EXIT_USAGE;
             }
             break;
         case 'c':
             ro.max_cost_usd = strtod(optarg, &end);
-            if (!*optarg || *end || !(ro.max_cost_usd > 0)) {
-                fprintf(stderr, "ralphsup start: --max-cost-usd expects an amount > 0, got \"%s\"\n", optarg);
+            if (!*optarg || *end || !(ro.max_cost_usd >= 0 && ro.max_cost_usd <= 1000000)) {
+                fprintf(stderr,
+                        "ralphsup start: --max-cost-usd expects an amount in USD from 0 (unlimited) to 1000000, got "
+                        "\"%s\"\n",
+                        optarg);
                 return RS_EXIT_USAGE;
             }
             break;
@@ -109,12 +122,37 @@ int rs_cmd_start(int argc, char **argv)
         fprintf(stderr, "ralphsup: created a git repository at %s for the audit trail\n", b->cfg->root);
     if (b->progress_state == RS_PROGRESS_E_INVALID) {
         rs_cli_print_diags(&b->progress_diags, "ralphsup: ");
-        fprintf(stderr, "ralphsup: the progress file is unreadable; `ralphsup recover %s` restores the newest good "
-                        "version from git history\n",
-                config);
+        if (b->git)
+            fprintf(stderr, "ralphsup: the progress file is unreadable; `ralphsup recover %s` restores the newest good "
+                            "version from git history\n",
+                    config);
+        else
+            fprintf(stderr, "ralphsup: the progress file is unreadable and there is no audit trail to restore it from "
+                            "([git] enabled = false): repair %s by hand (docs/progress.md), or start over with "
+                            "`ralphsup init %s --reset`\n",
+                    b->cfg->progress, config);
         rs_batch_free(b);
         return RS_EXIT_DATAERR;
     }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        ro.self_exe = self;
+    }
+    /* Everything start checks, before it records anything (the first commit below). */
+    rs_diags_init(&d);
+    ex = rs_supervisor_check(b, &ro, &d);
+    if (ex) {
+        rs_cli_print_diags(&d, "ralphsup: ");
+        fprintf(stderr, "ralphsup: nothing was started or committed (`ralphsup doctor %s` checks a batch before "
+                        "start)\n",
+                config);
+        rs_diags_deinit(&d);
+        rs_batch_free(b);
+        return ex;
+    }
+    rs_diags_deinit(&d);
     if (b->progress_state == RS_PROGRESS_E_NOT_FOUND) {
         b->prog = rs_batch_fresh_progress(b, rs_now_ms());
         char subject[512];
@@ -138,11 +176,26 @@ int rs_cmd_start(int argc, char **argv)
         rs_batch_free(b);
         return RS_EXIT_OK;
     }
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = '\0';
-        ro.self_exe = self;
+    /*
+     * A batch limit reached already (max_iterations counts over the whole
+     * batch): say so and the way on, like a finished batch, without a new
+     * commit each time. An interrupted current school is still requeued by
+     * the supervisor first (that is a change worth recording).
+     */
+    rs_run_opts_apply(&ro, &b->cfg->limits);
+    if (!p->current && p->npending > 0) {
+        struct rs_batch_usage u = {.iterations = p->iterations, .cost_usd = p->cost_usd, .runtime_ms = 0};
+        char reason[256];
+        const char *limit = rs_policy_spawn_limit(&b->cfg->limits, &u, reason, sizeof reason);
+        if (limit) {
+            char *hint = rs_supervisor_limit_hint(b, limit);
+            fprintf(stderr, "ralphsup: batch %s stays stopped: %s (%zu pending; nothing started, nothing "
+                            "committed)\nralphsup: %s\n",
+                    b->cfg->name, reason, p->npending, hint ? hint : "raise the limit");
+            free(hint);
+            rs_batch_free(b);
+            return RS_EXIT_LIMIT;
+        }
     }
     const char *term = getenv("TERM");
     ro.tty = isatty(STDERR_FILENO) && !(term && strcmp(term, "dumb") == 0);
