@@ -145,9 +145,15 @@ int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out
         } else {
             for (size_t i = 0; i < b->progress_diags.n; i++)
                 rs_diags_add(diags, "%s", b->progress_diags.msgs[i]);
-            rs_diags_add(diags, "the progress file is unreadable; `ralphsup recover %s` restores the newest good version "
-                                "from git history",
-                         b->cfg->path);
+            if (b->cfg->git_enabled)
+                rs_diags_add(diags, "the progress file is unreadable; `ralphsup recover %s` restores the newest good "
+                                    "version from git history",
+                             b->cfg->path);
+            else /* recover needs the audit trail */
+                rs_diags_add(diags, "the progress file is unreadable and [git] enabled = false leaves no history to "
+                                    "recover it from: repair it by hand (docs/progress.md) or start over with "
+                                    "`ralphsup init %s --reset`",
+                             b->cfg->path);
             ex = RS_EXIT_DATAERR;
         }
         goto fail;

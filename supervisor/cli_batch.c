@@ -148,8 +148,12 @@ int rs_cmd_init(int argc, char **argv)
         }
         if (mode == 's' && b->progress_state == RS_PROGRESS_E_INVALID) {
             rs_cli_print_diags(&b->progress_diags, "ralphsup: ");
-            fprintf(stderr, "ralphsup init: cannot --resume an unreadable progress file; use `ralphsup recover %s` or "
-                            "--reset\n", config);
+            if (b->git)
+                fprintf(stderr, "ralphsup init: cannot --resume an unreadable progress file; use `ralphsup recover %s` "
+                                "or --reset\n", config);
+            else
+                fprintf(stderr, "ralphsup init: cannot --resume an unreadable progress file; repair it by hand "
+                                "(docs/progress.md) or use --reset ([git] enabled = false: nothing to recover from)\n");
             rs_batch_free(b);
             return RS_EXIT_DATAERR;
         }

@@ -176,6 +176,15 @@ assert_contains "$RS_OUT" "init $CE --reset" "doctor suggests init --reset inste
 rs start "$CE"
 assert_eq "$RS_RC" 65 "start with an unreadable progress file: 65"
 assert_not_contains "$RS_OUT" "ralphsup recover" "start does not suggest recover with [git] enabled = false"
+assert_contains "$RS_OUT" "init $CE --reset" "start suggests init --reset instead"
+rs status "$CE"
+assert_eq "$RS_RC" 65 "status with an unreadable progress file: 65"
+assert_not_contains "$RS_OUT" "ralphsup recover" "status does not suggest recover with [git] enabled = false"
+rs init "$CE" --resume
+assert_eq "$RS_RC" 65 "init --resume with an unreadable progress file: 65"
+assert_not_contains "$RS_OUT" "ralphsup recover" "init --resume does not suggest recover with [git] enabled = false"
+rs init "$CE" --reset
+assert_eq "$RS_RC" 0 "the suggested init --reset works"
 # detached HEAD with ref = "HEAD"
 F=$(new_tmp)
 make_batch "$F" "Alpha University"
