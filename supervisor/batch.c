@@ -151,9 +151,15 @@ int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out
         } else {
             for (size_t i = 0; i < b->progress_diags.n; i++)
                 rs_diags_add(diags, "%s", b->progress_diags.msgs[i]);
-            rs_diags_add(diags, "the progress file is unreadable; `ralphsup recover %s` keeps a copy of it and restores "
-                                "the newest good version from git history",
-                         b->cfg->path);
+            if (b->cfg->git_enabled)
+                rs_diags_add(diags, "the progress file is unreadable; `ralphsup recover %s` keeps a copy of it and "
+                                    "restores the newest good version from git history",
+                             b->cfg->path);
+            else /* recover needs the audit trail */
+                rs_diags_add(diags, "the progress file is unreadable and [git] enabled = false leaves no history to "
+                                    "recover it from: repair it by hand (docs/progress.md) or start over with "
+                                    "`ralphsup init %s --reset`",
+                             b->cfg->path);
             ex = RS_EXIT_DATAERR;
         }
         goto fail;
@@ -437,5 +443,64 @@ int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs
         rs_diags_add(warn, "git: commit \"%s\" failed: %s", t->subject, err[0] ? err : strerror(r < 0 ? -r : EIO));
         return 0;
     }
+    return 0;
+}
+
+/* ---- the lenient open of stop and status ---------------------------------------- */
+
+int rs_batch_open_lenient(const char *config_path, unsigned flags, struct rs_batch **out,
+                          struct rs_diags *config_problems, struct rs_diags *diags)
+{
+    flags = (flags & RS_BATCH_NEED_PROGRESS) | RS_BATCH_NO_GIT | RS_BATCH_NO_SCHOOLS;
+    struct rs_diags strict;
+    rs_diags_init(&strict);
+    int ex = rs_batch_open(config_path, flags, out, &strict);
+    if (ex != RS_EXIT_CONFIG) {
+        for (size_t i = 0; i < strict.n; i++)
+            rs_diags_add(diags, "%s", strict.msgs[i]);
+        rs_diags_deinit(&strict);
+        return ex;
+    }
+    /* The config itself is invalid (with these flags nothing else exits 78). */
+    for (size_t i = 0; i < strict.n; i++)
+        rs_diags_add(config_problems, "%s", strict.msgs[i]);
+    if (strict.n == 0)
+        rs_diags_add(config_problems, "%s: invalid configuration", config_path);
+    rs_diags_deinit(&strict);
+
+    struct rs_batch *b = rs_xcalloc(1, sizeof(*b));
+    rs_diags_init(&b->progress_diags);
+    rs_diags_init(&b->notices);
+    int r = rs_config_load_locator(config_path, &b->cfg);
+    if (r < 0) {
+        rs_diags_add(diags, "%s: cannot read config: %s", config_path, strerror(-r));
+        rs_batch_free(b);
+        return r == -ENOENT ? RS_EXIT_NOINPUT : RS_EXIT_CONFIG;
+    }
+    r = rs_progress_load(b->cfg->progress, &b->prog, &b->progress_diags);
+    if (r < 0) {
+        rs_diags_add(diags, "%s: cannot read: %s", b->cfg->progress, strerror(-r));
+        rs_batch_free(b);
+        return RS_EXIT_IOERR;
+    }
+    b->progress_state = r;
+    if (r != 0 && (flags & RS_BATCH_NEED_PROGRESS)) {
+        if (r == RS_PROGRESS_E_NOT_FOUND) {
+            rs_diags_add(diags, "%s: no progress file (the config's [batch] root and progress, or their defaults, "
+                                "point here)",
+                         b->cfg->progress);
+            ex = RS_EXIT_NOINPUT;
+        } else {
+            for (size_t i = 0; i < b->progress_diags.n; i++)
+                rs_diags_add(diags, "%s", b->progress_diags.msgs[i]);
+            rs_diags_add(diags, "the progress file is unreadable; fix the config first (`ralphsup doctor %s` lists "
+                                "its problems), then `ralphsup status %s` again says how to restore the file",
+                         config_path, config_path);
+            ex = RS_EXIT_DATAERR;
+        }
+        rs_batch_free(b);
+        return ex;
+    }
+    *out = b;
     return 0;
 }

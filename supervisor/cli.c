@@ -52,6 +52,20 @@ void rs_cli_print_diags(const struct rs_diags *d, const char *prefix)
         fprintf(stderr, "%s%s\n", prefix ? prefix : "", d->msgs[i]);
 }
 
+void rs_cli_warn_lenient(const char *config, const struct rs_diags *problems, const char *progress,
+                         const char *purpose)
+{
+    fprintf(stderr, "ralphsup: warning: %s has errors (%s", config, problems->n ? problems->msgs[0] : "invalid");
+    if (problems->n > 1)
+        fprintf(stderr, "; and %zu more", problems->n - 1);
+    if (progress)
+        fprintf(stderr, "); using progress file %s %s (`ralphsup doctor %s` lists every problem)\n", progress,
+                purpose, config);
+    else
+        fprintf(stderr, "); reading only its [batch] root and progress (`ralphsup doctor %s` lists every problem)\n",
+                config);
+}
+
 int rs_cli_wants_help(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 #include "ralphsup/batch.h"
 #include "ralphsup/cli.h"
+#include "ralphsup/proctree.h"
 #include "ralphsup/util.h"
 
 static int finish_open_error(int ex, struct rs_diags *d)
@@ -179,8 +181,12 @@ int rs_cmd_init(int argc, char **argv)
         }
         if (mode == 's' && b->progress_state == RS_PROGRESS_E_INVALID) {
             rs_cli_print_diags(&b->progress_diags, "ralphsup: ");
-            fprintf(stderr, "ralphsup init: cannot --resume an unreadable progress file; use `ralphsup recover %s` or "
-                            "--reset\n", config);
+            if (b->git)
+                fprintf(stderr, "ralphsup init: cannot --resume an unreadable progress file; use `ralphsup recover %s` "
+                                "or --reset\n", config);
+            else
+                fprintf(stderr, "ralphsup init: cannot --resume an unreadable progress file; repair it by hand "
+                                "(docs/progress.md) or use --reset ([git] enabled = false: nothing to recover from)\n");
             rs_batch_free(b);
             return RS_EXIT_DATAERR;
         }
@@ -230,7 +236,9 @@ static const char status_help[] =
     "Completed / failed / pending counts, the current school and for how long,\n"
     "failed schools with reasons, an ETA from the average duration of completed\n"
     "schools, cost spent and the projected total. Safe while a supervisor runs\n"
-    "(it only reads the progress file, which is always replaced atomically).\n";
+    "(it only reads the progress file, which is always replaced atomically).\n"
+    "A config with errors still works: then only [batch] root, progress and\n"
+    "log_dir are read, with a warning.\n";
 
 /* The running supervisor's live.json (last tool, heartbeat, waiting, cost so far), or NULL. */
 static json_t *load_live(const struct rs_batch *b, pid_t holder)
@@ -422,12 +430,18 @@ int rs_cmd_status(int argc, char **argv)
     int ex = one_config_arg(argc, argv, "status", &config);
     if (ex)
         return ex;
-    struct rs_diags d;
+    struct rs_diags d, problems;
     rs_diags_init(&d);
+    rs_diags_init(&problems);
     struct rs_batch *b = NULL;
-    ex = rs_batch_open(config, RS_BATCH_NEED_PROGRESS | RS_BATCH_NO_GIT | RS_BATCH_NO_SCHOOLS, &b, &d);
+    /* status only reads the progress file: a config with errors still locates it. */
+    ex = rs_batch_open_lenient(config, RS_BATCH_NEED_PROGRESS, &b, &problems, &d);
+    if (problems.n)
+        rs_cli_warn_lenient(config, &problems, b ? b->cfg->progress : NULL, "to show the batch");
+    rs_diags_deinit(&problems);
     if (ex)
         return finish_open_error(ex, &d);
+    rs_diags_deinit(&d);
     pid_t holder = 0;
     rs_lock_holder(b->cfg->progress, &holder);
     int64_t now = rs_now_ms();
@@ -449,8 +463,34 @@ int rs_cmd_status(int argc, char **argv)
 static const char resume_help[] =
     "usage: ralphsup resume CONFIG\n\n"
     "Move an interrupted current school back to the front of pending (no attempt\n"
-    "is burned), clear it and commit. Idempotent. `ralphsup start` does this by\n"
-    "itself, so resume is only needed to inspect the state before restarting.\n";
+    "is burned), clear it and commit. Processes the interrupted iteration left\n"
+    "behind (found by its run token, e.g. a tool started in its own session)\n"
+    "are killed first and counted. Idempotent. `ralphsup start` does all this by\n"
+    "itself, so resume is only needed to inspect the state before restarting.\n"
+    "Exit: 0, 66 no progress file, 71 a leftover survived SIGKILL (nothing changed),\n"
+    "75 a supervisor is running.\n";
+
+/*
+ * SIGKILL every process carrying @token (and their descendants), then wait
+ * up to 2 s until none is left. Return: how many were signalled, or minus
+ * the number still alive.
+ */
+static int kill_leftovers(const char *token)
+{
+    int killed = rs_proctree_kill_token(token, SIGKILL);
+    if (killed < 0)
+        killed = 0;
+    int left = 0;
+    for (int i = 0; i < 40; i++) {
+        left = rs_proctree_count_token(token);
+        if (left <= 0)
+            return killed;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        rs_proctree_kill_token(token, SIGKILL);
+    }
+    return -left;
+}
 
 int rs_cmd_resume(int argc, char **argv)
 {
@@ -472,6 +512,26 @@ int rs_cmd_resume(int argc, char **argv)
         rs_batch_free(b);
         return RS_EXIT_OK;
     }
+    /*
+     * The run token is what lets crash cleanup find the interrupted
+     * iteration's leftovers (tool processes in their own sessions outlive a
+     * kill -9 of the supervisor). We hold the lock, so no supervisor runs
+     * and every process carrying the token is a leftover: kill them now,
+     * before the token is cleared with current.
+     */
+    int killed = 0;
+    const char *token = p->current->run_token;
+    if (token && token[0]) {
+        killed = kill_leftovers(token);
+        if (killed < 0) {
+            fprintf(stderr,
+                    "ralphsup resume: %d process%s of the interrupted iteration (run token %s) survived SIGKILL; "
+                    "nothing changed, so `ralphsup start %s` will try again\n",
+                    -killed, killed == -1 ? "" : "es", token, config);
+            rs_batch_free(b);
+            return RS_EXIT_OSERR;
+        }
+    }
     char *name = rs_xstrdup(p->current->name);
     int attempt = p->current->attempt;
     int64_t iteration = p->current->iteration;
@@ -483,19 +543,23 @@ int rs_cmd_resume(int argc, char **argv)
     p->status = rs_xstrdup("stopped");
     char subject[512];
     snprintf(subject, sizeof subject, "ralphsup: requeued %s (resume after interruption)", name);
+    char *body = rs_xasprintf("The school was current when the supervisor stopped; it is back at the front of "
+                              "pending and no attempt was counted. %d leftover process%s of that iteration killed.",
+                              killed, killed == 1 ? "" : "es");
     struct rs_transition t = {.event = "requeued", .school = name, .attempt = attempt, .iteration = iteration,
-                              .cost_usd = -1, .subject = subject,
-                              .body = "The school was current when the supervisor stopped; it is back at the front of "
-                                      "pending and no attempt was counted."};
+                              .cost_usd = -1, .subject = subject, .body = body};
     struct rs_diags w;
     rs_diags_init(&w);
     ex = rs_batch_commit(b, &t, &w);
     print_warnings(&w);
     rs_diags_deinit(&w);
     if (!ex) {
-        printf("requeued %s at the front of pending (%zu pending)\n", name, p->npending);
+        printf("requeued %s at the front of pending (%zu pending); %d leftover process%s of the interrupted "
+               "iteration killed\n",
+               name, p->npending, killed, killed == 1 ? "" : "es");
         printf("next: ralphsup start %s\n", config);
     }
+    free(body);
     free(name);
     rs_batch_free(b);
     return ex;

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <glob.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,9 +32,14 @@ static const char start_help[] =
     "is pending or a limit stops it. Creates the progress file if there is none,\n"
     "and resumes an interrupted batch by itself (the interrupted school goes back\n"
     "to the front of pending; no attempt is counted).\n\n"
-    "  --max-iterations N      override [limits] max_iterations for this run\n"
-    "  --max-runtime D         override [limits] max_runtime (e.g. 2h, 90m)\n"
-    "  --max-cost-usd USD      override [limits] max_cost_usd\n"
+    "  --max-iterations N      override [limits] max_iterations: the most agent runs of\n"
+    "                          the whole batch, counted in the progress file across\n"
+    "                          invocations (not per run: a batch that has made 12\n"
+    "                          runs stops at once with --max-iterations 12)\n"
+    "  --max-runtime D         override [limits] max_runtime, the cap of this\n"
+    "                          invocation (e.g. 2h, 90m; 0 = unlimited)\n"
+    "  --max-cost-usd USD      override [limits] max_cost_usd, the batch's total\n"
+    "                          (0 = unlimited)\n"
     "  --no-report             do not write the master report when the batch finishes\n\n"
     "Signals: SIGHUP reloads [limits]; SIGINT/SIGTERM cancel cleanly (exit 130/143),\n"
     "a second one kills at once. `ralphsup stop` and `ralphsup reload` send them.\n"
@@ -93,7 +99,7 @@ int rs_cmd_start(int argc, char **argv)
         {"no-report", no_argument, NULL, 'n'},
         {0, 0, 0, 0},
     };
-    struct rs_run_opts ro = {0};
+    struct rs_run_opts ro = {.max_runtime_ms = -1, .max_cost_usd = -1};
     int c;
     optind = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -107,15 +113,23 @@ int rs_cmd_start(int argc, char **argv)
             }
             break;
         case 'r':
-            if (rs_duration_parse(optarg, &ro.max_runtime_ms) < 0 || ro.max_runtime_ms <= 0) {
-                fprintf(stderr, "ralphsup start: --max-runtime expects a duration like 90m or 2h, got \"%s\"\n", optarg);
+            /* The config's range: 0 (unlimited) to 365 days. */
+            if (rs_duration_parse(optarg, &ro.max_runtime_ms) < 0 || ro.max_runtime_ms < 0 ||
+                ro.max_runtime_ms > INT64_C(365) * 24 * 3600 * 1000) {
+                fprintf(stderr,
+                        "ralphsup start: --max-runtime expects a duration like 90m or 2h (0 = unlimited, at most "
+                        "365d), got \"%s\"\n",
+                        optarg);
                 return RS_EXIT_USAGE;
             }
             break;
         case 'c':
             ro.max_cost_usd = strtod(optarg, &end);
-            if (!*optarg || *end || !(ro.max_cost_usd > 0)) {
-                fprintf(stderr, "ralphsup start: --max-cost-usd expects an amount > 0, got \"%s\"\n", optarg);
+            if (!*optarg || *end || !(ro.max_cost_usd >= 0 && ro.max_cost_usd <= 1000000)) {
+                fprintf(stderr,
+                        "ralphsup start: --max-cost-usd expects an amount in USD from 0 (unlimited) to 1000000, got "
+                        "\"%s\"\n",
+                        optarg);
                 return RS_EXIT_USAGE;
             }
             break;
@@ -148,12 +162,37 @@ int rs_cmd_start(int argc, char **argv)
         fprintf(stderr, "ralphsup: created a git repository at %s for the audit trail\n", b->cfg->root);
     if (b->progress_state == RS_PROGRESS_E_INVALID) {
         rs_cli_print_diags(&b->progress_diags, "ralphsup: ");
-        fprintf(stderr, "ralphsup: the progress file is unreadable; `ralphsup recover %s` keeps a copy of it and "
-                        "restores the newest good version from git history\n",
-                config);
+        if (b->git)
+            fprintf(stderr, "ralphsup: the progress file is unreadable; `ralphsup recover %s` keeps a copy of it and "
+                            "restores the newest good version from git history\n",
+                    config);
+        else
+            fprintf(stderr, "ralphsup: the progress file is unreadable and there is no audit trail to restore it from "
+                            "([git] enabled = false): repair %s by hand (docs/progress.md), or start over with "
+                            "`ralphsup init %s --reset`\n",
+                    b->cfg->progress, config);
         rs_batch_free(b);
         return RS_EXIT_DATAERR;
     }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        ro.self_exe = self;
+    }
+    /* Everything start checks, before it records anything (the first commit below). */
+    rs_diags_init(&d);
+    ex = rs_supervisor_check(b, &ro, &d);
+    if (ex) {
+        rs_cli_print_diags(&d, "ralphsup: ");
+        fprintf(stderr, "ralphsup: nothing was started or committed (`ralphsup doctor %s` checks a batch before "
+                        "start)\n",
+                config);
+        rs_diags_deinit(&d);
+        rs_batch_free(b);
+        return ex;
+    }
+    rs_diags_deinit(&d);
     if (b->progress_state == RS_PROGRESS_E_NOT_FOUND) {
         b->prog = rs_batch_fresh_progress(b, rs_now_ms());
         char subject[512];
@@ -183,11 +222,26 @@ int rs_cmd_start(int argc, char **argv)
         rs_batch_free(b);
         return RS_EXIT_OK;
     }
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = '\0';
-        ro.self_exe = self;
+    /*
+     * A batch limit reached already (max_iterations counts over the whole
+     * batch): say so and the way on, like a finished batch, without a new
+     * commit each time. An interrupted current school is still requeued by
+     * the supervisor first (that is a change worth recording).
+     */
+    rs_run_opts_apply(&ro, &b->cfg->limits);
+    if (!p->current && p->npending > 0) {
+        struct rs_batch_usage u = {.iterations = p->iterations, .cost_usd = p->cost_usd, .runtime_ms = 0};
+        char reason[256];
+        const char *limit = rs_policy_spawn_limit(&b->cfg->limits, &u, reason, sizeof reason);
+        if (limit) {
+            char *hint = rs_supervisor_limit_hint(b, limit);
+            fprintf(stderr, "ralphsup: batch %s stays stopped: %s (%zu pending; nothing started, nothing "
+                            "committed)\nralphsup: %s\n",
+                    b->cfg->name, reason, p->npending, hint ? hint : "raise the limit");
+            free(hint);
+            rs_batch_free(b);
+            return RS_EXIT_LIMIT;
+        }
     }
     const char *term = getenv("TERM");
     ro.tty = isatty(STDERR_FILENO) && !(term && strcmp(term, "dumb") == 0);
@@ -203,7 +257,9 @@ static const char stop_help[] =
     "Ask the supervisor running this batch to cancel cleanly (SIGTERM): the\n"
     "current school goes back to the front of pending and nothing is lost.\n"
     "  --wait   wait until the supervisor has exited\n"
-    "Exit: 0 signalled, 69 no supervisor is running, 78 bad config.\n";
+    "Works with a config that no longer validates (a typo made while the batch\n"
+    "runs): then only [batch] root and progress are read, with a warning.\n"
+    "Exit: 0 signalled, 66 no config file, 69 no supervisor is running.\n";
 
 static const char reload_help[] =
     "usage: ralphsup reload CONFIG\n\n"
@@ -232,15 +288,27 @@ static int signal_supervisor(int argc, char **argv, const char *cmd, const char 
         fprintf(stderr, "ralphsup %s: expected exactly one CONFIG argument\n", cmd);
         return RS_EXIT_USAGE;
     }
-    struct rs_diags d;
+    struct rs_diags d, problems;
     rs_diags_init(&d);
+    rs_diags_init(&problems);
     struct rs_batch *b = NULL;
-    int ex = rs_batch_open(argv[optind], RS_BATCH_NO_GIT | RS_BATCH_NO_SCHOOLS, &b, &d);
+    int ex;
+    if (sig == SIGHUP) {
+        /* reload exists to apply the config: an invalid one is refused, nothing is signalled. */
+        ex = rs_batch_open(argv[optind], RS_BATCH_NO_GIT | RS_BATCH_NO_SCHOOLS, &b, &d);
+    } else {
+        /* stop needs only the lock next to the progress file. */
+        ex = rs_batch_open_lenient(argv[optind], 0, &b, &problems, &d);
+    }
+    if (problems.n)
+        rs_cli_warn_lenient(argv[optind], &problems, b ? b->cfg->progress : NULL, "to find the supervisor");
     if (ex) {
         rs_cli_print_diags(&d, "ralphsup: ");
         rs_diags_deinit(&d);
+        rs_diags_deinit(&problems);
         return ex;
     }
+    rs_diags_deinit(&problems);
     rs_diags_deinit(&d);
     pid_t holder = 0;
     int r = rs_lock_holder(b->cfg->progress, &holder);
@@ -291,7 +359,9 @@ static const char replay_help[] =
     "`claude -p --output-format stream-json` output) through the supervisor's own\n"
     "parser and policy, and print what it would decide: markers, tools, cost,\n"
     "the verdict and its reason. A RALPH_DONE is verified against the CSV on disk\n"
-    "(paths from CONFIG; without it the transcript's directory is the batch root).\n"
+    "(paths from CONFIG). Without --config the config is looked for above the\n"
+    "transcript (a *.toml or config/*.toml whose log_dir holds it); when none is\n"
+    "found a RALPH_DONE's verdict is \"unverified\".\n"
     "  --school NAME    the current school (default: accept markers for any school)\n"
     "  --exit-code N    the agent's exit code to assume (default 0)\n"
     "  --quiet          print only the summary (used by bench/bench_stream.sh)\n";
@@ -319,6 +389,60 @@ static void replay_event(const struct rs_stream_event *ev, void *ud)
             printf("%-18s the supervisor would stop the agent here: %s\n", "decision",
                    rs_iteration_kill_detail(rc->it));
     }
+}
+
+/* The first config in @pattern (a glob) whose log_dir is @logdir; caller frees. */
+static char *config_with_log_dir(const char *pattern, const char *logdir)
+{
+    char *found = NULL;
+    glob_t g;
+    if (glob(pattern, 0, NULL, &g) != 0)
+        return NULL;
+    for (size_t i = 0; i < g.gl_pathc && i < 32 && !found; i++) {
+        struct rs_diags d;
+        rs_diags_init(&d);
+        struct rs_config *cfg = NULL;
+        if (rs_config_load(g.gl_pathv[i], &cfg, &d) == 0 && strcmp(cfg->log_dir, logdir) == 0)
+            found = rs_xstrdup(g.gl_pathv[i]);
+        rs_config_free(cfg);
+        rs_diags_deinit(&d);
+    }
+    globfree(&g);
+    return found;
+}
+
+/*
+ * Without --config: the config of the batch the transcript belongs to, the
+ * first *.toml (in a directory or its config/ subdirectory, walking up from
+ * the transcript's directory, at most 8 levels) that loads and whose
+ * log_dir is the transcript's directory. Caller frees; NULL if none.
+ */
+static char *find_config_for(const char *transcript)
+{
+    if (strcmp(transcript, "-") == 0)
+        return NULL;
+    char *abs = rs_path_absolute(transcript);
+    char *norm = rs_path_normalize(abs);
+    char *logdir = rs_path_dirname(norm);
+    free(abs);
+    free(norm);
+    char *dir = rs_xstrdup(logdir), *found = NULL;
+    for (int level = 0; level < 8 && !found; level++) {
+        const char *pats[] = {"*.toml", "config/*.toml"};
+        for (size_t k = 0; k < RS_ARRAY_SIZE(pats) && !found; k++) {
+            char *pat = rs_path_join(dir, pats[k]);
+            found = config_with_log_dir(pat, logdir);
+            free(pat);
+        }
+        if (strcmp(dir, "/") == 0)
+            break;
+        char *up = rs_path_dirname(dir);
+        free(dir);
+        dir = up;
+    }
+    free(dir);
+    free(logdir);
+    return found;
 }
 
 int rs_cmd_replay(int argc, char **argv)
@@ -349,12 +473,22 @@ int rs_cmd_replay(int argc, char **argv)
         return RS_EXIT_USAGE;
     }
     const char *path = argv[optind];
+    char *found_config = NULL;
+    if (!config) {
+        found_config = find_config_for(path);
+        config = found_config;
+        if (config)
+            fprintf(stderr, "ralphsup replay: no --config; using %s (its log_dir holds the transcript)\n", config);
+    }
+    bool unverifiable = !config;
     struct rs_config *cfg = NULL;
     struct rs_batch *b = NULL;
     struct rs_diags d;
     rs_diags_init(&d);
     if (config) {
         int ex = rs_batch_open(config, RS_BATCH_NO_GIT, &b, &d);
+        free(found_config);
+        found_config = NULL;
         if (ex) {
             rs_cli_print_diags(&d, "ralphsup: ");
             rs_diags_deinit(&d);
@@ -426,7 +560,12 @@ int rs_cmd_replay(int argc, char **argv)
            (long long)k.api_messages, (long long)k.tool_calls, (long long)k.api_retries,
            (long long)k.permission_denials);
     printf("cost $%.6f%s\n", cost, est ? " (estimated from usage: no result line)" : "");
-    printf("verdict: %s%s — %s\n", rs_verdict_class(v.kind), v.permanent ? " (permanent)" : "", v.reason);
+    if (unverifiable && obs.done_marker && !obs.done_verified)
+        /* Without the batch's config the output directory is unknown: no verdict on the CSV. */
+        printf("verdict: unverified — RALPH_DONE seen, but no --config: cannot verify the CSV (pass --config CONFIG; "
+               "no config whose log_dir holds the transcript was found above it)\n");
+    else
+        printf("verdict: %s%s — %s\n", rs_verdict_class(v.kind), v.permanent ? " (permanent)" : "", v.reason);
     rs_stream_free(st);
     rs_iteration_free(rc.it);
     if (b)

@@ -1008,3 +1008,134 @@ struct rs_config *rs_config_new_defaults(const char *dir)
     free(abs_dir);
     return cfg;
 }
+
+/* ---- lenient load: only what locates the batch ------------------------- */
+
+/*
+ * The keys `stop` and `status` need to find a running batch, read without
+ * validating anything else. Kept apart from rs_config_load() on purpose: the
+ * strict loader stays the only one that `start`, `reload` and `doctor` use.
+ */
+static const char *const locator_keys[] = {"name", "root", "progress", "log_dir"};
+
+static char **locator_slot(struct rs_config *cfg, const char *key)
+{
+    if (strcmp(key, "name") == 0)
+        return &cfg->name;
+    if (strcmp(key, "root") == 0)
+        return &cfg->root;
+    if (strcmp(key, "progress") == 0)
+        return &cfg->progress;
+    if (strcmp(key, "log_dir") == 0)
+        return &cfg->log_dir;
+    return NULL;
+}
+
+static bool locator_value_ok(const char *s, size_t len)
+{
+    return len > 0 && len == strlen(s) && !has_control(s);
+}
+
+/* [batch] from a parsed tree; wrongly typed values keep their defaults. */
+static void locator_from_tree(struct rs_config *cfg, const struct rs_toml_node *root)
+{
+    for (size_t i = 0; i < root->nchildren; i++) {
+        const struct rs_toml_node *t = &root->children[i];
+        if (t->kind != RS_TOML_TABLE || strcmp(t->key, "batch") != 0)
+            continue;
+        for (size_t j = 0; j < t->nchildren; j++) {
+            const struct rs_toml_node *n = &t->children[j];
+            char **slot = locator_slot(cfg, n->key);
+            if (slot && n->kind == RS_TOML_STRING && locator_value_ok(n->str, n->str_len))
+                set_str(slot, n->str);
+        }
+    }
+}
+
+/*
+ * Text that is not valid TOML: look for `key = "value"` (or 'value') lines
+ * under a [batch] header. Basic strings with escapes are skipped (their value
+ * is not certain); so is anything else this simple reading cannot be sure of.
+ */
+static void locator_from_lines(struct rs_config *cfg, const char *text, size_t len)
+{
+    bool in_batch = false;
+    const char *p = text, *end = text + len;
+    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3; /* a UTF-8 BOM */
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        const char *s = p;
+        while (s < le && (*s == ' ' || *s == '\t'))
+            s++;
+        if (s < le && *s == '[') {
+            const char *a = s + 1, *b = memchr(a, ']', (size_t)(le - a));
+            while (a < le && (*a == ' ' || *a == '\t'))
+                a++;
+            in_batch = false;
+            if (b && *a != '[') {
+                while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+                    b--;
+                in_batch = (size_t)(b - a) == 5 && strncmp(a, "batch", 5) == 0;
+            }
+        } else if (in_batch) {
+            for (size_t k = 0; k < RS_ARRAY_SIZE(locator_keys); k++) {
+                size_t kl = strlen(locator_keys[k]);
+                if ((size_t)(le - s) <= kl || strncmp(s, locator_keys[k], kl) != 0)
+                    continue;
+                const char *q = s + kl;
+                while (q < le && (*q == ' ' || *q == '\t'))
+                    q++;
+                if (q >= le || *q != '=')
+                    continue;
+                q++;
+                while (q < le && (*q == ' ' || *q == '\t'))
+                    q++;
+                if (q >= le || (*q != '"' && *q != '\''))
+                    continue;
+                char quote = *q++;
+                const char *close = memchr(q, quote, (size_t)(le - q));
+                if (!close || (quote == '"' && memchr(q, '\\', (size_t)(close - q))))
+                    continue;
+                char *v = rs_xstrndup(q, (size_t)(close - q));
+                if (locator_value_ok(v, strlen(v)))
+                    set_str(locator_slot(cfg, locator_keys[k]), v);
+                free(v);
+            }
+        }
+        p = nl ? nl + 1 : end;
+    }
+}
+
+int rs_config_load_locator(const char *path, struct rs_config **out)
+{
+    char *abs = rs_path_absolute(path);
+    char *text = NULL;
+    size_t len = 0;
+    int r = rs_file_read(abs, CONFIG_MAX_BYTES, &text, &len);
+    if (r < 0) {
+        free(abs);
+        return r;
+    }
+    struct rs_config *cfg = rs_xcalloc(1, sizeof(*cfg));
+    set_defaults(cfg, abs);
+    char err[512];
+    int line = 0, col = 0;
+    struct rs_toml_node *root = NULL;
+    r = rs__toml_parse(text, len, path, &root, err, sizeof err, &line, &col);
+    if (r == 0)
+        locator_from_tree(cfg, root);
+    else if (r > 0)
+        locator_from_lines(cfg, text, len);
+    rs__toml_free(root);
+    free(text);
+    free(abs);
+    if (r < 0) {
+        rs_config_free(cfg);
+        return r;
+    }
+    resolve_paths(cfg);
+    *out = cfg;
+    return 0;
+}

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
+#include <glob.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -41,6 +42,7 @@
 #include "ralphsup/prompt.h"
 #include "ralphsup/runner.h"
 #include "ralphsup/schools.h"
+#include "ralphsup/settings.h"
 #include "ralphsup/util.h"
 
 extern char **environ;
@@ -57,8 +59,9 @@ static const char doctor_help[] =
     "Check that a batch is ready to run, one line per check:\n"
     "  ✓ ok   ! warning (the run can start)   ✗ problem (fix it first)   - skipped\n"
     "Checks: config, school list and aliases, progress file, prompt template,\n"
-    "agent command and version, credentials, API reachability (--online only),\n"
-    "git repository and identity, free disk, stale cache files, supervisor lock.\n"
+    "hook settings fragments, agent command and version, credentials, API\n"
+    "reachability (--online only), git repository and identity, free disk,\n"
+    "stale cache files, supervisor lock.\n"
     "Nothing is changed. Reference: docs/doctor.md.\n"
     "  --online   also send one HTTPS request to the API (needs curl)\n"
     "Exit: 0 no problem (warnings allowed), 1 at least one problem, 64 usage.\n";
@@ -344,7 +347,12 @@ static void check_progress(struct doctor *d)
     } else {
         line(d, FAIL, "progress", "%s is unreadable", rp);
         details(&dg);
-        detail("fix: `ralphsup recover %s` restores it from the git audit trail", d->cfg->path);
+        if (d->cfg->git_enabled)
+            detail("fix: `ralphsup recover %s` restores it from the git audit trail", d->cfg->path);
+        else
+            detail("fix: repair it by hand (docs/progress.md) or start over with `ralphsup init %s --reset`; "
+                   "`recover` needs the git audit trail, which is off ([git] enabled = false)",
+                   d->cfg->path);
     }
     free(rp);
     rs_diags_deinit(&dg);
@@ -418,6 +426,46 @@ static void check_prompt(struct doctor *d)
     rs_prompt_free(pr);
     free(rp);
     rs_diags_deinit(&dg);
+}
+
+/* The user's hook fragments, validated exactly as start merges them (rs_settings_build). */
+static void check_hooks(struct doctor *d)
+{
+    char *dir = rs_path_join(d->cfg->root, "hooks");
+    char *pat = rs_path_join(dir, "*.settings.json");
+    size_t n = 0;
+    glob_t g;
+    if (glob(pat, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            const char *base = strrchr(g.gl_pathv[i], '/');
+            if (strcmp(base ? base + 1 : g.gl_pathv[i], "guard.settings.json") != 0)
+                n++;
+        }
+        globfree(&g);
+    }
+    free(pat);
+    struct rs_diags dg;
+    rs_diags_init(&dg);
+    char *json = NULL;
+    int r = rs_settings_build(dir, NULL, &json, &dg);
+    char *rd = rel(d, dir);
+    if (r == 0 && n == 0)
+        line(d, OK, "hooks", "no %s/<name>.settings.json fragments (only the guard is passed)", rd);
+    else if (r == 0)
+        line(d, OK, "hooks", "%zu fragment%s in %s/ merged with the guard", n, n == 1 ? "" : "s", rd);
+    else {
+        if (r < 0)
+            line(d, FAIL, "hooks", "cannot read the fragments in %s/: %s", rd, strerror(-r));
+        else
+            line(d, FAIL, "hooks", "invalid hook settings fragment in %s/ (start refuses it, exit 78)", rd);
+        details(&dg);
+        detail("fix: a fragment is {\"hooks\": {\"<Event>\": [{\"matcher\": \"...\", \"hooks\": [...]}]}} and "
+               "nothing else (hooks/README.md); correct or remove it");
+    }
+    free(rd);
+    free(json);
+    rs_diags_deinit(&dg);
+    free(dir);
 }
 
 static void check_agent(struct doctor *d)
@@ -586,7 +634,8 @@ static void check_git(struct doctor *d)
         detail("fix: nothing to do: `ralphsup init` or `start` creates it (or run `git init` there)");
     } else if (r == RS_GIT_E_DETACHED) {
         line(d, FAIL, "git", "HEAD is detached and [git] ref = \"HEAD\"");
-        detail("fix: check out a branch, or set [git] ref = \"refs/heads/ralphsup\"");
+        detail("fix: check out a branch, or set [git] ref = \"refs/heads/ralphsup/audit\" to commit to a "
+               "dedicated branch (start and init exit 78 until then)");
     } else {
         line(d, FAIL, "git", "cannot open the repository at %s: %s", cfg->root, *err ? err : strerror(-r));
         detail("fix: if git says the owner differs, run `git config --global --add safe.directory %s`", cfg->root);
@@ -762,6 +811,7 @@ int rs_cmd_doctor(int argc, char **argv)
         check_schools(&d);
         check_progress(&d);
         check_prompt(&d);
+        check_hooks(&d);
         check_agent(&d);
         check_credentials(&d);
         check_api(&d, online);

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,17 +287,84 @@ static void shutdown_loop(struct sup *s)
     uv_stop(&s->loop);
 }
 
+/* @path as one shell word: quoted unless it is plain. Caller frees. */
+static char *shell_word(const char *path)
+{
+    if (path[strspn(path, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-+,:@=")] == '\0')
+        return rs_xstrdup(path);
+    struct rs_buf b;
+    rs_buf_init(&b);
+    rs_buf_puts(&b, "'");
+    for (const char *c = path; *c; c++) {
+        if (*c == '\'')
+            rs_buf_puts(&b, "'\\''");
+        else
+            rs_buf_append(&b, c, 1);
+    }
+    rs_buf_puts(&b, "'");
+    return rs_buf_steal(&b);
+}
+
+char *rs_supervisor_limit_hint(const struct rs_batch *b, const char *limit)
+{
+    const struct rs_progress *p = b->prog;
+    const struct rs_limits *l = &b->cfg->limits;
+    if (!limit || !p)
+        return NULL;
+    char *cfg = shell_word(b->cfg->path);
+    char *hint = NULL;
+    size_t pending = p->npending + (p->current ? 1 : 0);
+    if (strcmp(limit, "max_iterations") == 0) {
+        long long want = (long long)p->iterations + (long long)(pending ? pending : 1);
+        hint = rs_xasprintf("to go on: `ralphsup start %s --max-iterations %lld`, or raise [limits] max_iterations "
+                            "in %s (it counts the batch's agent runs over all invocations: %lld so far)",
+                            cfg, want, cfg, (long long)p->iterations);
+    } else if (strcmp(limit, "max_cost_usd") == 0) {
+        double finished = 0;
+        for (size_t i = 0; i < p->ncompleted; i++)
+            finished += p->completed[i].cost_usd;
+        for (size_t i = 0; i < p->nfailed; i++)
+            finished += p->failed[i].cost_usd;
+        size_t nfin = p->ncompleted + p->nfailed;
+        /* A suggestion: the spend plus twice the average school for what is left (estimates run high
+         * mid-iteration), and at least half the old cap more. */
+        double base = l->max_cost_usd > p->cost_usd ? l->max_cost_usd : p->cost_usd;
+        double more = nfin && finished > 0 ? 2 * finished / (double)nfin * (double)(pending ? pending : 1) : base;
+        if (more < base / 2)
+            more = base / 2;
+        double want = p->cost_usd + more;
+        want = ceil(want * 100.0) / 100.0;
+        if (want <= base)
+            want = ceil(base * 100.0 + 1.0) / 100.0;
+        char m[32];
+        hint = rs_xasprintf("to go on: `ralphsup start %s --max-cost-usd %.2f`, or raise [limits] max_cost_usd in %s "
+                            "(%s spent so far; 0 = unlimited)",
+                            cfg, want, cfg, rs_money_format(p->cost_usd, m, sizeof m));
+    } else if (strcmp(limit, "max_runtime") == 0) {
+        hint = rs_xasprintf("to go on: `ralphsup start %s` again (max_runtime counts each invocation; "
+                            "`--max-runtime 0` for no cap), or raise [limits] max_runtime in %s",
+                            cfg, cfg);
+    }
+    free(cfg);
+    return hint;
+}
+
 static void stop_batch(struct sup *s, int code, const char *reason, const char *limit, const char *event_status)
 {
     struct rs_progress *p = s->b->prog;
     int64_t now = rs_now_ms();
+    /* A batch limit: the reason names the way on (terminal, stopped.reason, commit). */
+    char *hint = code == RS_EXIT_LIMIT ? rs_supervisor_limit_hint(s->b, limit) : NULL;
+    char *full = hint ? rs_xasprintf("%s; %s", reason, hint) : rs_xstrdup(reason);
+    char *subject = rs_xasprintf("ralphsup: stopped batch %s: %s", s->cfg->name, reason);
+    reason = full;
     free(p->status);
     p->status = rs_xstrdup(event_status);
     rs_progress_set_stopped(p, reason, limit, now);
-    char subject[768];
-    snprintf(subject, sizeof subject, "ralphsup: stopped batch %s: %s", s->cfg->name, reason);
-    char *body = rs_xasprintf("%zu completed, %zu failed, %zu pending. Exit code %d.%s%s", p->ncompleted, p->nfailed,
-                              p->npending, code, limit ? " Limit: " : "", limit ? limit : "");
+    char *body = rs_xasprintf("%zu completed, %zu failed, %zu pending. Exit code %d.%s%s%s%s", p->ncompleted,
+                              p->nfailed, p->npending, code, limit ? " Limit: " : "", limit ? limit : "",
+                              hint ? "\n\n" : "", hint ? hint : "");
+    free(hint);
     struct rs_transition t = {.event = "stopped", .cost_usd = p->cost_usd, .subject = subject, .body = body};
     commit(s, &t);
     free(body);
@@ -308,6 +376,8 @@ static void stop_batch(struct sup *s, int code, const char *reason, const char *
     say(s, "stopped: %s (exit %d)", reason, code);
     if (!s->exit_code)
         s->exit_code = code;
+    free(subject);
+    free(full);
     shutdown_loop(s);
 }
 
@@ -948,12 +1018,7 @@ static void reload(struct sup *s)
     }
     rs_diags_deinit(&d);
     struct rs_limits nl = fresh->limits;
-    if (s->o->max_iterations > 0)
-        nl.max_iterations = s->o->max_iterations;
-    if (s->o->max_runtime_ms > 0)
-        nl.max_runtime_ms = s->o->max_runtime_ms;
-    if (s->o->max_cost_usd > 0)
-        nl.max_cost_usd = s->o->max_cost_usd;
+    rs_run_opts_apply(s->o, &nl);
     rs_config_free(fresh);
     char *diff = rs_limits_diff(&s->cfg->limits, &nl);
     s->cfg->limits = nl;
@@ -1045,6 +1110,70 @@ static void walk_close(uv_handle_t *h, void *arg)
         uv_close(h, close_cb_noop);
 }
 
+void rs_run_opts_apply(const struct rs_run_opts *o, struct rs_limits *l)
+{
+    if (o->max_iterations > 0)
+        l->max_iterations = o->max_iterations;
+    if (o->max_runtime_ms >= 0)
+        l->max_runtime_ms = o->max_runtime_ms;
+    if (o->max_cost_usd >= 0)
+        l->max_cost_usd = o->max_cost_usd;
+}
+
+/*
+ * The inputs an iteration needs that only exist as files: the prompt
+ * template, the --settings JSON (the guard plus hooks/<name>.settings.json)
+ * and the agent command. Return: 0, or the exit code with the reasons in @d.
+ */
+static int load_inputs(const struct rs_config *cfg, const struct rs_run_opts *o, struct rs_prompt **prompt,
+                       char **settings, char **agent_path, struct rs_diags *d)
+{
+    *prompt = NULL;
+    *settings = NULL;
+    *agent_path = NULL;
+    int r = rs_prompt_load(cfg->prompt, prompt, d);
+    if (r != 0) {
+        if (r < 0)
+            rs_diags_add(d, "%s: cannot read the prompt template: %s (create it or correct [batch] prompt in %s)",
+                         cfg->prompt, strerror(-r), cfg->path);
+        return r < 0 ? RS_EXIT_NOINPUT : RS_EXIT_CONFIG;
+    }
+    char *guard_cmd = NULL;
+    if (cfg->guard && o->self_exe)
+        guard_cmd = rs_xasprintf("'%s' hook guard --config '%s'", o->self_exe, cfg->path);
+    char *hooks_dir = rs_path_join(cfg->root, "hooks");
+    r = rs_settings_build(hooks_dir, guard_cmd, settings, d);
+    free(guard_cmd);
+    if (r < 0)
+        rs_diags_add(d, "%s: cannot read the hook settings: %s", hooks_dir, strerror(-r));
+    free(hooks_dir);
+    if (r != 0) {
+        *prompt = rs_prompt_free(*prompt);
+        return RS_EXIT_CONFIG;
+    }
+    r = rs_runner_resolve_command(cfg->command, getenv("PATH"), cfg->root, agent_path);
+    if (r < 0) {
+        rs_diags_add(d, "agent command \"%s\" %s (set [agent] command in %s or fix PATH)", cfg->command,
+                     r == -ENOENT ? "not found" : r == -EACCES ? "is not executable" : strerror(-r), cfg->path);
+        *prompt = rs_prompt_free(*prompt);
+        free(*settings);
+        *settings = NULL;
+        return RS_EXIT_UNAVAILABLE;
+    }
+    return 0;
+}
+
+int rs_supervisor_check(const struct rs_batch *b, const struct rs_run_opts *o, struct rs_diags *d)
+{
+    struct rs_prompt *prompt;
+    char *settings, *agent_path;
+    int ex = load_inputs(b->cfg, o, &prompt, &settings, &agent_path, d);
+    rs_prompt_free(prompt);
+    free(settings);
+    free(agent_path);
+    return ex;
+}
+
 int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
 {
     struct sup *s = rs_xcalloc(1, sizeof(*s));
@@ -1054,58 +1183,19 @@ int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     int ex = 0;
     srandom((unsigned)(rs_now_ms() ^ getpid()));
 
-    if (o->max_iterations > 0)
-        s->cfg->limits.max_iterations = o->max_iterations;
-    if (o->max_runtime_ms > 0)
-        s->cfg->limits.max_runtime_ms = o->max_runtime_ms;
-    if (o->max_cost_usd > 0)
-        s->cfg->limits.max_cost_usd = o->max_cost_usd;
+    rs_run_opts_apply(o, &s->cfg->limits);
 
     struct rs_diags d;
     rs_diags_init(&d);
-    int r = rs_prompt_load(s->cfg->prompt, &s->prompt, &d);
+    int r = load_inputs(s->cfg, o, &s->prompt, &s->settings, &s->agent_path, &d);
     if (r != 0) {
-        if (r < 0)
-            fprintf(stderr, "ralphsup: %s: cannot read the prompt template: %s\n", s->cfg->prompt, strerror(-r));
         for (size_t i = 0; i < d.n; i++)
             fprintf(stderr, "ralphsup: %s\n", d.msgs[i]);
         rs_diags_deinit(&d);
         free(s);
-        return r < 0 ? RS_EXIT_NOINPUT : RS_EXIT_CONFIG;
+        return r;
     }
     rs_diags_deinit(&d);
-
-    /* The guard plus the user's hook fragments: checked now, not mid-batch. */
-    char *guard_cmd = NULL;
-    if (s->cfg->guard && o->self_exe)
-        guard_cmd = rs_xasprintf("'%s' hook guard --config '%s'", o->self_exe, s->cfg->path);
-    char *hooks_dir = rs_path_join(s->cfg->root, "hooks");
-    rs_diags_init(&d);
-    r = rs_settings_build(hooks_dir, guard_cmd, &s->settings, &d);
-    free(hooks_dir);
-    free(guard_cmd);
-    if (r != 0) {
-        for (size_t i = 0; i < d.n; i++)
-            fprintf(stderr, "ralphsup: %s\n", d.msgs[i]);
-        if (r < 0)
-            fprintf(stderr, "ralphsup: cannot read the hook settings: %s\n", strerror(-r));
-        rs_diags_deinit(&d);
-        rs_prompt_free(s->prompt);
-        free(s);
-        return RS_EXIT_CONFIG;
-    }
-    rs_diags_deinit(&d);
-
-    const char *path_env = getenv("PATH");
-    r = rs_runner_resolve_command(s->cfg->command, path_env, s->cfg->root, &s->agent_path);
-    if (r < 0) {
-        fprintf(stderr, "ralphsup: agent command \"%s\" %s (set [agent] command in %s or fix PATH)\n", s->cfg->command,
-                r == -ENOENT ? "not found" : r == -EACCES ? "is not executable" : strerror(-r), s->cfg->path);
-        rs_prompt_free(s->prompt);
-        free(s->settings);
-        free(s);
-        return RS_EXIT_UNAVAILABLE;
-    }
 
     r = rs_eventlog_open(s->cfg->log_dir, &s->log);
     if (r < 0) {

@@ -65,6 +65,20 @@ int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out
 struct rs_batch *rs_batch_free(struct rs_batch *b);
 
 /*
+ * rs_batch_open_lenient() - for the commands that only signal the running
+ * supervisor (`stop`) or only read the progress file (`status`):
+ * rs_batch_open() without git and without the school list; when the config
+ * itself is invalid (78), open the batch from only the keys that locate it
+ * (rs_config_load_locator()) instead. Then the config's problems are in
+ * @config_problems (print them as a warning: b->cfg holds defaults for
+ * everything but [batch] name, root, progress and log_dir). Only
+ * RS_BATCH_NEED_PROGRESS of @flags is honoured.
+ * Return: as rs_batch_open(), with the reasons of a failure in @diags.
+ */
+int rs_batch_open_lenient(const char *config_path, unsigned flags, struct rs_batch **out,
+                          struct rs_diags *config_problems, struct rs_diags *diags);
+
+/*
  * rs_batch_commit() - save b->prog crash-safely and commit it (and
  * t->extra_path when [git] include_outputs) as one commit. Repairs the
  * loader made (b->prog->repairs, when no rs_batch_reconcile() took them) are

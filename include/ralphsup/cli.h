@@ -23,5 +23,13 @@ int rs_cmd_report(int argc, char **argv);
 /* Print every message of @d to stderr prefixed with "ralphsup: ". */
 struct rs_diags;
 void rs_cli_print_diags(const struct rs_diags *d, const char *prefix);
+/*
+ * The warning of a command that goes on with a config that does not
+ * validate (rs_batch_open_lenient()): "ralphsup: warning: CONFIG has errors
+ * (first problem; and N more); using progress file P <purpose> (...)".
+ * @progress NULL: the batch could not be opened even so (the reason follows).
+ */
+void rs_cli_warn_lenient(const char *config, const struct rs_diags *problems, const char *progress,
+                         const char *purpose);
 /* True when argv has -h/--help before "--". */
 int rs_cli_wants_help(int argc, char **argv);

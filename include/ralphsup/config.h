@@ -128,6 +128,19 @@ struct rs_config *rs_config_free(struct rs_config *cfg);
  */
 struct rs_config *rs_config_new_defaults(const char *dir);
 
+/*
+ * rs_config_load_locator() - the lenient load of the commands that only
+ * need to find a batch (`stop`, and `status` which only reads the progress
+ * file) when rs_config_load() refused the file: [batch] name, root,
+ * progress and log_dir are taken from @path, every other key keeps its
+ * default and nothing else is validated. A value among those four that is
+ * not a usable string keeps its default too. When the file is not valid
+ * TOML, the four are looked for line by line (`key = "value"` under a
+ * [batch] header). Never use the result to run anything.
+ * Return: 0 and *out, or negative errno when the file cannot be read.
+ */
+int rs_config_load_locator(const char *path, struct rs_config **out);
+
 /* Fill @l with the documented defaults. */
 void rs_limits_defaults(struct rs_limits *l);
 

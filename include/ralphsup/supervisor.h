@@ -21,11 +21,36 @@
 struct rs_run_opts {
     const char *self_exe;          /* absolute path of the ralphsup binary (for the guard hook) */
     int64_t max_iterations;        /* > 0: overrides [limits] max_iterations (also after reloads) */
-    int64_t max_runtime_ms;        /* > 0: overrides [limits] max_runtime */
-    double max_cost_usd;           /* > 0: overrides [limits] max_cost_usd */
+    int64_t max_runtime_ms;        /* >= 0: overrides [limits] max_runtime (0 = unlimited); < 0: not given */
+    double max_cost_usd;           /* >= 0: overrides [limits] max_cost_usd (0 = unlimited); < 0: not given */
     bool tty;                      /* draw a live status line */
     bool no_report;                /* skip the report on finish */
 };
+
+/* Apply the command-line overrides of @o to @l (at start and after every reload). */
+void rs_run_opts_apply(const struct rs_run_opts *o, struct rs_limits *l);
+
+/*
+ * rs_supervisor_check() - what rs_supervisor_run() checks before it runs
+ * anything, without running it: the prompt template loads (no unknown or
+ * unterminated placeholder), the hook settings fragments
+ * (<root>/hooks/<name>.settings.json) are valid, the agent command is found.
+ * `start` calls it before its first commit, so a broken input changes
+ * nothing.
+ * Return: 0, or the exit code (66 no prompt, 78 bad prompt or fragment,
+ * 69 agent not found) with the reasons in @d.
+ */
+int rs_supervisor_check(const struct rs_batch *b, const struct rs_run_opts *o, struct rs_diags *d);
+
+/*
+ * rs_supervisor_limit_hint() - the way on after batch limit @limit
+ * ("max_iterations", "max_cost_usd" or "max_runtime") stopped the run,
+ * e.g. "to go on: `ralphsup start CONFIG --max-iterations 40`, or raise
+ * [limits] max_iterations in CONFIG". Uses b->cfg->limits (overrides
+ * applied) and b->prog. Return: a new string (caller frees), NULL for
+ * another @limit.
+ */
+char *rs_supervisor_limit_hint(const struct rs_batch *b, const char *limit);
 
 /*
  * rs_supervisor_run() - run the batch until nothing is pending, a limit

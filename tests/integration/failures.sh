@@ -238,8 +238,9 @@ rs start "$D/config/batch.toml"
 assert_eq "$RS_RC" 69 "missing agent command: exit 69"
 assert_contains "$RS_OUT" "not found" "the message says the command was not found"
 assert_eq "$(find "$D/logs" -name '*.jsonl' ! -name events.jsonl 2>/dev/null | wc -l)" 0 "no transcript: no iteration was spawned"
-assert_file_json "$D/batch_progress.json" 'd["current"] is None and d["pending"] == ["Alpha University"] and d["iterations"] == 0' \
-    "progress: nothing current, no iteration counted"
+[ -e "$D/batch_progress.json" ] && not_ok "missing agent command: checked before the first commit (no progress file)" ||
+    ok "missing agent command: checked before the first commit (no progress file)"
+assert_eq "$(git -C "$D" log --format=%s)" "user: initial commit" "missing agent command: nothing committed"
 sed -i 's|^command = .*|command = "no-such-claude-on-path"|' "$D/config/batch.toml"
 rs start "$D/config/batch.toml"
 assert_eq "$RS_RC" 69 "agent command not on PATH: exit 69"

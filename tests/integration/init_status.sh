@@ -185,9 +185,11 @@ assert_contains "$RS_OUT" "west.toml:$l1:1: [batch] ordr: unknown key; did you m
 assert_contains "$RS_OUT" "west.toml:$l2:" "bad value reported with its line"
 assert_contains "$RS_OUT" "max_attempts_per_school" "bad value names the key"
 rs status "$X/config/west.toml"
-assert_eq "$RS_RC" 78 "status with the invalid config: 78"
+assert_eq "$RS_RC" 66 "status with the invalid config goes on from [batch] root/progress: 66, no progress file"
+assert_contains "$RS_OUT" "west.toml has errors" "status says the config has errors"
 rs stop "$X/config/west.toml"
-assert_eq "$RS_RC" 78 "stop with the invalid config: 78"
+assert_eq "$RS_RC" 69 "stop with the invalid config goes on to the lock: 69, no supervisor"
+assert_contains "$RS_OUT" "west.toml has errors" "stop says the config has errors"
 [ -e "$X/batch_progress.json" ] && not_ok "invalid config: no progress file" || ok "invalid config: no progress file"
 
 # ---- a second supervisor: 75 naming the holder's PID ----------------------------------------

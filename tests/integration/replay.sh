@@ -64,6 +64,22 @@ assert_contains "$out" "marker-ignored" "replay with --school ignores the other 
 t=$(ls "$A"/logs/*-permanent-university.jsonl | head -1)
 out=$("$RALPHSUP" replay "$t" 2>&1)
 assert_contains "$out" "verdict: item (permanent) — agent reported failure (not retryable)" "replay without --config"
+# Without --config a completed run is found complete: the config whose log_dir holds the
+# transcript is found above it (here config/batch.toml), so the CSV is checked in output/.
+t=$(ls "$A"/logs/*-done-university.jsonl | head -1)
+out=$("$RALPHSUP" replay "$t" 2>&1)
+assert_contains "$out" "verdict: completed — completed" "replay of a completed run without --config: completed (not \"missing\")"
+assert_contains "$out" "no --config; using $CA" "replay without --config says which config it found"
+assert_not_contains "$out" "does not exist" "replay without --config does not call the CSV missing"
+# A transcript away from any batch: the CSV cannot be checked, and it says so.
+X=$(new_tmp)
+cp "$t" "$X/run.jsonl"
+out=$("$RALPHSUP" replay "$X/run.jsonl" 2>&1)
+assert_contains "$out" "verdict: unverified — RALPH_DONE seen, but no --config: cannot verify the CSV (pass --config CONFIG" \
+    "replay of a lone transcript without --config: unverified, with the way on"
+assert_not_contains "$out" "does not exist" "a lone transcript's CSV is not called missing"
+out=$("$RALPHSUP" replay "$X/run.jsonl" --config "$CA" --school "Done University" 2>&1)
+assert_contains "$out" "verdict: completed" "the same lone transcript with --config: completed"
 no_batch_survivors "$A" "no agent process of the recorded run survives"
 rs replay "$A/logs/no-such.jsonl"
 assert_eq "$RS_RC" 66 "replay of a missing transcript: 66"

@@ -731,3 +731,91 @@ Test(config, directory_is_eisdir, .timeout = 5)
     cr_expect_eq(d.n, 0);
     rs_diags_deinit(&d);
 }
+
+/* ---- rs_config_load_locator(): the lenient load of stop and status ---------------------- */
+
+static void locator_cleanup(const char *dir, char *path)
+{
+    unlink(path);
+    free(path);
+    rmdir(dir);
+}
+
+Test(config, locator_reads_batch_keys_of_an_invalid_config, .timeout = 5)
+{
+    const char *dir = tmpdir();
+    char *path = write_file(dir, "c.toml",
+                            "[batch]\nname = \"west\"\nroot = \"..\"\nschools = 3\nprogress = \"state/p.json\"\n"
+                            "log_dir = \"var/log\"\nordr = \"list\"\n[limits]\nmax_cots_usd = 5\nmax_iterations = 0\n"
+                            "[bogus]\nx = 1\n");
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_config *cfg = NULL;
+    cr_assert_eq(rs_config_load(path, &cfg, &d), RS_CONFIG_E_INVALID, "the strict load refuses it");
+    cr_expect_geq(d.n, 4);
+    rs_diags_deinit(&d);
+    cr_assert_eq(rs_config_load_locator(path, &cfg), 0);
+    char *up = rs_path_dirname(dir);
+    char *want_progress = rs_path_join(up, "state/p.json");
+    char *want_log = rs_path_join(up, "var/log");
+    cr_expect_str_eq(cfg->name, "west");
+    cr_expect_str_eq(cfg->root, up);
+    cr_expect_str_eq(cfg->progress, want_progress);
+    cr_expect_str_eq(cfg->log_dir, want_log);
+    cr_expect_eq(cfg->limits.max_iterations, 1000, "everything else keeps its default");
+    free(want_progress);
+    free(want_log);
+    free(up);
+    rs_config_free(cfg);
+    locator_cleanup(dir, path);
+}
+
+Test(config, locator_defaults_for_unusable_values, .timeout = 5)
+{
+    const char *dir = tmpdir();
+    char *path = write_file(dir, "batch.toml", "[batch]\nname = 7\nroot = \"\"\nprogress = [\"x\"]\n");
+    struct rs_config *cfg = NULL;
+    cr_assert_eq(rs_config_load_locator(path, &cfg), 0);
+    char *want = rs_path_join(dir, "batch_progress.json");
+    cr_expect_str_eq(cfg->name, "batch", "the default name is the file's stem");
+    cr_expect_str_eq(cfg->root, dir, "the default root is the config's directory");
+    cr_expect_str_eq(cfg->progress, want);
+    free(want);
+    rs_config_free(cfg);
+    locator_cleanup(dir, path);
+}
+
+Test(config, locator_reads_lines_when_the_toml_is_broken, .timeout = 5)
+{
+    const char *dir = tmpdir();
+    char *path = write_file(dir, "c.toml",
+                            "\xEF\xBB\xBF# a BOM and a syntax error below\n[agent]\nprogress = \"wrong.json\"\n"
+                            "[ batch ]  # comment\nroot = 'sub'\nprogress = \"p.json\" # trailing\n"
+                            "name = \"a\\tb\"\n[limits]\nmax_cost_usd = \n[batch.extra]\nlog_dir = \"nope\"\n");
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_config *cfg = NULL;
+    cr_assert_eq(rs_config_load(path, &cfg, &d), RS_CONFIG_E_INVALID);
+    cr_expect(has_diag(&d, "TOML syntax error"), "the file really is broken TOML");
+    rs_diags_deinit(&d);
+    cr_assert_eq(rs_config_load_locator(path, &cfg), 0);
+    char *root = rs_path_join(dir, "sub");
+    char *progress = rs_path_join(root, "p.json");
+    char *logs = rs_path_join(root, "logs");
+    cr_expect_str_eq(cfg->root, root);
+    cr_expect_str_eq(cfg->progress, progress, "only [batch] counts, not [agent]");
+    cr_expect_str_eq(cfg->name, "c", "a basic string with an escape is not trusted");
+    cr_expect_str_eq(cfg->log_dir, logs, "[batch.extra] is another table");
+    free(root);
+    free(progress);
+    free(logs);
+    rs_config_free(cfg);
+    locator_cleanup(dir, path);
+}
+
+Test(config, locator_missing_file, .timeout = 5)
+{
+    struct rs_config *cfg = NULL;
+    cr_expect_eq(rs_config_load_locator("/nonexistent/ralphsup/c.toml", &cfg), -ENOENT);
+    cr_expect_null(cfg);
+}
