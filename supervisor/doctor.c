@@ -57,7 +57,7 @@ static const char doctor_help[] =
     "Check that a batch is ready to run, one line per check:\n"
     "  ✓ ok   ! warning (the run can start)   ✗ problem (fix it first)   - skipped\n"
     "Checks: config, school list and aliases, progress file, prompt template,\n"
-    "agent command and version, credentials, API reachability (--online only),\n"
+    "agent command and version, model price, credentials, API reachability (--online only),\n"
     "git repository and identity, free disk, stale cache files, supervisor lock.\n"
     "Nothing is changed. Reference: docs/doctor.md.\n"
     "  --online   also send one HTTPS request to the API (needs curl)\n"
