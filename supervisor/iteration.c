@@ -41,6 +41,7 @@ struct msg {
     struct rs_policy_tokens tok;  /* input side; .output is recomputed */
     int64_t reported_out;         /* largest output_tokens of the initial usage (~1) */
     int64_t bytes;                /* content size as written, from assistant lines */
+    bool have_usage;              /* an initial usage was taken */
     bool final;                   /* message_delta gave the final output count */
     bool open;                    /* message_start seen, message_delta not yet */
     double charged;               /* what it adds to the estimate now */
@@ -310,6 +311,7 @@ static void msg_usage(struct msg *m, const struct rs_stream_usage *u)
 {
     if (!u->present)
         return;
+    m->have_usage = true;
     if (u->input_tokens > 0)
         m->tok.input = u->input_tokens;
     if (u->cache_read_input_tokens > 0)
@@ -376,8 +378,9 @@ static void account(struct rs_iteration *it, const struct rs_stream_assistant *a
     if (a->synthetic)
         return;
     struct msg *m = msg_find(it, a->message_id);
-    if (!m) {
+    if (!m)
         m = msg_new(it, a->message_id, a->parent_tool_use_id, a->model);
+    if (!m->have_usage) {
         msg_usage(m, &a->usage);
     } else if (a->usage.present && a->usage.output_tokens > m->reported_out) {
         m->reported_out = a->usage.output_tokens;

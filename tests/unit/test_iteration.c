@@ -538,3 +538,25 @@ Test(iteration, calibration_ratio_is_clamped_and_skips_tiny_iterations)
     rs_config_free(cfg);
     rmdir(dir);
 }
+
+Test(iteration, interleaved_assistant_lines_count_each_message_once)
+{
+    /* Without partial messages: a sub-agent's message B between two blocks of A. */
+    char dir[] = "/tmp/rs-iter-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    struct rs_config *cfg = rs_config_new_defaults(dir);
+    struct rs_iteration_opts o = {.cfg = cfg, .school = ""};
+    struct rs_iteration *it;
+    cr_assert_eq(rs_iteration_new(&o, &it), 0);
+    it_feed(it, LINE("A", "null", "{\"input_tokens\":1000000,\"output_tokens\":1}", "{\"type\":\"text\",\"text\":\"a\"}"));
+    it_feed(it, LINE("B", "\"toolu_1\"", "{\"input_tokens\":1000000,\"output_tokens\":1}",
+                     "{\"type\":\"text\",\"text\":\"b\"}"));
+    it_feed(it, LINE("A", "null", "{\"input_tokens\":1000000,\"output_tokens\":1}", "{\"type\":\"text\",\"text\":\"c\"}"));
+    struct rs_iteration_counts k;
+    rs_iteration_counts(it, &k);
+    cr_expect_eq(k.api_messages, 2);
+    cr_expect_float_eq(rs_iteration_estimate(it, false), 2 * (5 + 25e-6), 1e-9);
+    rs_iteration_free(it);
+    rs_config_free(cfg);
+    rmdir(dir);
+}
