@@ -818,6 +818,7 @@ Test(stream, partial_messages_give_message_start_and_final_usage)
     /* Assistant lines repeat message_start's usage, output_tokens 1. */
     EXPECT_HAS(d, "model=\"claude-opus-4-8\" first=1 synthetic=0 usage=3/1/21874/0 split=0/21874 [thinking");
     free(d);
+    free(data);
     /* A sub-agent's delta names its parent. */
     const char *line = "{\"type\":\"stream_event\",\"event\":{\"type\":\"message_delta\",\"usage\":{\"output_tokens\":9}},"
                        "\"parent_tool_use_id\":\"toolu_7\"}\n";
