@@ -76,6 +76,7 @@ static const struct field agent_fields[] = {
     {"model", K_STRING, CFG(model), 0, 0, 0},
     {"env", K_ENV, CFG(env), CFG(nenv), 0, 0},
     {"guard", K_BOOL, CFG(guard), 0, 0, 0},
+    {"partial_messages", K_BOOL, CFG(partial_messages), 0, 0, 0},
 };
 
 /* Also drives rs_limits_diff(). */
@@ -122,6 +123,7 @@ static const struct field price_fields[] = {
     {"output", K_MONEY, offsetof(struct rs_price, output_per_mtok), 0, 0, 0},
     {"cache_write", K_MONEY, offsetof(struct rs_price, cache_write_per_mtok), 0, 0, 0},
     {"cache_read", K_MONEY, offsetof(struct rs_price, cache_read_per_mtok), 0, 0, 0},
+    {"cache_write_1h", K_MONEY, offsetof(struct rs_price, cache_write_1h_per_mtok), 0, 0, 0},
 };
 
 struct section {
@@ -141,11 +143,18 @@ static const struct section sections[] = {
     {"doctor", doctor_fields, RS_ARRAY_SIZE(doctor_fields), false},
 };
 
+/*
+ * input, output, cache_write (5 minutes), cache_read, cache_write_1h. 1-hour
+ * cache writes cost 2x input, 5-minute ones 1.25x: what the Claude Code CLI
+ * itself charges (measured: tests/fakeapi/record_cost_streams.sh --prices;
+ * claude-opus-5-5 from CLI 2.1.332).
+ */
 static const struct rs_price default_prices[] = {
-    {(char *)"claude-opus-4", 5.0, 25.0, 6.25, 0.5},
-    {(char *)"claude-sonnet-4", 3.0, 15.0, 3.75, 0.3},
-    {(char *)"claude-haiku-4", 1.0, 5.0, 1.25, 0.1},
-    {(char *)"*", 5.0, 25.0, 6.25, 0.5}, /* unknown models: the conservative (opus) price */
+    {(char *)"claude-opus-4", 5.0, 25.0, 6.25, 0.5, 10.0},
+    {(char *)"claude-opus-5-5", 4.0, 20.0, 5.0, 0.2, 8.0},
+    {(char *)"claude-sonnet-4", 3.0, 15.0, 3.75, 0.3, 6.0},
+    {(char *)"claude-haiku-4", 1.0, 5.0, 1.25, 0.1, 2.0},
+    {(char *)"*", 5.0, 25.0, 6.25, 0.5, 10.0}, /* unknown models: the conservative (opus) price */
 };
 
 static const char *const default_truthy[] = {"yes", "true", "1", "y"};
@@ -605,7 +614,7 @@ static void load_prices(struct ctx *c, const struct rs_toml_node *t, struct rs_c
         char *sec = rs_xasprintf("prices.\"%s\"", m->key);
         if (m->kind != RS_TOML_TABLE) {
             problem(c, m->vline, m->vcol, sec, NULL,
-                    "expected a table of prices (input, output, cache_write, cache_read), got %s", type_name(m));
+                    "expected a table of prices (input, output, cache_write, cache_write_1h, cache_read), got %s", type_name(m));
             goto next;
         }
         if (m->key[0] == '\0' || has_control(m->key) || strlen(m->key) > 200) {
@@ -631,7 +640,8 @@ static void load_prices(struct ctx *c, const struct rs_toml_node *t, struct rs_c
         }
         if (!old) {
             /* A new model needs its two base prices; the cache prices follow
-             * Anthropic's usual ratios (write 1.25x input, read 0.1x input). */
+             * Anthropic's usual ratios (5-minute write 1.25x input, 1-hour
+             * write 2x input, read 0.1x input). */
             if (!set[0] || !set[1]) {
                 problem(c, m->vline, m->vcol, sec, NULL, "a new model needs both 'input' and 'output' prices");
                 goto next;
@@ -640,6 +650,8 @@ static void load_prices(struct ctx *c, const struct rs_toml_node *t, struct rs_c
                 p.cache_write_per_mtok = p.input_per_mtok * 1.25;
             if (!set[3])
                 p.cache_read_per_mtok = p.input_per_mtok * 0.1;
+            if (!set[4])
+                p.cache_write_1h_per_mtok = p.input_per_mtok * 2.0;
         }
         if (c->diags->n != before)
             goto next;
@@ -764,6 +776,7 @@ static void set_defaults(struct rs_config *cfg, const char *abs_path)
     cfg->command = rs_xstrdup("claude");
     cfg->args = rs_xcalloc(1, sizeof(*cfg->args));
     cfg->guard = true;
+    cfg->partial_messages = true;
     rs_limits_defaults(&cfg->limits);
     cfg->nprices = RS_ARRAY_SIZE(default_prices);
     cfg->prices = rs_xcalloc(cfg->nprices, sizeof(*cfg->prices));
@@ -995,6 +1008,33 @@ const struct rs_price *rs_config_price(const struct rs_config *cfg, const char *
         return fallback;
     /* Unreachable with a loaded config ("*" is always present); stay non-NULL anyway. */
     return &default_prices[RS_ARRAY_SIZE(default_prices) - 1];
+}
+
+const char *rs_config_agent_model(const struct rs_config *cfg)
+{
+    if (cfg->model)
+        return cfg->model;
+    const char *m = NULL;
+    for (size_t i = 0; i < cfg->nargs; i++) {
+        const char *a = cfg->args[i];
+        if (strcmp(a, "--model") == 0 && i + 1 < cfg->nargs)
+            m = cfg->args[++i];
+        else if (strncmp(a, "--model=", 8) == 0)
+            m = a + 8;
+    }
+    return m && m[0] ? m : NULL;
+}
+
+bool rs_config_price_known(const struct rs_config *cfg, const char *model)
+{
+    if (!model || !model[0])
+        return false;
+    for (size_t i = 0; i < cfg->nprices; i++) {
+        const struct rs_price *p = &cfg->prices[i];
+        if (strcmp(p->model, "*") != 0 && strncmp(model, p->model, strlen(p->model)) == 0)
+            return true;
+    }
+    return false;
 }
 
 struct rs_config *rs_config_new_defaults(const char *dir)

@@ -59,8 +59,8 @@ static const char doctor_help[] =
     "Check that a batch is ready to run, one line per check:\n"
     "  ✓ ok   ! warning (the run can start)   ✗ problem (fix it first)   - skipped\n"
     "Checks: config, school list and aliases, progress file, prompt template,\n"
-    "hook settings fragments, agent command and version, credentials, API\n"
-    "reachability (--online only), git repository and identity, free disk,\n"
+    "hook settings fragments, agent command and version, model price, credentials,\n"
+    "API reachability (--online only), git repository and identity, free disk,\n"
     "stale cache files, supervisor lock.\n"
     "Nothing is changed. Reference: docs/doctor.md.\n"
     "  --online   also send one HTTPS request to the API (needs curl)\n"
@@ -508,6 +508,31 @@ static void check_agent(struct doctor *d)
     free(path);
 }
 
+/*
+ * The model the agent is told to use ([agent] model or a --model in args) has
+ * a price in [prices], or the cost estimate falls back to "*".
+ */
+static void check_prices(struct doctor *d)
+{
+    const struct rs_config *cfg = d->cfg;
+    const char *model = rs_config_agent_model(cfg);
+    if (!model) {
+        line(d, SKIP, "prices", "no --model configured: the CLI's default model is checked at run time");
+        return;
+    }
+    const struct rs_price *p = rs_config_price(cfg, model);
+    char in[32], out[32];
+    if (!rs_config_price_known(cfg, model)) {
+        line(d, WARN, "prices", "no price for %s; estimates use '*' (%s / %s per million input / output tokens)",
+             model, rs_money_format(p->input_per_mtok, in, sizeof in),
+             rs_money_format(p->output_per_mtok, out, sizeof out));
+        detail("fix: add [prices.\"%s\"] with input and output (USD per million tokens) to %s", model, cfg->path);
+        return;
+    }
+    line(d, OK, "prices", "%s priced as \"%s\" (%s / %s per million input / output tokens)", model, p->model,
+         rs_money_format(p->input_per_mtok, in, sizeof in), rs_money_format(p->output_per_mtok, out, sizeof out));
+}
+
 /* Claude Code's config directory: $CLAUDE_CONFIG_DIR or ~/.claude; caller frees, NULL if unknown. */
 static char *claude_dir(void)
 {
@@ -813,6 +838,7 @@ int rs_cmd_doctor(int argc, char **argv)
         check_prompt(&d);
         check_hooks(&d);
         check_agent(&d);
+        check_prices(&d);
         check_credentials(&d);
         check_api(&d, online);
         check_git(&d);

@@ -20,11 +20,44 @@
 
 #define MAX_CALLS 512
 #define CAP 1024
+#define MSG_SLOTS 32   /* API messages remembered for cost accounting (as stream.c's ring) */
+#define CALIB_MODELS 16
 
 struct call {
     uint64_t hash;
     char *name;
     int count;
+};
+
+/*
+ * One API message's share of the estimate. Its lines (message_start, one
+ * assistant line per content block, message_delta) may interleave with a
+ * sub-agent's, so messages are found by id, never by "the last one".
+ */
+struct msg {
+    char *id;                     /* NULL: a line without message.id (its own message) */
+    char *parent;                 /* parent_tool_use_id, NULL on the main thread */
+    const struct rs_price *price;
+    struct rs_policy_tokens tok;  /* input side; .output is recomputed */
+    int64_t reported_out;         /* largest output_tokens of the initial usage (~1) */
+    int64_t bytes;                /* content size as written, from assistant lines */
+    bool have_usage;              /* an initial usage was taken */
+    bool final;                   /* message_delta gave the final output count */
+    bool open;                    /* message_start seen, message_delta not yet */
+    double charged;               /* what it adds to the estimate now */
+};
+
+struct calib_entry {
+    char *model;
+    double sum_estimate;
+    double sum_actual;
+    double ratio;
+};
+
+struct rs_cost_calib {
+    struct calib_entry e[CALIB_MODELS];
+    size_t n;
+    size_t next; /* replaced when full (oldest first) */
 };
 
 struct rs_iteration {
@@ -37,12 +70,11 @@ struct rs_iteration {
     char stderr_head[256];
     size_t nstderr;
     bool stderr_done;
-    /* Output-token estimate of the current API message (see on_assistant). */
-    char *msg_id;
-    int64_t msg_reported_out;
-    int64_t msg_bytes;
-    int64_t msg_priced_out;
-    const struct rs_price *msg_price;
+    /* Cost estimate (see account()). */
+    struct msg msgs[MSG_SLOTS];
+    size_t msg_next;
+    char *model;
+    bool calibrated;
     char *last_tool;
     char *last_progress;
     double estimate;
@@ -126,7 +158,11 @@ struct rs_iteration *rs_iteration_free(struct rs_iteration *it)
     free(it->school);
     free(it->slug);
     free(it->session);
-    free(it->msg_id);
+    for (size_t i = 0; i < MSG_SLOTS; i++) {
+        free(it->msgs[i].id);
+        free(it->msgs[i].parent);
+    }
+    free(it->model);
     free(it->last_tool);
     free(it->last_progress);
     free(it->kill_detail);
@@ -234,46 +270,134 @@ static enum rs_iter_action on_tool(struct rs_iteration *it, const struct rs_stre
     return RS_ITER_CONTINUE;
 }
 
+/*
+ * Cost estimate, per API message: input, cache reads and cache writes (split
+ * into 5-minute and 1-hour writes when usage.cache_creation says so, else
+ * all at the 5-minute price) from the first usage seen for the message
+ * (message_start, or its first assistant line: the CLI copies message_start's
+ * usage into every assistant line, output_tokens ~1 included). Output tokens
+ * from the message's final usage (message_delta, with
+ * --include-partial-messages), else the larger of the reported count and the
+ * content's size / 4 bytes per token. A message is repriced as it grows and
+ * the estimate adjusted by the difference.
+ */
+static struct msg *msg_find(struct rs_iteration *it, const char *id)
+{
+    if (!id)
+        return NULL;
+    for (size_t i = 0; i < MSG_SLOTS; i++)
+        if (it->msgs[i].id && strcmp(it->msgs[i].id, id) == 0)
+            return &it->msgs[i];
+    return NULL;
+}
+
+static struct msg *msg_new(struct rs_iteration *it, const char *id, const char *parent, const char *model)
+{
+    struct msg *m = &it->msgs[it->msg_next];
+    it->msg_next = (it->msg_next + 1) % MSG_SLOTS;
+    free(m->id);
+    free(m->parent);
+    memset(m, 0, sizeof(*m));
+    m->id = id ? rs_xstrndup(id, CAP) : NULL;
+    m->parent = parent ? rs_xstrndup(parent, CAP) : NULL;
+    m->price = rs_config_price(it->o.cfg, model ? model : "");
+    it->counts.api_messages++;
+    if (!it->model && model)
+        it->model = rs_xstrndup(model, CAP);
+    return m;
+}
+
+/* Take the input side of @u; later usages (message_delta) replace what they give (> 0). */
+static void msg_usage(struct msg *m, const struct rs_stream_usage *u)
+{
+    if (!u->present)
+        return;
+    m->have_usage = true;
+    if (u->input_tokens > 0)
+        m->tok.input = u->input_tokens;
+    if (u->cache_read_input_tokens > 0)
+        m->tok.cache_read = u->cache_read_input_tokens;
+    if (u->has_cache_split) {
+        m->tok.cache_write_5m = u->cache_creation_5m_input_tokens;
+        m->tok.cache_write_1h = u->cache_creation_1h_input_tokens;
+    }
+    /* Writes the split does not cover (or no split at all) are priced as 5-minute ones. */
+    int64_t split = m->tok.cache_write_5m + m->tok.cache_write_1h;
+    if (u->cache_creation_input_tokens > split)
+        m->tok.cache_write_5m += u->cache_creation_input_tokens - split;
+    if (u->output_tokens > m->reported_out)
+        m->reported_out = u->output_tokens;
+}
+
+static void msg_price(struct rs_iteration *it, struct msg *m)
+{
+    struct rs_policy_tokens t = m->tok;
+    if (!m->final) {
+        int64_t guess = m->bytes / 4;
+        t.output = m->reported_out > guess ? m->reported_out : guess;
+    }
+    double c = rs_policy_tokens_cost(m->price, &t);
+    it->estimate += c - m->charged;
+    m->charged = c;
+}
+
+static void on_partial(struct rs_iteration *it, const struct rs_stream_event *ev)
+{
+    const struct rs_stream_partial *pe = &ev->partial;
+    if (!ev->subtype)
+        return;
+    if (strcmp(ev->subtype, "message_start") == 0) {
+        if (pe->model && strcmp(pe->model, "<synthetic>") == 0)
+            return;
+        struct msg *m = msg_find(it, pe->message_id);
+        if (!m)
+            m = msg_new(it, pe->message_id, pe->parent_tool_use_id, pe->model);
+        m->open = true;
+        msg_usage(m, &pe->usage);
+        msg_price(it, m);
+    } else if (strcmp(ev->subtype, "message_delta") == 0 && pe->usage.present) {
+        /* The newest open message of the same thread. */
+        struct msg *m = NULL;
+        for (size_t k = 1; k <= MSG_SLOTS && !m; k++) {
+            struct msg *c = &it->msgs[(it->msg_next + MSG_SLOTS - k) % MSG_SLOTS];
+            const char *a = c->parent ? c->parent : "", *b = pe->parent_tool_use_id ? pe->parent_tool_use_id : "";
+            if (c->open && strcmp(a, b) == 0)
+                m = c;
+        }
+        if (!m)
+            return;
+        m->open = false;
+        msg_usage(m, &pe->usage);
+        m->tok.output = pe->usage.output_tokens;
+        m->final = true;
+        msg_price(it, m);
+    }
+}
+
+static void account(struct rs_iteration *it, const struct rs_stream_assistant *a)
+{
+    if (a->synthetic)
+        return;
+    struct msg *m = msg_find(it, a->message_id);
+    if (!m)
+        m = msg_new(it, a->message_id, a->parent_tool_use_id, a->model);
+    if (!m->have_usage) {
+        msg_usage(m, &a->usage);
+    } else if (a->usage.present && a->usage.output_tokens > m->reported_out) {
+        m->reported_out = a->usage.output_tokens;
+    }
+    for (size_t i = 0; i < a->nblocks; i++)
+        m->bytes += (int64_t)(a->blocks[i].kind == RS_STREAM_BLOCK_TOOL_USE ? a->blocks[i].input_bytes
+                                                                             : a->blocks[i].text_bytes);
+    msg_price(it, m);
+}
+
 static enum rs_iter_action on_assistant(struct rs_iteration *it, const struct rs_stream_assistant *a)
 {
     enum rs_iter_action act = RS_ITER_CONTINUE;
     if (a->session_id && !it->session)
         replace(&it->session, a->session_id);
-    /*
-     * Cost estimate. Input and cache tokens come with the first line of each
-     * message. Output tokens do not: the CLI copies the usage of the API's
-     * message_start, whose output_tokens is ~1, and the final count only
-     * reaches the result line. So output is estimated per message as the
-     * larger of the reported count and the content's size / 4 bytes per
-     * token, and priced incrementally as the message's blocks arrive.
-     */
-    if (!a->synthetic) {
-        bool same = it->msg_id && a->message_id && strcmp(it->msg_id, a->message_id) == 0;
-        if (a->first_of_message || !same) {
-            it->counts.api_messages++;
-            replace(&it->msg_id, a->message_id);
-            it->msg_price = rs_config_price(it->o.cfg, a->model ? a->model : "");
-            it->msg_reported_out = a->usage.present ? a->usage.output_tokens : 0;
-            it->msg_bytes = 0;
-            it->msg_priced_out = 0;
-            if (a->usage.present)
-                it->estimate += rs_policy_usage_cost(it->msg_price, a->usage.input_tokens, 0,
-                                                     a->usage.cache_creation_input_tokens,
-                                                     a->usage.cache_read_input_tokens);
-        } else if (a->usage.present && a->usage.output_tokens > it->msg_reported_out) {
-            it->msg_reported_out = a->usage.output_tokens;
-        }
-        for (size_t i = 0; i < a->nblocks; i++)
-            it->msg_bytes += (int64_t)(a->blocks[i].kind == RS_STREAM_BLOCK_TOOL_USE ? a->blocks[i].input_bytes
-                                                                                      : a->blocks[i].text_bytes);
-        int64_t out = it->msg_bytes / 4;
-        if (it->msg_reported_out > out)
-            out = it->msg_reported_out;
-        if (out > it->msg_priced_out && it->msg_price) {
-            it->estimate += rs_policy_usage_cost(it->msg_price, 0, out - it->msg_priced_out, 0, 0);
-            it->msg_priced_out = out;
-        }
-    }
+    account(it, a);
     if (a->error) {
         replace(&it->synthetic_error, a->error);
         replace(&it->synthetic_text, a->error_text);
@@ -336,6 +460,14 @@ enum rs_iter_action rs_iteration_on_event(struct rs_iteration *it, const struct 
         replace(&it->session, ev->init.session_id);
         note(it, "init", "session %s, model %s, claude %s", ev->init.session_id ? ev->init.session_id : "?",
              ev->init.model ? ev->init.model : "?", ev->init.claude_code_version ? ev->init.claude_code_version : "?");
+        if (ev->init.model && ev->init.model[0]) {
+            replace(&it->model, ev->init.model);
+            if (!rs_config_price_known(it->o.cfg, ev->init.model))
+                note(it, "price-unknown", "no price for %s; estimates use '*'", ev->init.model);
+        }
+        return RS_ITER_CONTINUE;
+    case RS_STREAM_PARTIAL:
+        on_partial(it, ev);
         return RS_ITER_CONTINUE;
     case RS_STREAM_ASSISTANT:
         return on_assistant(it, &ev->assistant);
@@ -411,11 +543,92 @@ void rs_iteration_stderr(struct rs_iteration *it, const char *data, size_t len)
     }
 }
 
+double rs_iteration_estimate(const struct rs_iteration *it, bool calibrated)
+{
+    double e = it->estimate > 0 ? it->estimate : 0; /* float sums of repricings may leave -0.0 */
+    if (calibrated && it->o.calib && it->model)
+        e *= rs_cost_calib_ratio(it->o.calib, it->model);
+    return e;
+}
+
 double rs_iteration_cost(const struct rs_iteration *it, bool *estimated)
 {
     if (estimated)
         *estimated = !it->has_cost;
-    return it->has_cost ? it->total_cost : it->estimate;
+    return it->has_cost ? it->total_cost : rs_iteration_estimate(it, true);
+}
+
+const char *rs_iteration_model(const struct rs_iteration *it)
+{
+    return it->model;
+}
+
+/* ---- calibration ---------------------------------------------------------- */
+
+struct rs_cost_calib *rs_cost_calib_new(void)
+{
+    return rs_xcalloc(1, sizeof(struct rs_cost_calib));
+}
+
+struct rs_cost_calib *rs_cost_calib_free(struct rs_cost_calib *c)
+{
+    if (!c)
+        return NULL;
+    for (size_t i = 0; i < c->n; i++)
+        free(c->e[i].model);
+    free(c);
+    return NULL;
+}
+
+static struct calib_entry *calib_find(const struct rs_cost_calib *c, const char *model)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->e[i].model, model) == 0)
+            return (struct calib_entry *)&c->e[i];
+    return NULL;
+}
+
+double rs_cost_calib_ratio(const struct rs_cost_calib *c, const char *model)
+{
+    const struct calib_entry *e = c && model ? calib_find(c, model) : NULL;
+    return e ? e->ratio : 1.0;
+}
+
+bool rs_iteration_calibrate(struct rs_iteration *it, struct rs_cost_calib *c, struct rs_cost_calibration *out)
+{
+    double est = rs_iteration_estimate(it, false);
+    if (!c || it->calibrated || !it->has_cost || !it->model || est < RS_COST_CALIB_MIN_USD ||
+        !(it->total_cost >= RS_COST_CALIB_MIN_USD))
+        return false;
+    it->calibrated = true;
+    struct calib_entry *e = calib_find(c, it->model);
+    if (!e) {
+        if (c->n < CALIB_MODELS) {
+            e = &c->e[c->n++];
+        } else {
+            e = &c->e[c->next];
+            c->next = (c->next + 1) % CALIB_MODELS;
+            free(e->model);
+        }
+        memset(e, 0, sizeof(*e));
+        e->model = rs_xstrdup(it->model);
+        e->ratio = 1.0;
+    }
+    double before = e->ratio;
+    e->sum_estimate += est;
+    e->sum_actual += it->total_cost;
+    double r = e->sum_actual / e->sum_estimate;
+    bool clamped = r < RS_COST_CALIB_MIN || r > RS_COST_CALIB_MAX;
+    e->ratio = r < RS_COST_CALIB_MIN ? RS_COST_CALIB_MIN : r > RS_COST_CALIB_MAX ? RS_COST_CALIB_MAX : r;
+    if (out) {
+        out->model = it->model;
+        out->estimate = est;
+        out->actual = it->total_cost;
+        out->ratio_before = before;
+        out->ratio = e->ratio;
+        out->clamped = clamped;
+    }
+    return true;
 }
 
 const char *rs_iteration_kill_detail(const struct rs_iteration *it)

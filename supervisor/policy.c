@@ -326,10 +326,19 @@ double rs_policy_budget(const struct rs_limits *l, double batch_spent, double sc
     return best < 0 ? 0 : best;
 }
 
+double rs_policy_tokens_cost(const struct rs_price *price, const struct rs_policy_tokens *t)
+{
+    return ((double)t->input * price->input_per_mtok + (double)t->output * price->output_per_mtok +
+            (double)t->cache_write_5m * price->cache_write_per_mtok +
+            (double)t->cache_write_1h * price->cache_write_1h_per_mtok +
+            (double)t->cache_read * price->cache_read_per_mtok) /
+           1e6;
+}
+
 double rs_policy_usage_cost(const struct rs_price *price, int64_t input, int64_t output, int64_t cache_write,
                             int64_t cache_read)
 {
-    return ((double)input * price->input_per_mtok + (double)output * price->output_per_mtok +
-            (double)cache_write * price->cache_write_per_mtok + (double)cache_read * price->cache_read_per_mtok) /
-           1e6;
+    struct rs_policy_tokens t = {.input = input, .output = output, .cache_write_5m = cache_write,
+                                 .cache_read = cache_read};
+    return rs_policy_tokens_cost(price, &t);
 }

@@ -156,6 +156,7 @@ const char *rs_stream_kind_name(enum rs_stream_kind kind)
         [RS_STREAM_BAD_LINE] = "bad_line",
         [RS_STREAM_OVERSIZE] = "oversize",
         [RS_STREAM_TRUNCATED] = "truncated",
+        [RS_STREAM_PARTIAL] = "partial",
     };
     if ((size_t)kind < RS_ARRAY_SIZE(names) && names[kind])
         return names[kind];
@@ -1162,6 +1163,12 @@ static void read_usage(struct rs_stream *s, const struct members *parent, struct
     m_i64(&m, "output_tokens", &u->output_tokens);
     m_i64(&m, "cache_creation_input_tokens", &u->cache_creation_input_tokens);
     m_i64(&m, "cache_read_input_tokens", &u->cache_read_input_tokens);
+    struct members cc;
+    if (m_obj(s, &m, "cache_creation", &cc)) {
+        bool a = m_i64(&cc, "ephemeral_5m_input_tokens", &u->cache_creation_5m_input_tokens);
+        bool b = m_i64(&cc, "ephemeral_1h_input_tokens", &u->cache_creation_1h_input_tokens);
+        u->has_cache_split = a || b;
+    }
 }
 
 /* ---- tool summaries and canonical inputs ---------------------------- */
@@ -1815,6 +1822,34 @@ static void build_user(struct rs_stream *s, const struct members *top, struct rs
     u->nresults = nr;
 }
 
+/*
+ * stream_event: most are content_block_delta lines, so only the event's type
+ * is read unless it is message_start or message_delta.
+ */
+static void build_partial(struct rs_stream *s, const struct members *top, struct rs_stream_event *ev)
+{
+    struct rs_stream_partial *pe = &ev->partial;
+    struct members em, msg;
+    if (!m_obj(s, top, "event", &em))
+        return;
+    const char *et = m_str(s, &em, "type");
+    if (!ev->subtype)
+        ev->subtype = et;
+    if (!et)
+        return;
+    if (strcmp(et, "message_start") == 0) {
+        pe->parent_tool_use_id = m_str(s, top, "parent_tool_use_id");
+        if (m_obj(s, &em, "message", &msg)) {
+            pe->message_id = m_str(s, &msg, "id");
+            pe->model = m_str(s, &msg, "model");
+            read_usage(s, &msg, &pe->usage);
+        }
+    } else if (strcmp(et, "message_delta") == 0) {
+        pe->parent_tool_use_id = m_str(s, top, "parent_tool_use_id");
+        read_usage(s, &em, &pe->usage);
+    }
+}
+
 static void build_result(struct rs_stream *s, const struct members *top, struct rs_stream_event *ev)
 {
     struct rs_stream_result *r = &ev->result;
@@ -2022,11 +2057,11 @@ static void process_line(struct rs_stream *s, const char *p, size_t n)
     } else if (strcmp(t, "rate_limit_event") == 0) {
         ev.kind = RS_STREAM_RATE_LIMIT;
         build_rate_limit(s, &top, &ev);
+    } else if (strcmp(t, "stream_event") == 0) {
+        ev.kind = RS_STREAM_PARTIAL;
+        build_partial(s, &top, &ev);
     } else {
         ev.kind = RS_STREAM_OTHER;
-        struct members em;
-        if (!ev.subtype && strcmp(t, "stream_event") == 0 && m_obj(s, &top, "event", &em))
-            ev.subtype = m_str(s, &em, "type");
     }
     emit(s, &ev);
     goto out;

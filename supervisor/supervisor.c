@@ -82,6 +82,8 @@ struct sup {
     bool live_drawn;
     uint64_t live_written_mono;
     char *live_path;
+    struct rs_cost_calib *calib; /* the estimate's self-calibration for this run */
+    char *price_unknown_said;    /* the model last said to have no price (terminal: once per run) */
 };
 
 static void start_iteration(struct sup *s);
@@ -235,16 +237,50 @@ static struct rs_evrec *ev_school(struct sup *s, const char *event)
     return r;
 }
 
+static const char *c_model(struct sup *s)
+{
+    return s->cur.it ? rs_iteration_model(s->cur.it) : NULL;
+}
+
 static void on_note(void *ud, const char *kind, const char *msg)
 {
     struct sup *s = ud;
     struct rs_evrec *r = ev_school(s, kind);
     rs_evrec_str(r, "message", msg);
+    if (strcmp(kind, "price-unknown") == 0)
+        rs_evrec_str(r, "model", c_model(s));
     rs_eventlog_emit(s->log, r);
     if (strcmp(kind, "marker") == 0 || strcmp(kind, "marker-ignored") == 0 || strcmp(kind, "marker-invalid") == 0 ||
         strcmp(kind, "api-retry") == 0 || strcmp(kind, "api-error") == 0 || strcmp(kind, "usage-limit") == 0 ||
         strcmp(kind, "permission-denied") == 0 || strcmp(kind, "oversize-line") == 0)
         say(s, "%s: %s", s->cur.school ? s->cur.school->name : "-", msg);
+    if (strcmp(kind, "price-unknown") == 0) {
+        const char *model = c_model(s);
+        if (!s->price_unknown_said || !model || strcmp(s->price_unknown_said, model) != 0) {
+            say(s, "warning: %s", msg);
+            free(s->price_unknown_said);
+            s->price_unknown_said = rs_xstrdup(model ? model : "");
+        }
+    }
+}
+
+/*
+ * After a result line: its total_cost_usd against the estimate corrects the
+ * estimates of the iterations that follow (same model, this run).
+ */
+static void calibrate(struct sup *s)
+{
+    struct rs_cost_calibration cc;
+    if (!rs_iteration_calibrate(s->cur.it, s->calib, &cc))
+        return;
+    struct rs_evrec *r = ev_school(s, "cost-calibrated");
+    rs_evrec_str(r, "model", cc.model);
+    rs_evrec_real(r, "estimate_usd", cc.estimate);
+    rs_evrec_real(r, "actual_usd", cc.actual);
+    rs_evrec_real(r, "ratio", cc.ratio);
+    rs_evrec_real(r, "ratio_before", cc.ratio_before);
+    rs_evrec_bool(r, "clamped", cc.clamped);
+    rs_eventlog_emit(s->log, r);
 }
 
 /* ---- commits ---------------------------------------------------------------- */
@@ -698,7 +734,11 @@ static void on_stream_event(const struct rs_stream_event *ev, void *ud)
         request_stop(s, RS_KILL_REPEAT, rs_iteration_kill_detail(c->it));
     else if (a == RS_ITER_KILL_AUTH)
         request_stop(s, RS_KILL_AUTH, rs_iteration_kill_detail(c->it));
-    if (ev->kind == RS_STREAM_ASSISTANT || ev->kind == RS_STREAM_RESULT)
+    if (ev->kind == RS_STREAM_RESULT)
+        calibrate(s);
+    if (ev->kind == RS_STREAM_ASSISTANT || ev->kind == RS_STREAM_RESULT ||
+        (ev->kind == RS_STREAM_PARTIAL && ev->subtype &&
+         (strcmp(ev->subtype, "message_start") == 0 || strcmp(ev->subtype, "message_delta") == 0)))
         check_running_limits(s);
     if (ev->kind == RS_STREAM_ASSISTANT)
         draw_live(s);
@@ -816,6 +856,13 @@ static char **build_argv(struct sup *s, const char *prompt, double budget)
     if (s->settings) {
         argv[k++] = rs_xstrdup("--settings");
         argv[k++] = rs_xstrdup(s->settings);
+    }
+    if (s->cfg->partial_messages) {
+        bool given = false;
+        for (size_t i = 0; i < s->cfg->nargs; i++)
+            given = given || strcmp(s->cfg->args[i], "--include-partial-messages") == 0;
+        if (!given)
+            argv[k++] = rs_xstrdup("--include-partial-messages");
     }
     for (size_t i = 0; i < s->cfg->nargs; i++)
         argv[k++] = rs_xstrdup(s->cfg->args[i]);
@@ -947,7 +994,7 @@ static void start_iteration(struct sup *s)
     struct rs_stream_opts so = {.max_line_bytes = (size_t)s->cfg->limits.max_line_bytes};
     rs_stream_new(&c->stream, &so, on_stream_event, s);
     struct rs_iteration_opts io = {.cfg = s->cfg, .aliases = s->b->aliases, .school = sc->name,
-                                   .school_slug = sc->slug, .note = on_note, .ud = s};
+                                   .school_slug = sc->slug, .note = on_note, .ud = s, .calib = s->calib};
     rs_iteration_new(&io, &c->it);
 
     char **argv = build_argv(s, prompt, budget);
@@ -1231,6 +1278,18 @@ int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     rs_eventlog_emit(s->log, e);
     say(s, "batch %s: %zu pending, %zu completed, %zu failed; agent %s", s->cfg->name, b->prog->npending,
         b->prog->ncompleted, b->prog->nfailed, s->agent_path);
+    s->calib = rs_cost_calib_new();
+    const char *model = rs_config_agent_model(s->cfg);
+    if (model && !rs_config_price_known(s->cfg, model)) {
+        struct rs_evrec *pe = rs_evrec_new("price-unknown");
+        char *m = rs_xasprintf("no price for %s; estimates use '*'", model);
+        rs_evrec_str(pe, "model", model);
+        rs_evrec_str(pe, "message", m);
+        rs_eventlog_emit(s->log, pe);
+        say(s, "warning: %s (add [prices.\"%s\"] to %s)", m, model, s->cfg->path);
+        s->price_unknown_said = rs_xstrdup(model);
+        free(m);
+    }
 
     requeue_interrupted(s);
     if (!s->exit_code) {
@@ -1288,6 +1347,8 @@ int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     free(s->settings);
     free(s->waiting);
     free(s->live_path);
+    free(s->price_unknown_said);
+    rs_cost_calib_free(s->calib);
     free(s);
     return ex;
 }

@@ -32,8 +32,9 @@ struct rs_price {
     char *model;           /* e.g. "claude-opus-4", matched as a prefix; "*" = default */
     double input_per_mtok;
     double output_per_mtok;
-    double cache_write_per_mtok;
+    double cache_write_per_mtok;    /* 5-minute cache writes (and writes not split by lifetime) */
     double cache_read_per_mtok;
+    double cache_write_1h_per_mtok; /* 1-hour cache writes (usage.cache_creation.ephemeral_1h_input_tokens) */
 };
 
 struct rs_limits {
@@ -78,6 +79,7 @@ struct rs_config {
     struct rs_kv *env;
     size_t nenv;
     bool guard;        /* wire `ralphsup hook guard` in through --settings; default true */
+    bool partial_messages; /* pass --include-partial-messages (final output counts); default true */
 
     struct rs_limits limits;
 
@@ -153,3 +155,7 @@ char *rs_limits_diff(const struct rs_limits *a, const struct rs_limits *b);
 
 /* Price lookup for @model (longest prefix wins, then "*"); never NULL. */
 const struct rs_price *rs_config_price(const struct rs_config *cfg, const char *model);
+/* The model the agent is told to use: [agent] model, else a --model in args (last one); NULL if none. */
+const char *rs_config_agent_model(const struct rs_config *cfg);
+/* True when @model matches a [prices] prefix other than "*" (NULL/"" never does). */
+bool rs_config_price_known(const struct rs_config *cfg, const char *model);

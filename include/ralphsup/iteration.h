@@ -24,6 +24,23 @@
 
 struct rs_iteration; /* opaque */
 
+/*
+ * The estimate's self-calibration, shared by the iterations of one run
+ * (docs/progress.md, "Cost estimate"): per model, the ratio of the CLI's
+ * total_cost_usd to ralphsup's own estimate over the iterations that ended
+ * with a result line (sum of actual / sum of estimated), clamped to
+ * [RS_COST_CALIB_MIN, RS_COST_CALIB_MAX]. The estimates of later iterations
+ * of that model are multiplied by it. Not persisted.
+ */
+#define RS_COST_CALIB_MIN 0.5
+#define RS_COST_CALIB_MAX 4.0
+#define RS_COST_CALIB_MIN_USD 0.0001 /* iterations whose estimate or cost is below this are not used */
+struct rs_cost_calib; /* opaque */
+struct rs_cost_calib *rs_cost_calib_new(void);
+struct rs_cost_calib *rs_cost_calib_free(struct rs_cost_calib *c);
+/* The factor applied to estimates for @model: 1 until a result line taught one. */
+double rs_cost_calib_ratio(const struct rs_cost_calib *c, const char *model);
+
 /* What the caller should do after an event. */
 enum rs_iter_action {
     RS_ITER_CONTINUE = 0,
@@ -35,7 +52,8 @@ enum rs_iter_action {
  * Notes for the log: @kind is a short event name ("marker", "marker-ignored",
  * "marker-invalid", "tool", "api-retry", "api-error", "usage-limit",
  * "permission-denied", "tool-error", "bad-line", "oversize-line",
- * "truncated-output", "result", "init"); @msg a human sentence. Both borrowed.
+ * "truncated-output", "result", "init", "price-unknown"); @msg a human
+ * sentence. Both borrowed.
  */
 typedef void (*rs_iter_note_cb)(void *ud, const char *kind, const char *msg);
 
@@ -46,6 +64,7 @@ struct rs_iteration_opts {
     const char *school_slug;
     rs_iter_note_cb note;              /* may be NULL */
     void *ud;
+    const struct rs_cost_calib *calib; /* scales the estimate; may be NULL (factor 1) */
 };
 
 int rs_iteration_new(const struct rs_iteration_opts *o, struct rs_iteration **out);
@@ -59,6 +78,33 @@ void rs_iteration_stderr(struct rs_iteration *it, const char *data, size_t len);
 
 /* Cost so far: the result's total_cost_usd when it came, else the estimate. */
 double rs_iteration_cost(const struct rs_iteration *it, bool *estimated);
+/*
+ * The estimate alone, even after a result line: the sum over the API
+ * messages seen (each once, priced by its model: input, 5-minute and 1-hour
+ * cache writes, cache reads, and output from the message's final usage, or
+ * from its content size when none came), times the calibration ratio when
+ * @calibrated.
+ */
+double rs_iteration_estimate(const struct rs_iteration *it, bool calibrated);
+/* The iteration's model: system/init's, else the first API message's; NULL before either. */
+const char *rs_iteration_model(const struct rs_iteration *it);
+
+/* What one calibration step did (strings owned by the iteration). */
+struct rs_cost_calibration {
+    const char *model;
+    double estimate;     /* this iteration's uncalibrated estimate */
+    double actual;       /* its total_cost_usd */
+    double ratio_before; /* the factor until now */
+    double ratio;        /* the factor from now on (clamped) */
+    bool clamped;
+};
+/*
+ * rs_iteration_calibrate() - after the result line: add this iteration's
+ * estimate and total_cost_usd to @c. Return: true (and @out filled) when
+ * they were used; false without a result, cost, model, or when either is
+ * below RS_COST_CALIB_MIN_USD, or when already done for this iteration.
+ */
+bool rs_iteration_calibrate(struct rs_iteration *it, struct rs_cost_calib *c, struct rs_cost_calibration *out);
 /* Kill detail after RS_ITER_KILL_* ("repeated Bash `curl …` 5×"). */
 const char *rs_iteration_kill_detail(const struct rs_iteration *it);
 const char *rs_iteration_session(const struct rs_iteration *it);

@@ -126,8 +126,20 @@ enum rs_kill_reason rs_policy_running_limit(const struct rs_limits *l, const str
 double rs_policy_budget(const struct rs_limits *l, double batch_spent, double school_spent, const char **which);
 
 /*
- * Cost of one API message's usage at @price (USD).
+ * Cost of one API message's usage at @price (USD); @cache_write is priced as
+ * 5-minute cache writes.
  */
 struct rs_price;
 double rs_policy_usage_cost(const struct rs_price *price, int64_t input, int64_t output, int64_t cache_write,
                             int64_t cache_read);
+
+/* Tokens of one API message by price class. */
+struct rs_policy_tokens {
+    int64_t input;
+    int64_t output;
+    int64_t cache_write_5m; /* also cache writes not split by lifetime */
+    int64_t cache_write_1h;
+    int64_t cache_read;
+};
+/* Cost of @t at @price (USD): 1-hour cache writes at cache_write_1h. */
+double rs_policy_tokens_cost(const struct rs_price *price, const struct rs_policy_tokens *t);

@@ -58,19 +58,30 @@ enum rs_stream_kind {
     RS_STREAM_API_RETRY,  /* system/api_retry */
     RS_STREAM_RATE_LIMIT, /* rate_limit_event */
     RS_STREAM_SYSTEM,     /* any other system subtype (task_started, model_fallback, ...) */
-    RS_STREAM_OTHER,      /* a JSON object of another type (stream_event, unknown) */
+    RS_STREAM_OTHER,      /* a JSON object of another type (unknown) */
     RS_STREAM_BAD_LINE,   /* not a JSON object: .bad */
     RS_STREAM_OVERSIZE,   /* a line over max_line_bytes, skipped */
     RS_STREAM_TRUNCATED,  /* rs_stream_finish() found a partial last line (then parsed) */
+    RS_STREAM_PARTIAL,    /* stream_event (--include-partial-messages): .partial */
 };
+#define RS_STREAM_NKINDS (RS_STREAM_PARTIAL + 1)
 
-/* Token usage; fields absent in the line are 0 (.present is false if "usage" was absent). */
+/*
+ * Token usage; fields absent in the line are 0 (.present is false if "usage"
+ * was absent). cache_creation_input_tokens is the total of the cache writes;
+ * when the line splits it by lifetime ("cache_creation": {"ephemeral_5m_
+ * input_tokens", "ephemeral_1h_input_tokens"}), .has_cache_split is true and
+ * the two parts are set.
+ */
 struct rs_stream_usage {
     bool present;
+    bool has_cache_split;
     int64_t input_tokens;
     int64_t output_tokens;
     int64_t cache_creation_input_tokens;
     int64_t cache_read_input_tokens;
+    int64_t cache_creation_5m_input_tokens;
+    int64_t cache_creation_1h_input_tokens;
 };
 
 enum rs_stream_block_kind {
@@ -205,6 +216,21 @@ struct rs_stream_system {
     const char *detail;              /* short "key=value ..." of the interesting fields, or NULL */
 };
 
+/*
+ * A stream_event line: one raw API streaming event (event.type in the
+ * event's .subtype). Only message_start and message_delta carry more:
+ * message_start the message's id, model and initial usage (output ~1),
+ * message_delta the final usage of the message (output_tokens is the real
+ * count). Lines of the other event types (content_block_*, message_stop)
+ * have every field NULL / absent.
+ */
+struct rs_stream_partial {
+    const char *message_id;          /* message_start: event.message.id */
+    const char *model;               /* message_start: event.message.model */
+    const char *parent_tool_use_id;  /* message_start / message_delta: non-NULL inside a sub-agent */
+    struct rs_stream_usage usage;    /* message_start: event.message.usage; message_delta: event.usage */
+};
+
 struct rs_stream_bad {
     const char *reason;              /* "invalid JSON at byte 17: ..." */
     const char *head;                /* first RS_STREAM_HEAD_MAX bytes, made printable */
@@ -224,6 +250,7 @@ struct rs_stream_event {
         struct rs_stream_api_retry api_retry;
         struct rs_stream_rate_limit rate_limit;
         struct rs_stream_system system;
+        struct rs_stream_partial partial;
         struct rs_stream_bad bad;
     };
 };

@@ -41,7 +41,12 @@ ERROR_TYPES = {
     500: "api_error", 503: "api_error", 529: "overloaded_error",
 }
 STEP_KEYS = {"kind", "times", "delay", "headers", "content", "text", "usage", "stop_reason", "model",
-             "event_delay", "chunk_chars", "after_events", "reset", "status", "type", "message", "comment"}
+             "event_delay", "chunk_chars", "after_events", "reset", "status", "type", "message", "comment",
+             "delta_usage"}
+USAGE_KEYS = {"input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
+              "cache_creation"}
+CACHE_CREATION_KEYS = {"ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens"}
+DELTA_USAGE = ("output", "full")
 DEFAULT_USAGE = {"input_tokens": 1000, "output_tokens": 50,
                  "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
 REMINDER_RE = re.compile(r"<system-reminder>.*?</system-reminder>\s*", re.S)
@@ -81,6 +86,9 @@ def _as_steps(turn, where):
                     raise ScenarioError("%s: content blocks are text, tool_use or thinking" % w)
                 if b["type"] == "tool_use" and not isinstance(b.get("name"), str):
                     raise ScenarioError("%s: a tool_use block needs a name" % w)
+        _check_usage(step.get("usage", {}), w)
+        if step.get("delta_usage", "output") not in DELTA_USAGE:
+            raise ScenarioError("%s: delta_usage must be one of %s" % (w, ", ".join(DELTA_USAGE)))
         if kind == "error":
             status = step.get("status", 500)
             if not isinstance(status, int) or not 400 <= status <= 599:
@@ -89,6 +97,26 @@ def _as_steps(turn, where):
         s["kind"] = kind
         out.append(s)
     return out
+
+
+def _check_usage(u, where):
+    """Usage numbers are non-negative integers; cache_creation holds the 5m/1h split."""
+    if not isinstance(u, dict):
+        raise ScenarioError("%s: usage must be an object" % where)
+    unknown = set(u) - USAGE_KEYS
+    if unknown:
+        raise ScenarioError("%s: unknown usage key(s) %s" % (where, ", ".join(sorted(unknown))))
+    for k, v in u.items():
+        if k == "cache_creation":
+            if not isinstance(v, dict) or set(v) - CACHE_CREATION_KEYS:
+                raise ScenarioError("%s: usage.cache_creation takes %s" %
+                                    (where, ", ".join(sorted(CACHE_CREATION_KEYS))))
+            vals = v.values()
+        else:
+            vals = [v]
+        for n in vals:
+            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                raise ScenarioError("%s: usage.%s must be a non-negative integer" % (where, k))
 
 
 def _blocks_of(step):
@@ -122,6 +150,11 @@ def load_scenario(path):
     for k, rx in raw.get("extract", {}).items():
         sc["extract"][k] = _compile(rx, "extract.%s" % k)
     _check_vars(sc["vars"], "vars")
+    if not isinstance(sc["defaults"], dict):
+        raise ScenarioError("defaults must be an object")
+    _check_usage(sc["defaults"].get("usage", {}), "defaults")
+    if sc["defaults"].get("delta_usage", "output") not in DELTA_USAGE:
+        raise ScenarioError("defaults: delta_usage must be one of %s" % ", ".join(DELTA_USAGE))
     routes = raw.get("routes", [])
     if not isinstance(routes, list):
         raise ScenarioError("routes must be a list")
@@ -545,14 +578,24 @@ class Handler(BaseHTTPRequestHandler):
                                 "signature": b.get("signature") or "fakesig" + os.urandom(8).hex()})
         has_tool = any(c["type"] == "tool_use" for c in content)
         stop = step.get("stop_reason") or ("tool_use" if has_tool else "end_turn")
+        u = {"input_tokens": int(usage["input_tokens"]),
+             "cache_creation_input_tokens": int(usage["cache_creation_input_tokens"]),
+             "cache_read_input_tokens": int(usage["cache_read_input_tokens"])}
+        split = usage.get("cache_creation")
+        if split is not None:
+            # The real API's split of the cache writes by TTL; the total is
+            # their sum unless the scenario gives it.
+            split = {"ephemeral_5m_input_tokens": int(split.get("ephemeral_5m_input_tokens", 0)),
+                     "ephemeral_1h_input_tokens": int(split.get("ephemeral_1h_input_tokens", 0))}
+            if "cache_creation_input_tokens" not in step.get("usage", {}) and \
+               "cache_creation_input_tokens" not in dflt.get("usage", {}):
+                u["cache_creation_input_tokens"] = sum(split.values())
+            u["cache_creation"] = split
+        u["output_tokens"] = int(usage["output_tokens"])
+        u["service_tier"] = "standard"
         return {"id": self.st.new_id("msg"), "type": "message", "role": "assistant",
                 "model": step.get("model", model), "content": content,
-                "stop_reason": stop, "stop_sequence": None,
-                "usage": {"input_tokens": int(usage["input_tokens"]),
-                          "cache_creation_input_tokens": int(usage["cache_creation_input_tokens"]),
-                          "cache_read_input_tokens": int(usage["cache_read_input_tokens"]),
-                          "output_tokens": int(usage["output_tokens"]),
-                          "service_tier": "standard"}}
+                "stop_reason": stop, "stop_sequence": None, "usage": u}
 
     @staticmethod
     def _pieces(s, size):
@@ -598,10 +641,16 @@ class Handler(BaseHTTPRequestHandler):
                                                    "delta": {"type": "signature_delta",
                                                              "signature": b["signature"]}}))
             ev.append(("content_block_stop", {"type": "content_block_stop", "index": i}))
+        if step.get("delta_usage", self.st.scenario["defaults"].get("delta_usage", "output")) == "full":
+            # As the real API does now: the cumulative input-side numbers too.
+            du = {k: u[k] for k in ("input_tokens", "cache_creation_input_tokens",
+                                    "cache_read_input_tokens", "output_tokens")}
+        else:
+            du = {"output_tokens": u["output_tokens"]}
         ev.append(("message_delta", {"type": "message_delta",
                                      "delta": {"stop_reason": message["stop_reason"],
                                                "stop_sequence": None},
-                                     "usage": {"output_tokens": u["output_tokens"]}}))
+                                     "usage": du}))
         ev.append(("message_stop", {"type": "message_stop"}))
         return ev
 

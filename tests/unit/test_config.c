@@ -125,7 +125,8 @@ Test(config, defaults, .timeout = 5)
     cr_expect_str_eq(diff, "");
     free(diff);
 
-    cr_expect_eq(cfg->nprices, 4);
+    cr_expect_eq(cfg->nprices, 5);
+    cr_expect(cfg->partial_messages);
     cr_expect(cfg->git_enabled);
     cr_expect_str_eq(cfg->git_ref, "HEAD");
     cr_expect_str_eq(cfg->git_author_name, "ralphsup");
@@ -536,7 +537,7 @@ Test(config, prices_override_extend_and_lookup, .timeout = 5)
                       "[prices.\"*\"]\ninput = 9\noutput = 9\ncache_write = 9\ncache_read = 9\n",
                       &path, &cfg, &d);
     cr_assert_eq(r, 0, "%s", d.n ? d.msgs[0] : "");
-    cr_expect_eq(cfg->nprices, 5);
+    cr_expect_eq(cfg->nprices, 6);
 
     const struct rs_price *p = rs_config_price(cfg, "claude-sonnet-4-5-20250929");
     cr_expect_str_eq(p->model, "claude-sonnet-4");
@@ -547,6 +548,7 @@ Test(config, prices_override_extend_and_lookup, .timeout = 5)
     p = rs_config_price(cfg, "claude-opus-4-1-20250805");
     cr_expect_str_eq(p->model, "claude-opus-4-1"); /* longest prefix wins */
     cr_expect_float_eq(p->cache_write_per_mtok, 15 * 1.25, 1e-9);
+    cr_expect_float_eq(p->cache_write_1h_per_mtok, 15 * 2.0, 1e-9); /* a new model: 2x input */
     cr_expect_float_eq(p->cache_read_per_mtok, 1.5, 1e-9);
 
     p = rs_config_price(cfg, "claude-opus-4-5");
@@ -572,7 +574,42 @@ Test(config, prices_override_extend_and_lookup, .timeout = 5)
     cr_expect_float_eq(p->input_per_mtok, 5.0, 1e-9);
     cr_expect_float_eq(p->output_per_mtok, 25.0, 1e-9);
     cr_expect_float_eq(p->cache_write_per_mtok, 6.25, 1e-9);
+    cr_expect_float_eq(p->cache_write_1h_per_mtok, 10.0, 1e-9);
     cr_expect_float_eq(p->cache_read_per_mtok, 0.5, 1e-9);
+    cr_expect(!rs_config_price_known(cfg, "some-new-model"));
+    cr_expect(!rs_config_price_known(cfg, NULL));
+    cr_expect(rs_config_price_known(cfg, "claude-opus-4-8[1m]"));
+    /* Built-in 1-hour cache write prices: 2x input, as the CLI charges. */
+    cr_expect_float_eq(rs_config_price(cfg, "claude-sonnet-4-5")->cache_write_1h_per_mtok, 6.0, 1e-9);
+    cr_expect_float_eq(rs_config_price(cfg, "claude-haiku-4-5")->cache_write_1h_per_mtok, 2.0, 1e-9);
+    p = rs_config_price(cfg, "claude-opus-5-5");
+    cr_expect_str_eq(p->model, "claude-opus-5-5");
+    cr_expect_float_eq(p->input_per_mtok, 4.0, 1e-9);
+    cr_expect_float_eq(p->cache_write_1h_per_mtok, 8.0, 1e-9);
+    cr_expect_float_eq(p->cache_read_per_mtok, 0.2, 1e-9);
+    cr_expect_null(rs_config_agent_model(cfg));
+    cr_expect(cfg->partial_messages);
+    rs_config_free(cfg);
+    free(path);
+
+    /* cache_write_1h is a price key; the agent's model from [agent] args; partial messages off. */
+    cfg = NULL;
+    r = load_text(dir,
+                  "[batch]\nschools = \"s.json\"\n[agent]\nargs = [\"--model\", \"claude-fable-5\"]\n"
+                  "partial_messages = false\n[prices.\"claude-sonnet-4\"]\ncache_write_1h = 7\n",
+                  &path, &cfg, &d);
+    cr_assert_eq(r, 0, "%s", d.n ? d.msgs[0] : "");
+    cr_expect_float_eq(rs_config_price(cfg, "claude-sonnet-4-5")->cache_write_1h_per_mtok, 7.0, 1e-9);
+    cr_expect_float_eq(rs_config_price(cfg, "claude-sonnet-4-5")->cache_write_per_mtok, 3.75, 1e-9);
+    cr_expect_str_eq(rs_config_agent_model(cfg), "claude-fable-5");
+    cr_expect(!cfg->partial_messages);
+    rs_config_free(cfg);
+    free(path);
+    cfg = NULL;
+    r = load_text(dir, "[batch]\nschools = \"s.json\"\n[agent]\nmodel = \"claude-opus-4-8\"\n"
+                       "args = [\"--model=claude-fable-5\"]\n", &path, &cfg, &d);
+    cr_assert_eq(r, 0, "%s", d.n ? d.msgs[0] : "");
+    cr_expect_str_eq(rs_config_agent_model(cfg), "claude-opus-4-8"); /* [agent] model comes first */
     rs_config_free(cfg);
     free(path);
 

@@ -39,6 +39,9 @@ static void dump_usage(struct rs_buf *b, const struct rs_stream_usage *u)
     if (u->present)
         rs_buf_printf(b, " usage=%lld/%lld/%lld/%lld", (long long)u->input_tokens, (long long)u->output_tokens,
                       (long long)u->cache_creation_input_tokens, (long long)u->cache_read_input_tokens);
+    if (u->present && u->has_cache_split)
+        rs_buf_printf(b, " split=%lld/%lld", (long long)u->cache_creation_5m_input_tokens,
+                      (long long)u->cache_creation_1h_input_tokens);
 }
 
 /* A complete, deterministic rendering of one event. */
@@ -116,6 +119,12 @@ static void dump_event(struct rs_buf *b, const struct rs_stream_event *ev)
     case RS_STREAM_SYSTEM:
         dump_str(b, "detail", ev->system.detail);
         break;
+    case RS_STREAM_PARTIAL:
+        dump_str(b, "id", ev->partial.message_id);
+        dump_str(b, "model", ev->partial.model);
+        dump_str(b, "parent", ev->partial.parent_tool_use_id);
+        dump_usage(b, &ev->partial.usage);
+        break;
     case RS_STREAM_BAD_LINE:
         dump_str(b, "reason", ev->bad.reason);
         dump_str(b, "head", ev->bad.head);
@@ -166,7 +175,8 @@ Test(stream, success_run)
                   "mode=\"acceptEdits\" tools=10");
     /* Same message.id on two lines: usage is counted once. */
     EXPECT_HAS(d, "2 assistant");
-    EXPECT_HAS(d, "id=\"msg_01AAA\" model=\"claude-opus-4-8[1m]\" first=1 synthetic=0 usage=3/25/2048/10000 [text");
+    EXPECT_HAS(d, "id=\"msg_01AAA\" model=\"claude-opus-4-8[1m]\" first=1 synthetic=0 usage=3/25/2048/10000 split=0/0 "
+                  "[text");
     EXPECT_HAS(d, "marker=progress text=\"Example University: fetching staff page\"]");
     EXPECT_HAS(d, "3 assistant");
     EXPECT_HAS(d, "id=\"msg_01AAA\" model=\"claude-opus-4-8[1m]\" first=0");
@@ -250,7 +260,7 @@ Test(stream, system_other_and_unknown_types)
                   "fallback_model=claude-sonnet-4-5 content=Switched to Sonnet 4.5");
     EXPECT_HAS(d, "subtype=\"task_notification\" detail=\"status=stopped task_id=b1f2\"");
     EXPECT_HAS(d, "subtype=\"thinking_tokens\" detail=\"estimated_tokens=3\"");
-    EXPECT_HAS(d, "4 other bytes=");
+    EXPECT_HAS(d, "4 partial bytes=");
     EXPECT_HAS(d, "type=\"stream_event\" subtype=\"content_block_delta\"\n");
     EXPECT_HAS(d, "text=\"[Request interrupted by user for tool use]\" [toolu_09 err=1 \"The user doesn't want");
     EXPECT_HAS(d, "subtype=\"error_during_execution\" is_error=1 status=0/0 cost=1/0.015075 turns=3 has_result=0 "
@@ -348,7 +358,7 @@ static long max_rss_kib(void)
 Test(stream, huge_line_skipped_with_flat_memory, .timeout = 30)
 {
     struct rs_stream_opts o = {.max_line_bytes = 1 << 20};
-    size_t n[RS_STREAM_TRUNCATED + 1] = {0};
+    size_t n[RS_STREAM_NKINDS] = {0};
     struct rs_stream *s;
     rs_stream_new(&s, &o, count_cb, n);
     static char chunk[65536];
@@ -524,7 +534,7 @@ Test(stream, truncated_last_line)
 
 Test(stream, feed_after_finish_and_idempotent_finish)
 {
-    size_t n[RS_STREAM_TRUNCATED + 1] = {0};
+    size_t n[RS_STREAM_NKINDS] = {0};
     struct rs_stream *s;
     cr_assert_eq(rs_stream_new(&s, NULL, count_cb, n), 0);
     cr_expect_eq(rs_stream_new(NULL, NULL, count_cb, n), -EINVAL);
@@ -786,4 +796,33 @@ Test(stream, odd_backslash_runs_across_blocks)
             rs_buf_deinit(&b);
         }
     }
+}
+
+Test(stream, partial_messages_give_message_start_and_final_usage)
+{
+    /* Recorded from the real CLI 2.1.197 with --include-partial-messages (tests/fakeapi/record_cost_streams.sh). */
+    size_t len;
+    char *data = fixture("cost_2-1-197_partial.jsonl", &len);
+    char *d = run(data, len, 0, NULL, NULL);
+    /* message_start: id, model, the initial usage with the 1-hour cache write split. */
+    EXPECT_HAS(d, " partial bytes=");
+    EXPECT_HAS(d, "type=\"stream_event\" subtype=\"message_start\" id=\"msg_fake");
+    EXPECT_HAS(d, "model=\"claude-opus-4-8\" usage=3/1/21874/0 split=0/21874\n");
+    EXPECT_HAS(d, "usage=4/1/1630/22286 split=1630/0\n");
+    /* message_delta: the final output count (and the cumulative input side, no split). */
+    EXPECT_HAS(d, "subtype=\"message_delta\" usage=3/742/21874/0\n");
+    EXPECT_HAS(d, "subtype=\"message_delta\" usage=2/196/318/23916\n");
+    /* Other stream events carry the event type only. */
+    EXPECT_HAS(d, "type=\"stream_event\" subtype=\"content_block_delta\"\n");
+    EXPECT_HAS(d, "type=\"stream_event\" subtype=\"message_stop\"\n");
+    /* Assistant lines repeat message_start's usage, output_tokens 1. */
+    EXPECT_HAS(d, "model=\"claude-opus-4-8\" first=1 synthetic=0 usage=3/1/21874/0 split=0/21874 [thinking");
+    free(d);
+    free(data);
+    /* A sub-agent's delta names its parent. */
+    const char *line = "{\"type\":\"stream_event\",\"event\":{\"type\":\"message_delta\",\"usage\":{\"output_tokens\":9}},"
+                       "\"parent_tool_use_id\":\"toolu_7\"}\n";
+    d = run(line, strlen(line), 0, NULL, NULL);
+    EXPECT_HAS(d, "subtype=\"message_delta\" parent=\"toolu_7\" usage=0/9/0/0\n");
+    free(d);
 }
