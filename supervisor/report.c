@@ -857,8 +857,9 @@ static void collect_inputs(struct gen *g, size_t *first_extra, size_t *end_extra
         u->st = s;
         if (!s->csv || !*s->csv) {
             add_problem(g, false, g->prog_display, 0, 0,
-                        "completed school \"%s\" has no csv path; its leads are not in the report (set its \"csv\" "
-                        "to the file's path relative to [batch] root)",
+                        "completed school \"%s\" has no csv path; its leads are not in the report (`ralphsup init "
+                        "CONFIG --resume` fills it in when the school's output CSV exists, or set its \"csv\" to the "
+                        "file's path relative to [batch] root)",
                         u->name);
             continue;
         }

@@ -39,7 +39,8 @@ assert_not_contains "$RS_OUT" "near '$bom'" "no invisible character in the messa
 for v in 30m1h 1m1m; do
     sed "s/^stall_timeout = .*/stall_timeout = \"$v\"/" "$CW" >"$W/config/d.toml"
     l=$(grep -n "^stall_timeout" "$W/config/d.toml" | cut -d: -f1)
-    rs status "$W/config/d.toml"
+    # start validates the whole config (status and stop go on with [batch] only).
+    rs start "$W/config/d.toml"
     assert_eq "$RS_RC" 78 "stall_timeout = \"$v\": exit 78"
     assert_contains "$RS_OUT" "d.toml:$l:17: [limits] stall_timeout: units of a duration go from largest to smallest" \
         "stall_timeout = \"$v\": file:line:col, key and the rule"

@@ -89,6 +89,12 @@ assert_contains "$RS_OUT" 'ralphsup: report: batch_progress.json: completed scho
 assert_contains "$RS_OUT" 'set its "csv"' "no csv path: says what to do"
 assert_not_contains "$RS_OUT" "report: report:" "no doubled prefix"
 assert_contains "$RS_OUT" "3 files, 12 leads, 3 warm leads" "the other schools are still counted"
+# The fix the message names works: init --resume fills the path in from the school's output CSV.
+rs init "$C" --resume
+assert_eq "$RS_RC" 0 "init --resume on the entry without a csv path"
+rs report "$C" --date "$D" --out "$A/elsewhere"
+assert_eq "$RS_RC" 0 "after init --resume: complete report (exit 0)"
+assert_contains "$RS_OUT" "4 files, 16 leads, 4 warm leads" "after init --resume: Gamma Institute counted again"
 cp "$A/progress.good" "$A/batch_progress.json"
 
 # An output that cannot be written: 73, named once.
