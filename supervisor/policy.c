@@ -4,8 +4,9 @@
  * documented precedence (docs/failures.md): things the supervisor did
  * itself (cancel, limits, kills) first, then fatal conditions, then the
  * agent's own verdict (markers), then API errors, then how the process
- * ended. A verified RALPH_DONE wins over a late API error: the work is on
- * disk and checked.
+ * ended. A verified RALPH_DONE wins over a late API error and over the
+ * supervisor's own stops (limits, timeouts, cancel): the work is on disk and
+ * checked.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -91,6 +92,28 @@ void rs_policy_classify(const struct rs_iter_obs *o, struct rs_verdict *v)
         v->exit_code = RS_EXIT_UNAVAILABLE;
         set(v, RS_VERDICT_FATAL, "agent command could not be started: %s (check [agent] command and PATH)",
             strerror(-o->spawn_error));
+        return;
+    }
+
+    /*
+     * 2a. A verified RALPH_DONE wins over the supervisor's own stops: the
+     * school's CSV is on disk and checked, and requeueing it would pay for the
+     * same work again. The stop still takes effect afterwards: a batch limit
+     * (max_cost_usd crossed by the same iteration's result line, max_runtime)
+     * stops the batch with exit 3 after the completion is recorded, and a
+     * cancel still cancels (the supervisor sees its own stopping flag).
+     * Authentication failures stay fatal (below).
+     */
+    if (o->done_marker && o->done_verified && o->killed != RS_KILL_NONE && o->killed != RS_KILL_AUTH) {
+        if (o->killed == RS_KILL_BATCH_COST || o->killed == RS_KILL_RUNTIME) {
+            v->exit_code = RS_EXIT_LIMIT;
+            v->limit = o->killed == RS_KILL_BATCH_COST ? "max_cost_usd" : "max_runtime";
+            set(v, RS_VERDICT_COMPLETED, "completed (RALPH_DONE verified before the stop); then %s",
+                nz(o->kill_detail, v->limit));
+        } else {
+            set(v, RS_VERDICT_COMPLETED, "completed (RALPH_DONE verified before the agent was stopped: %s)",
+                nz(o->kill_detail, "stopped by ralphsup"));
+        }
         return;
     }
 

@@ -551,6 +551,18 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         commit(s, &t);
         say(s, "%s", subject + strlen("ralphsup: "));
         s->consecutive_transients = 0;
+        if (v->limit && p->npending > 0) {
+            /* Completed, and the same iteration crossed a batch limit: record both. */
+            char reason[640];
+            snprintf(reason, sizeof reason, "%s (%s completed first: its RALPH_DONE was verified)",
+                     c->kill_detail ? c->kill_detail : v->limit, name);
+            iter_release(s);
+            if (!s->exit_code)
+                stop_batch(s, v->exit_code, reason, v->limit, "stopped");
+            else
+                shutdown_loop(s);
+            return;
+        }
         break;
     }
     case RS_VERDICT_ITEM_FAILED: {
