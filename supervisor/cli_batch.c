@@ -281,12 +281,8 @@ static void compute_figures(const struct rs_progress *p, int64_t now, struct sta
             n++;
         }
     }
-    double finished_cost = 0;
-    for (size_t i = 0; i < p->ncompleted; i++)
-        finished_cost += p->completed[i].cost_usd;
-    for (size_t i = 0; i < p->nfailed; i++)
-        finished_cost += p->failed[i].cost_usd;
-    size_t nfin = p->ncompleted + p->nfailed;
+    size_t nfin;
+    double finished_cost = rs_progress_finished_cost(p, &nfin);
     f->avg_ms = n ? (double)sum / (double)n : 0;
     f->avg_cost = nfin ? finished_cost / (double)nfin : 0;
     size_t remaining = p->npending + (p->current ? 1 : 0);

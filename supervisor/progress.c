@@ -243,6 +243,18 @@ struct rs_attempt *rs_school_state_add_attempt(struct rs_school_state *s)
     return a;
 }
 
+double rs_progress_finished_cost(const struct rs_progress *p, size_t *n)
+{
+    double sum = 0;
+    for (size_t i = 0; i < p->ncompleted; i++)
+        sum += p->completed[i].cost_usd;
+    for (size_t i = 0; i < p->nfailed; i++)
+        sum += p->failed[i].cost_usd;
+    if (n)
+        *n = p->ncompleted + p->nfailed;
+    return sum;
+}
+
 void rs_progress_set_stopped(struct rs_progress *p, const char *reason, const char *limit, int64_t now_ms)
 {
     stop_free(p->stopped);

@@ -356,12 +356,8 @@ char *rs_supervisor_limit_hint(const struct rs_batch *b, const char *limit)
                             "in %s (it counts the batch's agent runs over all invocations: %lld so far)",
                             cfg, want, cfg, (long long)p->iterations);
     } else if (strcmp(limit, "max_cost_usd") == 0) {
-        double finished = 0;
-        for (size_t i = 0; i < p->ncompleted; i++)
-            finished += p->completed[i].cost_usd;
-        for (size_t i = 0; i < p->nfailed; i++)
-            finished += p->failed[i].cost_usd;
-        size_t nfin = p->ncompleted + p->nfailed;
+        size_t nfin;
+        double finished = rs_progress_finished_cost(p, &nfin);
         /* A suggestion: the spend plus twice the average school for what is left (estimates run high
          * mid-iteration), and at least half the old cap more. */
         double base = l->max_cost_usd > p->cost_usd ? l->max_cost_usd : p->cost_usd;

@@ -47,7 +47,16 @@ if f["name"] != "Problematic Institute": die("failed name %r" % f["name"])
 if "staff directory unavailable" not in (f.get("reason") or ""): die("failed reason %r" % f.get("reason"))
 if [a["attempt"] for a in f["attempts"]] != [1, 2, 3] or any(a["outcome"] != "failed" for a in f["attempts"]):
     die("failed attempts %r" % f["attempts"])
-if abs(p["cost_usd"] - (3 + 4 + 3) * 0.00625) > 1e-6: die("cost %r" % p["cost_usd"])
+# The batch total is the sum of the CLI's own total_cost_usd over the iterations' result lines
+# (whatever the CLI version's default model costs: 0.0625 with 2.1.197's claude-opus-4-8).
+import glob
+want_cost = 0.0
+for t in glob.glob(os.path.join(B, "logs", "*-*.jsonl")):
+    for line in open(t, encoding="utf-8"):
+        if line.startswith("{") and '"result"' in line:
+            r = json.loads(line)
+            if r.get("type") == "result": want_cost += r.get("total_cost_usd") or 0
+if want_cost <= 0 or abs(p["cost_usd"] - want_cost) > 1e-6: die("cost %r, the CLI's result lines say %r" % (p["cost_usd"], want_cost))
 print("cost $%.5f, failed reason: %s" % (p["cost_usd"], f["reason"]))
 EOF
 
