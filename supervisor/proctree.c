@@ -150,18 +150,20 @@ static int read_environ(pid_t pid, struct rs_buf *b)
     return 0;
 }
 
-/* True when /proc/PID/cmdline reads empty (false when it cannot be read). */
-static bool cmdline_empty(pid_t pid)
+/* The first @cap bytes of /proc/PID/cmdline into @out; their number, or -1 when it cannot be read. */
+static ssize_t read_cmdline(pid_t pid, char *out, size_t cap)
 {
     char path[64];
-    char c;
     snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return false;
-    ssize_t n = read(fd, &c, 1);
+        return -1;
+    ssize_t n;
+    do
+        n = read(fd, out, cap);
+    while (n < 0 && errno == EINTR);
     close(fd);
-    return n == 0;
+    return n;
 }
 
 /*
@@ -174,20 +176,44 @@ static bool cmdline_empty(pid_t pid)
  * a finish could find "nothing left" while it runs on. So an empty
  * environment of a user process is read again every millisecond until it is
  * not empty, the process has died, or (at most EXEC_SETTLE_MS) it was empty
- * with a command line twice, a millisecond apart: then it is really empty.
+ * twice, a millisecond apart, with the same non-empty command line both
+ * times: then it is really empty (`env -i`). The same command line matters:
+ * a process that execs again and again (a shell script's `exec`) can be
+ * caught in two different exec windows, each time with the command line of
+ * the image before read a moment later. An ESRCH from a process that is
+ * still alive is the same moment (no memory map to read yet) and is read
+ * again too.
  */
 static int read_environ_settled(const struct pinfo *pi, struct rs_buf *b)
 {
     int64_t deadline = rs_mono_ms() + EXEC_SETTLE_MS;
-    int empty_with_cmdline = 0;
+    char prev[512], cur[512];
+    ssize_t prevlen = 0;
     for (;;) {
         int r = read_environ(pi->pid, b);
+        if (r == -ESRCH && !(pi->flags & STAT_PF_KTHREAD)) {
+            /* Seen under load while the process is in execve(): open() finds no
+             * memory map to read. Only a process that is gone says ESRCH for good. */
+            struct pinfo now;
+            if (read_stat(pi->pid, &now) < 0 || is_dead(now.state) || rs_mono_ms() >= deadline)
+                return r;
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+            continue;
+        }
         if (r < 0 || b->len > 1 || (pi->flags & STAT_PF_KTHREAD))
             return r;
-        if (!cmdline_empty(pi->pid)) {
+        ssize_t n = read_cmdline(pi->pid, cur, sizeof cur);
+        if (n > 0) {
             r = read_environ(pi->pid, b); /* the exec may have completed between the reads */
-            if (r < 0 || b->len > 1 || ++empty_with_cmdline == 2)
+            if (r < 0 || b->len > 1)
                 return r;
+            if (n == prevlen && memcmp(cur, prev, (size_t)n) == 0)
+                return r;
+            memcpy(prev, cur, (size_t)n);
+            prevlen = n;
+        } else {
+            prevlen = 0;
         }
         struct pinfo now;
         if (read_stat(pi->pid, &now) < 0 || is_dead(now.state) || rs_mono_ms() >= deadline)
