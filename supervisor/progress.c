@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "ralphsup/progress.h"
+#include "ralphsup/utf8.h"
 #include "ralphsup/util.h"
 
 #define PROGRESS_MAX_BYTES (512u * 1024 * 1024)
@@ -269,9 +270,25 @@ void rs_progress_set_stopped(struct rs_progress *p, const char *reason, const ch
 
 /* ---- serialisation -------------------------------------------------------------- */
 
+/*
+ * A JSON string of @s. jansson's json_string() returns NULL for text that is
+ * not UTF-8, which would silently drop the member: such text is written
+ * cleaned instead (each bad sequence as U+FFFD, rs_utf8_clean()).
+ */
+static json_t *jstr(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    char *c = rs_utf8_clean(s, strlen(s), 0, NULL, NULL);
+    j = json_string(c);
+    free(c);
+    return j;
+}
+
 static json_t *jstr_or_null(const char *s)
 {
-    return s ? json_string(s) : json_null();
+    return s ? jstr(s) : json_null();
 }
 
 static json_t *jtime(int64_t ms)
@@ -279,7 +296,7 @@ static json_t *jtime(int64_t ms)
     if (ms <= 0)
         return json_null();
     char b[40];
-    return json_string(rs_time_iso(ms, b, sizeof b));
+    return jstr(rs_time_iso(ms, b, sizeof b));
 }
 
 static json_t *jmoney(double v)
@@ -322,8 +339,8 @@ static json_t *attempt_to_json(const struct rs_attempt *a)
 static json_t *state_to_json(const struct rs_school_state *s, bool completed, bool failed)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "name", json_string(s->name));
-    json_object_set_new(o, "slug", json_string(s->slug ? s->slug : ""));
+    json_object_set_new(o, "name", jstr(s->name));
+    json_object_set_new(o, "slug", jstr(s->slug ? s->slug : ""));
     json_object_set_new(o, "started", jtime(s->started_ms));
     json_object_set_new(o, "finished", jtime(s->finished_ms));
     json_object_set_new(o, "duration_s",
@@ -356,15 +373,15 @@ char *rs_progress_format(const struct rs_progress *p)
 {
     json_t *o = json_object();
     json_object_set_new(o, "schema_version", json_integer(p->schema_version));
-    json_object_set_new(o, "batch_name", json_string(p->batch_name));
+    json_object_set_new(o, "batch_name", jstr(p->batch_name));
     json_object_set_new(o, "status", jstr_or_null(p->status));
     json_object_set_new(o, "started", jtime(p->started_ms));
     json_object_set_new(o, "last_updated", jtime(p->last_updated_ms));
-    json_object_set_new(o, "current_school", p->current ? json_string(p->current->name) : json_null());
+    json_object_set_new(o, "current_school", p->current ? jstr(p->current->name) : json_null());
     if (p->current) {
         const struct rs_current *c = p->current;
         json_t *cj = json_object();
-        json_object_set_new(cj, "name", json_string(c->name));
+        json_object_set_new(cj, "name", jstr(c->name));
         json_object_set_new(cj, "slug", jstr_or_null(c->slug));
         json_object_set_new(cj, "attempt", json_integer(c->attempt));
         json_object_set_new(cj, "iteration", json_integer(c->iteration));
@@ -383,7 +400,7 @@ char *rs_progress_format(const struct rs_progress *p)
     }
     json_t *pend = json_array();
     for (size_t i = 0; i < p->npending; i++)
-        json_array_append_new(pend, json_string(p->pending[i]));
+        json_array_append_new(pend, jstr(p->pending[i]));
     json_object_set_new(o, "pending", pend);
     json_object_set_new(o, "completed", states_to_json(p->completed, p->ncompleted, true, false));
     json_object_set_new(o, "failed", states_to_json(p->failed, p->nfailed, false, true));
@@ -393,7 +410,7 @@ char *rs_progress_format(const struct rs_progress *p)
     json_object_set_new(o, "cost_estimated", json_boolean(p->cost_estimated));
     if (p->stopped) {
         json_t *s = json_object();
-        json_object_set_new(s, "reason", json_string(p->stopped->reason));
+        json_object_set_new(s, "reason", jstr(p->stopped->reason));
         json_object_set_new(s, "limit", jstr_or_null(p->stopped->limit));
         json_object_set_new(s, "at", jtime(p->stopped->at_ms));
         json_object_set_new(o, "stopped", s);

@@ -35,6 +35,7 @@
 #include "ralphsup/settings.h"
 #include "ralphsup/stream.h"
 #include "ralphsup/supervisor.h"
+#include "ralphsup/utf8.h"
 #include "ralphsup/util.h"
 
 extern char **environ;
@@ -197,14 +198,16 @@ static void draw_live(struct sup *s)
         bool est;
         double cost = rs_iteration_cost(s->cur.it, &est);
         const char *tool = rs_iteration_last_tool(s->cur.it);
-        snprintf(line, sizeof line, "[%zu/%zu] %s · attempt %d/%lld · %s · %s · %.60s · %s · %s spent",
+        char tb[61]; /* the tool's input, at most 60 bytes, cut at a character boundary */
+        rs_utf8_copy(tb, sizeof tb, tool ? tool : "starting", strlen(tool ? tool : "starting"));
+        rs_utf8_printf(line, sizeof line, "[%zu/%zu] %s · attempt %d/%lld · %s · %s · %s · %s · %s spent",
                  p->ncompleted + p->nfailed + 1, total_schools(p), s->cur.school->name, s->cur.attempt,
                  (long long)s->cfg->limits.max_attempts_per_school,
                  rs_duration_format((int64_t)(uv_now(&s->loop) - s->cur.started_mono), d, sizeof d),
-                 rs_money_format(cost, m1, sizeof m1), tool ? tool : "starting", eta,
+                 rs_money_format(cost, m1, sizeof m1), tb, eta,
                  rs_money_format(p->cost_usd + cost, m2, sizeof m2));
     } else if (s->waiting) {
-        snprintf(line, sizeof line, "[%zu/%zu] waiting for %s · %s spent", p->ncompleted + p->nfailed, total_schools(p),
+        rs_utf8_printf(line, sizeof line, "[%zu/%zu] waiting for %s · %s spent", p->ncompleted + p->nfailed, total_schools(p),
                  s->waiting, rs_money_format(p->cost_usd, m2, sizeof m2));
     } else {
         return;
@@ -420,7 +423,7 @@ static void finish_batch(struct sup *s)
     p->status = rs_xstrdup("finished");
     rs_progress_set_stopped(p, NULL, NULL, 0);
     char subject[512], m[32], d[32];
-    snprintf(subject, sizeof subject, "ralphsup: finished batch %s: %zu completed, %zu failed (%s, %s)", s->cfg->name,
+    rs_utf8_printf(subject, sizeof subject, "ralphsup: finished batch %s: %zu completed, %zu failed (%s, %s)", s->cfg->name,
              p->ncompleted, p->nfailed, rs_money_format(p->cost_usd, m, sizeof m),
              rs_duration_format((int64_t)(uv_now(&s->loop) - s->start_mono), d, sizeof d));
     struct rs_transition t = {.event = "finished", .cost_usd = p->cost_usd, .subject = subject};
@@ -533,7 +536,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         free(st->csv);
         st->csv = rs_xstrdup(dn.csv_rel);
         int64_t total = now - st->started_ms;
-        snprintf(subject, sizeof subject, "ralphsup: completed %s (%lld %s, %lld %s, %s, %s)", name,
+        rs_utf8_printf(subject, sizeof subject, "ralphsup: completed %s (%lld %s, %lld %s, %s, %s)", name,
                  (long long)dn.coaches, rs_plural((uint64_t)dn.coaches, "coach", "coaches"), (long long)dn.overlaps,
                  rs_plural((uint64_t)dn.overlaps, "overlap", "overlaps"), rs_money_format(st->cost_usd, m, sizeof m),
                  rs_duration_format(total, d, sizeof d));
@@ -550,7 +553,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         if (v->limit && p->npending > 0) {
             /* Completed, and the same iteration crossed a batch limit: record both. */
             char reason[640];
-            snprintf(reason, sizeof reason, "%s (%s completed first: its RALPH_DONE was verified)",
+            rs_utf8_printf(reason, sizeof reason, "%s (%s completed first: its RALPH_DONE was verified)",
                      c->kill_detail ? c->kill_detail : v->limit, name);
             iter_release(s);
             if (!s->exit_code)
@@ -571,7 +574,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
                                       v->permanent ? "Not retried: the failure is permanent." : "No attempts left.");
             struct rs_school_state *st = rs_progress_fail(p, name, slug, v->reason);
             st->finished_ms = now;
-            snprintf(subject, sizeof subject, "ralphsup: failed %s after %d attempt%s: %s", name, n, n == 1 ? "" : "s",
+            rs_utf8_printf(subject, sizeof subject, "ralphsup: failed %s after %d attempt%s: %s", name, n, n == 1 ? "" : "s",
                      v->reason);
             t.event = "failed";
             t.subject = subject;
@@ -580,7 +583,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
             free(body);
         } else {
             rs_progress_push_pending(p, name, true);
-            snprintf(subject, sizeof subject, "ralphsup: attempt %d/%lld failed for %s: %s", c->attempt,
+            rs_utf8_printf(subject, sizeof subject, "ralphsup: attempt %d/%lld failed for %s: %s", c->attempt,
                      (long long)max, name, v->reason);
             t.event = "attempt-failed";
             t.subject = subject;
@@ -619,7 +622,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
             delay = rs_policy_backoff_ms(&s->cfg->limits, s->consecutive_transients, (double)(random() % 1000) / 1000.0);
             s->waiting = rs_xasprintf("retry after transient error (%s)", rs_duration_format(delay, d, sizeof d));
         }
-        snprintf(subject, sizeof subject, "ralphsup: requeued %s after a transient error (retry in %s): %s", name,
+        rs_utf8_printf(subject, sizeof subject, "ralphsup: requeued %s after a transient error (retry in %s): %s", name,
                  rs_duration_format(delay, d, sizeof d), v->reason);
         t.event = "requeued";
         t.subject = subject;
@@ -641,10 +644,10 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         char reason[640];
         if (v->kind == RS_VERDICT_CANCELLED) {
             code = s->cancel_signal == SIGINT ? RS_EXIT_SIGINT : RS_EXIT_SIGTERM;
-            snprintf(reason, sizeof reason, "cancelled by %s; %s requeued at the front of pending (no attempt counted)",
+            rs_utf8_printf(reason, sizeof reason, "cancelled by %s; %s requeued at the front of pending (no attempt counted)",
                      signame(s->cancel_signal), name);
         } else {
-            snprintf(reason, sizeof reason, "%s (%s requeued at the front of pending)", v->reason, name);
+            rs_utf8_printf(reason, sizeof reason, "%s (%s requeued at the front of pending)", v->reason, name);
         }
         iter_release(s);
         stop_batch(s, code, reason, v->limit, v->kind == RS_VERDICT_CANCELLED ? "cancelled" : "stopped");
@@ -659,7 +662,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
     if (s->stopping) {
         /* A cancel arrived while the outcome was being recorded. */
         char reason[128];
-        snprintf(reason, sizeof reason, "cancelled by %s", signame(s->cancel_signal));
+        rs_utf8_printf(reason, sizeof reason, "cancelled by %s", signame(s->cancel_signal));
         stop_batch(s, s->cancel_signal == SIGINT ? RS_EXIT_SIGINT : RS_EXIT_SIGTERM, reason, NULL, "cancelled");
         return;
     }
@@ -778,11 +781,11 @@ static void on_tick(uv_timer_t *t)
         const struct rs_limits *l = &s->cfg->limits;
         char reason[256], d[32];
         if (l->iteration_timeout_ms > 0 && now - c->started_mono >= (uint64_t)l->iteration_timeout_ms) {
-            snprintf(reason, sizeof reason, "iteration_timeout reached (%s)",
+            rs_utf8_printf(reason, sizeof reason, "iteration_timeout reached (%s)",
                      rs_duration_format(l->iteration_timeout_ms, d, sizeof d));
             request_stop(s, RS_KILL_TIMEOUT, reason);
         } else if (l->stall_timeout_ms > 0 && now - c->last_output_mono >= (uint64_t)l->stall_timeout_ms) {
-            snprintf(reason, sizeof reason, "stalled: no output for %s (stall_timeout)",
+            rs_utf8_printf(reason, sizeof reason, "stalled: no output for %s (stall_timeout)",
                      rs_duration_format(l->stall_timeout_ms, d, sizeof d));
             request_stop(s, RS_KILL_STALL, reason);
         } else {
@@ -893,7 +896,7 @@ static void start_iteration(struct sup *s)
         return;
     if (s->stopping) {
         char reason[128];
-        snprintf(reason, sizeof reason, "cancelled by %s", signame(s->cancel_signal));
+        rs_utf8_printf(reason, sizeof reason, "cancelled by %s", signame(s->cancel_signal));
         stop_batch(s, s->cancel_signal == SIGINT ? RS_EXIT_SIGINT : RS_EXIT_SIGTERM, reason, NULL, "cancelled");
         return;
     }
@@ -915,7 +918,7 @@ static void start_iteration(struct sup *s)
         rs_progress_remove_pending(p, name);
         rs_progress_drop_history(p, name); /* retry history belongs to pending schools only */
         char subject[512];
-        snprintf(subject, sizeof subject, "ralphsup: dropped %s from pending (no longer in the school list)", name);
+        rs_utf8_printf(subject, sizeof subject, "ralphsup: dropped %s from pending (no longer in the school list)", name);
         struct rs_transition t = {.event = "requeued", .school = name, .cost_usd = -1, .subject = subject};
         commit(s, &t);
         say(s, "%s", subject + 10);
@@ -941,7 +944,7 @@ static void start_iteration(struct sup *s)
         rs_progress_remove_pending(p, sc->name);
         struct rs_school_state *st = rs_progress_fail(p, sc->name, sc->slug, why);
         st->finished_ms = rs_now_ms();
-        snprintf(subject, sizeof subject, "ralphsup: failed %s: %s", sc->name, why);
+        rs_utf8_printf(subject, sizeof subject, "ralphsup: failed %s: %s", sc->name, why);
         struct rs_transition t = {.event = "failed", .school = sc->name, .cost_usd = -1, .subject = subject};
         commit(s, &t);
         say(s, "%s", subject + strlen("ralphsup: "));
@@ -1044,7 +1047,7 @@ static void start_iteration(struct sup *s)
     p->current->pid = (int)rs_runner_pid(c->runner);
 
     char subject[512];
-    snprintf(subject, sizeof subject, "ralphsup: started %s (attempt %d/%lld, iteration %lld)", sc->name, c->attempt,
+    rs_utf8_printf(subject, sizeof subject, "ralphsup: started %s (attempt %d/%lld, iteration %lld)", sc->name, c->attempt,
              (long long)s->cfg->limits.max_attempts_per_school, (long long)c->iteration);
     struct rs_transition t = {.event = "started", .school = sc->name, .attempt = c->attempt,
                               .iteration = c->iteration, .cost_usd = -1, .subject = subject};
@@ -1078,7 +1081,7 @@ static void reload(struct sup *s)
     char *diff = rs_limits_diff(&s->cfg->limits, &nl);
     s->cfg->limits = nl;
     char subject[768];
-    snprintf(subject, sizeof subject, "ralphsup: limits reloaded: %s", diff[0] ? diff : "no change");
+    rs_utf8_printf(subject, sizeof subject, "ralphsup: limits reloaded: %s", diff[0] ? diff : "no change");
     struct rs_transition t = {.event = "limits-reloaded", .cost_usd = -1, .subject = subject,
                               .school = s->cur.active ? s->cur.school->name : NULL};
     struct rs_evrec *e = rs_evrec_new("limits-reloaded");
@@ -1141,7 +1144,7 @@ static void requeue_interrupted(struct sup *s)
     rs_current_free(p->current);
     p->current = NULL;
     char subject[512];
-    snprintf(subject, sizeof subject, "ralphsup: requeued %s (interrupted run; no attempt counted)", name);
+    rs_utf8_printf(subject, sizeof subject, "ralphsup: requeued %s (interrupted run; no attempt counted)", name);
     char *body = rs_xasprintf("The previous supervisor stopped while %s was current (attempt %d, iteration %lld). "
                               "%d leftover process%s of that iteration killed.",
                               name, attempt, (long long)iteration, killed > 0 ? killed : 0, killed == 1 ? "" : "es");

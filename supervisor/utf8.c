@@ -6,6 +6,7 @@
  */
 #include "ralphsup/utf8.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,4 +205,15 @@ size_t rs_utf8_copy(char *dst, size_t cap, const char *s, size_t len)
     memcpy(dst, c, n + 1);
     free(c);
     return r;
+}
+
+size_t rs_utf8_printf(char *dst, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = rs_xvasprintf(fmt, ap);
+    va_end(ap);
+    rs_utf8_copy(dst, cap, s, strlen(s));
+    free(s);
+    return strlen(dst);
 }

@@ -77,3 +77,9 @@ size_t rs_utf8_copy(char *dst, size_t cap, const char *s, size_t len);
  * the new length.
  */
 size_t rs_utf8_cut(char *s, size_t len, size_t max);
+/*
+ * rs_utf8_printf() - printf into @dst of @cap >= 4 bytes, then clean and cut
+ * (with "…") as rs_utf8_copy(): for messages that quote outside text, where
+ * snprintf() would cut a character in half. Returns the length written.
+ */
+size_t rs_utf8_printf(char *dst, size_t cap, const char *fmt, ...) RS_PRINTF(3, 4);
