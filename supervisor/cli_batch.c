@@ -343,6 +343,7 @@ static json_t *status_json(const struct rs_batch *b, pid_t holder, int64_t now)
     json_object_set_new(o, "cost_usd", json_real(p->cost_usd));
     json_object_set_new(o, "cost_estimated", json_boolean(p->cost_estimated));
     json_object_set_new(o, "projected_cost_usd", json_real(f.projected));
+    json_object_set_new(o, "events_dropped", json_integer(p->events_dropped));
     if (p->stopped) {
         json_t *s = json_object();
         json_object_set_new(s, "reason", json_string(p->stopped->reason));
@@ -404,6 +405,9 @@ static void status_text(const struct rs_batch *b, pid_t holder, int64_t now)
            p->cost_estimated ? " (partly estimated)" : "", rs_money_format(f.projected, m2, sizeof m2));
     if (p->stopped)
         printf("last stop: %s\n", p->stopped->reason);
+    if (p->events_dropped > 0)
+        printf("events: %lld could not be written to %s/events.jsonl (events_dropped in the progress file)\n",
+               (long long)p->events_dropped, b->cfg->log_dir);
 }
 
 int rs_cmd_status(int argc, char **argv)

@@ -33,7 +33,8 @@
 struct rs_eventlog {
     int fd;
     char *path;
-    int error;
+    int error;        /* the first error */
+    uint64_t dropped; /* events that could not be written */
 };
 
 struct rs_evrec {
@@ -156,12 +157,17 @@ void rs_eventlog_emit(struct rs_eventlog *el, struct rs_evrec *r)
             red = rs_xrealloc(red, n + 2);
             red[n++] = '\n';
             int e = write_all(el->fd, red, n);
-            if (e < 0 && !el->error)
-                el->error = e;
+            if (e < 0) {
+                el->dropped++;
+                if (!el->error)
+                    el->error = e;
+            }
             free(red);
             free(s);
-        } else if (!el->error) {
-            el->error = -ENOMEM; /* the strings are valid UTF-8: only memory can fail */
+        } else {
+            el->dropped++; /* the strings are valid UTF-8: only memory can fail */
+            if (!el->error)
+                el->error = -ENOMEM;
         }
     }
     json_decref(r->o);
@@ -171,6 +177,11 @@ void rs_eventlog_emit(struct rs_eventlog *el, struct rs_evrec *r)
 int rs_eventlog_error(const struct rs_eventlog *el)
 {
     return el ? el->error : 0;
+}
+
+uint64_t rs_eventlog_dropped(const struct rs_eventlog *el)
+{
+    return el ? el->dropped : 0;
 }
 
 const char *rs_eventlog_path(const struct rs_eventlog *el)

@@ -408,6 +408,8 @@ char *rs_progress_format(const struct rs_progress *p)
     json_object_set_new(o, "iterations", json_integer(p->iterations));
     json_object_set_new(o, "cost_usd", jmoney(p->cost_usd));
     json_object_set_new(o, "cost_estimated", json_boolean(p->cost_estimated));
+    if (p->events_dropped > 0)
+        json_object_set_new(o, "events_dropped", json_integer(p->events_dropped));
     if (p->stopped) {
         json_t *s = json_object();
         json_object_set_new(s, "reason", jstr(p->stopped->reason));
@@ -1164,6 +1166,7 @@ enum member {
     M_COST_USD,
     M_COST_ESTIMATED,
     M_STOPPED,
+    M_EVENTS_DROPPED,
     M_COUNT
 };
 
@@ -1171,6 +1174,7 @@ static const char *const member_names[M_COUNT] = {
     "schema_version", "batch_name", "status",  "started",        "last_updated",
     "pending",        "completed",  "failed",  "retry_history", "current",
     "current_school", "iterations", "cost_usd", "cost_estimated", "stopped",
+    "events_dropped",
 };
 
 /* The document: its root DOM (fallback) or the text of each member (lean). */
@@ -1462,6 +1466,9 @@ static struct rs_progress *convert(struct ctx *c, const struct source *src)
     json_decref(v);
     v = member_get(c, src, M_COST_ESTIMATED);
     p->cost_estimated = bool_value(c, v, "cost_estimated", "");
+    json_decref(v);
+    v = member_get(c, src, M_EVENTS_DROPPED);
+    p->events_dropped = whole_value(c, v, "events_dropped", "", 0, INT64_MAX, 0);
     json_decref(v);
     if (cost_missing && !seed && !c->errors && !c->syntax) {
         /* Every cost ralphsup adds to the total is also an attempt's: the sum is the total. */

@@ -122,6 +122,24 @@ static void say(struct sup *s, const char *fmt, ...)
     free(m);
 }
 
+/*
+ * Write an event to logs/events.jsonl. One that cannot be written is not
+ * dropped silently: it is counted in the progress file (events_dropped, shown
+ * by `status`) and the first of the run is said on stderr.
+ */
+static void emit(struct sup *s, struct rs_evrec *r)
+{
+    uint64_t before = rs_eventlog_dropped(s->log);
+    rs_eventlog_emit(s->log, r);
+    uint64_t lost = rs_eventlog_dropped(s->log) - before;
+    if (!lost)
+        return;
+    s->b->prog->events_dropped += (int64_t)lost;
+    if (before == 0)
+        say(s, "cannot write an event to %s: %s (each event lost is counted in the progress file's events_dropped)",
+            rs_eventlog_path(s->log), strerror(-rs_eventlog_error(s->log)));
+}
+
 static size_t total_schools(const struct rs_progress *p)
 {
     return p->ncompleted + p->nfailed + p->npending + (p->current ? 1 : 0);
@@ -252,7 +270,7 @@ static void on_note(void *ud, const char *kind, const char *msg)
     rs_evrec_str(r, "message", msg);
     if (strcmp(kind, "price-unknown") == 0)
         rs_evrec_str(r, "model", c_model(s));
-    rs_eventlog_emit(s->log, r);
+    emit(s, r);
     if (strcmp(kind, "marker") == 0 || strcmp(kind, "marker-ignored") == 0 || strcmp(kind, "marker-invalid") == 0 ||
         strcmp(kind, "api-retry") == 0 || strcmp(kind, "api-error") == 0 || strcmp(kind, "usage-limit") == 0 ||
         strcmp(kind, "permission-denied") == 0 || strcmp(kind, "oversize-line") == 0)
@@ -283,7 +301,7 @@ static void calibrate(struct sup *s)
     rs_evrec_real(r, "ratio", cc.ratio);
     rs_evrec_real(r, "ratio_before", cc.ratio_before);
     rs_evrec_bool(r, "clamped", cc.clamped);
-    rs_eventlog_emit(s->log, r);
+    emit(s, r);
 }
 
 /* ---- commits ---------------------------------------------------------------- */
@@ -297,7 +315,7 @@ static void commit(struct sup *s, const struct rs_transition *t)
         say(s, "warning: %s", w.msgs[i]);
         struct rs_evrec *e = rs_evrec_new("warning");
         rs_evrec_str(e, "message", w.msgs[i]);
-        rs_eventlog_emit(s->log, e);
+        emit(s, e);
     }
     rs_diags_deinit(&w);
     if (r != 0 && !s->done) {
@@ -407,7 +425,7 @@ static void stop_batch(struct sup *s, int code, const char *reason, const char *
     rs_evrec_str(r, "reason", reason);
     rs_evrec_str(r, "limit", limit);
     rs_evrec_int(r, "exit_code", code);
-    rs_eventlog_emit(s->log, r);
+    emit(s, r);
     say(s, "stopped: %s (exit %d)", reason, code);
     if (!s->exit_code)
         s->exit_code = code;
@@ -432,7 +450,7 @@ static void finish_batch(struct sup *s)
     rs_evrec_int(r, "completed", (int64_t)p->ncompleted);
     rs_evrec_int(r, "failed", (int64_t)p->nfailed);
     rs_evrec_real(r, "cost_usd", p->cost_usd);
-    rs_eventlog_emit(s->log, r);
+    emit(s, r);
     say(s, "%s", subject + strlen("ralphsup: "));
     shutdown_loop(s);
 }
@@ -546,7 +564,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         rs_evrec_int(r, "coaches", dn.coaches);
         rs_evrec_int(r, "overlaps", dn.overlaps);
         rs_evrec_str(r, "csv", dn.csv_rel);
-        rs_eventlog_emit(s->log, r);
+        emit(s, r);
         commit(s, &t);
         say(s, "%s", subject + strlen("ralphsup: "));
         s->consecutive_transients = 0;
@@ -568,7 +586,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         a->outcome = rs_xstrdup("failed");
         int n = failed_attempts(h);
         int64_t max = s->cfg->limits.max_attempts_per_school;
-        rs_eventlog_emit(s->log, r);
+        emit(s, r);
         if (v->permanent || n >= max) {
             char *body = rs_xasprintf("Attempt %d of %lld failed: %s\n\n%s", c->attempt, (long long)max, v->reason,
                                       v->permanent ? "Not retried: the failure is permanent." : "No attempts left.");
@@ -599,7 +617,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         rs_progress_push_pending(p, name, true);
         s->consecutive_transients++;
         rs_evrec_int(r, "consecutive_transients", s->consecutive_transients);
-        rs_eventlog_emit(s->log, r);
+        emit(s, r);
         if (s->consecutive_transients > s->cfg->limits.max_consecutive_transients) {
             char *reason = rs_xasprintf("%d consecutive transient errors (max_consecutive_transients %lld); last: %s",
                                         s->consecutive_transients,
@@ -639,7 +657,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
     case RS_VERDICT_LIMIT: {
         a->outcome = rs_xstrdup(v->kind == RS_VERDICT_CANCELLED ? "cancelled" : "stopped");
         rs_progress_push_pending(p, name, true);
-        rs_eventlog_emit(s->log, r);
+        emit(s, r);
         int code = v->exit_code;
         char reason[640];
         if (v->kind == RS_VERDICT_CANCELLED) {
@@ -683,7 +701,7 @@ static void on_runner_finish(void *ud, int64_t exit_status, int term_signal, uns
     if (flags & RS_RUNNER_F_SURVIVORS) {
         struct rs_evrec *r = ev_school(s, "survivors");
         rs_evrec_str(r, "message", "processes of the iteration were still alive after SIGKILL");
-        rs_eventlog_emit(s->log, r);
+        emit(s, r);
     }
     struct rs_iter_obs obs;
     rs_iteration_finish(c->it, 0, true, (int)exit_status, term_signal, c->killed, c->kill_detail, c->budget_limit, &obs);
@@ -706,7 +724,7 @@ static void request_stop(struct sup *s, enum rs_kill_reason why, const char *det
         c->kill_detail = detail ? rs_xstrdup(detail) : NULL;
         struct rs_evrec *r = ev_school(s, "stop-iteration");
         rs_evrec_str(r, "reason", detail);
-        rs_eventlog_emit(s->log, r);
+        emit(s, r);
         say(s, "%s: stopping the agent: %s", c->school->name, detail ? detail : "");
     }
     rs_runner_stop(c->runner, (uint64_t)s->cfg->limits.kill_grace_ms);
@@ -1034,7 +1052,7 @@ static void start_iteration(struct sup *s)
         rs_evrec_int(ev, "pid", rs_runner_pid(c->runner));
     else
         rs_evrec_str(ev, "spawn_error", strerror(-r));
-    rs_eventlog_emit(s->log, ev);
+    emit(s, ev);
 
     if (r < 0) {
         struct rs_iter_obs obs;
@@ -1069,7 +1087,7 @@ static void reload(struct sup *s)
         say(s, "SIGHUP: config reload failed, keeping the current limits:\n%s", msg);
         struct rs_evrec *e = rs_evrec_new("reload-failed");
         rs_evrec_str(e, "message", msg);
-        rs_eventlog_emit(s->log, e);
+        emit(s, e);
         free(msg);
         rs_diags_deinit(&d);
         return;
@@ -1086,7 +1104,7 @@ static void reload(struct sup *s)
                               .school = s->cur.active ? s->cur.school->name : NULL};
     struct rs_evrec *e = rs_evrec_new("limits-reloaded");
     rs_evrec_str(e, "diff", diff);
-    rs_eventlog_emit(s->log, e);
+    emit(s, e);
     commit(s, &t);
     say(s, "%s", subject + strlen("ralphsup: "));
     free(diff);
@@ -1113,7 +1131,7 @@ static void on_signal(uv_signal_t *h, int sig)
     s->cancel_signal = sig;
     struct rs_evrec *e = rs_evrec_new("cancel");
     rs_evrec_str(e, "signal", signame(sig));
-    rs_eventlog_emit(s->log, e);
+    emit(s, e);
     if (s->cur.active && s->cur.runner) {
         char detail[64];
         snprintf(detail, sizeof detail, "cancelled by %s", signame(sig));
@@ -1154,7 +1172,7 @@ static void requeue_interrupted(struct sup *s)
     struct rs_evrec *e = rs_evrec_new("requeued-interrupted");
     rs_evrec_str(e, "school", name);
     rs_evrec_int(e, "leftovers_killed", killed > 0 ? killed : 0);
-    rs_eventlog_emit(s->log, e);
+    emit(s, e);
     say(s, "requeued %s: it was current when the previous run stopped (%d leftover process%s killed)", name,
         killed > 0 ? killed : 0, killed == 1 ? "" : "es");
     free(body);
@@ -1286,7 +1304,7 @@ int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     rs_evrec_str(e, "config", s->cfg->path);
     rs_evrec_str(e, "agent", s->agent_path);
     rs_evrec_int(e, "pending", (int64_t)b->prog->npending);
-    rs_eventlog_emit(s->log, e);
+    emit(s, e);
     say(s, "batch %s: %zu pending, %zu completed, %zu failed; agent %s", s->cfg->name, b->prog->npending,
         b->prog->ncompleted, b->prog->nfailed, s->agent_path);
     s->calib = rs_cost_calib_new();
@@ -1296,7 +1314,7 @@ int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
         char *m = rs_xasprintf("no price for %s; estimates use '*'", model);
         rs_evrec_str(pe, "model", model);
         rs_evrec_str(pe, "message", m);
-        rs_eventlog_emit(s->log, pe);
+        emit(s, pe);
         say(s, "warning: %s (add [prices.\"%s\"] to %s)", m, model, s->cfg->path);
         s->price_unknown_said = rs_xstrdup(model);
         free(m);
