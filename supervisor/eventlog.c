@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "ralphsup/eventlog.h"
+#include "ralphsup/utf8.h"
 #include "ralphsup/util.h"
 
 #define STDERR_CAP (1u << 20)
@@ -265,24 +266,6 @@ static size_t risky_tail(const char *p, size_t n)
     return 0;
 }
 
-/*
- * Length of an incomplete UTF-8 sequence at the end of @p[0..n) (0-3): a lead
- * byte followed by fewer continuation bytes than it announces. Whether the
- * bytes could still be valid does not matter: held or not, an ill-formed
- * prefix is replaced the same way.
- */
-static size_t utf8_tail(const char *p, size_t n)
-{
-    for (size_t k = 1; k <= 3 && k <= n; k++) {
-        unsigned char c = (unsigned char)p[n - k];
-        if ((c & 0xC0) == 0x80)
-            continue;
-        size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-        return need > k ? k : 0;
-    }
-    return 0;
-}
-
 static void emit_redacted(int fd, const char *data, size_t len)
 {
     size_t n;
@@ -306,7 +289,7 @@ static void hold_write(struct hold *h, int fd, const char *data, size_t len)
     }
     size_t keep = risky_tail(data, len);
     if (!keep)
-        keep = utf8_tail(data, len);
+        keep = rs_utf8_incomplete(data, len);
     emit_redacted(fd, data, len - keep);
     memcpy(h->buf, data + len - keep, keep);
     h->n = keep;

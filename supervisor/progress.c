@@ -848,37 +848,6 @@ static void skip_ws(struct scan *s)
         s->p++;
 }
 
-/* Length of the valid UTF-8 sequence at @p (as strict as jansson's), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-    size_t n;
-    uint32_t cp;
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xC2 && p[0] <= 0xDF) {
-        n = 2;
-        cp = p[0] & 0x1Fu;
-    } else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
-        n = 3;
-        cp = p[0] & 0x0Fu;
-    } else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
-        n = 4;
-        cp = p[0] & 0x07u;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3Fu);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
 /* The 4 hex digits at @p, or -1. */
 static long hex4(const char *p, const char *end)
 {
@@ -901,26 +870,7 @@ static long hex4(const char *p, const char *end)
 static void put_utf8(char *out, size_t cap, size_t *n, uint32_t cp)
 {
     char b[4];
-    size_t k;
-    if (cp < 0x80) {
-        b[0] = (char)cp;
-        k = 1;
-    } else if (cp < 0x800) {
-        b[0] = (char)(0xC0 | (cp >> 6));
-        b[1] = (char)(0x80 | (cp & 0x3F));
-        k = 2;
-    } else if (cp < 0x10000) {
-        b[0] = (char)(0xE0 | (cp >> 12));
-        b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        b[2] = (char)(0x80 | (cp & 0x3F));
-        k = 3;
-    } else {
-        b[0] = (char)(0xF0 | (cp >> 18));
-        b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        b[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        b[3] = (char)(0x80 | (cp & 0x3F));
-        k = 4;
-    }
+    size_t k = rs_utf8_encode(cp, b);
     if (*n + k > cap) {
         *n = cap + 1;
         return;
@@ -949,7 +899,7 @@ static bool scan_string(struct scan *s, char *out, size_t cap, size_t *outlen, b
         if (ch < 0x20)
             return false;
         if (ch != '\\') {
-            size_t k = utf8_seq((const unsigned char *)p, (const unsigned char *)end);
+            size_t k = rs_utf8_seq(p, (size_t)(end - p), NULL);
             if (k == 0)
                 return false;
             if (out) {
