@@ -20,7 +20,7 @@
 #include "ralphsup/util.h"
 
 #define MAX_CALLS 512
-#define CAP 1024
+#define CAP RS_TEXT_MAX /* the one cap on stored outside text (docs/progress.md) */
 #define MSG_SLOTS 32   /* API messages remembered for cost accounting (as stream.c's ring) */
 #define CALIB_MODELS 16
 
@@ -444,7 +444,8 @@ static void on_result(struct rs_iteration *it, const struct rs_stream_result *r)
             rs_buf_puts(&b, r->errors[i]);
         }
         free(it->result_errors);
-        it->result_errors = rs_buf_steal(&b);
+        it->result_errors = rs_utf8_clean(rs_buf_cstr(&b), b.len, CAP, NULL, NULL);
+        rs_buf_deinit(&b);
     }
     if (r->session_id && !it->session)
         replace(&it->session, r->session_id);

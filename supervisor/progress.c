@@ -496,12 +496,7 @@ static char *describe(json_t *v)
         return rs_xstrdup("an array");
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
-        size_t n = strlen(s);
-        if (n > 40) {
-            n = 40;
-            while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-                n--;
-        }
+        size_t n = rs_utf8_boundary(s, strlen(s), 40);
         return rs_xasprintf("a string \"%.*s%s\"", (int)n, s, s[n] ? "..." : "");
     }
     if (json_is_true(v) || json_is_false(v))
