@@ -18,6 +18,7 @@
 #include "ralphsup/batch.h"
 #include "ralphsup/cli.h"
 #include "ralphsup/proctree.h"
+#include "ralphsup/utf8.h"
 #include "ralphsup/util.h"
 
 static int finish_open_error(int ex, struct rs_diags *d)
@@ -200,13 +201,13 @@ int rs_cmd_init(int argc, char **argv)
             return RS_EXIT_DATAERR;
         }
         event = "reconciled";
-        snprintf(subject, sizeof subject, "ralphsup: resumed batch %s (%d change%s)", b->cfg->name, n,
+        rs_utf8_printf(subject, sizeof subject, "ralphsup: resumed batch %s (%d change%s)", b->cfg->name, n,
                  n == 1 ? "" : "s");
     } else {
         rs_progress_free(b->prog);
         b->prog = rs_batch_fresh_progress(b, now);
         event = mode == 'r' ? "reset" : "init";
-        snprintf(subject, sizeof subject, "ralphsup: %s batch %s (%zu %s pending)",
+        rs_utf8_printf(subject, sizeof subject, "ralphsup: %s batch %s (%zu %s pending)",
                  mode == 'r' ? "reset" : "initialized", b->cfg->name, b->prog->npending,
                  rs_plural(b->prog->npending, "school", "schools"));
     }
@@ -342,6 +343,7 @@ static json_t *status_json(const struct rs_batch *b, pid_t holder, int64_t now)
     json_object_set_new(o, "cost_usd", json_real(p->cost_usd));
     json_object_set_new(o, "cost_estimated", json_boolean(p->cost_estimated));
     json_object_set_new(o, "projected_cost_usd", json_real(f.projected));
+    json_object_set_new(o, "events_dropped", json_integer(p->events_dropped));
     if (p->stopped) {
         json_t *s = json_object();
         json_object_set_new(s, "reason", json_string(p->stopped->reason));
@@ -403,6 +405,9 @@ static void status_text(const struct rs_batch *b, pid_t holder, int64_t now)
            p->cost_estimated ? " (partly estimated)" : "", rs_money_format(f.projected, m2, sizeof m2));
     if (p->stopped)
         printf("last stop: %s\n", p->stopped->reason);
+    if (p->events_dropped > 0)
+        printf("events: %lld could not be written to %s/events.jsonl (events_dropped in the progress file)\n",
+               (long long)p->events_dropped, b->cfg->log_dir);
 }
 
 int rs_cmd_status(int argc, char **argv)
@@ -538,7 +543,7 @@ int rs_cmd_resume(int argc, char **argv)
     free(p->status);
     p->status = rs_xstrdup("stopped");
     char subject[512];
-    snprintf(subject, sizeof subject, "ralphsup: requeued %s (resume after interruption)", name);
+    rs_utf8_printf(subject, sizeof subject, "ralphsup: requeued %s (resume after interruption)", name);
     char *body = rs_xasprintf("The school was current when the supervisor stopped; it is back at the front of "
                               "pending and no attempt was counted. %d leftover process%s of that iteration killed.",
                               killed, killed == 1 ? "" : "es");
@@ -684,7 +689,7 @@ int rs_cmd_recover(int argc, char **argv)
     rs_progress_free(b->prog);
     b->prog = rc.found;
     char subject[512];
-    snprintf(subject, sizeof subject, "ralphsup: recovered progress file from commit %.12s", rc.commit);
+    rs_utf8_printf(subject, sizeof subject, "ralphsup: recovered progress file from commit %.12s", rc.commit);
     char *kept_rel = kept ? rs_batch_relpath(b, kept) : NULL;
     char *body = rs_xasprintf("The progress file was %s; restored the newest version that parses, from commit %s "
                               "(\"%s\").%s%s%s",

@@ -27,6 +27,7 @@
 
 #include "ralphsup/config.h"
 #include "ralphsup/guard.h"
+#include "ralphsup/utf8.h"
 #include "ralphsup/util.h"
 
 static const char hook_help[] =
@@ -69,19 +70,21 @@ static void log_denial(const char *log_dir, const struct rs_guard_call *c, const
     char ts[40];
     rs_time_iso(rs_now_ms(), ts, sizeof(ts));
     json_t *o = json_object();
-    /* json_string() refuses text that is not UTF-8: such a field is left out. */
+    /* json_string() refuses text that is not UTF-8: outside text is cleaned first (rs_utf8_clean). */
     json_object_set_new(o, "time", json_string(ts));
     json_object_set_new(o, "decision", json_string("deny"));
     if (c->tool)
         json_object_set_new(o, "tool", json_string(c->tool));
     const char *what = c->command ? c->command : c->path;
     if (what) {
-        size_t n = strlen(what);
-        char *cut = n > 500 ? rs_xasprintf("%.500s...", what) : rs_xstrdup(what);
+        /* Valid UTF-8, at most 500 bytes cut at a character boundary with "…": never left out. */
+        char *cut = rs_utf8_clean(what, strlen(what), 500, NULL, NULL);
         json_object_set_new(o, c->command ? "command" : "path", json_string(cut));
         free(cut);
     }
-    json_object_set_new(o, "reason", json_string(reason));
+    char *r = rs_utf8_clean_str(reason, 0);
+    json_object_set_new(o, "reason", json_string(r));
+    free(r);
     const char *school = getenv("RALPHSUP_SCHOOL"), *iter = getenv("RALPHSUP_ITERATION");
     if (school)
         json_object_set_new(o, "school", json_string(school));

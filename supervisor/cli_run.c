@@ -21,6 +21,7 @@
 #include "ralphsup/policy.h"
 #include "ralphsup/stream.h"
 #include "ralphsup/supervisor.h"
+#include "ralphsup/utf8.h"
 #include "ralphsup/util.h"
 
 /* ---- start ------------------------------------------------------------------ */
@@ -69,7 +70,7 @@ static int start_reconcile(struct rs_batch *b, const char *config)
         rs_cli_print_diags(&changes, "ralphsup: reconciled: ");
         if (n > 0) {
             char subject[512];
-            snprintf(subject, sizeof subject, "ralphsup: reconciled batch %s with the school list (%d change%s)",
+            rs_utf8_printf(subject, sizeof subject, "ralphsup: reconciled batch %s with the school list (%d change%s)",
                      b->cfg->name, n, n == 1 ? "" : "s");
             char *body = rs_diags_join(&changes);
             struct rs_transition t = {.event = "reconciled", .cost_usd = -1, .subject = subject, .body = body};
@@ -196,7 +197,7 @@ int rs_cmd_start(int argc, char **argv)
     if (b->progress_state == RS_PROGRESS_E_NOT_FOUND) {
         b->prog = rs_batch_fresh_progress(b, rs_now_ms());
         char subject[512];
-        snprintf(subject, sizeof subject, "ralphsup: initialized batch %s (%zu %s pending)", b->cfg->name,
+        rs_utf8_printf(subject, sizeof subject, "ralphsup: initialized batch %s (%zu %s pending)", b->cfg->name,
                  b->prog->npending, rs_plural(b->prog->npending, "school", "schools"));
         struct rs_transition t = {.event = "init", .cost_usd = -1, .subject = subject};
         struct rs_diags w;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "ralphsup/eventlog.h"
+#include "ralphsup/utf8.h"
 #include "ralphsup/util.h"
 
 #define STDERR_CAP (1u << 20)
@@ -33,7 +34,8 @@
 struct rs_eventlog {
     int fd;
     char *path;
-    int error;
+    int error;        /* the first error */
+    uint64_t dropped; /* events that could not be written */
 };
 
 struct rs_evrec {
@@ -156,12 +158,17 @@ void rs_eventlog_emit(struct rs_eventlog *el, struct rs_evrec *r)
             red = rs_xrealloc(red, n + 2);
             red[n++] = '\n';
             int e = write_all(el->fd, red, n);
-            if (e < 0 && !el->error)
-                el->error = e;
+            if (e < 0) {
+                el->dropped++;
+                if (!el->error)
+                    el->error = e;
+            }
             free(red);
             free(s);
-        } else if (!el->error) {
-            el->error = -ENOMEM; /* the strings are valid UTF-8: only memory can fail */
+        } else {
+            el->dropped++; /* the strings are valid UTF-8: only memory can fail */
+            if (!el->error)
+                el->error = -ENOMEM;
         }
     }
     json_decref(r->o);
@@ -171,6 +178,11 @@ void rs_eventlog_emit(struct rs_eventlog *el, struct rs_evrec *r)
 int rs_eventlog_error(const struct rs_eventlog *el)
 {
     return el ? el->error : 0;
+}
+
+uint64_t rs_eventlog_dropped(const struct rs_eventlog *el)
+{
+    return el ? el->dropped : 0;
 }
 
 const char *rs_eventlog_path(const struct rs_eventlog *el)
@@ -254,24 +266,6 @@ static size_t risky_tail(const char *p, size_t n)
     return 0;
 }
 
-/*
- * Length of an incomplete UTF-8 sequence at the end of @p[0..n) (0-3): a lead
- * byte followed by fewer continuation bytes than it announces. Whether the
- * bytes could still be valid does not matter: held or not, an ill-formed
- * prefix is replaced the same way.
- */
-static size_t utf8_tail(const char *p, size_t n)
-{
-    for (size_t k = 1; k <= 3 && k <= n; k++) {
-        unsigned char c = (unsigned char)p[n - k];
-        if ((c & 0xC0) == 0x80)
-            continue;
-        size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-        return need > k ? k : 0;
-    }
-    return 0;
-}
-
 static void emit_redacted(int fd, const char *data, size_t len)
 {
     size_t n;
@@ -295,7 +289,7 @@ static void hold_write(struct hold *h, int fd, const char *data, size_t len)
     }
     size_t keep = risky_tail(data, len);
     if (!keep)
-        keep = utf8_tail(data, len);
+        keep = rs_utf8_incomplete(data, len);
     emit_redacted(fd, data, len - keep);
     memcpy(h->buf, data + len - keep, keep);
     h->n = keep;

@@ -35,6 +35,7 @@
 #include <git2.h>
 
 #include "ralphsup/gitaudit.h"
+#include "ralphsup/utf8.h"
 #include "ralphsup/util.h"
 
 /* Default lock backoff: 5 retries after the first try, 50 ms doubling to 800 ms. */
@@ -403,6 +404,14 @@ static int build_message(struct rs_buf *b, const char *subject, const char *body
             put_line(b, tr[i].value);
             rs_buf_putc(b, '\n');
         }
+    }
+    if (b->len && !rs_utf8_valid(b->data, b->len)) {
+        /* Subjects, bodies and trailers may quote outside text: git log shows UTF-8. */
+        size_t n = 0;
+        char *c = rs_utf8_clean(b->data, b->len, 0, NULL, &n);
+        rs_buf_reset(b);
+        rs_buf_append(b, c, n);
+        free(c);
     }
     return 0;
 }

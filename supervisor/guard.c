@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "ralphsup/guard.h"
+#include "ralphsup/utf8.h"
 #include "ralphsup/util.h"
 
 /* Symlinks followed while resolving one path (Linux uses 40 as well). */
@@ -647,45 +648,14 @@ int rs_guard_call_parse(const char *data, size_t len, struct rs_guard_call *call
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence at @s (1..4), or 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s)
-{
-    unsigned c = s[0];
-    size_t n;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    unsigned cp = c & (0xff >> (n + 1));
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
 char *rs_guard_deny_json(const char *reason)
 {
     /* Paths may hold bytes that are not UTF-8; JSON strings cannot. */
     struct rs_buf clean;
     rs_buf_init(&clean);
-    const unsigned char *s = (const unsigned char *)reason;
+    const unsigned char *s = (const unsigned char *)reason, *end = s + strlen(reason);
     while (*s) {
-        size_t l = utf8_seq(s);
+        size_t l = rs_utf8_seq(s, (size_t)(end - s), NULL);
         if (l == 0) {
             rs_buf_putc(&clean, '?');
             s++;

@@ -16,10 +16,11 @@
 #include "ralphsup/csv.h"
 #include "ralphsup/iteration.h"
 #include "ralphsup/report.h"
+#include "ralphsup/utf8.h"
 #include "ralphsup/util.h"
 
 #define MAX_CALLS 512
-#define CAP 1024
+#define CAP RS_TEXT_MAX /* the one cap on stored outside text (docs/progress.md) */
 #define MSG_SLOTS 32   /* API messages remembered for cost accounting (as stream.c's ring) */
 #define CALIB_MODELS 16
 
@@ -70,6 +71,7 @@ struct rs_iteration {
     char stderr_head[256];
     size_t nstderr;
     bool stderr_done;
+    char *stderr_text; /* stderr_head made valid UTF-8, for the verdict */
     /* Cost estimate (see account()). */
     struct msg msgs[MSG_SLOTS];
     size_t msg_next;
@@ -115,10 +117,11 @@ struct rs_iteration {
     char *csv_rel;
 };
 
+/* Keep outside text: made valid UTF-8 and cut at a character boundary with "…" past CAP bytes. */
 static void replace(char **dst, const char *src)
 {
     free(*dst);
-    *dst = src ? rs_xstrndup(src, CAP) : NULL;
+    *dst = rs_utf8_clean_str(src, CAP);
 }
 
 static void note(struct rs_iteration *it, const char *kind, const char *fmt, ...) RS_PRINTF(3, 4);
@@ -175,6 +178,7 @@ struct rs_iteration *rs_iteration_free(struct rs_iteration *it)
     free(it->failed_reason);
     free(it->invalid_marker);
     free(it->verify_error);
+    free(it->stderr_text);
     free(it->csv_abs);
     free(it->csv_rel);
     free(it);
@@ -220,7 +224,8 @@ static void on_marker(struct rs_iteration *it, const struct rs_marker *m)
     }
     it->final_kind = (int)m->kind;
     if (m->kind == RS_MARKER_DONE) {
-        replace(&it->done_csv, m->csv);
+        free(it->done_csv); /* a path: kept as written, to be verified */
+        it->done_csv = m->csv ? rs_xstrdup(m->csv) : NULL;
         it->done_coaches = m->coaches;
         it->done_overlaps = m->overlaps;
         note(it, "marker", "RALPH_DONE: %lld %s, %lld %s, csv %s", (long long)m->coaches,
@@ -439,7 +444,8 @@ static void on_result(struct rs_iteration *it, const struct rs_stream_result *r)
             rs_buf_puts(&b, r->errors[i]);
         }
         free(it->result_errors);
-        it->result_errors = rs_buf_steal(&b);
+        it->result_errors = rs_utf8_clean(rs_buf_cstr(&b), b.len, CAP, NULL, NULL);
+        rs_buf_deinit(&b);
     }
     if (r->session_id && !it->session)
         replace(&it->session, r->session_id);
@@ -749,7 +755,15 @@ void rs_iteration_finish(struct rs_iteration *it, int spawn_error, bool exited, 
     obs->killed = killed;
     obs->kill_detail = kill_detail;
     obs->got_init = it->got_init;
-    obs->stderr_head = it->nstderr ? it->stderr_head : NULL;
+    if (it->nstderr) {
+        /* A character cut by the 255-byte head is left out; any other invalid byte becomes U+FFFD. */
+        size_t n = it->nstderr;
+        if (n + 1 >= sizeof it->stderr_head)
+            n -= rs_utf8_incomplete(it->stderr_head, n);
+        free(it->stderr_text);
+        it->stderr_text = rs_utf8_clean(it->stderr_head, n, CAP, NULL, NULL);
+    }
+    obs->stderr_head = it->nstderr ? it->stderr_text : NULL;
     obs->got_result = it->got_result;
     obs->result_subtype = it->result_subtype;
     obs->result_is_error = it->result_is_error;

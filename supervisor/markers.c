@@ -18,6 +18,7 @@
 
 #include "ralphsup/common.h"
 #include "ralphsup/markers.h"
+#include "ralphsup/utf8.h"
 
 #define PREFIX "RALPH_"
 #define PREFIX_LEN 6
@@ -163,7 +164,14 @@ static bool need_count(json_t *obj, const char *key, struct rs_marker *out, enum
 static void parse_payload(enum rs_marker_kind kind, const char *body, size_t len, struct rs_marker *out)
 {
     json_error_t err;
+    /* jansson refuses bytes that are not UTF-8: the agent's text is kept, each bad sequence as U+FFFD. */
+    char *clean = NULL;
+    if (!rs_utf8_valid(body, len)) {
+        clean = rs_utf8_clean(body, len, 0, NULL, &len);
+        body = clean;
+    }
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
+    free(clean);
     if (!root) {
         set_invalid(out, kind, "%s: invalid JSON at column %d: %s", keyword_text(kind), err.column, err.text);
         return;
@@ -218,7 +226,18 @@ int rs_marker_parse_line(const char *line, size_t len, struct rs_marker *out)
         return 0;
     struct rs_marker m = {0};
     if ((size_t)(end - p) + ticks > RS_MARKER_MAX_BYTES) {
-        set_invalid(&m, kind, "%s: marker line longer than %d bytes", keyword_text(kind), RS_MARKER_MAX_BYTES);
+        if (kind == RS_MARKER_PROGRESS) {
+            set_invalid(&m, kind, "%s: marker line longer than %d bytes", keyword_text(kind), RS_MARKER_MAX_BYTES);
+        } else {
+            /* The agent's words are not lost: the beginning of the payload, cut at a character boundary. */
+            const char *b = after < end && *after == ':' ? after + 1 : after;
+            while (b < end && is_ws(*b))
+                b++;
+            char *head = rs_utf8_clean(b, (size_t)(end - b), RS_TEXT_MAX, NULL, NULL);
+            set_invalid(&m, kind, "%s: marker line longer than %d bytes; it begins: %s", keyword_text(kind),
+                        RS_MARKER_MAX_BYTES, head);
+            free(head);
+        }
         goto done;
     }
     if (after == end || *after != ':') {

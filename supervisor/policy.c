@@ -10,6 +10,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ralphsup/policy.h"
@@ -34,8 +35,11 @@ static void set(struct rs_verdict *v, enum rs_verdict_kind k, const char *fmt, .
     v->kind = k;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(v->reason, sizeof(v->reason), fmt, ap);
+    char *r = rs_xvasprintf(fmt, ap);
     va_end(ap);
+    /* Outside text (the agent's reason, stderr, API messages) is in it: clean it, cut it at RS_TEXT_MAX. */
+    rs_utf8_copy(v->reason, sizeof(v->reason), r, strlen(r));
+    free(r);
 }
 
 static const char *nz(const char *s, const char *dflt)
@@ -254,8 +258,9 @@ void rs_policy_classify(const struct rs_iter_obs *o, struct rs_verdict *v)
             set(v, RS_VERDICT_ITEM_FAILED, "agent exited with status %d after an API error: %s", o->exit_code,
                 nz(o->synthetic_text, nz(o->result_text, nz(o->result_errors, "?"))));
         else
-            set(v, RS_VERDICT_ITEM_FAILED, "agent exited with status %d%s%s", o->exit_code,
-                o->result_errors ? ": " : " without a result", o->result_errors ? o->result_errors : "");
+            set(v, RS_VERDICT_ITEM_FAILED, "agent exited with status %d%s%s%s%s", o->exit_code,
+                o->result_errors ? ": " : " without a result", o->result_errors ? o->result_errors : "",
+                o->stderr_head ? "; stderr: " : "", o->stderr_head ? o->stderr_head : "");
         return;
     }
     if (!o->got_result) {

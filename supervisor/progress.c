@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "ralphsup/progress.h"
+#include "ralphsup/utf8.h"
 #include "ralphsup/util.h"
 
 #define PROGRESS_MAX_BYTES (512u * 1024 * 1024)
@@ -269,9 +270,25 @@ void rs_progress_set_stopped(struct rs_progress *p, const char *reason, const ch
 
 /* ---- serialisation -------------------------------------------------------------- */
 
+/*
+ * A JSON string of @s. jansson's json_string() returns NULL for text that is
+ * not UTF-8, which would silently drop the member: such text is written
+ * cleaned instead (each bad sequence as U+FFFD, rs_utf8_clean()).
+ */
+static json_t *jstr(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    char *c = rs_utf8_clean(s, strlen(s), 0, NULL, NULL);
+    j = json_string(c);
+    free(c);
+    return j;
+}
+
 static json_t *jstr_or_null(const char *s)
 {
-    return s ? json_string(s) : json_null();
+    return s ? jstr(s) : json_null();
 }
 
 static json_t *jtime(int64_t ms)
@@ -279,7 +296,7 @@ static json_t *jtime(int64_t ms)
     if (ms <= 0)
         return json_null();
     char b[40];
-    return json_string(rs_time_iso(ms, b, sizeof b));
+    return jstr(rs_time_iso(ms, b, sizeof b));
 }
 
 static json_t *jmoney(double v)
@@ -322,8 +339,8 @@ static json_t *attempt_to_json(const struct rs_attempt *a)
 static json_t *state_to_json(const struct rs_school_state *s, bool completed, bool failed)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "name", json_string(s->name));
-    json_object_set_new(o, "slug", json_string(s->slug ? s->slug : ""));
+    json_object_set_new(o, "name", jstr(s->name));
+    json_object_set_new(o, "slug", jstr(s->slug ? s->slug : ""));
     json_object_set_new(o, "started", jtime(s->started_ms));
     json_object_set_new(o, "finished", jtime(s->finished_ms));
     json_object_set_new(o, "duration_s",
@@ -356,15 +373,15 @@ char *rs_progress_format(const struct rs_progress *p)
 {
     json_t *o = json_object();
     json_object_set_new(o, "schema_version", json_integer(p->schema_version));
-    json_object_set_new(o, "batch_name", json_string(p->batch_name));
+    json_object_set_new(o, "batch_name", jstr(p->batch_name));
     json_object_set_new(o, "status", jstr_or_null(p->status));
     json_object_set_new(o, "started", jtime(p->started_ms));
     json_object_set_new(o, "last_updated", jtime(p->last_updated_ms));
-    json_object_set_new(o, "current_school", p->current ? json_string(p->current->name) : json_null());
+    json_object_set_new(o, "current_school", p->current ? jstr(p->current->name) : json_null());
     if (p->current) {
         const struct rs_current *c = p->current;
         json_t *cj = json_object();
-        json_object_set_new(cj, "name", json_string(c->name));
+        json_object_set_new(cj, "name", jstr(c->name));
         json_object_set_new(cj, "slug", jstr_or_null(c->slug));
         json_object_set_new(cj, "attempt", json_integer(c->attempt));
         json_object_set_new(cj, "iteration", json_integer(c->iteration));
@@ -383,7 +400,7 @@ char *rs_progress_format(const struct rs_progress *p)
     }
     json_t *pend = json_array();
     for (size_t i = 0; i < p->npending; i++)
-        json_array_append_new(pend, json_string(p->pending[i]));
+        json_array_append_new(pend, jstr(p->pending[i]));
     json_object_set_new(o, "pending", pend);
     json_object_set_new(o, "completed", states_to_json(p->completed, p->ncompleted, true, false));
     json_object_set_new(o, "failed", states_to_json(p->failed, p->nfailed, false, true));
@@ -391,9 +408,11 @@ char *rs_progress_format(const struct rs_progress *p)
     json_object_set_new(o, "iterations", json_integer(p->iterations));
     json_object_set_new(o, "cost_usd", jmoney(p->cost_usd));
     json_object_set_new(o, "cost_estimated", json_boolean(p->cost_estimated));
+    if (p->events_dropped > 0)
+        json_object_set_new(o, "events_dropped", json_integer(p->events_dropped));
     if (p->stopped) {
         json_t *s = json_object();
-        json_object_set_new(s, "reason", json_string(p->stopped->reason));
+        json_object_set_new(s, "reason", jstr(p->stopped->reason));
         json_object_set_new(s, "limit", jstr_or_null(p->stopped->limit));
         json_object_set_new(s, "at", jtime(p->stopped->at_ms));
         json_object_set_new(o, "stopped", s);
@@ -477,12 +496,7 @@ static char *describe(json_t *v)
         return rs_xstrdup("an array");
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
-        size_t n = strlen(s);
-        if (n > 40) {
-            n = 40;
-            while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-                n--;
-        }
+        size_t n = rs_utf8_boundary(s, strlen(s), 40);
         return rs_xasprintf("a string \"%.*s%s\"", (int)n, s, s[n] ? "..." : "");
     }
     if (json_is_true(v) || json_is_false(v))
@@ -829,37 +843,6 @@ static void skip_ws(struct scan *s)
         s->p++;
 }
 
-/* Length of the valid UTF-8 sequence at @p (as strict as jansson's), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-    size_t n;
-    uint32_t cp;
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xC2 && p[0] <= 0xDF) {
-        n = 2;
-        cp = p[0] & 0x1Fu;
-    } else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
-        n = 3;
-        cp = p[0] & 0x0Fu;
-    } else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
-        n = 4;
-        cp = p[0] & 0x07u;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3Fu);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
 /* The 4 hex digits at @p, or -1. */
 static long hex4(const char *p, const char *end)
 {
@@ -882,26 +865,7 @@ static long hex4(const char *p, const char *end)
 static void put_utf8(char *out, size_t cap, size_t *n, uint32_t cp)
 {
     char b[4];
-    size_t k;
-    if (cp < 0x80) {
-        b[0] = (char)cp;
-        k = 1;
-    } else if (cp < 0x800) {
-        b[0] = (char)(0xC0 | (cp >> 6));
-        b[1] = (char)(0x80 | (cp & 0x3F));
-        k = 2;
-    } else if (cp < 0x10000) {
-        b[0] = (char)(0xE0 | (cp >> 12));
-        b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        b[2] = (char)(0x80 | (cp & 0x3F));
-        k = 3;
-    } else {
-        b[0] = (char)(0xF0 | (cp >> 18));
-        b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        b[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        b[3] = (char)(0x80 | (cp & 0x3F));
-        k = 4;
-    }
+    size_t k = rs_utf8_encode(cp, b);
     if (*n + k > cap) {
         *n = cap + 1;
         return;
@@ -930,7 +894,7 @@ static bool scan_string(struct scan *s, char *out, size_t cap, size_t *outlen, b
         if (ch < 0x20)
             return false;
         if (ch != '\\') {
-            size_t k = utf8_seq((const unsigned char *)p, (const unsigned char *)end);
+            size_t k = rs_utf8_seq(p, (size_t)(end - p), NULL);
             if (k == 0)
                 return false;
             if (out) {
@@ -1147,6 +1111,7 @@ enum member {
     M_COST_USD,
     M_COST_ESTIMATED,
     M_STOPPED,
+    M_EVENTS_DROPPED,
     M_COUNT
 };
 
@@ -1154,6 +1119,7 @@ static const char *const member_names[M_COUNT] = {
     "schema_version", "batch_name", "status",  "started",        "last_updated",
     "pending",        "completed",  "failed",  "retry_history", "current",
     "current_school", "iterations", "cost_usd", "cost_estimated", "stopped",
+    "events_dropped",
 };
 
 /* The document: its root DOM (fallback) or the text of each member (lean). */
@@ -1445,6 +1411,9 @@ static struct rs_progress *convert(struct ctx *c, const struct source *src)
     json_decref(v);
     v = member_get(c, src, M_COST_ESTIMATED);
     p->cost_estimated = bool_value(c, v, "cost_estimated", "");
+    json_decref(v);
+    v = member_get(c, src, M_EVENTS_DROPPED);
+    p->events_dropped = whole_value(c, v, "events_dropped", "", 0, INT64_MAX, 0);
     json_decref(v);
     if (cost_missing && !seed && !c->errors && !c->syntax) {
         /* Every cost ralphsup adds to the total is also an attempt's: the sum is the total. */

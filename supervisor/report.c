@@ -47,6 +47,7 @@
 #include "ralphsup/csv.h"
 #include "ralphsup/progress.h"
 #include "ralphsup/report.h"
+#include "ralphsup/utf8.h"
 #include "ralphsup/util.h"
 
 #if LXW_VERSION_ID < 114
@@ -75,27 +76,7 @@ static const double leads_widths[RS_REPORT_NCOLS] = {28, 24, 28, 18, 30, 16, 13,
 static void put_utf8(struct rs_buf *b, unsigned cp)
 {
     char t[4];
-    size_t n;
-    if (cp < 0x80) {
-        t[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        t[0] = (char)(0xC0 | (cp >> 6));
-        t[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        t[0] = (char)(0xE0 | (cp >> 12));
-        t[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        t[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        t[0] = (char)(0xF0 | (cp >> 18));
-        t[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        t[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        t[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    rs_buf_append(b, t, n);
+    rs_buf_append(b, t, rs_utf8_encode(cp, t));
 }
 
 /*
@@ -106,46 +87,19 @@ static void put_utf8(struct rs_buf *b, unsigned cp)
  */
 static size_t decode(const unsigned char *s, size_t len, unsigned *cp)
 {
-    unsigned c = s[0];
-    if (c < 0x80) {
-        *cp = c;
+    if (s[0] < 0x80) {
+        *cp = s[0];
         return 1;
     }
-    size_t need;
-    unsigned lo = 0x80, hi = 0xBF, v;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-        v = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        v = c & 0x0F;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        v = c & 0x07;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        *cp = 0xFFFFFFFFu;
-        return 1;
+    uint32_t v = 0;
+    size_t bad = 1, k = rs_utf8_decode(s, len, &v);
+    if (k) {
+        *cp = v;
+        return k;
     }
-    size_t i = 1;
-    for (; i <= need; i++) {
-        if (i >= len || s[i] < lo || s[i] > hi) {
-            *cp = 0xFFFFFFFFu;
-            return i;
-        }
-        v = (v << 6) | (s[i] & 0x3F);
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    *cp = v;
-    return i;
+    rs_utf8_seq(s, len, &bad);
+    *cp = 0xFFFFFFFFu;
+    return bad;
 }
 
 static bool xml_legal(unsigned cp)

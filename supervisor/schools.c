@@ -33,6 +33,7 @@
 #include <jansson.h>
 
 #include "ralphsup/schools.h"
+#include "ralphsup/utf8.h"
 #include "ralphsup/util.h"
 
 #define SLUG_MAX 64
@@ -214,12 +215,7 @@ static char *display(const char *s)
     struct rs_buf b;
     rs_buf_init(&b);
     size_t n = strlen(s);
-    size_t cut = n;
-    if (n > DISPLAY_MAX) {
-        cut = DISPLAY_MAX;
-        while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
-            cut--;
-    }
+    size_t cut = rs_utf8_boundary(s, n, DISPLAY_MAX);
     /* Invisible characters are named ("<U+FEFF (byte order mark)>"), quotes become '. */
     size_t from = 0;
     for (size_t i = 0; i <= cut; i++) {

@@ -38,6 +38,7 @@
 #include "ralphsup/common.h"
 #include "ralphsup/markers.h"
 #include "ralphsup/stream.h"
+#include "ralphsup/utf8.h"
 
 #define ARENA_CHUNK ((size_t)64 << 10)
 #define LINE_KEEP_CAP ((size_t)256 << 10) /* line buffer kept between lines up to this */
@@ -261,34 +262,6 @@ static void vec_trim(void **vec, size_t *cap)
 
 /* ---- UTF-8 ------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at @p (lead byte >= 0x80), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *e)
-{
-    unsigned c = p[0];
-    size_t n = e - p;
-    if (c >= 0xC2 && c <= 0xDF)
-        return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (n < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xE0 && p[1] < 0xA0)
-            return 0; /* overlong */
-        if (c == 0xED && p[1] >= 0xA0)
-            return 0; /* UTF-16 surrogate */
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xF0 && p[1] < 0x90)
-            return 0;
-        if (c == 0xF4 && p[1] >= 0x90)
-            return 0; /* > U+10FFFF */
-        return 4;
-    }
-    return 0;
-}
-
 /* Shorten @len so that @s[0..len) does not end inside a multi-byte character. */
 static size_t utf8_trim(const char *s, size_t len)
 {
@@ -304,29 +277,6 @@ static size_t utf8_trim(const char *s, size_t len)
     return back + 1 >= need ? len : i - 1;
 }
 
-static size_t utf8_put(char *out, unsigned cp)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
 
 /* ---- pass 1: validation ------------------------------------------------ */
 
@@ -953,7 +903,7 @@ static void decode_escape(const char **pp, const char *e, char *out, size_t *n)
         } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
             cp = 0xFFFD;
         }
-        *n = utf8_put(out, cp);
+        *n = rs_utf8_encode(cp, out);
         *pp = p;
         return;
     }
@@ -1026,7 +976,7 @@ static const char *sink_close(struct rs_stream *s, struct sink *k)
     while (p < e && *p < 0x80)
         p++;
     while (p < e) {
-        size_t n = *p < 0x80 ? 1 : utf8_seq(p, e);
+        size_t n = *p < 0x80 ? 1 : rs_utf8_seq(p, (size_t)(e - p), NULL);
         if (!n)
             break;
         p += n;
@@ -1036,7 +986,7 @@ static const char *sink_close(struct rs_stream *s, struct sink *k)
         size_t o = (size_t)((const char *)p - k->buf);
         memcpy(out, k->buf, o);
         while (p < e) {
-            size_t n = *p < 0x80 ? 1 : utf8_seq(p, e);
+            size_t n = *p < 0x80 ? 1 : rs_utf8_seq(p, (size_t)(e - p), NULL);
             if (n) {
                 memcpy(out + o, p, n);
                 o += n;
@@ -1934,7 +1884,7 @@ static const char *printable_head(struct rs_stream *s, const char *p, size_t n)
             i++;
             continue;
         }
-        size_t k = utf8_seq((const unsigned char *)p + i, (const unsigned char *)p + n);
+        size_t k = rs_utf8_seq(p + i, n - i, NULL);
         if (!k) {
             out[o++] = '?';
             i++;

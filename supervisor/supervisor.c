@@ -35,6 +35,7 @@
 #include "ralphsup/settings.h"
 #include "ralphsup/stream.h"
 #include "ralphsup/supervisor.h"
+#include "ralphsup/utf8.h"
 #include "ralphsup/util.h"
 
 extern char **environ;
@@ -121,6 +122,24 @@ static void say(struct sup *s, const char *fmt, ...)
     free(m);
 }
 
+/*
+ * Write an event to logs/events.jsonl. One that cannot be written is not
+ * dropped silently: it is counted in the progress file (events_dropped, shown
+ * by `status`) and the first of the run is said on stderr.
+ */
+static void emit(struct sup *s, struct rs_evrec *r)
+{
+    uint64_t before = rs_eventlog_dropped(s->log);
+    rs_eventlog_emit(s->log, r);
+    uint64_t lost = rs_eventlog_dropped(s->log) - before;
+    if (!lost)
+        return;
+    s->b->prog->events_dropped += (int64_t)lost;
+    if (before == 0)
+        say(s, "cannot write an event to %s: %s (each event lost is counted in the progress file's events_dropped)",
+            rs_eventlog_path(s->log), strerror(-rs_eventlog_error(s->log)));
+}
+
 static size_t total_schools(const struct rs_progress *p)
 {
     return p->ncompleted + p->nfailed + p->npending + (p->current ? 1 : 0);
@@ -197,14 +216,16 @@ static void draw_live(struct sup *s)
         bool est;
         double cost = rs_iteration_cost(s->cur.it, &est);
         const char *tool = rs_iteration_last_tool(s->cur.it);
-        snprintf(line, sizeof line, "[%zu/%zu] %s · attempt %d/%lld · %s · %s · %.60s · %s · %s spent",
+        char tb[61]; /* the tool's input, at most 60 bytes, cut at a character boundary */
+        rs_utf8_copy(tb, sizeof tb, tool ? tool : "starting", strlen(tool ? tool : "starting"));
+        rs_utf8_printf(line, sizeof line, "[%zu/%zu] %s · attempt %d/%lld · %s · %s · %s · %s · %s spent",
                  p->ncompleted + p->nfailed + 1, total_schools(p), s->cur.school->name, s->cur.attempt,
                  (long long)s->cfg->limits.max_attempts_per_school,
                  rs_duration_format((int64_t)(uv_now(&s->loop) - s->cur.started_mono), d, sizeof d),
-                 rs_money_format(cost, m1, sizeof m1), tool ? tool : "starting", eta,
+                 rs_money_format(cost, m1, sizeof m1), tb, eta,
                  rs_money_format(p->cost_usd + cost, m2, sizeof m2));
     } else if (s->waiting) {
-        snprintf(line, sizeof line, "[%zu/%zu] waiting for %s · %s spent", p->ncompleted + p->nfailed, total_schools(p),
+        rs_utf8_printf(line, sizeof line, "[%zu/%zu] waiting for %s · %s spent", p->ncompleted + p->nfailed, total_schools(p),
                  s->waiting, rs_money_format(p->cost_usd, m2, sizeof m2));
     } else {
         return;
@@ -249,7 +270,7 @@ static void on_note(void *ud, const char *kind, const char *msg)
     rs_evrec_str(r, "message", msg);
     if (strcmp(kind, "price-unknown") == 0)
         rs_evrec_str(r, "model", c_model(s));
-    rs_eventlog_emit(s->log, r);
+    emit(s, r);
     if (strcmp(kind, "marker") == 0 || strcmp(kind, "marker-ignored") == 0 || strcmp(kind, "marker-invalid") == 0 ||
         strcmp(kind, "api-retry") == 0 || strcmp(kind, "api-error") == 0 || strcmp(kind, "usage-limit") == 0 ||
         strcmp(kind, "permission-denied") == 0 || strcmp(kind, "oversize-line") == 0)
@@ -280,7 +301,7 @@ static void calibrate(struct sup *s)
     rs_evrec_real(r, "ratio", cc.ratio);
     rs_evrec_real(r, "ratio_before", cc.ratio_before);
     rs_evrec_bool(r, "clamped", cc.clamped);
-    rs_eventlog_emit(s->log, r);
+    emit(s, r);
 }
 
 /* ---- commits ---------------------------------------------------------------- */
@@ -294,7 +315,7 @@ static void commit(struct sup *s, const struct rs_transition *t)
         say(s, "warning: %s", w.msgs[i]);
         struct rs_evrec *e = rs_evrec_new("warning");
         rs_evrec_str(e, "message", w.msgs[i]);
-        rs_eventlog_emit(s->log, e);
+        emit(s, e);
     }
     rs_diags_deinit(&w);
     if (r != 0 && !s->done) {
@@ -404,7 +425,7 @@ static void stop_batch(struct sup *s, int code, const char *reason, const char *
     rs_evrec_str(r, "reason", reason);
     rs_evrec_str(r, "limit", limit);
     rs_evrec_int(r, "exit_code", code);
-    rs_eventlog_emit(s->log, r);
+    emit(s, r);
     say(s, "stopped: %s (exit %d)", reason, code);
     if (!s->exit_code)
         s->exit_code = code;
@@ -420,7 +441,7 @@ static void finish_batch(struct sup *s)
     p->status = rs_xstrdup("finished");
     rs_progress_set_stopped(p, NULL, NULL, 0);
     char subject[512], m[32], d[32];
-    snprintf(subject, sizeof subject, "ralphsup: finished batch %s: %zu completed, %zu failed (%s, %s)", s->cfg->name,
+    rs_utf8_printf(subject, sizeof subject, "ralphsup: finished batch %s: %zu completed, %zu failed (%s, %s)", s->cfg->name,
              p->ncompleted, p->nfailed, rs_money_format(p->cost_usd, m, sizeof m),
              rs_duration_format((int64_t)(uv_now(&s->loop) - s->start_mono), d, sizeof d));
     struct rs_transition t = {.event = "finished", .cost_usd = p->cost_usd, .subject = subject};
@@ -429,7 +450,7 @@ static void finish_batch(struct sup *s)
     rs_evrec_int(r, "completed", (int64_t)p->ncompleted);
     rs_evrec_int(r, "failed", (int64_t)p->nfailed);
     rs_evrec_real(r, "cost_usd", p->cost_usd);
-    rs_eventlog_emit(s->log, r);
+    emit(s, r);
     say(s, "%s", subject + strlen("ralphsup: "));
     shutdown_loop(s);
 }
@@ -533,7 +554,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         free(st->csv);
         st->csv = rs_xstrdup(dn.csv_rel);
         int64_t total = now - st->started_ms;
-        snprintf(subject, sizeof subject, "ralphsup: completed %s (%lld %s, %lld %s, %s, %s)", name,
+        rs_utf8_printf(subject, sizeof subject, "ralphsup: completed %s (%lld %s, %lld %s, %s, %s)", name,
                  (long long)dn.coaches, rs_plural((uint64_t)dn.coaches, "coach", "coaches"), (long long)dn.overlaps,
                  rs_plural((uint64_t)dn.overlaps, "overlap", "overlaps"), rs_money_format(st->cost_usd, m, sizeof m),
                  rs_duration_format(total, d, sizeof d));
@@ -543,14 +564,14 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         rs_evrec_int(r, "coaches", dn.coaches);
         rs_evrec_int(r, "overlaps", dn.overlaps);
         rs_evrec_str(r, "csv", dn.csv_rel);
-        rs_eventlog_emit(s->log, r);
+        emit(s, r);
         commit(s, &t);
         say(s, "%s", subject + strlen("ralphsup: "));
         s->consecutive_transients = 0;
         if (v->limit && p->npending > 0) {
             /* Completed, and the same iteration crossed a batch limit: record both. */
             char reason[640];
-            snprintf(reason, sizeof reason, "%s (%s completed first: its RALPH_DONE was verified)",
+            rs_utf8_printf(reason, sizeof reason, "%s (%s completed first: its RALPH_DONE was verified)",
                      c->kill_detail ? c->kill_detail : v->limit, name);
             iter_release(s);
             if (!s->exit_code)
@@ -565,13 +586,13 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         a->outcome = rs_xstrdup("failed");
         int n = failed_attempts(h);
         int64_t max = s->cfg->limits.max_attempts_per_school;
-        rs_eventlog_emit(s->log, r);
+        emit(s, r);
         if (v->permanent || n >= max) {
             char *body = rs_xasprintf("Attempt %d of %lld failed: %s\n\n%s", c->attempt, (long long)max, v->reason,
                                       v->permanent ? "Not retried: the failure is permanent." : "No attempts left.");
             struct rs_school_state *st = rs_progress_fail(p, name, slug, v->reason);
             st->finished_ms = now;
-            snprintf(subject, sizeof subject, "ralphsup: failed %s after %d attempt%s: %s", name, n, n == 1 ? "" : "s",
+            rs_utf8_printf(subject, sizeof subject, "ralphsup: failed %s after %d attempt%s: %s", name, n, n == 1 ? "" : "s",
                      v->reason);
             t.event = "failed";
             t.subject = subject;
@@ -580,7 +601,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
             free(body);
         } else {
             rs_progress_push_pending(p, name, true);
-            snprintf(subject, sizeof subject, "ralphsup: attempt %d/%lld failed for %s: %s", c->attempt,
+            rs_utf8_printf(subject, sizeof subject, "ralphsup: attempt %d/%lld failed for %s: %s", c->attempt,
                      (long long)max, name, v->reason);
             t.event = "attempt-failed";
             t.subject = subject;
@@ -596,7 +617,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         rs_progress_push_pending(p, name, true);
         s->consecutive_transients++;
         rs_evrec_int(r, "consecutive_transients", s->consecutive_transients);
-        rs_eventlog_emit(s->log, r);
+        emit(s, r);
         if (s->consecutive_transients > s->cfg->limits.max_consecutive_transients) {
             char *reason = rs_xasprintf("%d consecutive transient errors (max_consecutive_transients %lld); last: %s",
                                         s->consecutive_transients,
@@ -619,7 +640,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
             delay = rs_policy_backoff_ms(&s->cfg->limits, s->consecutive_transients, (double)(random() % 1000) / 1000.0);
             s->waiting = rs_xasprintf("retry after transient error (%s)", rs_duration_format(delay, d, sizeof d));
         }
-        snprintf(subject, sizeof subject, "ralphsup: requeued %s after a transient error (retry in %s): %s", name,
+        rs_utf8_printf(subject, sizeof subject, "ralphsup: requeued %s after a transient error (retry in %s): %s", name,
                  rs_duration_format(delay, d, sizeof d), v->reason);
         t.event = "requeued";
         t.subject = subject;
@@ -636,15 +657,15 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
     case RS_VERDICT_LIMIT: {
         a->outcome = rs_xstrdup(v->kind == RS_VERDICT_CANCELLED ? "cancelled" : "stopped");
         rs_progress_push_pending(p, name, true);
-        rs_eventlog_emit(s->log, r);
+        emit(s, r);
         int code = v->exit_code;
         char reason[640];
         if (v->kind == RS_VERDICT_CANCELLED) {
             code = s->cancel_signal == SIGINT ? RS_EXIT_SIGINT : RS_EXIT_SIGTERM;
-            snprintf(reason, sizeof reason, "cancelled by %s; %s requeued at the front of pending (no attempt counted)",
+            rs_utf8_printf(reason, sizeof reason, "cancelled by %s; %s requeued at the front of pending (no attempt counted)",
                      signame(s->cancel_signal), name);
         } else {
-            snprintf(reason, sizeof reason, "%s (%s requeued at the front of pending)", v->reason, name);
+            rs_utf8_printf(reason, sizeof reason, "%s (%s requeued at the front of pending)", v->reason, name);
         }
         iter_release(s);
         stop_batch(s, code, reason, v->limit, v->kind == RS_VERDICT_CANCELLED ? "cancelled" : "stopped");
@@ -659,7 +680,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
     if (s->stopping) {
         /* A cancel arrived while the outcome was being recorded. */
         char reason[128];
-        snprintf(reason, sizeof reason, "cancelled by %s", signame(s->cancel_signal));
+        rs_utf8_printf(reason, sizeof reason, "cancelled by %s", signame(s->cancel_signal));
         stop_batch(s, s->cancel_signal == SIGINT ? RS_EXIT_SIGINT : RS_EXIT_SIGTERM, reason, NULL, "cancelled");
         return;
     }
@@ -680,7 +701,7 @@ static void on_runner_finish(void *ud, int64_t exit_status, int term_signal, uns
     if (flags & RS_RUNNER_F_SURVIVORS) {
         struct rs_evrec *r = ev_school(s, "survivors");
         rs_evrec_str(r, "message", "processes of the iteration were still alive after SIGKILL");
-        rs_eventlog_emit(s->log, r);
+        emit(s, r);
     }
     struct rs_iter_obs obs;
     rs_iteration_finish(c->it, 0, true, (int)exit_status, term_signal, c->killed, c->kill_detail, c->budget_limit, &obs);
@@ -703,7 +724,7 @@ static void request_stop(struct sup *s, enum rs_kill_reason why, const char *det
         c->kill_detail = detail ? rs_xstrdup(detail) : NULL;
         struct rs_evrec *r = ev_school(s, "stop-iteration");
         rs_evrec_str(r, "reason", detail);
-        rs_eventlog_emit(s->log, r);
+        emit(s, r);
         say(s, "%s: stopping the agent: %s", c->school->name, detail ? detail : "");
     }
     rs_runner_stop(c->runner, (uint64_t)s->cfg->limits.kill_grace_ms);
@@ -778,11 +799,11 @@ static void on_tick(uv_timer_t *t)
         const struct rs_limits *l = &s->cfg->limits;
         char reason[256], d[32];
         if (l->iteration_timeout_ms > 0 && now - c->started_mono >= (uint64_t)l->iteration_timeout_ms) {
-            snprintf(reason, sizeof reason, "iteration_timeout reached (%s)",
+            rs_utf8_printf(reason, sizeof reason, "iteration_timeout reached (%s)",
                      rs_duration_format(l->iteration_timeout_ms, d, sizeof d));
             request_stop(s, RS_KILL_TIMEOUT, reason);
         } else if (l->stall_timeout_ms > 0 && now - c->last_output_mono >= (uint64_t)l->stall_timeout_ms) {
-            snprintf(reason, sizeof reason, "stalled: no output for %s (stall_timeout)",
+            rs_utf8_printf(reason, sizeof reason, "stalled: no output for %s (stall_timeout)",
                      rs_duration_format(l->stall_timeout_ms, d, sizeof d));
             request_stop(s, RS_KILL_STALL, reason);
         } else {
@@ -893,7 +914,7 @@ static void start_iteration(struct sup *s)
         return;
     if (s->stopping) {
         char reason[128];
-        snprintf(reason, sizeof reason, "cancelled by %s", signame(s->cancel_signal));
+        rs_utf8_printf(reason, sizeof reason, "cancelled by %s", signame(s->cancel_signal));
         stop_batch(s, s->cancel_signal == SIGINT ? RS_EXIT_SIGINT : RS_EXIT_SIGTERM, reason, NULL, "cancelled");
         return;
     }
@@ -915,7 +936,7 @@ static void start_iteration(struct sup *s)
         rs_progress_remove_pending(p, name);
         rs_progress_drop_history(p, name); /* retry history belongs to pending schools only */
         char subject[512];
-        snprintf(subject, sizeof subject, "ralphsup: dropped %s from pending (no longer in the school list)", name);
+        rs_utf8_printf(subject, sizeof subject, "ralphsup: dropped %s from pending (no longer in the school list)", name);
         struct rs_transition t = {.event = "requeued", .school = name, .cost_usd = -1, .subject = subject};
         commit(s, &t);
         say(s, "%s", subject + 10);
@@ -941,7 +962,7 @@ static void start_iteration(struct sup *s)
         rs_progress_remove_pending(p, sc->name);
         struct rs_school_state *st = rs_progress_fail(p, sc->name, sc->slug, why);
         st->finished_ms = rs_now_ms();
-        snprintf(subject, sizeof subject, "ralphsup: failed %s: %s", sc->name, why);
+        rs_utf8_printf(subject, sizeof subject, "ralphsup: failed %s: %s", sc->name, why);
         struct rs_transition t = {.event = "failed", .school = sc->name, .cost_usd = -1, .subject = subject};
         commit(s, &t);
         say(s, "%s", subject + strlen("ralphsup: "));
@@ -1031,7 +1052,7 @@ static void start_iteration(struct sup *s)
         rs_evrec_int(ev, "pid", rs_runner_pid(c->runner));
     else
         rs_evrec_str(ev, "spawn_error", strerror(-r));
-    rs_eventlog_emit(s->log, ev);
+    emit(s, ev);
 
     if (r < 0) {
         struct rs_iter_obs obs;
@@ -1044,7 +1065,7 @@ static void start_iteration(struct sup *s)
     p->current->pid = (int)rs_runner_pid(c->runner);
 
     char subject[512];
-    snprintf(subject, sizeof subject, "ralphsup: started %s (attempt %d/%lld, iteration %lld)", sc->name, c->attempt,
+    rs_utf8_printf(subject, sizeof subject, "ralphsup: started %s (attempt %d/%lld, iteration %lld)", sc->name, c->attempt,
              (long long)s->cfg->limits.max_attempts_per_school, (long long)c->iteration);
     struct rs_transition t = {.event = "started", .school = sc->name, .attempt = c->attempt,
                               .iteration = c->iteration, .cost_usd = -1, .subject = subject};
@@ -1066,7 +1087,7 @@ static void reload(struct sup *s)
         say(s, "SIGHUP: config reload failed, keeping the current limits:\n%s", msg);
         struct rs_evrec *e = rs_evrec_new("reload-failed");
         rs_evrec_str(e, "message", msg);
-        rs_eventlog_emit(s->log, e);
+        emit(s, e);
         free(msg);
         rs_diags_deinit(&d);
         return;
@@ -1078,12 +1099,12 @@ static void reload(struct sup *s)
     char *diff = rs_limits_diff(&s->cfg->limits, &nl);
     s->cfg->limits = nl;
     char subject[768];
-    snprintf(subject, sizeof subject, "ralphsup: limits reloaded: %s", diff[0] ? diff : "no change");
+    rs_utf8_printf(subject, sizeof subject, "ralphsup: limits reloaded: %s", diff[0] ? diff : "no change");
     struct rs_transition t = {.event = "limits-reloaded", .cost_usd = -1, .subject = subject,
                               .school = s->cur.active ? s->cur.school->name : NULL};
     struct rs_evrec *e = rs_evrec_new("limits-reloaded");
     rs_evrec_str(e, "diff", diff);
-    rs_eventlog_emit(s->log, e);
+    emit(s, e);
     commit(s, &t);
     say(s, "%s", subject + strlen("ralphsup: "));
     free(diff);
@@ -1110,7 +1131,7 @@ static void on_signal(uv_signal_t *h, int sig)
     s->cancel_signal = sig;
     struct rs_evrec *e = rs_evrec_new("cancel");
     rs_evrec_str(e, "signal", signame(sig));
-    rs_eventlog_emit(s->log, e);
+    emit(s, e);
     if (s->cur.active && s->cur.runner) {
         char detail[64];
         snprintf(detail, sizeof detail, "cancelled by %s", signame(sig));
@@ -1141,7 +1162,7 @@ static void requeue_interrupted(struct sup *s)
     rs_current_free(p->current);
     p->current = NULL;
     char subject[512];
-    snprintf(subject, sizeof subject, "ralphsup: requeued %s (interrupted run; no attempt counted)", name);
+    rs_utf8_printf(subject, sizeof subject, "ralphsup: requeued %s (interrupted run; no attempt counted)", name);
     char *body = rs_xasprintf("The previous supervisor stopped while %s was current (attempt %d, iteration %lld). "
                               "%d leftover process%s of that iteration killed.",
                               name, attempt, (long long)iteration, killed > 0 ? killed : 0, killed == 1 ? "" : "es");
@@ -1151,7 +1172,7 @@ static void requeue_interrupted(struct sup *s)
     struct rs_evrec *e = rs_evrec_new("requeued-interrupted");
     rs_evrec_str(e, "school", name);
     rs_evrec_int(e, "leftovers_killed", killed > 0 ? killed : 0);
-    rs_eventlog_emit(s->log, e);
+    emit(s, e);
     say(s, "requeued %s: it was current when the previous run stopped (%d leftover process%s killed)", name,
         killed > 0 ? killed : 0, killed == 1 ? "" : "es");
     free(body);
@@ -1283,7 +1304,7 @@ int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     rs_evrec_str(e, "config", s->cfg->path);
     rs_evrec_str(e, "agent", s->agent_path);
     rs_evrec_int(e, "pending", (int64_t)b->prog->npending);
-    rs_eventlog_emit(s->log, e);
+    emit(s, e);
     say(s, "batch %s: %zu pending, %zu completed, %zu failed; agent %s", s->cfg->name, b->prog->npending,
         b->prog->ncompleted, b->prog->nfailed, s->agent_path);
     s->calib = rs_cost_calib_new();
@@ -1293,7 +1314,7 @@ int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
         char *m = rs_xasprintf("no price for %s; estimates use '*'", model);
         rs_evrec_str(pe, "model", model);
         rs_evrec_str(pe, "message", m);
-        rs_eventlog_emit(s->log, pe);
+        emit(s, pe);
         say(s, "warning: %s (add [prices.\"%s\"] to %s)", m, model, s->cfg->path);
         s->price_unknown_said = rs_xstrdup(model);
         free(m);

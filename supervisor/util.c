@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ralphsup/utf8.h"
 #include "ralphsup/util.h"
 
 /* ---- buffer ------------------------------------------------------------ */
@@ -498,28 +499,6 @@ int rs_time_parse_iso(const char *s, int64_t *epoch_ms)
 
 /* ---- text -------------------------------------------------------------- */
 
-/* Decode one UTF-8 sequence at @s (@n bytes left); 0 when ill-formed. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    size_t len = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 && s[0] < 0xE0 ? 2 : 0;
-    if (len == 0 || len > n || s[0] > 0xF4)
-        return 0;
-    uint32_t v = s[0] & (0x7F >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = v << 6 | (s[i] & 0x3F);
-    }
-    if ((len == 3 && v < 0x800) || (len == 4 && (v < 0x10000 || v > 0x10FFFF)) || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return len;
-}
-
 bool rs_char_invisible(uint32_t cp, const char **name)
 {
     static const struct { uint32_t cp; const char *name; } named[] = {
@@ -559,7 +538,7 @@ void rs_buf_put_visible(struct rs_buf *b, const char *s, size_t len)
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
         uint32_t cp = 0;
-        size_t n = utf8_decode(u + i, len - i, &cp);
+        size_t n = rs_utf8_decode(u + i, len - i, &cp);
         const char *name = NULL;
         if (n == 0) {
             rs_buf_printf(b, "<byte 0x%02X (not UTF-8)>", u[i]);
@@ -644,47 +623,6 @@ static bool keychar(char c)
     return isalnum((unsigned char)c) || c == '-' || c == '_';
 }
 
-/*
- * The UTF-8 sequence at @p (n >= 1 bytes, p[0] >= 0x80) by RFC 3629 (no
- * overlong forms, surrogates or code points above U+10FFFF): its length when
- * well-formed and complete, else 0 with *bad = the length of its maximal
- * ill-formed subpart (at least 1), which is replaced by one U+FFFD, as the
- * Unicode standard (section 3.9) and the WHATWG decoder do.
- */
-static size_t utf8_seq(const unsigned char *p, size_t n, size_t *bad)
-{
-    unsigned char c = p[0], lo = 0x80, hi = 0xBF;
-    size_t need;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        if (c == 0xE0)
-            lo = 0xA0; /* overlong */
-        else if (c == 0xED)
-            hi = 0x9F; /* surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        if (c == 0xF0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xF4)
-            hi = 0x8F; /* above U+10FFFF */
-    } else {
-        *bad = 1;
-        return 0;
-    }
-    size_t i = 1;
-    for (; i < need && i < n; i++) {
-        unsigned char d = p[i];
-        if (i == 1 ? (d < lo || d > hi) : (d & 0xC0) != 0x80)
-            break;
-    }
-    if (i == need)
-        return need;
-    *bad = i;
-    return 0;
-}
-
 char *rs_redact(const char *s, size_t len, size_t *out_len)
 {
     struct rs_buf b;
@@ -693,12 +631,12 @@ char *rs_redact(const char *s, size_t len, size_t *out_len)
     while (i < len) {
         if ((unsigned char)s[i] >= 0x80) {
             size_t bad = 0;
-            size_t k = utf8_seq((const unsigned char *)s + i, len - i, &bad);
+            size_t k = rs_utf8_seq(s + i, len - i, &bad);
             if (k) {
                 rs_buf_append(&b, s + i, k);
                 i += k;
             } else {
-                rs_buf_puts(&b, "\xEF\xBF\xBD"); /* U+FFFD */
+                rs_buf_puts(&b, RS_UTF8_REPLACEMENT);
                 i += bad;
             }
             continue;

@@ -8,8 +8,9 @@
  * across chunk boundaries.
  *
  * Files are appended with O_APPEND; a crash can lose the tail of a
- * transcript but never corrupts earlier lines. Write errors are remembered
- * and reported once (rs_eventlog_error), never fatal for the batch.
+ * transcript but never corrupts earlier lines. The first write error is
+ * remembered (rs_eventlog_error) and every event that could not be written
+ * is counted (rs_eventlog_dropped); never fatal for the batch.
  */
 #pragma once
 
@@ -37,6 +38,8 @@ void rs_evrec_strv(struct rs_evrec *r, const char *key, const char *const *v, si
 void rs_eventlog_emit(struct rs_eventlog *el, struct rs_evrec *r);
 /* First write error seen (negative errno) or 0. */
 int rs_eventlog_error(const struct rs_eventlog *el);
+/* Events that could not be written (serialisation or write failed); the caller says so. */
+uint64_t rs_eventlog_dropped(const struct rs_eventlog *el);
 /* Path of events.jsonl. */
 const char *rs_eventlog_path(const struct rs_eventlog *el);
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "ralphsup/config.h"
+#include "ralphsup/utf8.h"
 
 /* Why the supervisor itself ended an iteration (set before classifying). */
 enum rs_kill_reason {
@@ -76,7 +77,7 @@ struct rs_verdict {
     int exit_code;           /* FATAL: sysexits code; LIMIT: 3 */
     const char *limit;       /* LIMIT: the limit key */
     int64_t wait_until_ms;   /* TRANSIENT usage limit: wait until (epoch ms), else 0 */
-    char reason[512];
+    char reason[RS_TEXT_MAX + 1]; /* valid UTF-8, cut at a character boundary with "…" (rs_utf8_copy) */
 };
 
 /* Exit code for an authentication failure (EX_NOPERM). */

@@ -88,6 +88,7 @@ struct rs_progress {
     int64_t iterations;     /* iterations run so far (persisted, for max_iterations) */
     double cost_usd;        /* batch total */
     bool cost_estimated;    /* some part of cost_usd is an estimate */
+    int64_t events_dropped; /* events that could not be written to events.jsonl (written when > 0) */
     struct rs_stop *stopped;/* why the last run stopped, or NULL */
     char *status;           /* "initialized" | "running" | "finished" | "stopped" | "cancelled" */
     char *extra;            /* unknown top-level members (JSON object text) or NULL: kept across saves */

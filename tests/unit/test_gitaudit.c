@@ -533,6 +533,24 @@ Test(gitaudit, message_layout_and_trailers_parse)
     expect_fsck();
 }
 
+Test(gitaudit, message_with_bytes_that_are_not_utf8_is_repaired)
+{
+    set_identity();
+    git_init();
+    write_file("p.json", "{}\n");
+    struct rs_git *g = open_ref("HEAD");
+    const char *paths[] = {"p.json"};
+    struct rs_git_trailer tr[] = {{"Ralphsup-School", "Caf\xE9 High"}};
+    char oid[41];
+    cr_assert_eq(rs_git_commit(g, paths, 1, "failed: bad \xFF here", "cut \xC3", tr, 1, oid, err, sizeof(err)), 0,
+                 "%s", err);
+    /* Each bad sequence is one U+FFFD; nothing is dropped. */
+    expect_out("failed: bad \xEF\xBF\xBD here\n\ncut \xEF\xBF\xBD\n\nRalphsup-School: Caf\xEF\xBF\xBD High\n",
+               "git cat-file commit HEAD | sed '1,/^$/d'");
+    rs_git_free(g);
+    expect_fsck();
+}
+
 Test(gitaudit, not_a_repository_noreport_or_create)
 {
     struct rs_git_opts o = {.workdir = repo, .ref = "HEAD"};

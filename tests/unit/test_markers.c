@@ -6,6 +6,7 @@
 
 #include "ralphsup/common.h"
 #include "ralphsup/markers.h"
+#include "ralphsup/utf8.h"
 
 static int parse(const char *line, struct rs_marker *m)
 {
@@ -184,6 +185,43 @@ Test(markers, size_limit)
     cr_expect_str_eq(m.reason, "RALPH_PROGRESS: marker line longer than 65536 bytes");
     rs_marker_deinit(&m);
     free(line);
+}
+
+Test(markers, overlong_failed_quotes_its_beginning)
+{
+    /* An over-long RALPH_FAILED keeps the agent's words: the beginning of the payload, cut with "…". */
+    size_t n = RS_MARKER_MAX_BYTES + 10;
+    char *line = malloc(n + 1);
+    const char *head = "RALPH_FAILED: {\"school\": \"X\", \"reason\": \"";
+    size_t h = strlen(head);
+    memcpy(line, head, h);
+    for (size_t i = h; i + 1 < n; i += 2)
+        memcpy(line + i, "\xC3\xA9", 2);
+    line[n - 1] = 'e';
+    line[n] = '\0';
+    struct rs_marker m;
+    cr_assert_eq(rs_marker_parse_line(line, n, &m), 1);
+    cr_expect_eq(m.kind, RS_MARKER_INVALID);
+    cr_expect_eq(m.intended, RS_MARKER_FAILED);
+    const char *want = "RALPH_FAILED: marker line longer than 65536 bytes; it begins: {\"school\": \"X\", \"reason\": \"\xC3\xA9";
+    cr_expect_eq(strncmp(m.reason, want, strlen(want)), 0, "%.120s", m.reason);
+    size_t len = strlen(m.reason);
+    cr_expect_leq(len, strlen("RALPH_FAILED: marker line longer than 65536 bytes; it begins: ") + RS_TEXT_MAX);
+    cr_expect_str_eq(m.reason + len - 3, RS_UTF8_ELLIPSIS);
+    cr_expect(rs_utf8_valid(m.reason, len));
+    rs_marker_deinit(&m);
+    free(line);
+}
+
+Test(markers, payload_bytes_that_are_not_utf8_become_fffd)
+{
+    const char *line = "RALPH_FAILED: {\"school\": \"X\", \"reason\": \"bad \xFF and \xC0\xAF\", \"retryable\": false}";
+    struct rs_marker m;
+    cr_assert_eq(rs_marker_parse_line(line, strlen(line), &m), 1);
+    cr_assert_eq(m.kind, RS_MARKER_FAILED, "%s", m.reason ? m.reason : "");
+    cr_expect_str_eq(m.reason, "bad " RS_UTF8_REPLACEMENT " and " RS_UTF8_REPLACEMENT RS_UTF8_REPLACEMENT);
+    cr_expect_not(m.retryable);
+    rs_marker_deinit(&m);
 }
 
 Test(markers, kind_names_and_deinit)

@@ -245,3 +245,27 @@ Test(policy, usage_cost_matches_the_cli)
     struct rs_price p = {.model = (char *)"claude-opus-4", .input_per_mtok = 5, .output_per_mtok = 25};
     cr_expect_float_eq(rs_policy_usage_cost(&p, 1000, 50, 0, 0), 0.00625, 1e-12);
 }
+
+Test(policy, reasons_are_valid_utf8_cut_at_a_boundary)
+{
+    /* A 5,000-byte reason of "é": stored cut at a character boundary, "…" at the end, within RS_TEXT_MAX. */
+    char big[5001];
+    for (size_t i = 0; i < 5000; i += 2)
+        memcpy(big + i, "\xC3\xA9", 2);
+    big[5000] = '\0';
+    struct rs_iter_obs o = {.exited = true, .got_init = true, .got_result = true, .failed_marker = true,
+                            .failed_reason = big};
+    struct rs_verdict v;
+    rs_policy_classify(&o, &v);
+    size_t n = strlen(v.reason);
+    cr_expect_leq(n, RS_TEXT_MAX);
+    cr_expect_geq(n, RS_TEXT_MAX - 1);
+    cr_expect_str_eq(v.reason + n - 3, RS_UTF8_ELLIPSIS);
+    cr_expect(rs_utf8_valid(v.reason, n));
+    cr_expect_eq(strncmp(v.reason, "agent reported failure (not retryable): \xC3\xA9", 42), 0, "%.60s", v.reason);
+
+    /* Bytes that are not UTF-8 become U+FFFD; a non-zero exit quotes the stderr head. */
+    o = (struct rs_iter_obs){.exited = true, .got_init = true, .exit_code = 3, .stderr_head = "caf\xE9 broken"};
+    rs_policy_classify(&o, &v);
+    cr_expect_str_eq(v.reason, "agent exited with status 3 without a result; stderr: caf" RS_UTF8_REPLACEMENT " broken");
+}
