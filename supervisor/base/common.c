@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ralphsup/common.h"
+#include "ralphsup/base/common.h"
 
 RS_NORETURN static void oom(size_t n)
 {

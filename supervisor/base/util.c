@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ralphsup/util.h"
+#include "ralphsup/base/util.h"
 
 /* ---- buffer ------------------------------------------------------------ */
 

@@ -7,10 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ralphsup/cli.h"
-#include "ralphsup/common.h"
-#include "ralphsup/doctor.h"
-#include "ralphsup/guard.h"
+#include "ralphsup/cli/cli.h"
+#include "ralphsup/base/common.h"
+#include "ralphsup/cli/doctor.h"
 
 #ifndef RALPHSUP_VERSION
 #define RALPHSUP_VERSION "0.1.0"

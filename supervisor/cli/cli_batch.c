@@ -15,10 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ralphsup/batch.h"
-#include "ralphsup/cli.h"
-#include "ralphsup/proctree.h"
-#include "ralphsup/util.h"
+#include "ralphsup/store/batch.h"
+#include "ralphsup/cli/cli.h"
+#include "ralphsup/run/proctree.h"
+#include "ralphsup/base/util.h"
 
 static int finish_open_error(int ex, struct rs_diags *d)
 {

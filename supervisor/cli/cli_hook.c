@@ -25,9 +25,10 @@
 
 #include <jansson.h>
 
-#include "ralphsup/config.h"
-#include "ralphsup/guard.h"
-#include "ralphsup/util.h"
+#include "ralphsup/cli/cli.h"
+#include "ralphsup/core/config.h"
+#include "ralphsup/core/guard.h"
+#include "ralphsup/base/util.h"
 
 static const char hook_help[] =
     "usage: ralphsup hook guard [--config CONFIG]\n\n"

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "ralphsup/batch.h"
-#include "ralphsup/cli.h"
-#include "ralphsup/report.h"
-#include "ralphsup/util.h"
+#include "ralphsup/store/batch.h"
+#include "ralphsup/cli/cli.h"
+#include "ralphsup/report/report.h"
+#include "ralphsup/base/util.h"
 
 static const char report_help[] =
     "usage: ralphsup report CONFIG [--date YYYY-MM-DD] [--out DIR]\n\n"

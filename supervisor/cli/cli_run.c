@@ -15,13 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ralphsup/batch.h"
-#include "ralphsup/cli.h"
-#include "ralphsup/iteration.h"
-#include "ralphsup/policy.h"
-#include "ralphsup/stream.h"
-#include "ralphsup/supervisor.h"
-#include "ralphsup/util.h"
+#include "ralphsup/store/batch.h"
+#include "ralphsup/cli/cli.h"
+#include "ralphsup/core/iteration.h"
+#include "ralphsup/core/policy.h"
+#include "ralphsup/core/stream.h"
+#include "ralphsup/run/supervisor.h"
+#include "ralphsup/base/util.h"
 
 /* ---- start ------------------------------------------------------------------ */
 

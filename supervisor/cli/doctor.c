@@ -32,18 +32,18 @@
 #include <unistd.h>
 
 
-#include "ralphsup/batch.h"
-#include "ralphsup/cli.h"
-#include "ralphsup/config.h"
-#include "ralphsup/doctor.h"
-#include "ralphsup/gitaudit.h"
-#include "ralphsup/lock.h"
-#include "ralphsup/progress.h"
-#include "ralphsup/prompt.h"
-#include "ralphsup/runner.h"
-#include "ralphsup/schools.h"
-#include "ralphsup/settings.h"
-#include "ralphsup/util.h"
+#include "ralphsup/store/batch.h"
+#include "ralphsup/cli/cli.h"
+#include "ralphsup/core/config.h"
+#include "ralphsup/cli/doctor.h"
+#include "ralphsup/store/gitaudit.h"
+#include "ralphsup/store/lock.h"
+#include "ralphsup/store/progress.h"
+#include "ralphsup/core/prompt.h"
+#include "ralphsup/run/runner.h"
+#include "ralphsup/core/schools.h"
+#include "ralphsup/run/settings.h"
+#include "ralphsup/base/util.h"
 
 extern char **environ;
 

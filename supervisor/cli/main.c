@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* ralphsup entry point: everything else lives in the core library. */
-#include "ralphsup/cli.h"
+#include "ralphsup/cli/cli.h"
 
 int main(int argc, char **argv)
 {

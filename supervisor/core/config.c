@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ralphsup/config.h"
-#include "ralphsup/util.h"
+#include "ralphsup/core/config.h"
+#include "ralphsup/base/util.h"
 #include "toml-internal.h"
 
 #define CONFIG_MAX_BYTES (1024 * 1024)

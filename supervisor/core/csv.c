@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ralphsup/csv.h"
+#include "ralphsup/core/csv.h"
 
 enum state {
     S_FIELD_START,     /* at the start of a field (or of a record) */

@@ -22,8 +22,8 @@
 
 #include <jansson.h>
 
-#include "ralphsup/guard.h"
-#include "ralphsup/util.h"
+#include "ralphsup/core/guard.h"
+#include "ralphsup/base/util.h"
 
 /* Symlinks followed while resolving one path (Linux uses 40 as well). */
 #define MAX_SYMLINK_HOPS 40

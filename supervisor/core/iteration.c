@@ -13,10 +13,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ralphsup/csv.h"
-#include "ralphsup/iteration.h"
-#include "ralphsup/report.h"
-#include "ralphsup/util.h"
+#include "ralphsup/core/csv.h"
+#include "ralphsup/core/iteration.h"
+#include "ralphsup/core/leads.h"
+#include "ralphsup/base/util.h"
 
 #define MAX_CALLS 512
 #define CAP 1024

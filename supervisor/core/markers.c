@@ -16,8 +16,8 @@
 
 #include <jansson.h>
 
-#include "ralphsup/common.h"
-#include "ralphsup/markers.h"
+#include "ralphsup/base/common.h"
+#include "ralphsup/core/markers.h"
 
 #define PREFIX "RALPH_"
 #define PREFIX_LEN 6

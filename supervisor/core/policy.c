@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ralphsup/policy.h"
-#include "ralphsup/util.h"
+#include "ralphsup/core/policy.h"
+#include "ralphsup/base/util.h"
 
 const char *rs_verdict_class(enum rs_verdict_kind k)
 {

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ralphsup/prompt.h"
-#include "ralphsup/util.h"
+#include "ralphsup/core/prompt.h"
+#include "ralphsup/base/util.h"
 
 enum var {
     V_LITERAL,

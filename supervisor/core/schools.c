@@ -32,8 +32,8 @@
 
 #include <jansson.h>
 
-#include "ralphsup/schools.h"
-#include "ralphsup/util.h"
+#include "ralphsup/core/schools.h"
+#include "ralphsup/base/util.h"
 
 #define SLUG_MAX 64
 #define NAME_MAX_BYTES 256      /* school names and aliases */

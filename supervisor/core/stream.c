@@ -35,9 +35,9 @@
 #include <emmintrin.h>
 #endif
 
-#include "ralphsup/common.h"
-#include "ralphsup/markers.h"
-#include "ralphsup/stream.h"
+#include "ralphsup/base/common.h"
+#include "ralphsup/core/markers.h"
+#include "ralphsup/core/stream.h"
 
 #define ARENA_CHUNK ((size_t)64 << 10)
 #define LINE_KEEP_CAP ((size_t)256 << 10) /* line buffer kept between lines up to this */

@@ -43,19 +43,15 @@
 #include <unistd.h>
 #include <xlsxwriter.h>
 
-#include "ralphsup/config.h"
-#include "ralphsup/csv.h"
-#include "ralphsup/progress.h"
-#include "ralphsup/report.h"
-#include "ralphsup/util.h"
+#include "ralphsup/core/config.h"
+#include "ralphsup/core/csv.h"
+#include "ralphsup/store/progress.h"
+#include "ralphsup/report/report.h"
+#include "ralphsup/base/util.h"
 
 #if LXW_VERSION_ID < 114
 #error "libxlsxwriter >= 1.1.4 is required"
 #endif
-
-const char *const rs_report_columns[RS_REPORT_NCOLS] = {
-    "school", "coach_name", "title", "sport", "email", "phone", "nmdp_overlap", "overlap_evidence", "source_url",
-};
 
 enum { COL_OVERLAP = 6 };
 

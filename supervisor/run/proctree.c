@@ -26,9 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ralphsup/common.h"
-#include "ralphsup/proctree.h"
-#include "ralphsup/util.h"
+#include "ralphsup/base/common.h"
+#include "ralphsup/run/proctree.h"
+#include "ralphsup/base/util.h"
 
 /* An environment larger than this is only searched in its first part. */
 #define ENVIRON_MAX (8u << 20)

@@ -27,10 +27,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ralphsup/common.h"
-#include "ralphsup/proctree.h"
-#include "ralphsup/runner.h"
-#include "ralphsup/util.h"
+#include "ralphsup/base/common.h"
+#include "ralphsup/run/proctree.h"
+#include "ralphsup/run/runner.h"
+#include "ralphsup/base/util.h"
 
 extern char **environ;
 

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ralphsup/settings.h"
-#include "ralphsup/util.h"
+#include "ralphsup/run/settings.h"
+#include "ralphsup/base/util.h"
 
 #define FRAGMENT_MAX (1u << 20)
 

@@ -25,17 +25,17 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "ralphsup/eventlog.h"
-#include "ralphsup/iteration.h"
-#include "ralphsup/policy.h"
-#include "ralphsup/proctree.h"
-#include "ralphsup/prompt.h"
-#include "ralphsup/report.h"
-#include "ralphsup/runner.h"
-#include "ralphsup/settings.h"
-#include "ralphsup/stream.h"
-#include "ralphsup/supervisor.h"
-#include "ralphsup/util.h"
+#include "ralphsup/store/eventlog.h"
+#include "ralphsup/core/iteration.h"
+#include "ralphsup/core/policy.h"
+#include "ralphsup/run/proctree.h"
+#include "ralphsup/core/prompt.h"
+#include "ralphsup/report/report.h"
+#include "ralphsup/run/runner.h"
+#include "ralphsup/run/settings.h"
+#include "ralphsup/core/stream.h"
+#include "ralphsup/run/supervisor.h"
+#include "ralphsup/base/util.h"
 
 extern char **environ;
 

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ralphsup/batch.h"
-#include "ralphsup/util.h"
+#include "ralphsup/store/batch.h"
+#include "ralphsup/base/util.h"
 
 static int open_git(struct rs_batch *b, struct rs_diags *diags)
 {

@@ -24,8 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ralphsup/eventlog.h"
-#include "ralphsup/util.h"
+#include "ralphsup/store/eventlog.h"
+#include "ralphsup/base/util.h"
 
 #define STDERR_CAP (1u << 20)
 #define HOLD_MAX 512

@@ -34,8 +34,8 @@
 
 #include <git2.h>
 
-#include "ralphsup/gitaudit.h"
-#include "ralphsup/util.h"
+#include "ralphsup/store/gitaudit.h"
+#include "ralphsup/base/util.h"
 
 /* Default lock backoff: 5 retries after the first try, 50 ms doubling to 800 ms. */
 #define DEFAULT_LOCK_RETRIES 5

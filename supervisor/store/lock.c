@@ -14,8 +14,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "ralphsup/common.h"
-#include "ralphsup/lock.h"
+#include "ralphsup/base/common.h"
+#include "ralphsup/store/lock.h"
 
 struct rs_lock {
     int fd;

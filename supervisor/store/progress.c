@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ralphsup/progress.h"
-#include "ralphsup/util.h"
+#include "ralphsup/store/progress.h"
+#include "ralphsup/base/util.h"
 
 #define PROGRESS_MAX_BYTES (512u * 1024 * 1024)
 

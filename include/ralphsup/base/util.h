@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "ralphsup/common.h"
+#include "ralphsup/base/common.h"
 
 /* ---- growable string buffer ------------------------------------------ */
 struct rs_buf {

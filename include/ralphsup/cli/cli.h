@@ -18,6 +18,14 @@ int rs_cmd_stop(int argc, char **argv);
 int rs_cmd_reload(int argc, char **argv);
 int rs_cmd_replay(int argc, char **argv);
 int rs_cmd_report(int argc, char **argv);
+/*
+ * rs_cmd_hook() (cli_hook.c) - `ralphsup hook guard [--config CONFIG]`: the command
+ * Claude Code runs before each matched tool call (argv[0] == "hook").
+ * Reads the call from stdin, prints the deny JSON when the guard says no.
+ * Return: exit status, 0 whenever a decision was printed or allowed;
+ * 64 for a usage error outside `hook guard`.
+ */
+int rs_cmd_hook(int argc, char **argv);
 
 /* Shared CLI helpers. */
 /* Print every message of @d to stderr prefixed with "ralphsup: ". */

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ralphsup/common.h"
+#include "ralphsup/base/common.h"
 
 enum rs_order {
     RS_ORDER_PRIORITY = 0, /* priority ascending, then list order */

@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "ralphsup/common.h"
+#include "ralphsup/base/common.h"
 
 #define RS_CSV_MAX_FIELD_DEFAULT ((size_t)1 << 20)   /* 1 MiB per field */
 #define RS_CSV_MAX_RECORD_DEFAULT ((size_t)8 << 20)  /* 8 MiB per record */

@@ -107,12 +107,3 @@ char *rs_guard_deny_json(const char *reason);
  * Read and every other tool fail open.
  */
 bool rs_guard_fails_closed(const char *tool);
-
-/*
- * rs_cmd_hook() - `ralphsup hook guard [--config CONFIG]`: the command
- * Claude Code runs before each matched tool call (argv[0] == "hook").
- * Reads the call from stdin, prints the deny JSON when the guard says no.
- * Return: exit status, 0 whenever a decision was printed or allowed;
- * 64 for a usage error outside `hook guard`.
- */
-int rs_cmd_hook(int argc, char **argv);

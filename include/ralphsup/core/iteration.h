@@ -17,10 +17,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ralphsup/config.h"
-#include "ralphsup/policy.h"
-#include "ralphsup/schools.h"
-#include "ralphsup/stream.h"
+#include "ralphsup/core/config.h"
+#include "ralphsup/core/policy.h"
+#include "ralphsup/core/schools.h"
+#include "ralphsup/core/stream.h"
 
 struct rs_iteration; /* opaque */
 

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ralphsup/config.h"
+#include "ralphsup/core/config.h"
 
 /* Why the supervisor itself ended an iteration (set before classifying). */
 enum rs_kill_reason {

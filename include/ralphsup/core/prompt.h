@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "ralphsup/common.h"
+#include "ralphsup/base/common.h"
 
 struct rs_prompt; /* opaque: the parsed template */
 

@@ -13,8 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "ralphsup/common.h"
-#include "ralphsup/config.h"
+#include "ralphsup/base/common.h"
+#include "ralphsup/core/config.h"
 
 struct rs_school {
     char *name;        /* canonical name */

@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ralphsup/markers.h"
+#include "ralphsup/core/markers.h"
 
 #define RS_STREAM_DEFAULT_MAX_LINE ((size_t)64 << 20) /* 64 MiB */
 #define RS_STREAM_DEFAULT_TEXT_MAX ((size_t)64 << 10) /* head of an assistant text */

@@ -22,14 +22,11 @@
 
 #include <stddef.h>
 
-#include "ralphsup/common.h"
+#include "ralphsup/base/common.h"
+#include "ralphsup/core/leads.h" /* RS_REPORT_NCOLS, rs_report_columns */
 
 struct rs_config;
 struct rs_progress;
-
-/* The contract columns of a per-school CSV, in report order. */
-#define RS_REPORT_NCOLS 9
-extern const char *const rs_report_columns[RS_REPORT_NCOLS];
 
 /* Positive outcome of rs_report_generate(). */
 enum {

@@ -15,7 +15,7 @@
  */
 #pragma once
 
-#include "ralphsup/common.h"
+#include "ralphsup/base/common.h"
 
 enum {
     RS_SETTINGS_E_INVALID = 1, /* problems in diags */

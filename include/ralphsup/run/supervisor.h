@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ralphsup/batch.h"
+#include "ralphsup/store/batch.h"
 
 struct rs_run_opts {
     const char *self_exe;          /* absolute path of the ralphsup binary (for the guard hook) */

@@ -16,12 +16,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "ralphsup/common.h"
-#include "ralphsup/config.h"
-#include "ralphsup/gitaudit.h"
-#include "ralphsup/lock.h"
-#include "ralphsup/progress.h"
-#include "ralphsup/schools.h"
+#include "ralphsup/base/common.h"
+#include "ralphsup/core/config.h"
+#include "ralphsup/store/gitaudit.h"
+#include "ralphsup/store/lock.h"
+#include "ralphsup/store/progress.h"
+#include "ralphsup/core/schools.h"
 
 struct rs_batch {
     struct rs_config *cfg;

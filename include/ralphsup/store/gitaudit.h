@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "ralphsup/common.h"
+#include "ralphsup/base/common.h"
 
 struct rs_git; /* opaque */
 

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ralphsup/common.h"
+#include "ralphsup/base/common.h"
 
 #define RS_PROGRESS_SCHEMA_VERSION 1
 

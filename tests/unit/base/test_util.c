@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ralphsup/util.h"
+#include "ralphsup/base/util.h"
 
 Test(util, duration_parse)
 {

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ralphsup/config.h"
-#include "ralphsup/util.h"
+#include "ralphsup/core/config.h"
+#include "ralphsup/base/util.h"
 
 /* A fresh temp dir per test; returns it (static storage). */
 static const char *tmpdir(void)

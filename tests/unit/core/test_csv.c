@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ralphsup/csv.h"
-#include "ralphsup/util.h"
+#include "ralphsup/core/csv.h"
+#include "ralphsup/base/util.h"
 
 /* Records rendered as "line:[f1|f2]" joined by ';' (NUL bytes shown as \0). */
 struct collect {

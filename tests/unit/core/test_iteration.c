@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ralphsup/iteration.h"
-#include "ralphsup/util.h"
+#include "ralphsup/core/iteration.h"
+#include "ralphsup/base/util.h"
 
 struct fx {
     char dir[64];

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ralphsup/common.h"
-#include "ralphsup/markers.h"
+#include "ralphsup/base/common.h"
+#include "ralphsup/core/markers.h"
 
 static int parse(const char *line, struct rs_marker *m)
 {

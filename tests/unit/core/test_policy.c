@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "ralphsup/policy.h"
+#include "ralphsup/core/policy.h"
 
 struct row {
     const char *name;

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ralphsup/prompt.h"
-#include "ralphsup/util.h"
+#include "ralphsup/core/prompt.h"
+#include "ralphsup/base/util.h"
 
 static const struct rs_prompt_vars vars = {
     .school_name = "University of Utah", .school_conference = "Big 12", .school_state = "UT",

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ralphsup/schools.h"
-#include "ralphsup/util.h"
+#include "ralphsup/core/schools.h"
+#include "ralphsup/base/util.h"
 
 static char tmpdir[64];
 

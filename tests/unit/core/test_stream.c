@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "ralphsup/stream.h"
-#include "ralphsup/util.h"
+#include "ralphsup/core/stream.h"
+#include "ralphsup/base/util.h"
 
 /* ---- helpers --------------------------------------------------------------- */
 

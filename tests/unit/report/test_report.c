@@ -18,10 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ralphsup/config.h"
-#include "ralphsup/progress.h"
-#include "ralphsup/report.h"
-#include "ralphsup/util.h"
+#include "ralphsup/core/config.h"
+#include "ralphsup/store/progress.h"
+#include "ralphsup/report/report.h"
+#include "ralphsup/base/util.h"
 
 struct fixture {
     char root[64];

@@ -16,8 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ralphsup/proctree.h"
-#include "ralphsup/util.h"
+#include "ralphsup/run/proctree.h"
+#include "ralphsup/base/util.h"
 
 /* Spawn "bash -c @script" with only PATH and, when set, the token; own group if @own_group. */
 static pid_t spawn_sh(const char *script, const char *token, bool own_group)

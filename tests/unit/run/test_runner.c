@@ -22,9 +22,9 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "ralphsup/proctree.h"
-#include "ralphsup/runner.h"
-#include "ralphsup/util.h"
+#include "ralphsup/run/proctree.h"
+#include "ralphsup/run/runner.h"
+#include "ralphsup/base/util.h"
 
 extern char **environ;
 

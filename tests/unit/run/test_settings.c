@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ralphsup/settings.h"
-#include "ralphsup/util.h"
+#include "ralphsup/run/settings.h"
+#include "ralphsup/base/util.h"
 
 static char *mkdir_tmp(void)
 {

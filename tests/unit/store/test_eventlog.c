@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ralphsup/eventlog.h"
-#include "ralphsup/util.h"
+#include "ralphsup/store/eventlog.h"
+#include "ralphsup/base/util.h"
 
 #define KEY "sk-ant-api03-ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop0123456789"
 #define RED "sk-ant-***REDACTED***"

@@ -19,8 +19,8 @@
 
 #include <git2.h>
 
-#include "ralphsup/gitaudit.h"
-#include "ralphsup/util.h"
+#include "ralphsup/store/gitaudit.h"
+#include "ralphsup/base/util.h"
 
 static char home[64];
 static char repo[64];

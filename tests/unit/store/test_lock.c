@@ -6,8 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ralphsup/lock.h"
-#include "ralphsup/util.h"
+#include "ralphsup/store/lock.h"
+#include "ralphsup/base/util.h"
 
 Test(lock, second_holder_is_refused_with_the_pid)
 {

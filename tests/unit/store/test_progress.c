@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ralphsup/progress.h"
-#include "ralphsup/util.h"
+#include "ralphsup/store/progress.h"
+#include "ralphsup/base/util.h"
 
 static char *tmpdir(void)
 {
