@@ -32,7 +32,6 @@
 #include <unistd.h>
 
 
-#include "ralphsup/store/batch.h"
 #include "ralphsup/cli/cli.h"
 #include "ralphsup/core/config.h"
 #include "ralphsup/cli/doctor.h"
@@ -118,8 +117,7 @@ static void details(const struct rs_diags *dg)
 /* @p relative to the batch root when inside it (for shorter lines); caller frees. */
 static char *rel(const struct doctor *d, const char *p)
 {
-    struct rs_batch tb = {.cfg = d->cfg};
-    return rs_batch_relpath(&tb, p);
+    return rs_config_relpath(d->cfg, p);
 }
 
 /*----------------------------------------------------------------------------*/
@@ -398,9 +396,8 @@ static void check_prompt(struct doctor *d)
     };
     if (!s)
         s = &example;
-    struct rs_batch tb = {.cfg = cfg};
-    char *csv = rs_batch_output_csv(&tb, s);
-    char *csv_rel = rs_batch_relpath(&tb, csv);
+    char *csv = rs_config_output_csv(cfg, s->slug);
+    char *csv_rel = rs_config_relpath(cfg, csv);
     struct rs_prompt_vars pv = {
         .school_name = s->name,
         .school_conference = s->conference ? s->conference : "",

@@ -1179,3 +1179,19 @@ int rs_config_load_locator(const char *path, struct rs_config **out)
     *out = cfg;
     return 0;
 }
+
+char *rs_config_output_csv(const struct rs_config *cfg, const char *slug)
+{
+    char *name = rs_xasprintf("%s.csv", slug);
+    char *p = rs_path_join(cfg->output_dir, name);
+    free(name);
+    return p;
+}
+
+char *rs_config_relpath(const struct rs_config *cfg, const char *abs)
+{
+    size_t rl = strlen(cfg->root);
+    if (strncmp(abs, cfg->root, rl) == 0 && abs[rl] == '/')
+        return rs_xstrdup(abs + rl + 1);
+    return rs_xstrdup(abs);
+}

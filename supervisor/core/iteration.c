@@ -728,8 +728,7 @@ static void verify_done(struct rs_iteration *it)
     } else {
         it->verified = true;
         it->csv_abs = abs;
-        size_t rl = strlen(cfg->root);
-        it->csv_rel = rs_xstrdup(strncmp(abs, cfg->root, rl) == 0 && abs[rl] == '/' ? abs + rl + 1 : abs);
+        it->csv_rel = rs_config_relpath(cfg, abs);
         return;
     }
     free(abs);

@@ -358,19 +358,12 @@ int rs_batch_reconcile(struct rs_batch *b, struct rs_diags *changes, struct rs_d
 
 char *rs_batch_output_csv(const struct rs_batch *b, const struct rs_school *s)
 {
-    char *name = rs_xasprintf("%s.csv", s->slug);
-    char *p = rs_path_join(b->cfg->output_dir, name);
-    free(name);
-    return p;
+    return rs_config_output_csv(b->cfg, s->slug);
 }
 
 char *rs_batch_relpath(const struct rs_batch *b, const char *abs)
 {
-    const char *root = b->cfg->root;
-    size_t rl = strlen(root);
-    if (strncmp(abs, root, rl) == 0 && abs[rl] == '/')
-        return rs_xstrdup(abs + rl + 1);
-    return rs_xstrdup(abs);
+    return rs_config_relpath(b->cfg, abs);
 }
 
 int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs_diags *warn)

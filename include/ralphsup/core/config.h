@@ -159,3 +159,13 @@ const struct rs_price *rs_config_price(const struct rs_config *cfg, const char *
 const char *rs_config_agent_model(const struct rs_config *cfg);
 /* True when @model matches a [prices] prefix other than "*" (NULL/"" never does). */
 bool rs_config_price_known(const struct rs_config *cfg, const char *model);
+
+/*
+ * Paths of the batch, from its config alone (so the doctor, the observer and
+ * the store share one rule and nobody builds a batch to reach it).
+ * rs_config_output_csv(): <output_dir>/<slug>.csv, the CSV a school's agent
+ * writes. rs_config_relpath(): @abs relative to the batch root when it is
+ * inside it ("output/x.csv"), else @abs unchanged. Both: caller frees.
+ */
+char *rs_config_output_csv(const struct rs_config *cfg, const char *slug);
+char *rs_config_relpath(const struct rs_config *cfg, const char *abs);
