@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* ralphsup entry point: everything else lives in the core library. */
+/* ralphsup entry point: everything else lives in the layer libraries (supervisor/meson.build). */
 #include "ralphsup/cli/cli.h"
 
 int main(int argc, char **argv)
