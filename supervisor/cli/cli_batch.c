@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ralphsup/store/batch.h"
+#include "ralphsup/store/live.h"
 #include "ralphsup/cli/cli.h"
 #include "ralphsup/run/proctree.h"
 #include "ralphsup/base/util.h"
@@ -240,26 +241,15 @@ static const char status_help[] =
     "A config with errors still works: then only [batch] root, progress and\n"
     "log_dir are read, with a warning.\n";
 
-/* The running supervisor's live.json (last tool, heartbeat, waiting, cost so far), or NULL. */
-static json_t *load_live(const struct rs_batch *b, pid_t holder)
+/* The running supervisor's live.json (last tool, heartbeat, waiting, cost so far); empty when none. */
+static void load_live(const struct rs_batch *b, pid_t holder, struct rs_live_view *v)
 {
+    memset(v, 0, sizeof *v);
     if (holder == 0)
-        return NULL;
+        return;
     char *path = rs_path_join(b->cfg->log_dir, "live.json");
-    json_error_t je;
-    json_t *j = json_load_file(path, 0, &je);
+    rs_live_read(path, v);
     free(path);
-    if (j && !json_is_object(j)) {
-        json_decref(j);
-        j = NULL;
-    }
-    return j;
-}
-
-static const char *live_str(json_t *live, const char *key)
-{
-    json_t *v = live ? json_object_get(live, key) : NULL;
-    return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
 struct status_figures {
@@ -309,24 +299,23 @@ static json_t *status_json(const struct rs_batch *b, pid_t holder, int64_t now)
     json_object_set_new(o, "completed", json_integer((json_int_t)p->ncompleted));
     json_object_set_new(o, "failed", json_integer((json_int_t)p->nfailed));
     json_object_set_new(o, "pending", json_integer((json_int_t)p->npending));
-    json_t *live = load_live(b, holder);
+    struct rs_live_view live;
+    load_live(b, holder, &live);
     if (p->current) {
         json_t *c = json_object();
-        const char *lp = live_str(live, "last_progress"), *lt = live_str(live, "last_tool");
+        const char *lp = live.last_progress, *lt = live.last_tool;
         json_object_set_new(c, "name", json_string(p->current->name));
         json_object_set_new(c, "attempt", json_integer(p->current->attempt));
         json_object_set_new(c, "running_s", json_real((double)f.current_ms / 1000.0));
         json_object_set_new(c, "last_progress", lp ? json_string(lp) : json_null());
         json_object_set_new(c, "last_tool", lt ? json_string(lt) : json_null());
-        json_t *cost = live ? json_object_get(live, "cost_usd") : NULL;
-        json_object_set_new(c, "cost_usd", json_is_number(cost) ? json_real(json_number_value(cost)) : json_null());
+        json_object_set_new(c, "cost_usd", live.has_cost ? json_real(live.cost_usd) : json_null());
         json_object_set_new(o, "current", c);
     } else {
         json_object_set_new(o, "current", json_null());
     }
-    const char *waiting = live_str(live, "waiting");
-    json_object_set_new(o, "waiting", waiting ? json_string(waiting) : json_null());
-    json_decref(live);
+    json_object_set_new(o, "waiting", live.waiting ? json_string(live.waiting) : json_null());
+    rs_live_view_deinit(&live);
     json_t *fl = json_array();
     for (size_t i = 0; i < p->nfailed; i++) {
         json_t *e = json_object();
@@ -368,26 +357,25 @@ static void status_text(const struct rs_batch *b, pid_t holder, int64_t now)
         printf("supervisor: running\n");
     else
         printf("supervisor: not running (status: %s)\n", p->status ? p->status : "?");
-    json_t *live = load_live(b, holder);
+    struct rs_live_view live;
+    load_live(b, holder, &live);
     if (p->current) {
         printf("current: %s · attempt %d · %s", p->current->name, p->current->attempt,
                rs_duration_format(f.current_ms, d1, sizeof d1));
-        json_t *cost = live ? json_object_get(live, "cost_usd") : NULL;
-        if (json_is_number(cost))
-            printf(" · %s so far", rs_money_format(json_number_value(cost), m1, sizeof m1));
+        if (live.has_cost)
+            printf(" · %s so far", rs_money_format(live.cost_usd, m1, sizeof m1));
         if (!holder)
             printf(" (interrupted; `ralphsup start` requeues it)");
         printf("\n");
-        const char *lt = live_str(live, "last_tool"), *lp = live_str(live, "last_progress");
+        const char *lt = live.last_tool, *lp = live.last_progress;
         if (lt)
             printf("  last tool: %s\n", lt);
         if (lp)
             printf("  progress: %s\n", lp);
     }
-    const char *waiting = live_str(live, "waiting");
-    if (waiting)
-        printf("waiting for %s\n", waiting);
-    json_decref(live);
+    if (live.waiting)
+        printf("waiting for %s\n", live.waiting);
+    rs_live_view_deinit(&live);
     if (p->nfailed) {
         printf("failed:\n");
         for (size_t i = 0; i < p->nfailed; i++)

@@ -26,6 +26,7 @@
 #include <uv.h>
 
 #include "ralphsup/store/eventlog.h"
+#include "ralphsup/store/live.h"
 #include "ralphsup/core/iteration.h"
 #include "ralphsup/core/policy.h"
 #include "ralphsup/run/proctree.h"
@@ -152,37 +153,18 @@ static void write_live(struct sup *s, bool force)
     if (!force && now - s->live_written_mono < 1000)
         return;
     s->live_written_mono = now;
-    char ts[40];
-    json_t *o = json_object();
-    json_object_set_new(o, "pid", json_integer(getpid()));
-    json_object_set_new(o, "updated", json_string(rs_time_iso(rs_now_ms(), ts, sizeof ts)));
+    struct rs_live l = {.pid = (long)getpid(), .updated_ms = rs_now_ms(), .waiting = s->waiting};
     if (s->cur.active) {
-        bool est;
-        double cost = rs_iteration_cost(s->cur.it, &est);
-        const char *tool = rs_iteration_last_tool(s->cur.it);
-        const char *prog = rs_iteration_last_progress(s->cur.it);
-        json_object_set_new(o, "school", json_string(s->cur.school->name));
-        json_object_set_new(o, "attempt", json_integer(s->cur.attempt));
-        json_object_set_new(o, "iteration", json_integer(s->cur.iteration));
-        json_object_set_new(o, "agent_pid", json_integer(s->cur.runner ? rs_runner_pid(s->cur.runner) : 0));
-        json_object_set_new(o, "cost_usd", json_real(cost));
-        json_object_set_new(o, "cost_estimated", json_boolean(est));
-        if (tool)
-            json_object_set_new(o, "last_tool", json_string(tool));
-        if (prog)
-            json_object_set_new(o, "last_progress", json_string(prog));
+        l.active = true;
+        l.cost_usd = rs_iteration_cost(s->cur.it, &l.cost_estimated);
+        l.last_tool = rs_iteration_last_tool(s->cur.it);
+        l.last_progress = rs_iteration_last_progress(s->cur.it);
+        l.school = s->cur.school->name;
+        l.attempt = s->cur.attempt;
+        l.iteration = s->cur.iteration;
+        l.agent_pid = s->cur.runner ? (long)rs_runner_pid(s->cur.runner) : 0;
     }
-    if (s->waiting)
-        json_object_set_new(o, "waiting", json_string(s->waiting));
-    char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
-    json_decref(o);
-    if (text) {
-        size_t n;
-        char *red = rs_redact(text, strlen(text), &n);
-        rs_file_write_atomic(s->live_path, red, n, 0644);
-        free(red);
-        free(text);
-    }
+    rs_live_write(s->live_path, &l);
 }
 
 static void draw_live(struct sup *s)
