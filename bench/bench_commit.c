@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "ralphsup/gitaudit.h"
-#include "ralphsup/util.h"
+#include "ralphsup/store/gitaudit.h"
+#include "ralphsup/base/util.h"
 
 #define BLOCK 1000
 

@@ -4,7 +4,7 @@
 per-school CSVs (quotes, commas, embedded newlines, leading/trailing spaces,
 accents, CJK, emoji, =/+/-/@ cells, N/A, null, empty cells, leading-zero
 phones, CRLF and LF files, some with a BOM) plus a matching
-batch_progress.json (schema of include/ralphsup/progress.h / progress.c).
+batch_progress.json (schema of include/ralphsup/store/progress.h / supervisor/store/progress.c).
 
 Seeded: the same arguments give byte-identical output.
 Usage: gen_report_data.py ROOT N [--seed S] [--coaches 40]

@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ralphsup/config.h"
-#include "ralphsup/progress.h"
-#include "ralphsup/report.h"
-#include "ralphsup/util.h"
+#include "ralphsup/core/config.h"
+#include "ralphsup/store/progress.h"
+#include "ralphsup/report/report.h"
+#include "ralphsup/base/util.h"
 
 /* VmHWM of this process in KiB, or -1. */
 static long vm_hwm_kib(void)

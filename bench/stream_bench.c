@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ralphsup/stream.h"
+#include "ralphsup/core/stream.h"
 
 struct totals {
     double cost;

@@ -3,7 +3,7 @@
 # against the scripted Messages API (scenarios/cost_usage.json: 1-hour and
 # 5-minute cache writes, cache reads, final output counts only in
 # message_delta) with and without --include-partial-messages, for the cost
-# estimate tests (tests/unit/test_iteration.c, tests/integration/cost.sh).
+# estimate tests (tests/unit/core/test_iteration.c, tests/integration/cost.sh).
 #
 # Usage: tests/fakeapi/record_cost_streams.sh OUTDIR [TAG]
 #   writes OUTDIR/cost_<TAG>_partial.jsonl and OUTDIR/cost_<TAG>_plain.jsonl

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The command-line layer: parse argv, run a subcommand, print results and
+ * map outcomes to the documented exit codes (docs/cli.md). This is the only
+ * layer (with the supervisor's log) that prints.
+ */
+#pragma once
+
+int rs_cli_main(int argc, char **argv);
+
+/* Subcommands implemented in their own files (cli_*.c). */
+int rs_cmd_init(int argc, char **argv);
+int rs_cmd_status(int argc, char **argv);
+int rs_cmd_resume(int argc, char **argv);
+int rs_cmd_recover(int argc, char **argv);
+int rs_cmd_start(int argc, char **argv);
+int rs_cmd_stop(int argc, char **argv);
+int rs_cmd_reload(int argc, char **argv);
+int rs_cmd_replay(int argc, char **argv);
+int rs_cmd_report(int argc, char **argv);
+/*
+ * rs_cmd_hook() (cli_hook.c) - `ralphsup hook guard [--config CONFIG]`: the command
+ * Claude Code runs before each matched tool call (argv[0] == "hook").
+ * Reads the call from stdin, prints the deny JSON when the guard says no.
+ * Return: exit status, 0 whenever a decision was printed or allowed;
+ * 64 for a usage error outside `hook guard`.
+ */
+int rs_cmd_hook(int argc, char **argv);
+
+/* Shared CLI helpers. */
+/* Print every message of @d to stderr prefixed with "ralphsup: ". */
+struct rs_diags;
+void rs_cli_print_diags(const struct rs_diags *d, const char *prefix);
+/*
+ * The warning of a command that goes on with a config that does not
+ * validate (rs_batch_open_lenient()): "ralphsup: warning: CONFIG has errors
+ * (first problem; and N more); using progress file P <purpose> (...)".
+ * @progress NULL: the batch could not be opened even so (the reason follows).
+ */
+void rs_cli_warn_lenient(const char *config, const struct rs_diags *problems, const char *progress,
+                         const char *purpose);
+/* True when argv has -h/--help before "--". */
+int rs_cli_wants_help(int argc, char **argv);

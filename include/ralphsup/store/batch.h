@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A batch: everything one config file names, opened together — the config,
+ * the alias table, the validated school list, the progress file, the git
+ * audit trail and (optionally) the one-supervisor lock — plus the single way
+ * to record a state transition: save the progress file crash-safely, then
+ * commit it with a structured message and trailers.
+ *
+ * Used by the CLI commands and by the supervisor. It does not run agents and
+ * does not print: problems come back in struct rs_diags, and the caller maps
+ * the returned exit code.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ralphsup/base/common.h"
+#include "ralphsup/core/config.h"
+#include "ralphsup/store/gitaudit.h"
+#include "ralphsup/store/lock.h"
+#include "ralphsup/store/progress.h"
+#include "ralphsup/core/schools.h"
+
+struct rs_batch {
+    struct rs_config *cfg;
+    struct rs_aliases *aliases;
+    struct rs_school_list *schools; /* sorted by [batch] order */
+    struct rs_progress *prog;       /* NULL if the file does not exist yet */
+    struct rs_git *git;             /* NULL when [git] enabled = false */
+    struct rs_lock *lock;           /* NULL unless RS_BATCH_LOCK */
+    bool git_created;               /* a repository was created by open */
+    int progress_state;             /* 0, RS_PROGRESS_E_NOT_FOUND or RS_PROGRESS_E_INVALID */
+    struct rs_diags progress_diags; /* why the progress file is invalid */
+    struct rs_diags notices;        /* things opening did on the user's behalf (print as warnings) */
+};
+
+enum {
+    RS_BATCH_LOCK = 1 << 0,          /* take the supervisor lock (exit 75 when busy) */
+    RS_BATCH_NEED_PROGRESS = 1 << 1, /* a missing/invalid progress file is an error */
+    RS_BATCH_NO_GIT = 1 << 2,        /* do not open the repository */
+    RS_BATCH_NO_SCHOOLS = 1 << 3,    /* do not load the school list */
+};
+
+/* What a transition is, for the commit message and its trailers. */
+struct rs_transition {
+    const char *event;   /* Ralphsup-Event: init, reset, reconciled, started, completed, failed,
+                          * attempt-failed, requeued, limits-reloaded, finished, stopped, recovered */
+    const char *school;  /* or NULL */
+    int attempt;         /* 0 = none */
+    int64_t iteration;   /* 0 = none */
+    double cost_usd;     /* < 0 = omit */
+    const char *subject; /* human subject line */
+    const char *body;    /* or NULL */
+    const char *extra_path; /* a file to commit along (e.g. the school's CSV) or NULL */
+};
+
+/*
+ * rs_batch_open() - open the batch named by @config_path.
+ * Return: 0 and *out on success; otherwise a sysexits exit code (78 config,
+ * 65 data, 66 no progress, 75 locked, 71/74 OS/IO) with the reasons in @diags.
+ */
+int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out, struct rs_diags *diags);
+struct rs_batch *rs_batch_free(struct rs_batch *b);
+
+/*
+ * rs_batch_open_lenient() - for the commands that only signal the running
+ * supervisor (`stop`) or only read the progress file (`status`):
+ * rs_batch_open() without git and without the school list; when the config
+ * itself is invalid (78), open the batch from only the keys that locate it
+ * (rs_config_load_locator()) instead. Then the config's problems are in
+ * @config_problems (print them as a warning: b->cfg holds defaults for
+ * everything but [batch] name, root, progress and log_dir). Only
+ * RS_BATCH_NEED_PROGRESS of @flags is honoured.
+ * Return: as rs_batch_open(), with the reasons of a failure in @diags.
+ */
+int rs_batch_open_lenient(const char *config_path, unsigned flags, struct rs_batch **out,
+                          struct rs_diags *config_problems, struct rs_diags *diags);
+
+/*
+ * rs_batch_commit() - save b->prog crash-safely and commit it (and
+ * t->extra_path when [git] include_outputs) as one commit. Repairs the
+ * loader made (b->prog->repairs, when no rs_batch_reconcile() took them) are
+ * appended to the body and to @warn ("repaired: ..."), then cleared.
+ * A held git lock defers the commit (warning in @warn); a save failure is
+ * an error. Return: 0, or a sysexits code (74) with @warn filled.
+ */
+int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs_diags *warn);
+
+/* Find the school of the list by any name (canonical, alias, slug). */
+const struct rs_school *rs_batch_school(const struct rs_batch *b, const char *name);
+
+/* Fresh progress with every school pending (in processing order). */
+struct rs_progress *rs_batch_fresh_progress(const struct rs_batch *b, int64_t now_ms);
+
+/*
+ * rs_batch_reconcile() - validate b->prog against the school list and align
+ * it with the list, in memory (the caller saves and commits, event
+ * "reconciled"): what loading repaired (p->repairs); every name made the
+ * list's canonical spelling (aliases, slugs, case); empty slugs, and the CSV
+ * path of completed entries that have none (when the school's output CSV
+ * exists), filled in; rs_progress_check() on the canonical names; pending
+ * schools no longer listed removed (with their retry history); schools new
+ * in the list appended to pending. Completed/failed schools no longer listed
+ * are kept and reported.
+ * @changes gets one message per change or note; @refused one per problem
+ * that cannot be fixed safely (naming the field; nothing may be saved then).
+ * Return: number of changes (0 = nothing to save).
+ */
+int rs_batch_reconcile(struct rs_batch *b, struct rs_diags *changes, struct rs_diags *refused);
+
+/* Path of the per-school output CSV (absolute; caller frees). */
+char *rs_batch_output_csv(const struct rs_batch *b, const struct rs_school *s);
+/* @abs relative to the batch root if inside it, else a copy of @abs. */
+char *rs_batch_relpath(const struct rs_batch *b, const char *abs);

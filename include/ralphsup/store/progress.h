@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The durable batch state, batch_progress.json (schema in docs/progress.md).
+ * A plain data model plus load (with positions on syntax errors) and a
+ * crash-safe save (temp + fsync + rename + fsync dir). Only ralphsup writes
+ * the file; readers never need a lock.
+ *
+ * Does not know who produced the events: no libuv, no git, no agent.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ralphsup/base/common.h"
+
+#define RS_PROGRESS_SCHEMA_VERSION 1
+
+/* One attempt at one school (one iteration). */
+struct rs_attempt {
+    int attempt;            /* 1-based attempt number for this school */
+    int64_t iteration;      /* batch-wide iteration number */
+    int64_t started_ms;     /* epoch ms */
+    int64_t finished_ms;
+    double cost_usd;
+    bool cost_estimated;    /* no result line: cost from streamed usage */
+    char *outcome;          /* "completed" | "failed" | "transient" | "cancelled" | "stopped" */
+    char *reason;           /* human reason, may be NULL for completed */
+    char *exit_status;      /* "exit 0", "signal 9 (SIGKILL)", ... */
+    char *session_id;       /* may be NULL */
+    char *failure_class;    /* "item" | "transient" | "fatal" | NULL */
+    char *extra;            /* members this version does not know, as a JSON object text, or NULL */
+};
+
+struct rs_school_state {
+    char *name;
+    char *slug;
+    int64_t started_ms;     /* first attempt */
+    int64_t finished_ms;
+    double cost_usd;        /* sum over attempts */
+    int coaches;            /* completed only */
+    int overlaps;           /* completed only */
+    char *csv;              /* completed: path relative to root */
+    char *reason;           /* failed only */
+    struct rs_attempt *attempts;
+    size_t nattempts;
+    char *extra;            /* unknown members (JSON object text) or NULL: kept across saves */
+};
+
+struct rs_current {
+    char *name;
+    char *slug;
+    int attempt;
+    int64_t iteration;
+    int64_t started_ms;
+    int supervisor_pid;     /* pid of the ralphsup that runs it */
+    int pid;                /* agent pid (also its pgid/sid), 0 until spawned */
+    char *run_token;        /* RALPHSUP_RUN_TOKEN of the iteration's process tree */
+    char *session_id;
+    char *last_progress;    /* last RALPH_PROGRESS text */
+    char *last_tool;        /* "Bash: curl ..." */
+    char *waiting;          /* e.g. "usage limit reset at 23:00 UTC", or NULL */
+    char *extra;            /* unknown members (JSON object text) or NULL: kept across saves */
+};
+
+struct rs_stop {
+    char *reason;           /* human text */
+    char *limit;            /* limit key, e.g. "max_cost_usd", or NULL */
+    int64_t at_ms;
+};
+
+struct rs_progress {
+    int schema_version;
+    char *batch_name;
+    int64_t started_ms;
+    int64_t last_updated_ms;
+    char **pending;         /* canonical names, in processing order */
+    size_t npending;
+    struct rs_school_state *completed;
+    size_t ncompleted;
+    struct rs_school_state *failed;
+    size_t nfailed;
+    /* Attempt history of schools that are pending again (retries). */
+    struct rs_school_state *history;
+    size_t nhistory;
+    struct rs_current *current; /* NULL when idle */
+    int64_t iterations;     /* iterations run so far (persisted, for max_iterations) */
+    double cost_usd;        /* batch total */
+    bool cost_estimated;    /* some part of cost_usd is an estimate */
+    int64_t events_dropped; /* events that could not be written to events.jsonl (written when > 0) */
+    struct rs_stop *stopped;/* why the last run stopped, or NULL */
+    char *status;           /* "initialized" | "running" | "finished" | "stopped" | "cancelled" */
+    char *extra;            /* unknown top-level members (JSON object text) or NULL: kept across saves */
+    /*
+     * What loading repaired in memory, one message each (a UTF-8 BOM skipped,
+     * a seed file upgraded, a name twice in pending kept once, ...). Not saved
+     * yet: rs_batch_reconcile() reports them and the caller commits them.
+     */
+    struct rs_diags repairs;
+};
+
+enum {
+    RS_PROGRESS_E_NOT_FOUND = 1, /* file does not exist */
+    RS_PROGRESS_E_INVALID = 2,   /* unreadable: diags say where */
+};
+
+struct rs_progress *rs_progress_new(const char *batch_name, int64_t now_ms);
+struct rs_progress *rs_progress_free(struct rs_progress *p);
+
+/*
+ * rs_progress_load() - read and validate @path against docs/progress.md:
+ * types, required keys (schema_version 1: batch_name, pending, completed,
+ * failed, iterations, cost_usd; a missing cost_usd is recomputed from the
+ * attempts), and rs_progress_check(). A UTF-8 BOM is skipped. Every problem
+ * names its field ("completed[2].coaches must be a whole number"). Repairs
+ * made in memory are listed in p->repairs.
+ * Return: 0, RS_PROGRESS_E_NOT_FOUND, RS_PROGRESS_E_INVALID (diags filled), -errno.
+ */
+int rs_progress_load(const char *path, struct rs_progress **out, struct rs_diags *diags);
+/* Same from a buffer (used by `recover` on blobs from git history). */
+int rs_progress_parse(const char *data, size_t len, const char *origin, struct rs_progress **out,
+                      struct rs_diags *diags);
+/* Serialise to pretty JSON (caller frees). */
+char *rs_progress_format(const struct rs_progress *p);
+/* Crash-safe save; updates last_updated_ms to @now_ms first. Return 0 or -errno. */
+int rs_progress_save(struct rs_progress *p, const char *path, int64_t now_ms);
+
+/*
+ * rs_progress_check() - every school (by exact name) in exactly one of
+ * pending / current / completed / failed, no name twice in a list, and
+ * retry_history only for schools that are pending or current. Repaired in
+ * place when safe, one message per repair appended to @fixed: a name twice
+ * in pending is kept once; a school both completed (or current) and pending
+ * is removed from pending; two completed (or failed, or history) entries of
+ * one school are merged into one (attempts and cost kept); a history entry
+ * of a completed or failed school is merged into it. Refused (appended to
+ * @refused, nothing changed for that school): completed and failed; failed
+ * and pending or current; current and completed while it has a run token;
+ * a history entry of a school in no list. Messages start with "@origin: ".
+ * Return: number of repairs.
+ */
+int rs_progress_check(struct rs_progress *p, const char *origin, struct rs_diags *fixed, struct rs_diags *refused);
+
+/* ---- state transitions (pure, in memory) ------------------------------- */
+void rs_progress_push_pending(struct rs_progress *p, const char *name, bool front);
+bool rs_progress_remove_pending(struct rs_progress *p, const char *name);
+bool rs_progress_is_known(const struct rs_progress *p, const char *name);
+/* Drop the history entry of @name (a school that left the list); its number of attempts, or -1 if none. */
+int rs_progress_drop_history(struct rs_progress *p, const char *name);
+/* History entry for @name (created when @create). */
+struct rs_school_state *rs_progress_history(struct rs_progress *p, const char *name, const char *slug, bool create);
+/* Move history entry of @name (or a fresh one) to completed / failed; returns it. */
+struct rs_school_state *rs_progress_complete(struct rs_progress *p, const char *name, const char *slug);
+struct rs_school_state *rs_progress_fail(struct rs_progress *p, const char *name, const char *slug, const char *reason);
+/* Append a copy-able attempt to @s (strings duplicated). */
+struct rs_attempt *rs_school_state_add_attempt(struct rs_school_state *s);
+void rs_current_free(struct rs_current *c);
+/* Cost of the finished (completed + failed) schools; their number in *@n (may be NULL). */
+double rs_progress_finished_cost(const struct rs_progress *p, size_t *n);
+void rs_progress_set_stopped(struct rs_progress *p, const char *reason, const char *limit, int64_t now_ms);

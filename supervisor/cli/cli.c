@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Subcommand dispatch and the shared bits of the command-line layer.
+ * Each command parses its own options and prints its own results; this file
+ * only routes, prints usage and version, and holds small shared helpers.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ralphsup/cli/cli.h"
+#include "ralphsup/base/common.h"
+#include "ralphsup/cli/doctor.h"
+
+#ifndef RALPHSUP_VERSION
+#define RALPHSUP_VERSION "0.1.0"
+#endif
+
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"start", rs_cmd_start, "run the batch unattended (the main command)"},
+    {"stop", rs_cmd_stop, "cancel the running supervisor cleanly (SIGTERM)"},
+    {"reload", rs_cmd_reload, "make the running supervisor re-read its [limits] (SIGHUP)"},
+    {"init", rs_cmd_init, "validate the batch and create the progress file (every school pending)"},
+    {"status", rs_cmd_status, "show progress: completed / failed / pending, current school, ETA, cost"},
+    {"resume", rs_cmd_resume, "put an interrupted current school back at the front of pending"},
+    {"recover", rs_cmd_recover, "restore a missing or unreadable progress file from the git audit trail"},
+    {"report", rs_cmd_report, "write the master report (CSV + xlsx) from the progress file and the CSVs"},
+    {"doctor", rs_cmd_doctor, "pre-flight checklist: config, schools, agent, credentials, git, disk, prompt, lock"},
+    {"hook", rs_cmd_hook, "`hook guard`: the PreToolUse guard Claude Code calls (wired in by start)"},
+    {"replay", rs_cmd_replay, "run a recorded transcript through the parser and policy; print the decision"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: ralphsup <command> CONFIG [options]\n\n"
+               "Runs the Claude Code CLI unattended over a batch of schools, one school per\n"
+               "iteration, and keeps the run bounded, resumable and auditable.\n\ncommands:\n");
+    for (size_t i = 0; i < RS_ARRAY_SIZE(commands); i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n`ralphsup <command> --help` describes each command. Exit codes: docs/cli.md.\n");
+}
+
+void rs_cli_print_diags(const struct rs_diags *d, const char *prefix)
+{
+    for (size_t i = 0; i < d->n; i++)
+        fprintf(stderr, "%s%s\n", prefix ? prefix : "", d->msgs[i]);
+}
+
+void rs_cli_warn_lenient(const char *config, const struct rs_diags *problems, const char *progress,
+                         const char *purpose)
+{
+    fprintf(stderr, "ralphsup: warning: %s has errors (%s", config, problems->n ? problems->msgs[0] : "invalid");
+    if (problems->n > 1)
+        fprintf(stderr, "; and %zu more", problems->n - 1);
+    if (progress)
+        fprintf(stderr, "); using progress file %s %s (`ralphsup doctor %s` lists every problem)\n", progress,
+                purpose, config);
+    else
+        fprintf(stderr, "); reading only its [batch] root and progress (`ralphsup doctor %s` lists every problem)\n",
+                config);
+}
+
+int rs_cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return 0;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int rs_cli_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return RS_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return RS_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("ralphsup %s\n", RALPHSUP_VERSION);
+        return RS_EXIT_OK;
+    }
+    for (size_t i = 0; i < RS_ARRAY_SIZE(commands); i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "ralphsup: unknown command \"%s\"\n\n", cmd);
+    usage(stderr);
+    return RS_EXIT_USAGE;
+}

@@ -1,0 +1,701 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The batch bookkeeping commands (the seed's batch_init.py, batch_status.py
+ * and batch_resume.py, plus recover): init, status, resume, recover.
+ * Each opens the batch through rs_batch_open(), records at most one
+ * transition through rs_batch_commit(), prints, and returns an exit code.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ralphsup/store/batch.h"
+#include "ralphsup/store/live.h"
+#include "ralphsup/cli/cli.h"
+#include "ralphsup/run/proctree.h"
+#include "ralphsup/base/utf8.h"
+#include "ralphsup/base/util.h"
+
+static int finish_open_error(int ex, struct rs_diags *d)
+{
+    rs_cli_print_diags(d, "ralphsup: ");
+    rs_diags_deinit(d);
+    return ex;
+}
+
+static void print_warnings(struct rs_diags *w)
+{
+    rs_cli_print_diags(w, "ralphsup: warning: ");
+}
+
+static int one_config_arg(int argc, char **argv, const char *cmd, const char **config)
+{
+    if (optind != argc - 1) {
+        fprintf(stderr, "ralphsup %s: expected exactly one CONFIG argument (see `ralphsup %s --help`)\n", cmd, cmd);
+        return RS_EXIT_USAGE;
+    }
+    *config = argv[optind];
+    return 0;
+}
+
+/*
+ * Argument handling of a command that takes only CONFIG: prints help or
+ * usage as needed. Return: -1 to go on with *config set, else the exit code.
+ */
+static int config_only_command(int argc, char **argv, const char *cmd, const char *help, const char **config)
+{
+    if (rs_cli_wants_help(argc, argv)) {
+        fputs(help, stdout);
+        return RS_EXIT_OK;
+    }
+    optind = 0;
+    if (getopt_long(argc, argv, "", (const struct option[]){{0, 0, 0, 0}}, NULL) != -1) {
+        fputs(help, stderr);
+        return RS_EXIT_USAGE;
+    }
+    int ex = one_config_arg(argc, argv, cmd, config);
+    return ex ? ex : -1;
+}
+
+/* ---- init ------------------------------------------------------------------ */
+
+static const char init_help[] =
+    "usage: ralphsup init CONFIG [--reset | --resume]\n\n"
+    "Validate the config and the school list, create the progress file with every\n"
+    "school pending, and commit it. If a progress file exists:\n"
+    "  --reset    start over (the old state stays in git history)\n"
+    "  --resume   keep it and reconcile with the current school list (names made\n"
+    "             canonical, duplicates merged, new schools appended to pending,\n"
+    "             removed ones reported, completed ones kept); exit 65 when it\n"
+    "             contradicts itself in a way that cannot be repaired safely\n"
+    "Without either flag ralphsup asks on a terminal and refuses otherwise.\n";
+
+static int ask_reset_or_resume(const char *path)
+{
+    fprintf(stderr, "%s already exists. [r]eset (start over), re[s]ume (keep and reconcile), or [a]bort? ", path);
+    fflush(stderr);
+    char line[32];
+    if (!fgets(line, sizeof line, stdin))
+        return 'a';
+    return line[0] == 'r' || line[0] == 'R' ? 'r' : (line[0] == 's' || line[0] == 'S') ? 's' : 'a';
+}
+
+/*
+ * init --resume: rs_batch_reconcile(), refusing (with every reason) what it
+ * cannot fix. Return: the number of changes, or -1 after printing refusals.
+ */
+static int resume_reconcile(struct rs_batch *b, const char *config, struct rs_diags *changes)
+{
+    struct rs_diags refused;
+    rs_diags_init(&refused);
+    int n = rs_batch_reconcile(b, changes, &refused);
+    if (refused.n) {
+        rs_cli_print_diags(&refused, "ralphsup: ");
+        fprintf(stderr, "ralphsup init: nothing was changed; fix %s as said above, then run `ralphsup init --resume "
+                        "%s` again (or --reset to start over)\n",
+                b->cfg->progress, config);
+        n = -1;
+    }
+    rs_diags_deinit(&refused);
+    return n;
+}
+
+/* "batch_progress.json: 2 pending, 1 current, 1 completed, 0 failed (4 schools)" */
+static void print_counts(const struct rs_batch *b)
+{
+    const struct rs_progress *p = b->prog;
+    size_t cur = p->current ? 1 : 0;
+    printf("%s: %zu pending, %s%zu completed, %zu failed (%zu school%s)\n", b->cfg->progress, p->npending,
+           cur ? "1 current (interrupted; `ralphsup start` requeues it), " : "", p->ncompleted, p->nfailed,
+           p->npending + cur + p->ncompleted + p->nfailed, p->npending + cur + p->ncompleted + p->nfailed == 1 ? "" : "s");
+}
+
+int rs_cmd_init(int argc, char **argv)
+{
+    if (rs_cli_wants_help(argc, argv)) {
+        fputs(init_help, stdout);
+        return RS_EXIT_OK;
+    }
+    static const struct option opts[] = {
+        {"reset", no_argument, NULL, 'r'},
+        {"resume", no_argument, NULL, 's'},
+        {0, 0, 0, 0},
+    };
+    int mode = 0, c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'r' || c == 's') {
+            if (mode && mode != c) {
+                fprintf(stderr, "ralphsup init: --reset and --resume exclude each other\n");
+                return RS_EXIT_USAGE;
+            }
+            mode = c;
+        } else {
+            fputs(init_help, stderr);
+            return RS_EXIT_USAGE;
+        }
+    }
+    const char *config;
+    int ex = one_config_arg(argc, argv, "init", &config);
+    if (ex)
+        return ex;
+
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_batch *b = NULL;
+    ex = rs_batch_open(config, RS_BATCH_LOCK, &b, &d);
+    if (ex)
+        return finish_open_error(ex, &d);
+    rs_cli_print_diags(&b->notices, "ralphsup: warning: ");
+    if (b->git_created)
+        printf("created a git repository at %s for the audit trail\n", b->cfg->root);
+
+    int64_t now = rs_now_ms();
+    char subject[512];
+    const char *event;
+    struct rs_diags changes;
+    rs_diags_init(&changes);
+
+    if (b->progress_state != RS_PROGRESS_E_NOT_FOUND) {
+        if (!mode) {
+            if (isatty(STDIN_FILENO) && isatty(STDERR_FILENO)) {
+                int a = ask_reset_or_resume(b->cfg->progress);
+                mode = a == 'r' ? 'r' : a == 's' ? 's' : 0;
+                if (!mode) {
+                    fprintf(stderr, "ralphsup init: aborted, nothing changed\n");
+                    rs_batch_free(b);
+                    return RS_EXIT_USAGE;
+                }
+            } else {
+                fprintf(stderr,
+                        "ralphsup init: %s already exists; pass --reset to start over (the old state stays in git "
+                        "history) or --resume to keep it and reconcile with the school list\n",
+                        b->cfg->progress);
+                rs_batch_free(b);
+                return RS_EXIT_USAGE;
+            }
+        }
+        if (mode == 's' && b->progress_state == RS_PROGRESS_E_INVALID) {
+            rs_cli_print_diags(&b->progress_diags, "ralphsup: ");
+            if (b->git)
+                fprintf(stderr, "ralphsup init: cannot --resume an unreadable progress file; use `ralphsup recover %s` "
+                                "or --reset\n", config);
+            else
+                fprintf(stderr, "ralphsup init: cannot --resume an unreadable progress file; repair it by hand "
+                                "(docs/progress.md) or use --reset ([git] enabled = false: nothing to recover from)\n");
+            rs_batch_free(b);
+            return RS_EXIT_DATAERR;
+        }
+    }
+
+    if (mode == 's') {
+        int n = resume_reconcile(b, config, &changes);
+        if (n < 0) {
+            rs_diags_deinit(&changes);
+            rs_batch_free(b);
+            return RS_EXIT_DATAERR;
+        }
+        event = "reconciled";
+        rs_utf8_printf(subject, sizeof subject, "ralphsup: resumed batch %s (%d change%s)", b->cfg->name, n,
+                 n == 1 ? "" : "s");
+    } else {
+        rs_progress_free(b->prog);
+        b->prog = rs_batch_fresh_progress(b, now);
+        event = mode == 'r' ? "reset" : "init";
+        rs_utf8_printf(subject, sizeof subject, "ralphsup: %s batch %s (%zu %s pending)",
+                 mode == 'r' ? "reset" : "initialized", b->cfg->name, b->prog->npending,
+                 rs_plural(b->prog->npending, "school", "schools"));
+    }
+    char *body = changes.n ? rs_diags_join(&changes) : NULL;
+    struct rs_transition t = {.event = event, .cost_usd = -1, .subject = subject, .body = body};
+    struct rs_diags w;
+    rs_diags_init(&w);
+    ex = rs_batch_commit(b, &t, &w);
+    print_warnings(&w);
+    rs_diags_deinit(&w);
+    if (!ex) {
+        for (size_t i = 0; i < changes.n; i++)
+            printf("%s\n", changes.msgs[i]);
+        print_counts(b);
+        printf("next: ralphsup start %s\n", config);
+    }
+    free(body);
+    rs_diags_deinit(&changes);
+    rs_batch_free(b);
+    return ex;
+}
+
+/* ---- status ----------------------------------------------------------------- */
+
+static const char status_help[] =
+    "usage: ralphsup status CONFIG [--json]\n\n"
+    "Completed / failed / pending counts, the current school and for how long,\n"
+    "failed schools with reasons, an ETA from the average duration of completed\n"
+    "schools, cost spent and the projected total. Safe while a supervisor runs\n"
+    "(it only reads the progress file, which is always replaced atomically).\n"
+    "A config with errors still works: then only [batch] root, progress and\n"
+    "log_dir are read, with a warning.\n";
+
+/* The running supervisor's live.json (last tool, heartbeat, waiting, cost so far); empty when none. */
+static void load_live(const struct rs_batch *b, pid_t holder, struct rs_live_view *v)
+{
+    memset(v, 0, sizeof *v);
+    if (holder == 0)
+        return;
+    char *path = rs_path_join(b->cfg->log_dir, "live.json");
+    rs_live_read(path, v);
+    free(path);
+}
+
+struct status_figures {
+    double avg_ms;       /* average duration of completed schools */
+    double avg_cost;     /* average cost of finished (completed + failed) schools */
+    int64_t eta_ms;      /* -1 unknown */
+    double projected;    /* projected total cost */
+    int64_t current_ms;  /* how long the current school has run */
+};
+
+static void compute_figures(const struct rs_progress *p, int64_t now, struct status_figures *f)
+{
+    memset(f, 0, sizeof(*f));
+    int64_t sum = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < p->ncompleted; i++) {
+        if (p->completed[i].finished_ms > p->completed[i].started_ms) {
+            sum += p->completed[i].finished_ms - p->completed[i].started_ms;
+            n++;
+        }
+    }
+    size_t nfin;
+    double finished_cost = rs_progress_finished_cost(p, &nfin);
+    f->avg_ms = n ? (double)sum / (double)n : 0;
+    f->avg_cost = nfin ? finished_cost / (double)nfin : 0;
+    size_t remaining = p->npending + (p->current ? 1 : 0);
+    f->eta_ms = n ? (int64_t)(f->avg_ms * (double)remaining) : -1;
+    if (p->current && p->current->started_ms > 0) {
+        f->current_ms = now - p->current->started_ms;
+        if (f->eta_ms > 0)
+            f->eta_ms = f->eta_ms - (f->current_ms < (int64_t)f->avg_ms ? f->current_ms : (int64_t)f->avg_ms);
+    }
+    f->projected = p->cost_usd + f->avg_cost * (double)remaining;
+}
+
+static json_t *status_json(const struct rs_batch *b, pid_t holder, int64_t now)
+{
+    const struct rs_progress *p = b->prog;
+    struct status_figures f;
+    compute_figures(p, now, &f);
+    json_t *o = json_object();
+    json_object_set_new(o, "batch_name", json_string(p->batch_name));
+    json_object_set_new(o, "status", json_string(p->status ? p->status : ""));
+    json_object_set_new(o, "supervisor_pid", holder > 0 ? json_integer(holder) : json_null());
+    json_object_set_new(o, "running", json_boolean(holder != 0));
+    json_object_set_new(o, "total", json_integer((json_int_t)(p->ncompleted + p->nfailed + p->npending + (p->current ? 1 : 0))));
+    json_object_set_new(o, "completed", json_integer((json_int_t)p->ncompleted));
+    json_object_set_new(o, "failed", json_integer((json_int_t)p->nfailed));
+    json_object_set_new(o, "pending", json_integer((json_int_t)p->npending));
+    struct rs_live_view live;
+    load_live(b, holder, &live);
+    if (p->current) {
+        json_t *c = json_object();
+        const char *lp = live.last_progress, *lt = live.last_tool;
+        json_object_set_new(c, "name", json_string(p->current->name));
+        json_object_set_new(c, "attempt", json_integer(p->current->attempt));
+        json_object_set_new(c, "running_s", json_real((double)f.current_ms / 1000.0));
+        json_object_set_new(c, "last_progress", lp ? json_string(lp) : json_null());
+        json_object_set_new(c, "last_tool", lt ? json_string(lt) : json_null());
+        json_object_set_new(c, "cost_usd", live.has_cost ? json_real(live.cost_usd) : json_null());
+        json_object_set_new(o, "current", c);
+    } else {
+        json_object_set_new(o, "current", json_null());
+    }
+    json_object_set_new(o, "waiting", live.waiting ? json_string(live.waiting) : json_null());
+    rs_live_view_deinit(&live);
+    json_t *fl = json_array();
+    for (size_t i = 0; i < p->nfailed; i++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "name", json_string(p->failed[i].name));
+        json_object_set_new(e, "reason", json_string(p->failed[i].reason ? p->failed[i].reason : ""));
+        json_object_set_new(e, "attempts", json_integer((json_int_t)p->failed[i].nattempts));
+        json_array_append_new(fl, e);
+    }
+    json_object_set_new(o, "failed_schools", fl);
+    json_object_set_new(o, "iterations", json_integer(p->iterations));
+    json_object_set_new(o, "avg_duration_s", json_real(f.avg_ms / 1000.0));
+    json_object_set_new(o, "eta_s", f.eta_ms >= 0 ? json_real((double)f.eta_ms / 1000.0) : json_null());
+    json_object_set_new(o, "cost_usd", json_real(p->cost_usd));
+    json_object_set_new(o, "cost_estimated", json_boolean(p->cost_estimated));
+    json_object_set_new(o, "projected_cost_usd", json_real(f.projected));
+    json_object_set_new(o, "events_dropped", json_integer(p->events_dropped));
+    if (p->stopped) {
+        json_t *s = json_object();
+        json_object_set_new(s, "reason", json_string(p->stopped->reason));
+        json_object_set_new(s, "limit", p->stopped->limit ? json_string(p->stopped->limit) : json_null());
+        json_object_set_new(o, "stopped", s);
+    } else {
+        json_object_set_new(o, "stopped", json_null());
+    }
+    return o;
+}
+
+static void status_text(const struct rs_batch *b, pid_t holder, int64_t now)
+{
+    const struct rs_progress *p = b->prog;
+    struct status_figures f;
+    compute_figures(p, now, &f);
+    char d1[32], d2[32], m1[32], m2[32];
+    size_t total = p->ncompleted + p->nfailed + p->npending + (p->current ? 1 : 0);
+    printf("batch %s: %zu completed, %zu failed, %zu pending (of %zu)\n", p->batch_name, p->ncompleted, p->nfailed,
+           p->npending, total);
+    if (holder > 0)
+        printf("supervisor: running (PID %ld)\n", (long)holder);
+    else if (holder < 0)
+        printf("supervisor: running\n");
+    else
+        printf("supervisor: not running (status: %s)\n", p->status ? p->status : "?");
+    struct rs_live_view live;
+    load_live(b, holder, &live);
+    if (p->current) {
+        printf("current: %s · attempt %d · %s", p->current->name, p->current->attempt,
+               rs_duration_format(f.current_ms, d1, sizeof d1));
+        if (live.has_cost)
+            printf(" · %s so far", rs_money_format(live.cost_usd, m1, sizeof m1));
+        if (!holder)
+            printf(" (interrupted; `ralphsup start` requeues it)");
+        printf("\n");
+        const char *lt = live.last_tool, *lp = live.last_progress;
+        if (lt)
+            printf("  last tool: %s\n", lt);
+        if (lp)
+            printf("  progress: %s\n", lp);
+    }
+    if (live.waiting)
+        printf("waiting for %s\n", live.waiting);
+    rs_live_view_deinit(&live);
+    if (p->nfailed) {
+        printf("failed:\n");
+        for (size_t i = 0; i < p->nfailed; i++)
+            printf("  %s: %s (%zu attempt%s)\n", p->failed[i].name, p->failed[i].reason ? p->failed[i].reason : "?",
+                   p->failed[i].nattempts, p->failed[i].nattempts == 1 ? "" : "s");
+    }
+    if (f.eta_ms >= 0)
+        printf("ETA: %s (average %s per completed school)\n", rs_duration_format(f.eta_ms, d1, sizeof d1),
+               rs_duration_format((int64_t)f.avg_ms, d2, sizeof d2));
+    else
+        printf("ETA: unknown (no school completed yet)\n");
+    printf("cost: %s spent%s, projected total %s\n", rs_money_format(p->cost_usd, m1, sizeof m1),
+           p->cost_estimated ? " (partly estimated)" : "", rs_money_format(f.projected, m2, sizeof m2));
+    if (p->stopped)
+        printf("last stop: %s\n", p->stopped->reason);
+    if (p->events_dropped > 0)
+        printf("events: %lld could not be written to %s/events.jsonl (events_dropped in the progress file)\n",
+               (long long)p->events_dropped, b->cfg->log_dir);
+}
+
+int rs_cmd_status(int argc, char **argv)
+{
+    if (rs_cli_wants_help(argc, argv)) {
+        fputs(status_help, stdout);
+        return RS_EXIT_OK;
+    }
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {0, 0, 0, 0}};
+    int json = 0, c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'j') {
+            json = 1;
+        } else {
+            fputs(status_help, stderr);
+            return RS_EXIT_USAGE;
+        }
+    }
+    const char *config;
+    int ex = one_config_arg(argc, argv, "status", &config);
+    if (ex)
+        return ex;
+    struct rs_diags d, problems;
+    rs_diags_init(&d);
+    rs_diags_init(&problems);
+    struct rs_batch *b = NULL;
+    /* status only reads the progress file: a config with errors still locates it. */
+    ex = rs_batch_open_lenient(config, RS_BATCH_NEED_PROGRESS, &b, &problems, &d);
+    if (problems.n)
+        rs_cli_warn_lenient(config, &problems, b ? b->cfg->progress : NULL, "to show the batch");
+    rs_diags_deinit(&problems);
+    if (ex)
+        return finish_open_error(ex, &d);
+    rs_diags_deinit(&d);
+    pid_t holder = 0;
+    rs_lock_holder(b->cfg->progress, &holder);
+    int64_t now = rs_now_ms();
+    if (json) {
+        json_t *o = status_json(b, holder, now);
+        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+        puts(s);
+        free(s);
+        json_decref(o);
+    } else {
+        status_text(b, holder, now);
+    }
+    rs_batch_free(b);
+    return RS_EXIT_OK;
+}
+
+/* ---- resume ------------------------------------------------------------------- */
+
+static const char resume_help[] =
+    "usage: ralphsup resume CONFIG\n\n"
+    "Move an interrupted current school back to the front of pending (no attempt\n"
+    "is burned), clear it and commit. Processes the interrupted iteration left\n"
+    "behind (found by its run token, e.g. a tool started in its own session)\n"
+    "are killed first and counted. Idempotent. `ralphsup start` does all this by\n"
+    "itself, so resume is only needed to inspect the state before restarting.\n"
+    "Exit: 0, 66 no progress file, 71 a leftover survived SIGKILL (nothing changed),\n"
+    "75 a supervisor is running.\n";
+
+/*
+ * SIGKILL every process carrying @token (and their descendants), then wait
+ * up to 2 s until none is left. Return: how many were signalled, or minus
+ * the number still alive.
+ */
+static int kill_leftovers(const char *token)
+{
+    int killed = rs_proctree_kill_token(token, SIGKILL);
+    if (killed < 0)
+        killed = 0;
+    int left = 0;
+    for (int i = 0; i < 40; i++) {
+        left = rs_proctree_count_token(token);
+        if (left <= 0)
+            return killed;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        rs_proctree_kill_token(token, SIGKILL);
+    }
+    return -left;
+}
+
+int rs_cmd_resume(int argc, char **argv)
+{
+    const char *config;
+    int ex = config_only_command(argc, argv, "resume", resume_help, &config);
+    if (ex >= 0)
+        return ex;
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_batch *b = NULL;
+    ex = rs_batch_open(config, RS_BATCH_LOCK | RS_BATCH_NEED_PROGRESS, &b, &d);
+    if (ex)
+        return finish_open_error(ex, &d);
+    rs_cli_print_diags(&b->notices, "ralphsup: warning: ");
+    struct rs_progress *p = b->prog;
+    if (!p->current) {
+        printf("nothing to resume: no current school (%zu pending)\n", p->npending);
+        printf("next: ralphsup start %s\n", config);
+        rs_batch_free(b);
+        return RS_EXIT_OK;
+    }
+    /*
+     * The run token is what lets crash cleanup find the interrupted
+     * iteration's leftovers (tool processes in their own sessions outlive a
+     * kill -9 of the supervisor). We hold the lock, so no supervisor runs
+     * and every process carrying the token is a leftover: kill them now,
+     * before the token is cleared with current.
+     */
+    int killed = 0;
+    const char *token = p->current->run_token;
+    if (token && token[0]) {
+        killed = kill_leftovers(token);
+        if (killed < 0) {
+            fprintf(stderr,
+                    "ralphsup resume: %d process%s of the interrupted iteration (run token %s) survived SIGKILL; "
+                    "nothing changed, so `ralphsup start %s` will try again\n",
+                    -killed, killed == -1 ? "" : "es", token, config);
+            rs_batch_free(b);
+            return RS_EXIT_OSERR;
+        }
+    }
+    char *name = rs_xstrdup(p->current->name);
+    int attempt = p->current->attempt;
+    int64_t iteration = p->current->iteration;
+    rs_progress_remove_pending(p, name);
+    rs_progress_push_pending(p, name, true);
+    rs_current_free(p->current);
+    p->current = NULL;
+    free(p->status);
+    p->status = rs_xstrdup("stopped");
+    char subject[512];
+    rs_utf8_printf(subject, sizeof subject, "ralphsup: requeued %s (resume after interruption)", name);
+    char *body = rs_xasprintf("The school was current when the supervisor stopped; it is back at the front of "
+                              "pending and no attempt was counted. %d leftover process%s of that iteration killed.",
+                              killed, killed == 1 ? "" : "es");
+    struct rs_transition t = {.event = "requeued", .school = name, .attempt = attempt, .iteration = iteration,
+                              .cost_usd = -1, .subject = subject, .body = body};
+    struct rs_diags w;
+    rs_diags_init(&w);
+    ex = rs_batch_commit(b, &t, &w);
+    print_warnings(&w);
+    rs_diags_deinit(&w);
+    if (!ex) {
+        printf("requeued %s at the front of pending (%zu pending); %d leftover process%s of the interrupted "
+               "iteration killed\n",
+               name, p->npending, killed, killed == 1 ? "" : "es");
+        printf("next: ralphsup start %s\n", config);
+    }
+    free(body);
+    free(name);
+    rs_batch_free(b);
+    return ex;
+}
+
+/* ---- recover ------------------------------------------------------------------ */
+
+static const char recover_help[] =
+    "usage: ralphsup recover CONFIG\n\n"
+    "If the progress file is missing or unreadable, restore the newest version\n"
+    "from the git audit trail that parses, commit it, and say which commit it\n"
+    "came from. An unreadable file is first kept next to it, as\n"
+    "<progress>.corrupt-<UTC time> (e.g. batch_progress.json.corrupt-20261124T211307Z).\n"
+    "Does nothing when the progress file is fine.\n";
+
+struct recover_ctx {
+    const char *origin;
+    struct rs_progress *found;
+    char commit[48];
+    char summary[256];
+    char *data;
+    size_t len;
+};
+
+static int recover_cb(const char *commit_hex, const char *summary, const char *data, size_t len, void *ud)
+{
+    struct recover_ctx *rc = ud;
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_progress *p = NULL;
+    int r = rs_progress_parse(data, len, rc->origin, &p, &d);
+    rs_diags_deinit(&d);
+    if (r != 0)
+        return 0;
+    rc->found = p;
+    snprintf(rc->commit, sizeof rc->commit, "%s", commit_hex);
+    snprintf(rc->summary, sizeof rc->summary, "%s", summary ? summary : "");
+    return 1;
+}
+
+/*
+ * Keep the unreadable progress file before it is replaced: renamed (never
+ * copied through memory, whatever its size) to "<progress>.corrupt-<UTC
+ * time>", "-2", "-3" ... when that exists. Return: the new path, or NULL
+ * with @err set.
+ */
+static char *keep_corrupt_copy(const char *progress, char *err, size_t errlen)
+{
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
+    char *dst = rs_xasprintf("%s.corrupt-%s", progress, ts);
+    for (int k = 2; rs_file_exists(dst) && k < 1000; k++) {
+        free(dst);
+        dst = rs_xasprintf("%s.corrupt-%s-%d", progress, ts, k);
+    }
+    if (rs_file_exists(dst)) {
+        snprintf(err, errlen, "too many earlier copies next to it");
+        free(dst);
+        return NULL;
+    }
+    if (rename(progress, dst) != 0) {
+        snprintf(err, errlen, "%s", strerror(errno));
+        free(dst);
+        return NULL;
+    }
+    /* Renamed: the copy exists whatever happens next; make the rename durable before replacing the file. */
+    rs_fsync_parent_dir(dst);
+    return dst;
+}
+
+int rs_cmd_recover(int argc, char **argv)
+{
+    const char *config;
+    int ex = config_only_command(argc, argv, "recover", recover_help, &config);
+    if (ex >= 0)
+        return ex;
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_batch *b = NULL;
+    ex = rs_batch_open(config, RS_BATCH_LOCK | RS_BATCH_NO_SCHOOLS, &b, &d);
+    if (ex)
+        return finish_open_error(ex, &d);
+    rs_cli_print_diags(&b->notices, "ralphsup: warning: ");
+    if (b->progress_state == 0) {
+        printf("%s is readable; nothing to recover\n", b->cfg->progress);
+        rs_batch_free(b);
+        return RS_EXIT_OK;
+    }
+    if (b->progress_state == RS_PROGRESS_E_INVALID)
+        rs_cli_print_diags(&b->progress_diags, "ralphsup: damaged: ");
+    if (!b->git) {
+        fprintf(stderr, "ralphsup recover: [git] enabled = false, so there is no audit trail to recover from\n");
+        rs_batch_free(b);
+        return RS_EXIT_NOINPUT;
+    }
+    char *rel = rs_batch_relpath(b, b->cfg->progress);
+    struct recover_ctx rc = {.origin = b->cfg->progress};
+    char err[512] = "";
+    int r = rs_git_history_blob(b->git, rel, recover_cb, &rc, err, sizeof err);
+    free(rel);
+    if (r < 0) {
+        fprintf(stderr, "ralphsup recover: git: %s\n", err[0] ? err : "cannot walk history");
+        rs_batch_free(b);
+        return RS_EXIT_IOERR;
+    }
+    if (!rc.found) {
+        fprintf(stderr, "ralphsup recover: no readable version of %s in the audit trail\n", b->cfg->progress);
+        rs_batch_free(b);
+        return RS_EXIT_NOINPUT;
+    }
+    char *kept = NULL;
+    if (b->progress_state == RS_PROGRESS_E_INVALID) {
+        kept = keep_corrupt_copy(b->cfg->progress, err, sizeof err);
+        if (!kept) {
+            fprintf(stderr, "ralphsup recover: cannot keep a copy of %s before restoring it: %s; nothing changed\n",
+                    b->cfg->progress, err);
+            rs_progress_free(rc.found);
+            rs_batch_free(b);
+            return RS_EXIT_CANTCREAT;
+        }
+        printf("kept the unreadable file as %s\n", kept);
+    }
+    rs_progress_free(b->prog);
+    b->prog = rc.found;
+    char subject[512];
+    rs_utf8_printf(subject, sizeof subject, "ralphsup: recovered progress file from commit %.12s", rc.commit);
+    char *kept_rel = kept ? rs_batch_relpath(b, kept) : NULL;
+    char *body = rs_xasprintf("The progress file was %s; restored the newest version that parses, from commit %s "
+                              "(\"%s\").%s%s%s",
+                              b->progress_state == RS_PROGRESS_E_NOT_FOUND ? "missing" : "unreadable", rc.commit,
+                              rc.summary, kept ? " The unreadable file was kept as " : "", kept ? kept_rel : "",
+                              kept ? " (not committed)." : "");
+    free(kept_rel);
+    free(kept);
+    struct rs_transition t = {.event = "recovered", .cost_usd = -1, .subject = subject, .body = body};
+    struct rs_diags w;
+    rs_diags_init(&w);
+    ex = rs_batch_commit(b, &t, &w);
+    print_warnings(&w);
+    rs_diags_deinit(&w);
+    if (!ex)
+        printf("restored %s from commit %.12s (%s): %zu completed, %zu failed, %zu pending\n", b->cfg->progress,
+               rc.commit, rc.summary, b->prog->ncompleted, b->prog->nfailed, b->prog->npending);
+    free(body);
+    rs_batch_free(b);
+    return ex;
+}

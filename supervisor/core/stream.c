@@ -1,0 +1,2154 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Incremental reader of the Claude Code CLI's stream-json stdout (see
+ * stream.h for the contract and docs/protocol.md for the design notes).
+ *
+ * Three layers:
+ *  1. Line framing (rs_stream_feed): memchr for '\n' from where the last
+ *     search stopped; complete lines inside the caller's chunk are parsed in
+ *     place, only a line that spans chunks is copied into the line buffer.
+ *     A line over max_line_bytes switches to "skip until newline" mode and
+ *     the buffer is released. After a big line the buffer shrinks back.
+ *  2. Validation (pass 1): a hand-written, non-recursive JSON scanner checks
+ *     the whole line and records the spans of the top-level members. Strings
+ *     are scanned in 64-byte SSE2 blocks; escaped characters come from the
+ *     backslash mask by carry arithmetic, so only escapes are visited.
+ *     \u0000 is allowed, lone surrogates are tolerated; UTF-8 is not
+ *     validated here but every copied string is repaired (sink_close()).
+ *     Strings over LONG_STRING bytes are indexed. Nothing is copied.
+ *  3. Extraction (pass 2): the members the event needs are read from the
+ *     already-validated spans with cheap skips (the index jumps over big
+ *     strings); strings are decoded into bounded heads in a per-line arena.
+ *     Markers are found in assistant texts of any size without decoding
+ *     them: only the lines that start like a marker are decoded.
+ *
+ * Deliberately not here: any I/O, libuv, the clock, policy decisions, cost
+ * accounting (the event exposes message.id and first_of_message instead).
+ */
+#include <errno.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "ralphsup/base/common.h"
+#include "ralphsup/core/markers.h"
+#include "ralphsup/core/stream.h"
+#include "ralphsup/base/utf8.h"
+
+#define ARENA_CHUNK ((size_t)64 << 10)
+#define LINE_KEEP_CAP ((size_t)256 << 10) /* line buffer kept between lines up to this */
+#define VEC_KEEP 64                       /* item vectors kept between lines up to this */
+#define MAX_MEMBERS 64                    /* members of one object considered */
+#define MAX_DEPTH 1024                    /* JSON nesting accepted */
+#define ERROR_MAX 1024                    /* bytes of each result.errors entry */
+#define MSG_RING 32                       /* message ids remembered for first_of_message */
+#define DETAIL_MAX 300
+#define LONG_STRING 256                   /* strings indexed by pass 1 for pass 2 */
+#define MAX_LONG_STRINGS 65536
+
+/* ---- per-line arena ---------------------------------------------------- */
+
+struct chunk {
+    struct chunk *next;
+    size_t cap;
+    size_t used;
+    max_align_t align_[];
+};
+
+static char *chunk_data(struct chunk *c)
+{
+    return (char *)c->align_;
+}
+
+static void *arena_alloc(struct chunk **head, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    struct chunk *c = *head;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+        struct chunk *nc = rs_xmalloc(sizeof(*nc) + cap);
+        nc->cap = cap;
+        nc->used = 0;
+        nc->next = c;
+        *head = nc;
+        c = nc;
+    }
+    void *p = chunk_data(c) + c->used;
+    c->used += n;
+    return p;
+}
+
+/* Free everything but one standard chunk. */
+static void arena_reset(struct chunk **head)
+{
+    struct chunk *keep = NULL, *c = *head;
+    while (c) {
+        struct chunk *next = c->next;
+        if (!keep && c->cap == ARENA_CHUNK) {
+            keep = c;
+            keep->next = NULL;
+            keep->used = 0;
+        } else {
+            free(c);
+        }
+        c = next;
+    }
+    *head = keep;
+}
+
+/* ---- the reader ---------------------------------------------------------- */
+
+struct rs_stream {
+    struct rs_stream_opts o;
+    rs_stream_event_cb cb;
+    void *userdata;
+    struct rs_stream_stats st;
+    bool finished;
+
+    char *buf; /* partial line spanning chunks */
+    size_t len;
+    size_t cap;
+    bool skipping; /* inside an oversize line */
+    size_t skip_len;
+
+    struct chunk *arena;
+    struct rs_marker *mk; /* markers of the current line */
+    size_t nmk, capmk;
+    size_t block_mk_start; /* first marker of the current text block */
+    size_t block_mk_dropped;
+
+    struct rs_stream_block *blocks;
+    size_t capblocks;
+    struct rs_stream_tool_result *results;
+    size_t capresults;
+    struct rs_stream_denial *denials;
+    size_t capdenials;
+    const char **errors;
+    size_t caperrors;
+
+    struct long_string {
+        const char *start; /* body, after the opening quote */
+        const char *end;   /* after the closing quote */
+    } *ls;
+    size_t nls, capls;
+    char *mline; /* a decoded marker candidate line, RS_MARKER_MAX_BYTES + 8 */
+
+    uint64_t msg_ring[MSG_RING];
+    size_t msg_ring_n;
+    size_t msg_ring_pos;
+};
+
+const char *rs_stream_kind_name(enum rs_stream_kind kind)
+{
+    static const char *const names[] = {
+        [RS_STREAM_INIT] = "init",
+        [RS_STREAM_ASSISTANT] = "assistant",
+        [RS_STREAM_USER] = "user",
+        [RS_STREAM_RESULT] = "result",
+        [RS_STREAM_API_RETRY] = "api_retry",
+        [RS_STREAM_RATE_LIMIT] = "rate_limit",
+        [RS_STREAM_SYSTEM] = "system",
+        [RS_STREAM_OTHER] = "other",
+        [RS_STREAM_BAD_LINE] = "bad_line",
+        [RS_STREAM_OVERSIZE] = "oversize",
+        [RS_STREAM_TRUNCATED] = "truncated",
+        [RS_STREAM_PARTIAL] = "partial",
+    };
+    if ((size_t)kind < RS_ARRAY_SIZE(names) && names[kind])
+        return names[kind];
+    return "unknown";
+}
+
+static void add_marker(struct rs_stream *s, struct rs_marker *m)
+{
+    if (s->nmk - s->block_mk_start >= RS_STREAM_MAX_MARKERS) {
+        s->block_mk_dropped++;
+        rs_marker_deinit(m);
+        return;
+    }
+    if (s->nmk == s->capmk) {
+        s->capmk = s->capmk ? s->capmk * 2 : 8;
+        s->mk = rs_xrealloc(s->mk, s->capmk * sizeof(*s->mk));
+    }
+    s->mk[s->nmk++] = *m;
+}
+
+int rs_stream_new(struct rs_stream **out, const struct rs_stream_opts *opts, rs_stream_event_cb cb, void *userdata)
+{
+    if (!out || !cb)
+        return -EINVAL;
+    struct rs_stream *s = rs_xcalloc(1, sizeof(*s));
+    if (opts)
+        s->o = *opts;
+    if (!s->o.max_line_bytes)
+        s->o.max_line_bytes = RS_STREAM_DEFAULT_MAX_LINE;
+    if (!s->o.text_max)
+        s->o.text_max = RS_STREAM_DEFAULT_TEXT_MAX;
+    if (!s->o.result_max)
+        s->o.result_max = RS_STREAM_DEFAULT_RESULT_MAX;
+    if (!s->o.tool_result_max)
+        s->o.tool_result_max = RS_STREAM_DEFAULT_TOOL_RESULT_MAX;
+    if (!s->o.tool_input_max)
+        s->o.tool_input_max = RS_STREAM_DEFAULT_TOOL_INPUT_MAX;
+    s->cb = cb;
+    s->userdata = userdata;
+    *out = s;
+    return 0;
+}
+
+static void clear_markers(struct rs_stream *s)
+{
+    for (size_t i = 0; i < s->nmk; i++)
+        rs_marker_deinit(&s->mk[i]);
+    s->nmk = 0;
+    if (s->capmk > VEC_KEEP) {
+        free(s->mk);
+        s->mk = NULL;
+        s->capmk = 0;
+    }
+}
+
+struct rs_stream *rs_stream_free(struct rs_stream *s)
+{
+    if (!s)
+        return NULL;
+    clear_markers(s);
+    free(s->mk);
+    free(s->buf);
+    while (s->arena) {
+        struct chunk *n = s->arena->next;
+        free(s->arena);
+        s->arena = n;
+    }
+    free(s->mline);
+    free(s->ls);
+    free(s->blocks);
+    free(s->results);
+    free(s->denials);
+    free(s->errors);
+    free(s);
+    return NULL;
+}
+
+void rs_stream_get_stats(const struct rs_stream *s, struct rs_stream_stats *out)
+{
+    *out = s->st;
+    out->buffer_capacity = s->cap;
+}
+
+/* Grow a per-line item vector (kept in the reader, reused across lines). */
+static void *vec_slot(void **vec, size_t *cap, size_t n, size_t size)
+{
+    if (n == *cap) {
+        *cap = *cap ? *cap * 2 : 8;
+        *vec = rs_xrealloc(*vec, *cap * size);
+    }
+    return (char *)*vec + n * size;
+}
+
+static void vec_trim(void **vec, size_t *cap)
+{
+    if (*cap > VEC_KEEP) {
+        free(*vec);
+        *vec = NULL;
+        *cap = 0;
+    }
+}
+
+/* ---- UTF-8 ------------------------------------------------------------- */
+
+/* Shorten @len so that @s[0..len) does not end inside a multi-byte character. */
+static size_t utf8_trim(const char *s, size_t len)
+{
+    size_t i = len, back = 0;
+    while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
+        i--;
+        back++;
+    }
+    if (i == 0)
+        return len == back ? 0 : len;
+    unsigned c = (unsigned char)s[i - 1];
+    size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    return back + 1 >= need ? len : i - 1;
+}
+
+
+/* ---- pass 1: validation ------------------------------------------------ */
+
+struct vctx {
+    const char *err;
+    const char *err_at;
+    struct rs_stream *s; /* for the long-string index */
+};
+
+static const char *fail(struct vctx *v, const char *at, const char *msg)
+{
+    v->err = msg;
+    v->err_at = at;
+    return NULL;
+}
+
+static bool is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static const char *skip_ws(const char *p, const char *e)
+{
+    while (p < e && is_ws(*p))
+        p++;
+    return p;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static bool hex4(const char *p, const char *e, unsigned *out)
+{
+    if (e - p < 4)
+        return false;
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval(p[i]);
+        if (h < 0)
+            return false;
+        v = (v << 4) | (unsigned)h;
+    }
+    *out = v;
+    return true;
+}
+
+#if defined(__SSE2__)
+/* Bit i set when p[i] (0 <= i < 32) is '"' or '\\' (or, when @ctrl, below 0x20). */
+static inline unsigned special_mask32(const char *p, bool ctrl)
+{
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i bslash = _mm_set1_epi8('\\');
+    const __m128i c1f = _mm_set1_epi8(0x1F);
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+    __m128i ma = _mm_or_si128(_mm_cmpeq_epi8(a, quote), _mm_cmpeq_epi8(a, bslash));
+    __m128i mb = _mm_or_si128(_mm_cmpeq_epi8(b, quote), _mm_cmpeq_epi8(b, bslash));
+    if (ctrl) {
+        /* x <= 0x1F  <=>  max(x, 0x1F) == 0x1F (unsigned) */
+        ma = _mm_or_si128(ma, _mm_cmpeq_epi8(_mm_max_epu8(a, c1f), c1f));
+        mb = _mm_or_si128(mb, _mm_cmpeq_epi8(_mm_max_epu8(b, c1f), c1f));
+    }
+    return (unsigned)_mm_movemask_epi8(ma) | ((unsigned)_mm_movemask_epi8(mb) << 16);
+}
+#endif
+
+/*
+ * First byte in [@p, @e) that is '"' or '\\' (or, when @ctrl, below 0x20).
+ * Return: its address, or @e.
+ */
+static inline const char *find_special(const char *p, const char *e, bool ctrl)
+{
+#if defined(__SSE2__)
+    while (e - p >= 32) {
+        unsigned mask = special_mask32(p, ctrl);
+        if (mask)
+            return p + __builtin_ctz(mask);
+        p += 32;
+    }
+#endif
+    for (; p < e; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"' || c == '\\' || (ctrl && c < 0x20))
+            return p;
+    }
+    return e;
+}
+
+/*
+ * 64-byte blocks. blk_masks() sets bit i of *q / *b / *c when p[i] is a
+ * quote / a backslash / a control byte. escaped_bits() turns the backslash
+ * mask into the mask of escaped characters: the byte after a run of
+ * backslashes is escaped when the run has odd length. Adding a run's start
+ * bit to the mask carries through the run and lands just after it; the
+ * landing bit's parity, compared with the start's, gives the run's parity.
+ * *carry says that the previous block ended inside an odd run (so byte 0 is
+ * escaped) and is updated for the next block.
+ */
+static inline void blk_masks(const char *p, uint64_t *q, uint64_t *b, uint64_t *c, uint64_t *v, uint64_t *u)
+{
+    uint64_t mq = 0, mb = 0, mc = 0, mv = 0, mu = 0;
+    for (int i = 0; i < 4; i++) {
+#if defined(__SSE2__)
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
+        mq |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('"'))) << (16 * i);
+        mb |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))) << (16 * i);
+        if (c) {
+            const __m128i c1f = _mm_set1_epi8(0x1F);
+            mc |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f)) << (16 * i);
+        }
+        if (v) {
+            /* The other characters that may follow a backslash: / b f n r t u. */
+            __m128i xu = _mm_cmpeq_epi8(x, _mm_set1_epi8('u'));
+            __m128i m = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('/')), _mm_cmpeq_epi8(x, _mm_set1_epi8('b')));
+            m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('f')), _mm_cmpeq_epi8(x, _mm_set1_epi8('n'))));
+            m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('r')), _mm_cmpeq_epi8(x, _mm_set1_epi8('t'))));
+            mv |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(m, xu)) << (16 * i);
+            mu |= (uint64_t)(unsigned)_mm_movemask_epi8(xu) << (16 * i);
+        }
+#else
+        for (int j = 16 * i; j < 16 * i + 16; j++) {
+            unsigned char ch = (unsigned char)p[j];
+            mq |= (uint64_t)(ch == '"') << j;
+            mb |= (uint64_t)(ch == '\\') << j;
+            mc |= (uint64_t)(ch < 0x20) << j;
+            mv |= (uint64_t)(ch == '/' || ch == 'b' || ch == 'f' || ch == 'n' || ch == 'r' || ch == 't' || ch == 'u') << j;
+            mu |= (uint64_t)(ch == 'u') << j;
+        }
+#endif
+    }
+    *q = mq;
+    *b = mb;
+    if (c)
+        *c = mc;
+    if (v) {
+        *v = mv | mq | mb;
+        *u = mu;
+    }
+}
+
+static inline uint64_t escaped_bits(uint64_t b, bool *carry)
+{
+    const uint64_t even = UINT64_C(0x5555555555555555), odd = ~even;
+    uint64_t esc = 0;
+    if (*carry) {
+        b &= ~UINT64_C(1); /* byte 0 is escaped, even if it is a backslash */
+        esc = 1;
+    }
+    uint64_t starts = b & ~(b << 1);
+    uint64_t ends_even = (b + (starts & even)) & ~b;
+    uint64_t sum_odd;
+    *carry = __builtin_add_overflow(b, starts & odd, &sum_odd);
+    uint64_t ends_odd = sum_odd & ~b;
+    return esc | (ends_even & odd) | (ends_odd & even);
+}
+
+static const bool valid_escape[256] = {
+    ['"'] = true, ['\\'] = true, ['/'] = true, ['b'] = true, ['f'] = true,
+    ['n'] = true, ['r'] = true, ['t'] = true, ['u'] = true,
+};
+
+/* Remember a long string (pass 1) so pass 2 can jump over it. */
+static void long_string_add(struct rs_stream *s, const char *start, const char *end);
+
+/*
+ * Validate a string body starting after its opening quote: escapes, no raw
+ * control bytes. UTF-8 is not validated here (see copy_fix()). Return: the
+ * byte after the closing quote, or NULL (v->err set).
+ */
+static const char *string_end(struct vctx *v, const char *start, const char *end)
+{
+    if (end - start > LONG_STRING && v->s)
+        long_string_add(v->s, start, end);
+    return end;
+}
+
+/* Validate the escaped character at @p (after its backslash). */
+static bool check_escape(struct vctx *v, const char *p, const char *e)
+{
+    unsigned cp;
+    if (!valid_escape[(unsigned char)*p]) {
+        fail(v, p - 1, "invalid escape in string");
+        return false;
+    }
+    /* Lone surrogates are tolerated (decoded as U+FFFD): JSON.stringify emits them. */
+    if (*p == 'u' && !hex4(p + 1, e, &cp)) {
+        fail(v, p - 1, "invalid \\u escape");
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Validate a string body starting after its opening quote: escapes, no raw
+ * control bytes. UTF-8 is not validated here (see sink_close()).
+ * Return: the byte after the closing quote, or NULL (v->err set).
+ */
+static const char *scan_string(struct vctx *v, const char *p, const char *e)
+{
+    const char *start = p;
+    bool carry = false;
+    while (e - p >= 64) {
+        uint64_t q, b, c, ok, u;
+        blk_masks(p, &q, &b, &c, &ok, &u);
+        uint64_t esc = escaped_bits(b, &carry);
+        uint64_t realq = q & ~esc;
+        uint64_t below = realq ? (realq & (~realq + 1)) - 1 : ~UINT64_C(0);
+        if (c & below)
+            return fail(v, p + __builtin_ctzll(c & below), "control character in string");
+        /* Escaped characters must be valid escapes; only \u needs a closer look. */
+        for (uint64_t x = esc & below & (~ok | u); x; x &= x - 1)
+            if (!check_escape(v, p + __builtin_ctzll(x), e))
+                return NULL;
+        if (realq)
+            return string_end(v, start, p + __builtin_ctzll(realq) + 1);
+        p += 64;
+    }
+    for (; p < e; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (carry) {
+            if (!check_escape(v, p, e))
+                return NULL;
+            carry = false;
+        } else if (ch == '\\') {
+            carry = true;
+        } else if (ch == '"') {
+            return string_end(v, start, p + 1);
+        } else if (ch < 0x20) {
+            return fail(v, p, "control character in string");
+        }
+    }
+    return fail(v, p, "unterminated string");
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static const char *scan_number(struct vctx *v, const char *p, const char *e)
+{
+    if (p < e && *p == '-')
+        p++;
+    if (p >= e)
+        return fail(v, p, "invalid number");
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        while (p < e && is_digit(*p))
+            p++;
+    else
+        return fail(v, p, "invalid number");
+    if (p < e && *p == '.') {
+        p++;
+        if (p >= e || !is_digit(*p))
+            return fail(v, p, "invalid number");
+        while (p < e && is_digit(*p))
+            p++;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < e && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= e || !is_digit(*p))
+            return fail(v, p, "invalid number");
+        while (p < e && is_digit(*p))
+            p++;
+    }
+    return p;
+}
+
+static const char *scan_literal(struct vctx *v, const char *p, const char *e, const char *lit, size_t n)
+{
+    if ((size_t)(e - p) < n || memcmp(p, lit, n) != 0)
+        return fail(v, p, "invalid literal");
+    return p + n;
+}
+
+/* Validate one JSON value (any depth, no recursion). Return: the byte after it, or NULL. */
+static const char *skip_value(struct vctx *v, const char *p, const char *e)
+{
+    unsigned char stack[MAX_DEPTH]; /* 1 object, 2 array */
+    size_t depth = 0;
+value:
+    p = skip_ws(p, e);
+    if (p >= e)
+        return fail(v, p, "unexpected end of line");
+    switch (*p) {
+    case '{':
+        if (depth == MAX_DEPTH)
+            return fail(v, p, "nesting too deep");
+        stack[depth++] = 1;
+        p = skip_ws(p + 1, e);
+        if (p < e && *p == '}') {
+            depth--;
+            p++;
+            goto after;
+        }
+        goto key;
+    case '[':
+        if (depth == MAX_DEPTH)
+            return fail(v, p, "nesting too deep");
+        stack[depth++] = 2;
+        p = skip_ws(p + 1, e);
+        if (p < e && *p == ']') {
+            depth--;
+            p++;
+            goto after;
+        }
+        goto value;
+    case '"':
+        p = scan_string(v, p + 1, e);
+        break;
+    case 't':
+        p = scan_literal(v, p, e, "true", 4);
+        break;
+    case 'f':
+        p = scan_literal(v, p, e, "false", 5);
+        break;
+    case 'n':
+        p = scan_literal(v, p, e, "null", 4);
+        break;
+    default:
+        if (*p == '-' || is_digit(*p))
+            p = scan_number(v, p, e);
+        else
+            return fail(v, p, "unexpected character");
+        break;
+    }
+    if (!p)
+        return NULL;
+after:
+    if (depth == 0)
+        return p;
+    p = skip_ws(p, e);
+    if (p >= e)
+        return fail(v, p, "unexpected end of line");
+    if (*p == ',') {
+        p = skip_ws(p + 1, e);
+        if (stack[depth - 1] == 1)
+            goto key;
+        goto value;
+    }
+    if ((*p == '}' && stack[depth - 1] == 1) || (*p == ']' && stack[depth - 1] == 2)) {
+        depth--;
+        p++;
+        goto after;
+    }
+    return fail(v, p, stack[depth - 1] == 1 ? "expected ',' or '}'" : "expected ',' or ']'");
+key:
+    if (p >= e || *p != '"')
+        return fail(v, p, "expected a string key");
+    p = scan_string(v, p + 1, e);
+    if (!p)
+        return NULL;
+    p = skip_ws(p, e);
+    if (p >= e || *p != ':')
+        return fail(v, p, "expected ':'");
+    p++;
+    goto value;
+}
+
+/* ---- pass 2: reading validated spans ------------------------------------ */
+
+struct span {
+    const char *p; /* first byte of the value */
+    const char *e; /* one past its last byte */
+};
+
+struct member {
+    const char *key;
+    size_t klen;
+    struct span v;
+};
+
+struct members {
+    size_t n;
+    struct member m[MAX_MEMBERS];
+};
+
+static void long_string_add(struct rs_stream *s, const char *start, const char *end)
+{
+    if (s->nls == MAX_LONG_STRINGS)
+        return;
+    struct long_string *ls = vec_slot((void **)&s->ls, &s->capls, s->nls, sizeof(*ls));
+    ls->start = start;
+    ls->end = end;
+    s->nls++;
+}
+
+/* End (after the quote) of the long string whose body starts at @start, or NULL. */
+static const char *long_string_end(const struct rs_stream *s, const char *start)
+{
+    size_t lo = 0, hi = s->nls;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->ls[mid].start < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->nls && s->ls[lo].start == start ? s->ls[lo].end : NULL;
+}
+
+/* Skip a validated string body (after the opening quote); long ones via the index. */
+static const char *vskip_string(const struct rs_stream *s, const char *p, const char *e)
+{
+    const char *start = p;
+    const char *lim = e - p > LONG_STRING ? p + LONG_STRING : e;
+    bool carry = false;
+    for (;;) {
+        while (lim - p >= 64) {
+            uint64_t q, b;
+            blk_masks(p, &q, &b, NULL, NULL, NULL);
+            uint64_t realq = q & ~escaped_bits(b, &carry);
+            if (realq)
+                return p + __builtin_ctzll(realq) + 1;
+            p += 64;
+        }
+        if (lim == e)
+            break;
+        const char *end = long_string_end(s, start);
+        if (end)
+            return end;
+        lim = e;
+    }
+    for (; p < e; p++) {
+        if (carry)
+            carry = false;
+        else if (*p == '\\')
+            carry = true;
+        else if (*p == '"')
+            return p + 1;
+    }
+    return e;
+}
+
+static const char *vskip_value(const struct rs_stream *s, const char *p, const char *e)
+{
+    p = skip_ws(p, e);
+    if (p >= e)
+        return e;
+    if (*p == '"')
+        return vskip_string(s, p + 1, e);
+    if (*p == '{' || *p == '[') {
+        size_t depth = 0;
+        while (p < e) {
+            char c = *p;
+            if (c == '"') {
+                p = vskip_string(s, p + 1, e);
+                continue;
+            }
+            if (c == '{' || c == '[') {
+                depth++;
+            } else if (c == '}' || c == ']') {
+                if (--depth == 0)
+                    return p + 1;
+            }
+            p++;
+        }
+        return e;
+    }
+    while (p < e && *p != ',' && *p != '}' && *p != ']' && !is_ws(*p))
+        p++;
+    return p;
+}
+
+static void decode_escape(const char **pp, const char *e, char *out, size_t *n);
+
+/* Key of a member: raw bytes unless it holds escapes (then decoded into the arena). */
+static void set_key(struct rs_stream *s, struct member *m, const char *k, const char *ke)
+{
+    if (!memchr(k, '\\', (size_t)(ke - k))) {
+        m->key = k;
+        m->klen = (size_t)(ke - k);
+        return;
+    }
+    char *d = arena_alloc(&s->arena, (size_t)(ke - k) + 1);
+    size_t n = 0;
+    while (k < ke) {
+        if (*k == '\\') {
+            size_t w;
+            decode_escape(&k, ke, d + n, &w);
+            n += w;
+        } else {
+            d[n++] = *k++;
+        }
+    }
+    m->key = d;
+    m->klen = n;
+}
+
+/* Members of a validated object span (the first MAX_MEMBERS). */
+static bool collect(struct rs_stream *s, struct span obj, struct members *out)
+{
+    out->n = 0;
+    const char *p = skip_ws(obj.p, obj.e), *e = obj.e;
+    if (p >= e || *p != '{')
+        return false;
+    p = skip_ws(p + 1, e);
+    while (p < e && *p == '"') {
+        const char *k = p + 1;
+        p = vskip_string(s, k, e);
+        const char *ke = p - 1;
+        p = skip_ws(p, e);
+        p = skip_ws(p + 1, e); /* ':' */
+        const char *v = p;
+        p = vskip_value(s, p, e);
+        if (out->n < MAX_MEMBERS) {
+            struct member *m = &out->m[out->n++];
+            set_key(s, m, k, ke);
+            m->v.p = v;
+            m->v.e = p;
+        }
+        p = skip_ws(p, e);
+        if (p < e && *p == ',')
+            p = skip_ws(p + 1, e);
+    }
+    return true;
+}
+
+static bool find(const struct members *m, const char *key, struct span *out)
+{
+    size_t kl = strlen(key);
+    for (size_t i = m->n; i-- > 0;) {
+        if (m->m[i].klen == kl && memcmp(m->m[i].key, key, kl) == 0) {
+            *out = m->m[i].v;
+            return true;
+        }
+    }
+    return false;
+}
+
+struct arr_it {
+    const struct rs_stream *s;
+    const char *p, *e;
+};
+
+static bool arr_begin(const struct rs_stream *s, struct span a, struct arr_it *it)
+{
+    it->s = s;
+    const char *p = skip_ws(a.p, a.e);
+    if (p >= a.e || *p != '[')
+        return false;
+    it->p = skip_ws(p + 1, a.e);
+    it->e = a.e;
+    return true;
+}
+
+static bool arr_next(struct arr_it *it, struct span *out)
+{
+    if (it->p >= it->e || *it->p == ']')
+        return false;
+    out->p = it->p;
+    out->e = vskip_value(it->s, it->p, it->e);
+    const char *p = skip_ws(out->e, it->e);
+    if (p < it->e && *p == ',')
+        p = skip_ws(p + 1, it->e);
+    it->p = p;
+    return true;
+}
+
+static bool is_str(struct span v)
+{
+    return v.p < v.e && *v.p == '"';
+}
+
+static bool is_obj(struct span v)
+{
+    return v.p < v.e && *v.p == '{';
+}
+
+static bool is_arr(struct span v)
+{
+    return v.p < v.e && *v.p == '[';
+}
+
+static bool is_null(struct span v)
+{
+    return v.e - v.p == 4 && memcmp(v.p, "null", 4) == 0;
+}
+
+/* Decode the escape at *pp (a validated string), advance past it, write UTF-8 into @out. */
+static void decode_escape(const char **pp, const char *e, char *out, size_t *n)
+{
+    const char *p = *pp;
+    char x = p[1];
+    p += 2;
+    switch (x) {
+    case 'b':
+        out[0] = '\b';
+        break;
+    case 'f':
+        out[0] = '\f';
+        break;
+    case 'n':
+        out[0] = '\n';
+        break;
+    case 'r':
+        out[0] = '\r';
+        break;
+    case 't':
+        out[0] = '\t';
+        break;
+    case 'u': {
+        unsigned cp = 0, lo;
+        hex4(p, e, &cp);
+        p += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (e - p >= 6 && p[0] == '\\' && p[1] == 'u' && hex4(p + 2, e, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                p += 6;
+            } else {
+                cp = 0xFFFD;
+            }
+        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            cp = 0xFFFD;
+        }
+        *n = rs_utf8_encode(cp, out);
+        *pp = p;
+        return;
+    }
+    default: /* '"', '\\', '/' */
+        out[0] = x;
+        break;
+    }
+    *n = 1;
+    *pp = p;
+}
+
+/* Decoding sink: a bounded head copy of a string. */
+struct sink {
+    char *buf;
+    size_t cap;
+    size_t len;
+    bool dropped; /* bytes did not fit */
+};
+
+static void sink_put(struct sink *k, const char *p, size_t n)
+{
+    size_t room = k->cap - k->len;
+    size_t take = n < room ? n : room;
+    if (take) {
+        memcpy(k->buf + k->len, p, take);
+        k->len += take;
+    }
+    if (take < n)
+        k->dropped = true;
+}
+
+/* Decode the string token @v into @k, stopping when the head is full. */
+static void decode_into(struct span v, struct sink *k)
+{
+    const char *p = v.p + 1, *e = v.e - 1;
+    while (p < e) {
+        if (k->len >= k->cap) {
+            k->dropped = true;
+            return;
+        }
+        const char *bs = find_special(p, e, false);
+        if (bs > p)
+            sink_put(k, p, (size_t)(bs - p));
+        if (bs >= e)
+            return;
+        char tmp[4];
+        size_t n;
+        p = bs;
+        decode_escape(&p, e, tmp, &n);
+        sink_put(k, tmp, n);
+    }
+}
+
+static void sink_open(struct rs_stream *s, struct sink *k, size_t cap)
+{
+    memset(k, 0, sizeof(*k));
+    k->buf = arena_alloc(&s->arena, cap + 1);
+    k->cap = cap;
+}
+
+/*
+ * Make the head valid UTF-8 (pass 1 does not validate it): a character cut
+ * by the truncation is dropped, any other invalid byte becomes U+FFFD.
+ */
+static const char *sink_close(struct rs_stream *s, struct sink *k)
+{
+    if (k->dropped)
+        k->len = utf8_trim(k->buf, k->len);
+    const unsigned char *p = (const unsigned char *)k->buf, *e = p + k->len;
+    while (p < e && *p < 0x80)
+        p++;
+    while (p < e) {
+        size_t n = *p < 0x80 ? 1 : rs_utf8_seq(p, (size_t)(e - p), NULL);
+        if (!n)
+            break;
+        p += n;
+    }
+    if (p < e) {
+        char *out = arena_alloc(&s->arena, k->len * 3 + 1);
+        size_t o = (size_t)((const char *)p - k->buf);
+        memcpy(out, k->buf, o);
+        while (p < e) {
+            size_t n = *p < 0x80 ? 1 : rs_utf8_seq(p, (size_t)(e - p), NULL);
+            if (n) {
+                memcpy(out + o, p, n);
+                o += n;
+                p += n;
+            } else {
+                memcpy(out + o, "\xEF\xBF\xBD", 3);
+                o += 3;
+                p++;
+            }
+        }
+        k->buf = out;
+        k->len = o;
+    }
+    k->buf[k->len] = '\0';
+    return k->buf;
+}
+
+/* Bounded decoded copy of a string value; NULL if @v is not a string. */
+static const char *str_head(struct rs_stream *s, struct span v, size_t cap, size_t *len, bool *truncated)
+{
+    if (!is_str(v))
+        return NULL;
+    size_t raw = (size_t)(v.e - v.p) - 2;
+    struct sink k;
+    sink_open(s, &k, raw < cap ? raw : cap);
+    decode_into(v, &k);
+    const char *r = sink_close(s, &k);
+    if (len)
+        *len = k.len;
+    if (truncated)
+        *truncated = k.dropped;
+    return r;
+}
+
+#define SHORT_MAX 1024 /* ids, models, subtypes, ... */
+
+static const char *m_str(struct rs_stream *s, const struct members *m, const char *key)
+{
+    struct span v;
+    return find(m, key, &v) ? str_head(s, v, SHORT_MAX, NULL, NULL) : NULL;
+}
+
+static bool span_f64(struct span v, double *out)
+{
+    char tmp[64];
+    size_t n = (size_t)(v.e - v.p);
+    if (n == 0 || n >= sizeof(tmp) || !(*v.p == '-' || is_digit(*v.p)))
+        return false;
+    memcpy(tmp, v.p, n);
+    tmp[n] = '\0';
+    /* strtod follows LC_NUMERIC; JSON always uses '.'. */
+    const char *dp = localeconv()->decimal_point;
+    if (dp && dp[0] && dp[0] != '.' && !dp[1]) {
+        char *dot = strchr(tmp, '.');
+        if (dot)
+            *dot = dp[0];
+    }
+    char *end;
+    *out = strtod(tmp, &end);
+    return end == tmp + n;
+}
+
+static bool span_i64(struct span v, int64_t *out)
+{
+    const char *p = v.p;
+    bool neg = false;
+    if (p < v.e && *p == '-') {
+        neg = true;
+        p++;
+    }
+    if (p >= v.e || !is_digit(*p))
+        return false;
+    uint64_t acc = 0;
+    while (p < v.e && is_digit(*p)) {
+        if (acc > (UINT64_C(1) << 62))
+            goto as_real;
+        acc = acc * 10 + (uint64_t)(*p - '0');
+        p++;
+    }
+    if (p == v.e) {
+        *out = neg ? -(int64_t)acc : (int64_t)acc;
+        return true;
+    }
+as_real:;
+    double d;
+    if (!span_f64(v, &d) || !(d > -9.2e18 && d < 9.2e18))
+        return false;
+    *out = (int64_t)d;
+    return true;
+}
+
+static bool m_i64(const struct members *m, const char *key, int64_t *out)
+{
+    struct span v;
+    return find(m, key, &v) && span_i64(v, out);
+}
+
+static bool m_f64(const struct members *m, const char *key, double *out)
+{
+    struct span v;
+    return find(m, key, &v) && span_f64(v, out);
+}
+
+static bool m_bool(const struct members *m, const char *key)
+{
+    struct span v;
+    return find(m, key, &v) && v.e - v.p == 4 && memcmp(v.p, "true", 4) == 0;
+}
+
+static bool m_obj(struct rs_stream *s, const struct members *m, const char *key, struct members *out)
+{
+    struct span v;
+    return find(m, key, &v) && is_obj(v) && collect(s, v, out);
+}
+
+static void read_usage(struct rs_stream *s, const struct members *parent, struct rs_stream_usage *u)
+{
+    struct members m;
+    memset(u, 0, sizeof(*u));
+    if (!m_obj(s, parent, "usage", &m))
+        return;
+    u->present = true;
+    m_i64(&m, "input_tokens", &u->input_tokens);
+    m_i64(&m, "output_tokens", &u->output_tokens);
+    m_i64(&m, "cache_creation_input_tokens", &u->cache_creation_input_tokens);
+    m_i64(&m, "cache_read_input_tokens", &u->cache_read_input_tokens);
+    struct members cc;
+    if (m_obj(s, &m, "cache_creation", &cc)) {
+        bool a = m_i64(&cc, "ephemeral_5m_input_tokens", &u->cache_creation_5m_input_tokens);
+        bool b = m_i64(&cc, "ephemeral_1h_input_tokens", &u->cache_creation_1h_input_tokens);
+        u->has_cache_split = a || b;
+    }
+}
+
+/* ---- tool summaries and canonical inputs ---------------------------- */
+
+static uint64_t fnv1a(uint64_t h, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= UINT64_C(0x100000001b3);
+    }
+    return h;
+}
+
+#define FNV_BASIS UINT64_C(0xcbf29ce484222325)
+
+/* Hash of a validated value with insignificant whitespace removed. */
+static uint64_t hash_compact(const struct rs_stream *s, struct span v)
+{
+    uint64_t h = FNV_BASIS;
+    const char *p = v.p, *run = v.p;
+    while (p < v.e) {
+        if (*p == '"') {
+            p = vskip_string(s, p + 1, v.e);
+            continue;
+        }
+        if (is_ws(*p)) {
+            h = fnv1a(h, run, (size_t)(p - run));
+            while (p < v.e && is_ws(*p))
+                p++;
+            run = p;
+            continue;
+        }
+        p++;
+    }
+    return fnv1a(h, run, (size_t)(p - run));
+}
+
+/*
+ * Canonical JSON of a validated value: no whitespace, object members sorted
+ * by key (bytewise, stable), strings re-encoded with minimal escapes (only
+ * '"', '\\' and control characters, as \b \f \n \r \t or \u00xx; "\/" and
+ * \uXXXX of printable characters become the raw UTF-8), numbers and literals
+ * as written. The output is never longer than the input.
+ */
+struct canon {
+    char *out;
+    size_t n;
+};
+
+struct canon_member {
+    const char *key; /* decoded */
+    size_t klen;
+    struct span k;   /* the key token */
+    struct span v;
+};
+
+static int canon_member_cmp(const void *a, const void *b)
+{
+    const struct canon_member *x = a, *y = b;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int r = memcmp(x->key, y->key, n);
+    if (r)
+        return r;
+    if (x->klen != y->klen)
+        return x->klen < y->klen ? -1 : 1;
+    return x->k.p < y->k.p ? -1 : x->k.p > y->k.p; /* stable for duplicate keys */
+}
+
+static void canon_char(struct canon *c, unsigned char ch)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *o = c->out + c->n;
+    switch (ch) {
+    case '"':
+    case '\\':
+        o[0] = '\\';
+        o[1] = (char)ch;
+        c->n += 2;
+        return;
+    case '\b':
+        memcpy(o, "\\b", 2);
+        c->n += 2;
+        return;
+    case '\f':
+        memcpy(o, "\\f", 2);
+        c->n += 2;
+        return;
+    case '\n':
+        memcpy(o, "\\n", 2);
+        c->n += 2;
+        return;
+    case '\r':
+        memcpy(o, "\\r", 2);
+        c->n += 2;
+        return;
+    case '\t':
+        memcpy(o, "\\t", 2);
+        c->n += 2;
+        return;
+    default:
+        if (ch < 0x20) {
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[ch >> 4];
+            o[5] = hex[ch & 15];
+            c->n += 6;
+        } else {
+            o[0] = (char)ch;
+            c->n += 1;
+        }
+    }
+}
+
+static void canon_string(struct span v, struct canon *c)
+{
+    const char *p = v.p + 1, *e = v.e - 1;
+    c->out[c->n++] = '"';
+    while (p < e) {
+        const char *bs = find_special(p, e, false);
+        memcpy(c->out + c->n, p, (size_t)(bs - p));
+        c->n += (size_t)(bs - p);
+        if (bs >= e)
+            break;
+        char tmp[4];
+        size_t w;
+        p = bs;
+        decode_escape(&p, e, tmp, &w);
+        if (w == 1) {
+            canon_char(c, (unsigned char)tmp[0]);
+        } else {
+            memcpy(c->out + c->n, tmp, w);
+            c->n += w;
+        }
+    }
+    c->out[c->n++] = '"';
+}
+
+static void canon_value(struct rs_stream *s, struct span v, struct canon *c)
+{
+    const char *p = skip_ws(v.p, v.e);
+    if (p >= v.e)
+        return;
+    if (*p == '"') {
+        canon_string((struct span){p, vskip_string(s, p + 1, v.e)}, c);
+    } else if (*p == '[') {
+        struct arr_it it;
+        struct span el;
+        bool first = true;
+        arr_begin(s, v, &it);
+        c->out[c->n++] = '[';
+        while (arr_next(&it, &el)) {
+            if (!first)
+                c->out[c->n++] = ',';
+            first = false;
+            canon_value(s, el, c);
+        }
+        c->out[c->n++] = ']';
+    } else if (*p == '{') {
+        /* Two walks: count, then fill an arena array (no big stack frames when nested). */
+        size_t n = 0, i = 0;
+        const char *q = skip_ws(p + 1, v.e);
+        for (const char *r = q; r < v.e && *r == '"';) {
+            r = skip_ws(vskip_string(s, r + 1, v.e), v.e);
+            r = vskip_value(s, skip_ws(r + 1, v.e), v.e);
+            r = skip_ws(r, v.e);
+            if (r < v.e && *r == ',')
+                r = skip_ws(r + 1, v.e);
+            n++;
+        }
+        struct canon_member *m = arena_alloc(&s->arena, (n ? n : 1) * sizeof(*m));
+        while (q < v.e && *q == '"' && i < n) {
+            struct canon_member *cm = &m[i++];
+            cm->k.p = q;
+            cm->k.e = vskip_string(s, q + 1, v.e);
+            size_t raw = (size_t)(cm->k.e - cm->k.p) - 2;
+            struct sink k;
+            sink_open(s, &k, raw);
+            decode_into(cm->k, &k);
+            k.buf[k.len] = '\0';
+            cm->key = k.buf;
+            cm->klen = k.len;
+            q = skip_ws(skip_ws(cm->k.e, v.e) + 1, v.e);
+            cm->v.p = q;
+            cm->v.e = q = vskip_value(s, q, v.e);
+            q = skip_ws(q, v.e);
+            if (q < v.e && *q == ',')
+                q = skip_ws(q + 1, v.e);
+        }
+        qsort(m, i, sizeof(*m), canon_member_cmp);
+        c->out[c->n++] = '{';
+        for (size_t j = 0; j < i; j++) {
+            if (j)
+                c->out[c->n++] = ',';
+            canon_string(m[j].k, c);
+            c->out[c->n++] = ':';
+            canon_value(s, m[j].v, c);
+        }
+        c->out[c->n++] = '}';
+    } else {
+        const char *t = p;
+        while (t < v.e && !is_ws(*t))
+            t++;
+        memcpy(c->out + c->n, p, (size_t)(t - p));
+        c->n += (size_t)(t - p);
+    }
+}
+
+static void canon_input(struct rs_stream *s, struct span v, struct rs_stream_block *b)
+{
+    size_t n = (size_t)(v.e - v.p);
+    b->input_bytes = n;
+    b->input_json = NULL;
+    if (n <= s->o.tool_input_max) {
+        struct canon c = {arena_alloc(&s->arena, n + 1), 0};
+        canon_value(s, v, &c);
+        c.out[c.n] = '\0';
+        b->input_json = c.out;
+        b->input_hash = fnv1a(FNV_BASIS, c.out, c.n);
+        return;
+    }
+    b->input_hash = hash_compact(s, v);
+}
+
+static const char *const summary_keys[][2] = {
+    {"Bash", "command"},       {"Read", "file_path"},        {"Write", "file_path"},
+    {"Edit", "file_path"},     {"MultiEdit", "file_path"},   {"NotebookEdit", "notebook_path"},
+    {"Glob", "pattern"},       {"Grep", "pattern"},          {"WebFetch", "url"},
+    {"WebSearch", "query"},    {"Task", "description"},      {"Agent", "description"},
+    {"BashOutput", "bash_id"}, {"KillShell", "shell_id"},    {"Skill", "skill"},
+};
+
+/* "Name: argument" with the argument's whitespace collapsed, at most SUMMARY_MAX bytes + "…". */
+static const char *summarize(struct rs_stream *s, const char *name, struct span input)
+{
+    if (!name)
+        name = "?";
+    struct members m;
+    struct span arg = {NULL, NULL};
+    bool have = false;
+    if (is_obj(input) && collect(s, input, &m)) {
+        for (size_t i = 0; i < RS_ARRAY_SIZE(summary_keys); i++)
+            if (strcmp(name, summary_keys[i][0]) == 0) {
+                have = find(&m, summary_keys[i][1], &arg) && is_str(arg);
+                break;
+            }
+        /* Unknown tool (MCP ...): the first string member. */
+        for (size_t i = 0; !have && i < m.n; i++)
+            if (is_str(m.m[i].v)) {
+                arg = m.m[i].v;
+                have = true;
+            }
+    }
+    size_t nl = strlen(name);
+    if (!have)
+        return name;
+    struct sink k;
+    sink_open(s, &k, RS_STREAM_SUMMARY_MAX * 2);
+    decode_into(arg, &k);
+    const char *a = sink_close(s, &k);
+    size_t alen = k.len;
+    char *out = arena_alloc(&s->arena, nl + 2 + RS_STREAM_SUMMARY_MAX + 4 + 1);
+    memcpy(out, name, nl);
+    size_t o = nl;
+    out[o++] = ':';
+    out[o++] = ' ';
+    size_t limit = nl + 2 < RS_STREAM_SUMMARY_MAX ? RS_STREAM_SUMMARY_MAX : nl + 2 + 16;
+    bool space = false, cut = false;
+    size_t i = 0;
+    while (i < alen && (a[i] == ' ' || a[i] == '\t' || a[i] == '\n' || a[i] == '\r'))
+        i++;
+    for (; i < alen; i++) {
+        char c = a[i];
+        bool w = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\0';
+        if (w) {
+            space = true;
+            continue;
+        }
+        if (o + (space ? 1 : 0) + 1 > limit) {
+            cut = true;
+            break;
+        }
+        if (space) {
+            out[o++] = ' ';
+            space = false;
+        }
+        out[o++] = c;
+    }
+    if (k.dropped)
+        cut = true;
+    if (cut) {
+        o = utf8_trim(out, o);
+        memcpy(out + o, "\xE2\x80\xA6", 3); /* … */
+        o += 3;
+    }
+    if (o == nl + 2)
+        o = nl; /* empty argument */
+    out[o] = '\0';
+    return out;
+}
+
+/* ---- event builders ---------------------------------------------------- */
+
+static void build_init(struct rs_stream *s, const struct members *top, struct rs_stream_event *ev)
+{
+    struct rs_stream_init *in = &ev->init;
+    in->session_id = m_str(s, top, "session_id");
+    in->model = m_str(s, top, "model");
+    in->claude_code_version = m_str(s, top, "claude_code_version");
+    in->permission_mode = m_str(s, top, "permissionMode");
+    in->cwd = m_str(s, top, "cwd");
+    struct span v;
+    struct arr_it it;
+    if (find(top, "tools", &v) && arr_begin(s, v, &it))
+        while (arr_next(&it, &v))
+            in->ntools++;
+}
+
+static void build_api_retry(struct rs_stream *s, const struct members *top, struct rs_stream_event *ev)
+{
+    struct rs_stream_api_retry *r = &ev->api_retry;
+    r->attempt = r->max_retries = -1;
+    r->retry_delay_ms = -1;
+    m_i64(top, "attempt", &r->attempt);
+    m_i64(top, "max_retries", &r->max_retries);
+    m_f64(top, "retry_delay_ms", &r->retry_delay_ms);
+    int64_t st;
+    if (m_i64(top, "error_status", &st)) {
+        r->has_error_status = true;
+        r->error_status = (int)st;
+    }
+    r->error = m_str(s, top, "error");
+}
+
+static void build_system(struct rs_stream *s, const struct members *top, struct rs_stream_event *ev)
+{
+    static const char *const keys[] = {"status",   "trigger",       "original_model", "fallback_model", "task_type",
+                                       "task_id",  "tool_use_id",   "description",    "summary",        "content",
+                                       "estimated_tokens"};
+    char *d = arena_alloc(&s->arena, DETAIL_MAX + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < RS_ARRAY_SIZE(keys); i++) {
+        struct span v;
+        if (!find(top, keys[i], &v))
+            continue;
+        char val[96];
+        size_t vl;
+        if (is_str(v)) {
+            size_t l;
+            const char *h = str_head(s, v, 80, &l, NULL);
+            vl = l < sizeof(val) - 1 ? l : sizeof(val) - 1;
+            memcpy(val, h, vl);
+        } else if (!is_obj(v) && !is_arr(v) && (size_t)(v.e - v.p) < sizeof(val)) {
+            vl = (size_t)(v.e - v.p);
+            memcpy(val, v.p, vl);
+        } else {
+            continue;
+        }
+        for (size_t j = 0; j < vl; j++)
+            if ((unsigned char)val[j] < 0x20)
+                val[j] = ' ';
+        size_t kl = strlen(keys[i]);
+        if (o + (o ? 1 : 0) + kl + 1 + vl > DETAIL_MAX)
+            break;
+        if (o)
+            d[o++] = ' ';
+        memcpy(d + o, keys[i], kl);
+        o += kl;
+        d[o++] = '=';
+        memcpy(d + o, val, vl);
+        o += vl;
+    }
+    d[o] = '\0';
+    ev->system.detail = o ? d : NULL;
+}
+
+static void build_rate_limit(struct rs_stream *s, const struct members *top, struct rs_stream_event *ev)
+{
+    struct rs_stream_rate_limit *r = &ev->rate_limit;
+    struct members m;
+    if (!m_obj(s, top, "rate_limit_info", &m))
+        return;
+    r->status = m_str(s, &m, "status");
+    r->has_resets_at = m_i64(&m, "resetsAt", &r->resets_at);
+    r->rate_limit_type = m_str(s, &m, "rateLimitType");
+    r->has_utilization = m_f64(&m, "utilization", &r->utilization);
+    r->is_using_overage = m_bool(&m, "isUsingOverage");
+}
+
+static bool seen_message(struct rs_stream *s, const char *id)
+{
+    uint64_t h = fnv1a(FNV_BASIS, id, strlen(id));
+    for (size_t i = 0; i < s->msg_ring_n; i++)
+        if (s->msg_ring[i] == h)
+            return true;
+    s->msg_ring[s->msg_ring_pos] = h;
+    s->msg_ring_pos = (s->msg_ring_pos + 1) % MSG_RING;
+    if (s->msg_ring_n < MSG_RING)
+        s->msg_ring_n++;
+    return false;
+}
+
+/*
+ * Decode one line of a validated string body, from @p up to the next
+ * newline (escaped "\n" or "\u000a") or @e, into s->mline; at most
+ * RS_MARKER_MAX_BYTES + 1 bytes are kept (enough to know it is too long).
+ */
+static size_t decode_line(struct rs_stream *s, const char *p, const char *e)
+{
+    if (!s->mline)
+        s->mline = rs_xmalloc(RS_MARKER_MAX_BYTES + 8);
+    size_t n = 0;
+    while (p < e && n <= RS_MARKER_MAX_BYTES) {
+        const char *bs = find_special(p, e, false);
+        size_t run = (size_t)(bs - p);
+        if (run > RS_MARKER_MAX_BYTES + 1 - n)
+            run = RS_MARKER_MAX_BYTES + 1 - n;
+        memcpy(s->mline + n, p, run);
+        n += run;
+        p += run;
+        if (p >= e || *p != '\\')
+            continue;
+        char tmp[4];
+        size_t w;
+        decode_escape(&p, e, tmp, &w);
+        if (w == 1 && tmp[0] == '\n')
+            break;
+        memcpy(s->mline + n, tmp, w);
+        n += w;
+    }
+    return n > RS_MARKER_MAX_BYTES + 1 ? RS_MARKER_MAX_BYTES + 1 : n;
+}
+
+/*
+ * A decoded line starts at @p: if it can be a marker (blanks, backticks, then
+ * "RALPH_" written literally), decode it and hand it to the marker parser.
+ */
+static void check_marker_line(struct rs_stream *s, const char *p, const char *e)
+{
+    const char *l = p;
+    while (p < e) {
+        if (*p == ' ' || *p == '`')
+            p++;
+        else if (e - p >= 2 && p[0] == '\\' && p[1] == 't')
+            p += 2;
+        else
+            break;
+    }
+    if (e - p < 6 || memcmp(p, "RALPH_", 6) != 0)
+        return;
+    size_t n = decode_line(s, l, e);
+    struct rs_marker m;
+    if (rs_marker_parse_line(s->mline, n, &m) == 1)
+        add_marker(s, &m);
+}
+
+/* @p is an escaped character (after its backslash): a newline starts a line. */
+static void escaped_newline(struct rs_stream *s, const char *p, const char *e)
+{
+    unsigned cp = 0;
+    if (*p == 'n')
+        check_marker_line(s, p + 1, e);
+    else if (*p == 'u' && hex4(p + 1, e, &cp) && cp == '\n')
+        check_marker_line(s, p + 5, e);
+}
+
+/*
+ * Find the markers of a text value without decoding it: decoded newlines
+ * only come from escapes, so walk the escapes and look at each line start.
+ */
+static void scan_markers(struct rs_stream *s, struct span v)
+{
+    const char *p = v.p + 1, *e = v.e - 1;
+    bool carry = false;
+    check_marker_line(s, p, e);
+    while (e - p >= 64) {
+        uint64_t q, b;
+        blk_masks(p, &q, &b, NULL, NULL, NULL);
+        for (uint64_t x = escaped_bits(b, &carry); x; x &= x - 1)
+            escaped_newline(s, p + __builtin_ctzll(x), e);
+        p += 64;
+    }
+    for (; p < e; p++) {
+        if (carry) {
+            escaped_newline(s, p, e);
+            carry = false;
+        } else if (*p == '\\') {
+            carry = true;
+        }
+    }
+}
+
+static void build_text_block(struct rs_stream *s, struct span text, bool markers, struct rs_stream_block *b)
+{
+    b->text = str_head(s, text, s->o.text_max, &b->text_len, &b->text_truncated);
+    b->text_bytes = (size_t)(text.e - text.p);
+    if (markers) {
+        size_t first = s->nmk;
+        s->block_mk_dropped = 0;
+        s->block_mk_start = first;
+        scan_markers(s, text);
+        /* .markers is set once the line is complete (s->mk may still move). */
+        b->nmarkers = s->nmk - first;
+        b->markers_dropped = s->block_mk_dropped;
+    }
+}
+
+static void build_assistant(struct rs_stream *s, const struct members *top, struct rs_stream_event *ev)
+{
+    struct rs_stream_assistant *a = &ev->assistant;
+    struct members msg;
+    a->session_id = m_str(s, top, "session_id");
+    a->parent_tool_use_id = m_str(s, top, "parent_tool_use_id");
+    a->error = m_str(s, top, "error");
+    size_t nb = 0;
+    if (m_obj(s, top, "message", &msg)) {
+        a->message_id = m_str(s, &msg, "id");
+        a->model = m_str(s, &msg, "model");
+        a->stop_reason = m_str(s, &msg, "stop_reason");
+        a->synthetic = a->model && strcmp(a->model, "<synthetic>") == 0;
+        read_usage(s, &msg, &a->usage);
+        struct span content, el;
+        struct arr_it it;
+        if (find(&msg, "content", &content) && arr_begin(s, content, &it)) {
+            while (arr_next(&it, &el)) {
+                struct members bm;
+                if (!is_obj(el) || !collect(s, el, &bm))
+                    continue;
+                if (nb == RS_STREAM_MAX_ITEMS) {
+                    a->blocks_dropped++;
+                    continue;
+                }
+                struct rs_stream_block *b = vec_slot((void **)&s->blocks, &s->capblocks, nb, sizeof(*b));
+                memset(b, 0, sizeof(*b));
+                nb++;
+                b->type = m_str(s, &bm, "type");
+                const char *t = b->type ? b->type : "";
+                struct span v;
+                if (strcmp(t, "text") == 0) {
+                    b->kind = RS_STREAM_BLOCK_TEXT;
+                    if (find(&bm, "text", &v) && is_str(v))
+                        build_text_block(s, v, true, b);
+                    else
+                        b->text = "";
+                } else if (strcmp(t, "thinking") == 0) {
+                    b->kind = RS_STREAM_BLOCK_THINKING;
+                    if (find(&bm, "thinking", &v) && is_str(v))
+                        build_text_block(s, v, false, b);
+                    else
+                        b->text = "";
+                } else if (strcmp(t, "tool_use") == 0 || strcmp(t, "server_tool_use") == 0) {
+                    b->kind = RS_STREAM_BLOCK_TOOL_USE;
+                    b->tool_id = m_str(s, &bm, "id");
+                    b->tool_name = m_str(s, &bm, "name");
+                    if (find(&bm, "input", &v)) {
+                        canon_input(s, v, b);
+                        b->summary = summarize(s, b->tool_name, v);
+                    } else {
+                        b->summary = b->tool_name ? b->tool_name : "?";
+                    }
+                } else {
+                    b->kind = RS_STREAM_BLOCK_OTHER;
+                }
+            }
+        }
+    }
+    /* Text blocks appended their markers to s->mk in block order. */
+    size_t mk_off = 0;
+    for (size_t i = 0; i < nb; i++) {
+        struct rs_stream_block *b = &s->blocks[i];
+        b->markers = b->nmarkers ? s->mk + mk_off : NULL;
+        mk_off += b->nmarkers;
+        if (a->synthetic && !a->error_text && b->kind == RS_STREAM_BLOCK_TEXT)
+            a->error_text = b->text;
+    }
+    a->blocks = nb ? s->blocks : NULL;
+    a->nblocks = nb;
+    a->first_of_message = a->message_id ? !seen_message(s, a->message_id) : true;
+}
+
+/* Head of a tool_result content: a string, or the text blocks of an array joined by "\n". */
+static const char *content_head(struct rs_stream *s, struct span c, size_t cap)
+{
+    if (is_str(c))
+        return str_head(s, c, cap, NULL, NULL);
+    struct sink k;
+    sink_open(s, &k, cap);
+    struct arr_it it;
+    struct span el;
+    bool first = true;
+    if (arr_begin(s, c, &it)) {
+        while (arr_next(&it, &el) && k.len < k.cap) {
+            struct members bm;
+            struct span t;
+            if (!is_obj(el) || !collect(s, el, &bm) || !find(&bm, "text", &t) || !is_str(t))
+                continue;
+            if (!first)
+                sink_put(&k, "\n", 1);
+            first = false;
+            decode_into(t, &k);
+        }
+        if (k.len >= k.cap && it.p < it.e && *it.p != ']')
+            k.dropped = true;
+    }
+    return sink_close(s, &k);
+}
+
+static void build_user(struct rs_stream *s, const struct members *top, struct rs_stream_event *ev)
+{
+    struct rs_stream_user *u = &ev->user;
+    struct members msg;
+    u->session_id = m_str(s, top, "session_id");
+    u->parent_tool_use_id = m_str(s, top, "parent_tool_use_id");
+    size_t nr = 0;
+    struct span content, el;
+    struct arr_it it;
+    if (m_obj(s, top, "message", &msg) && find(&msg, "content", &content)) {
+        if (is_str(content))
+            u->text = str_head(s, content, s->o.text_max, NULL, NULL);
+        else if (arr_begin(s, content, &it)) {
+            while (arr_next(&it, &el)) {
+                struct members bm;
+                if (!is_obj(el) || !collect(s, el, &bm))
+                    continue;
+                const char *t = m_str(s, &bm, "type");
+                struct span v;
+                if (t && strcmp(t, "text") == 0) {
+                    if (!u->text && find(&bm, "text", &v))
+                        u->text = str_head(s, v, s->o.text_max, NULL, NULL);
+                    continue;
+                }
+                if (!t || strcmp(t, "tool_result") != 0)
+                    continue;
+                if (nr == RS_STREAM_MAX_ITEMS) {
+                    u->results_dropped++;
+                    continue;
+                }
+                struct rs_stream_tool_result *r = vec_slot((void **)&s->results, &s->capresults, nr, sizeof(*r));
+                memset(r, 0, sizeof(*r));
+                nr++;
+                r->tool_use_id = m_str(s, &bm, "tool_use_id");
+                r->is_error = m_bool(&bm, "is_error");
+                if (find(&bm, "content", &v)) {
+                    r->content = content_head(s, v, s->o.tool_result_max);
+                    r->content_bytes = (size_t)(v.e - v.p);
+                } else {
+                    r->content = "";
+                }
+            }
+        }
+    }
+    u->results = nr ? s->results : NULL;
+    u->nresults = nr;
+}
+
+/*
+ * stream_event: most are content_block_delta lines, so only the event's type
+ * is read unless it is message_start or message_delta.
+ */
+static void build_partial(struct rs_stream *s, const struct members *top, struct rs_stream_event *ev)
+{
+    struct rs_stream_partial *pe = &ev->partial;
+    struct members em, msg;
+    if (!m_obj(s, top, "event", &em))
+        return;
+    const char *et = m_str(s, &em, "type");
+    if (!ev->subtype)
+        ev->subtype = et;
+    if (!et)
+        return;
+    if (strcmp(et, "message_start") == 0) {
+        pe->parent_tool_use_id = m_str(s, top, "parent_tool_use_id");
+        if (m_obj(s, &em, "message", &msg)) {
+            pe->message_id = m_str(s, &msg, "id");
+            pe->model = m_str(s, &msg, "model");
+            read_usage(s, &msg, &pe->usage);
+        }
+    } else if (strcmp(et, "message_delta") == 0) {
+        pe->parent_tool_use_id = m_str(s, top, "parent_tool_use_id");
+        read_usage(s, &em, &pe->usage);
+    }
+}
+
+static void build_result(struct rs_stream *s, const struct members *top, struct rs_stream_event *ev)
+{
+    struct rs_stream_result *r = &ev->result;
+    struct span v, el;
+    struct arr_it it;
+    r->subtype = ev->subtype;
+    r->is_error = m_bool(top, "is_error");
+    int64_t st;
+    if (m_i64(top, "api_error_status", &st)) {
+        r->has_api_error_status = true;
+        r->api_error_status = (int)st;
+    }
+    r->has_cost = m_f64(top, "total_cost_usd", &r->total_cost_usd);
+    r->num_turns = r->duration_ms = -1;
+    m_i64(top, "num_turns", &r->num_turns);
+    m_i64(top, "duration_ms", &r->duration_ms);
+    r->stop_reason = m_str(s, top, "stop_reason");
+    r->terminal_reason = m_str(s, top, "terminal_reason");
+    r->session_id = m_str(s, top, "session_id");
+    if (find(top, "result", &v) && !is_null(v)) {
+        r->has_result = true;
+        r->result = str_head(s, v, s->o.result_max, &r->result_len, NULL);
+        r->result_bytes = (size_t)(v.e - v.p);
+    }
+    size_t nd = 0;
+    if (find(top, "permission_denials", &v) && arr_begin(s, v, &it)) {
+        while (arr_next(&it, &el)) {
+            struct members dm;
+            if (!is_obj(el) || !collect(s, el, &dm))
+                continue;
+            if (nd == RS_STREAM_MAX_ITEMS) {
+                r->denials_dropped++;
+                continue;
+            }
+            struct rs_stream_denial *d = vec_slot((void **)&s->denials, &s->capdenials, nd, sizeof(*d));
+            nd++;
+            d->tool_name = m_str(s, &dm, "tool_name");
+            d->tool_use_id = m_str(s, &dm, "tool_use_id");
+            struct span in;
+            d->input_summary = find(&dm, "tool_input", &in) ? summarize(s, d->tool_name, in)
+                                                             : (d->tool_name ? d->tool_name : "?");
+        }
+    }
+    r->denials = nd ? s->denials : NULL;
+    r->ndenials = nd;
+    size_t ne = 0;
+    if (find(top, "errors", &v) && arr_begin(s, v, &it)) {
+        while (arr_next(&it, &el)) {
+            if (!is_str(el))
+                continue;
+            if (ne == RS_STREAM_MAX_ERRORS) {
+                r->errors_dropped++;
+                continue;
+            }
+            const char **slot = vec_slot((void **)&s->errors, &s->caperrors, ne, sizeof(*slot));
+            *slot = str_head(s, el, ERROR_MAX, NULL, NULL);
+            ne++;
+        }
+    }
+    r->errors = ne ? s->errors : NULL;
+    r->nerrors = ne;
+    read_usage(s, top, &r->usage);
+}
+
+/* ---- lines ----------------------------------------------------------------- */
+
+static void emit(struct rs_stream *s, struct rs_stream_event *ev)
+{
+    s->cb(ev, s->userdata);
+}
+
+/* First RS_STREAM_HEAD_MAX bytes of a bad line, with control bytes and invalid UTF-8 as '?'. */
+static const char *printable_head(struct rs_stream *s, const char *p, size_t n)
+{
+    size_t lim = n < RS_STREAM_HEAD_MAX ? n : RS_STREAM_HEAD_MAX;
+    char *out = arena_alloc(&s->arena, lim + 1);
+    size_t o = 0, i = 0;
+    while (i < lim) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x80) {
+            out[o++] = (c < 0x20 && c != '\t') || c == 0x7F ? '?' : (char)c;
+            i++;
+            continue;
+        }
+        size_t k = rs_utf8_seq(p + i, n - i, NULL);
+        if (!k) {
+            out[o++] = '?';
+            i++;
+            continue;
+        }
+        if (i + k > lim)
+            break;
+        memcpy(out + o, p + i, k);
+        o += k;
+        i += k;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static void process_line(struct rs_stream *s, const char *p, size_t n)
+{
+    s->st.lines++;
+    if (n > s->st.longest_line)
+        s->st.longest_line = n;
+    if (n && p[n - 1] == '\r')
+        n--;
+    const char *e = p + n;
+    const char *q = skip_ws(p, e);
+    if (q == e) {
+        s->st.empty_lines++;
+        return;
+    }
+    struct rs_stream_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.line_no = s->st.lines;
+    ev.line_bytes = n;
+
+    /* Pass 1: validate, record top-level members. */
+    struct vctx v = {NULL, NULL, s};
+    s->nls = 0;
+    struct members top;
+    top.n = 0;
+    if (*q != '{') {
+        const char *r = skip_value(&v, q, e);
+        if (r && skip_ws(r, e) == e)
+            fail(&v, q, "not a JSON object");
+        else if (r)
+            fail(&v, skip_ws(r, e), "trailing characters after the JSON value");
+        goto bad;
+    }
+    q = skip_ws(q + 1, e);
+    if (q < e && *q == '}') {
+        q++;
+    } else {
+        for (;;) {
+            if (q >= e || *q != '"') {
+                fail(&v, q, "expected a string key");
+                goto bad;
+            }
+            const char *k = q + 1;
+            q = scan_string(&v, k, e);
+            if (!q)
+                goto bad;
+            const char *ke = q - 1;
+            q = skip_ws(q, e);
+            if (q >= e || *q != ':') {
+                fail(&v, q, "expected ':'");
+                goto bad;
+            }
+            const char *vs = skip_ws(q + 1, e);
+            q = skip_value(&v, vs, e);
+            if (!q)
+                goto bad;
+            if (top.n < MAX_MEMBERS) {
+                struct member *m = &top.m[top.n++];
+                set_key(s, m, k, ke);
+                m->v.p = vs;
+                m->v.e = q;
+            }
+            q = skip_ws(q, e);
+            if (q < e && *q == ',') {
+                q = skip_ws(q + 1, e);
+                continue;
+            }
+            if (q < e && *q == '}') {
+                q++;
+                break;
+            }
+            fail(&v, q, "expected ',' or '}'");
+            goto bad;
+        }
+    }
+    if (skip_ws(q, e) != e) {
+        fail(&v, skip_ws(q, e), "trailing characters after the JSON object");
+        goto bad;
+    }
+
+    /* Pass 2: build the event. */
+    s->st.json_events++;
+    ev.type = m_str(s, &top, "type");
+    ev.subtype = m_str(s, &top, "subtype");
+    const char *t = ev.type ? ev.type : "";
+    if (strcmp(t, "system") == 0) {
+        const char *st = ev.subtype ? ev.subtype : "";
+        if (strcmp(st, "init") == 0) {
+            ev.kind = RS_STREAM_INIT;
+            build_init(s, &top, &ev);
+        } else if (strcmp(st, "api_retry") == 0) {
+            ev.kind = RS_STREAM_API_RETRY;
+            build_api_retry(s, &top, &ev);
+        } else {
+            ev.kind = RS_STREAM_SYSTEM;
+            build_system(s, &top, &ev);
+        }
+    } else if (strcmp(t, "assistant") == 0) {
+        ev.kind = RS_STREAM_ASSISTANT;
+        build_assistant(s, &top, &ev);
+    } else if (strcmp(t, "user") == 0) {
+        ev.kind = RS_STREAM_USER;
+        build_user(s, &top, &ev);
+    } else if (strcmp(t, "result") == 0) {
+        ev.kind = RS_STREAM_RESULT;
+        build_result(s, &top, &ev);
+    } else if (strcmp(t, "rate_limit_event") == 0) {
+        ev.kind = RS_STREAM_RATE_LIMIT;
+        build_rate_limit(s, &top, &ev);
+    } else if (strcmp(t, "stream_event") == 0) {
+        ev.kind = RS_STREAM_PARTIAL;
+        build_partial(s, &top, &ev);
+    } else {
+        ev.kind = RS_STREAM_OTHER;
+    }
+    emit(s, &ev);
+    goto out;
+
+bad:
+    s->st.non_json++;
+    ev.kind = RS_STREAM_BAD_LINE;
+    {
+        char *reason = arena_alloc(&s->arena, 160);
+        snprintf(reason, 160, "invalid JSON at byte %zu: %s", (size_t)((v.err_at ? v.err_at : e) - p),
+                 v.err ? v.err : "syntax error");
+        ev.bad.reason = reason;
+    }
+    ev.bad.head = printable_head(s, p, n);
+    emit(s, &ev);
+out:
+    clear_markers(s);
+    arena_reset(&s->arena);
+    vec_trim((void **)&s->blocks, &s->capblocks);
+    vec_trim((void **)&s->results, &s->capresults);
+    vec_trim((void **)&s->denials, &s->capdenials);
+    vec_trim((void **)&s->errors, &s->caperrors);
+    if (s->capls > 4096) {
+        free(s->ls);
+        s->ls = NULL;
+        s->capls = 0;
+    }
+}
+
+static void report_oversize(struct rs_stream *s, size_t n)
+{
+    s->st.lines++;
+    s->st.oversize++;
+    if (n > s->st.longest_line)
+        s->st.longest_line = n;
+    struct rs_stream_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = RS_STREAM_OVERSIZE;
+    ev.line_no = s->st.lines;
+    ev.line_bytes = n;
+    emit(s, &ev);
+}
+
+static void buf_release(struct rs_stream *s)
+{
+    s->len = 0;
+    if (s->cap > LINE_KEEP_CAP) {
+        free(s->buf);
+        s->buf = NULL;
+        s->cap = 0;
+    }
+}
+
+static void buf_append(struct rs_stream *s, const char *p, size_t n)
+{
+    if (s->len + n > s->cap) {
+        size_t cap = s->cap ? s->cap : 4096;
+        while (cap < s->len + n)
+            cap *= 2;
+        if (cap > s->o.max_line_bytes)
+            cap = s->o.max_line_bytes;
+        s->buf = rs_xrealloc(s->buf, cap);
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, p, n);
+    s->len += n;
+}
+
+int rs_stream_feed(struct rs_stream *s, const void *data, size_t len)
+{
+    if (s->finished)
+        return -EINVAL;
+    const char *p = data, *end = p + len;
+    s->st.bytes += len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t take = (size_t)((nl ? nl : end) - p);
+        if (s->skipping) {
+            s->skip_len += take;
+            if (!nl)
+                return 0;
+            s->skipping = false;
+            report_oversize(s, s->skip_len);
+            s->skip_len = 0;
+        } else if (s->len + take > s->o.max_line_bytes) {
+            /* Too long: drop what was kept and discard until the newline. */
+            size_t n = s->len + take;
+            buf_release(s);
+            if (!nl) {
+                s->skipping = true;
+                s->skip_len = n;
+                return 0;
+            }
+            report_oversize(s, n);
+        } else if (s->len == 0 && nl) {
+            /* The common case: a whole line inside this chunk, parsed in place. */
+            process_line(s, p, take);
+        } else {
+            buf_append(s, p, take);
+            if (!nl)
+                return 0;
+            process_line(s, s->buf, s->len);
+            buf_release(s);
+        }
+        p = nl + 1;
+    }
+    return 0;
+}
+
+int rs_stream_finish(struct rs_stream *s)
+{
+    if (s->finished)
+        return s->st.truncated_tail ? 1 : 0;
+    s->finished = true;
+    if (s->skipping) {
+        /* An oversize partial last line: report both facts. */
+        s->st.truncated_tail = s->skip_len;
+        struct rs_stream_event ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.kind = RS_STREAM_TRUNCATED;
+        ev.line_no = s->st.lines + 1;
+        ev.line_bytes = s->skip_len;
+        emit(s, &ev);
+        s->skipping = false;
+        report_oversize(s, s->skip_len);
+        return 1;
+    }
+    if (s->len == 0)
+        return 0;
+    s->st.truncated_tail = s->len;
+    struct rs_stream_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = RS_STREAM_TRUNCATED;
+    ev.line_no = s->st.lines + 1;
+    ev.line_bytes = s->len;
+    emit(s, &ev);
+    process_line(s, s->buf, s->len);
+    buf_release(s);
+    return 1;
+}

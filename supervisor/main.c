@@ -1,8 +1,0 @@
-/* SPDX-License-Identifier: MIT */
-/* ralphsup entry point: everything else lives in the core library. */
-#include "ralphsup/cli.h"
-
-int main(int argc, char **argv)
-{
-    return rs_cli_main(argc, argv);
-}

@@ -1,0 +1,836 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The git audit trail on libgit2 1.5.1. One rs_git_commit() is one commit
+ * that contains exactly the named paths: the tree is the target ref's tree
+ * (none when the ref is unborn) with the paths' new blobs upserted, so
+ * whatever a user has staged in the index is never swept in. The ref is
+ * moved with a compare-and-swap (git_reference_create_matching against the
+ * tip the tree was built from), so a concurrent commit is detected and the
+ * commit is rebuilt on the new tip. Lock contention (index.lock, a ref's
+ * .lock) is waited out with a bounded backoff and then reported as
+ * RS_GIT_E_DEFERRED. Lock files are never removed, except a ref lock older
+ * than STALE_REF_LOCK_S: git holds those for milliseconds, so such a lock
+ * was left by a process that died mid-update (see rs_git_notice()).
+ *
+ * When the commit lands on the checked-out branch, the index entries of the
+ * committed paths (and only those) are refreshed so `git status` stays
+ * clean; that step is best effort (see rs_git_index_skipped()).
+ *
+ * Deliberately not here: running `git gc` (libgit2 writes loose objects and
+ * never packs them; the caller schedules gc), logging (errors are copied
+ * into the caller's buffer), libuv and policy. One struct rs_git must only
+ * be used by one thread at a time (libgit2 errors are thread-local).
+ */
+#define _GNU_SOURCE /* realpath */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <git2.h>
+
+#include "ralphsup/store/gitaudit.h"
+#include "ralphsup/base/utf8.h"
+#include "ralphsup/base/util.h"
+
+/* Default lock backoff: 5 retries after the first try, 50 ms doubling to 800 ms. */
+#define DEFAULT_LOCK_RETRIES 5
+#define DEFAULT_LOCK_FIRST_MS 50
+/* A ref that keeps moving under us this often is a runaway writer, not a race. */
+#define MAX_MOVED_RETRIES 64
+
+struct rs_git {
+    git_repository *repo;
+    char *workdir;      /* libgit2's workdir, with a trailing '/' */
+    char *workdir_real; /* realpath() of it, with a trailing '/' */
+    char *ref;          /* "HEAD" or a full ref name */
+    char *fb_name;      /* fallback identity */
+    char *fb_email;
+    unsigned lock_retries;
+    unsigned lock_first_ms;
+    bool index_skipped;
+    char index_why[256];
+    char notice[512];   /* what the last commit did besides committing, or "" */
+};
+
+/*
+ * git holds a ref's .lock only for the milliseconds of an update, so one
+ * older than this was left by a process that died mid-update (a kill -9 of
+ * a supervisor, say) and would block every later commit forever.
+ */
+#define STALE_REF_LOCK_S 30
+
+/* ---- small helpers ------------------------------------------------------ */
+
+RS_PRINTF(3, 4)
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static const char *git_msg(void)
+{
+    const git_error *e = git_error_last();
+    return e && e->message ? e->message : "unknown libgit2 error";
+}
+
+/* Translate a libgit2 failure at the boundary: message out, -EIO back. */
+static int git_fail(char *err, size_t errlen, const char *what)
+{
+    set_err(err, errlen, "%s: %s", what, git_msg());
+    return -EIO;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static char *with_slash(const char *p)
+{
+    size_t n = strlen(p);
+    if (n > 0 && p[n - 1] == '/')
+        return rs_xstrdup(p);
+    return rs_xasprintf("%s/", p);
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* ---- open / free ---------------------------------------------------------- */
+
+static int validate_ref(const char *ref, char *err, size_t errlen)
+{
+    if (strcmp(ref, "HEAD") == 0)
+        return 0;
+    int valid = 0;
+    if (!has_prefix(ref, "refs/") || git_reference_name_is_valid(&valid, ref) < 0 || !valid) {
+        set_err(err, errlen, "invalid git ref '%s': use \"HEAD\" or a full name like \"refs/heads/ralphsup/audit\"",
+                ref);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int open_repo(const struct rs_git_opts *opts, git_repository **repo, char *err, size_t errlen)
+{
+    int r = git_repository_open_ext(repo, opts->workdir, 0, NULL);
+    if (r == 0)
+        return 0;
+    /*
+     * libgit2 1.5.1 reports a foreign-owned repository either as GIT_EOWNER
+     * or, when no safe.directory is configured at all, as GIT_ENOTFOUND
+     * "config value 'safe.directory' was not found". Both mean the same.
+     */
+    if (r == GIT_EOWNER || (r == GIT_ENOTFOUND && strstr(git_msg(), "safe.directory"))) {
+        set_err(err, errlen,
+                "the repository containing %s is owned by another user; add its exact path to git's "
+                "safe.directory (libgit2 1.5.1 ignores '*'): %s",
+                opts->workdir, git_msg());
+        return -EACCES;
+    }
+    if (r != GIT_ENOTFOUND)
+        return git_fail(err, errlen, "cannot open git repository");
+    if (!opts->create) {
+        set_err(err, errlen, "no git repository at or above %s", opts->workdir);
+        return RS_GIT_E_NOREPO;
+    }
+    if (git_repository_init(repo, opts->workdir, 0) < 0)
+        return git_fail(err, errlen, "cannot create git repository");
+    return RS_GIT_E_CREATED;
+}
+
+int rs_git_open(const struct rs_git_opts *opts, struct rs_git **out, char *err, size_t errlen)
+{
+    if (!opts || !opts->workdir || !*opts->workdir || !out) {
+        set_err(err, errlen, "rs_git_open: workdir missing");
+        return -EINVAL;
+    }
+    const char *ref = opts->ref && *opts->ref ? opts->ref : "HEAD";
+    if (git_libgit2_init() < 0)
+        return git_fail(err, errlen, "cannot initialise libgit2");
+
+    git_repository *repo = NULL;
+    int r = validate_ref(ref, err, errlen);
+    if (r < 0)
+        goto fail;
+    r = open_repo(opts, &repo, err, errlen);
+    if (r != 0 && r != RS_GIT_E_CREATED)
+        goto fail;
+    int outcome = r;
+
+    const char *wd = git_repository_workdir(repo);
+    if (!wd) {
+        set_err(err, errlen, "the repository at %s is bare; ralphsup needs a working tree",
+                git_repository_path(repo));
+        r = -EINVAL;
+        goto fail;
+    }
+    if (strcmp(ref, "HEAD") == 0) {
+        int d = git_repository_head_detached(repo);
+        if (d < 0) {
+            r = git_fail(err, errlen, "cannot read HEAD");
+            goto fail;
+        }
+        if (d == 1) {
+            set_err(err, errlen,
+                    "HEAD is detached; set [git] ref = \"refs/heads/ralphsup/audit\" to commit to a dedicated branch");
+            r = RS_GIT_E_DETACHED;
+            goto fail;
+        }
+    }
+
+    struct rs_git *g = rs_xcalloc(1, sizeof(*g));
+    g->repo = repo;
+    g->workdir = with_slash(wd);
+    char *real = realpath(wd, NULL);
+    g->workdir_real = with_slash(real ? real : wd);
+    free(real);
+    g->ref = rs_xstrdup(ref);
+    g->fb_name = rs_xstrdup(opts->author_name && *opts->author_name ? opts->author_name : "ralphsup");
+    g->fb_email = rs_xstrdup(opts->author_email && *opts->author_email ? opts->author_email : "ralphsup@localhost");
+    g->lock_retries = DEFAULT_LOCK_RETRIES;
+    g->lock_first_ms = DEFAULT_LOCK_FIRST_MS;
+    *out = g;
+    return outcome;
+
+fail:
+    git_repository_free(repo);
+    git_libgit2_shutdown();
+    return r;
+}
+
+struct rs_git *rs_git_free(struct rs_git *g)
+{
+    if (!g)
+        return NULL;
+    git_repository_free(g->repo);
+    free(g->workdir);
+    free(g->workdir_real);
+    free(g->ref);
+    free(g->fb_name);
+    free(g->fb_email);
+    free(g);
+    git_libgit2_shutdown();
+    return NULL;
+}
+
+const char *rs_git_workdir(const struct rs_git *g)
+{
+    return g->workdir;
+}
+
+void rs_git_set_backoff(struct rs_git *g, unsigned retries, unsigned first_ms)
+{
+    g->lock_retries = retries;
+    g->lock_first_ms = first_ms;
+}
+
+bool rs_git_index_skipped(const struct rs_git *g, const char **why)
+{
+    if (why)
+        *why = g->index_skipped ? g->index_why : NULL;
+    return g->index_skipped;
+}
+
+/* ---- paths ------------------------------------------------------------------ */
+
+/*
+ * Turn @path (absolute, or relative to the workdir) into a repository path
+ * ("output/x.csv"). Absolute paths must lie inside the workdir: checked
+ * lexically against libgit2's workdir and its realpath, then once more with
+ * the parent directory resolved (for callers that reach the workdir through
+ * a symlink).
+ */
+static int repo_path(const struct rs_git *g, const char *path, char **out, char *err, size_t errlen)
+{
+    if (!path || !*path) {
+        set_err(err, errlen, "empty path");
+        return -EINVAL;
+    }
+    char *n = rs_path_normalize(path);
+    const char *rel = NULL;
+    char *resolved = NULL;
+    if (n[0] != '/') {
+        rel = n;
+        if (has_prefix(n, "../") || strcmp(n, "..") == 0)
+            rel = NULL;
+    } else if (has_prefix(n, g->workdir)) {
+        rel = n + strlen(g->workdir);
+    } else if (has_prefix(n, g->workdir_real)) {
+        rel = n + strlen(g->workdir_real);
+    } else {
+        char *dir = rs_path_dirname(n);
+        char *rdir = realpath(dir, NULL);
+        if (rdir) {
+            resolved = rs_xasprintf("%s/%s", rdir, strrchr(n, '/') + 1);
+            if (has_prefix(resolved, g->workdir_real))
+                rel = resolved + strlen(g->workdir_real);
+        }
+        free(rdir);
+        free(dir);
+    }
+    if (!rel || !*rel || strcmp(rel, ".") == 0) {
+        set_err(err, errlen, "path %s is not a file inside the repository workdir %s", path, g->workdir);
+        free(resolved);
+        free(n);
+        return -EINVAL;
+    }
+    *out = rs_xstrdup(rel);
+    free(resolved);
+    free(n);
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* ---- target ref --------------------------------------------------------------- */
+
+/*
+ * Name of the branch HEAD points to (caller frees), NULL when detached.
+ * Return: 0 or negative errno.
+ */
+static int head_branch(const struct rs_git *g, char **branch, char *err, size_t errlen)
+{
+    git_reference *head = NULL;
+    *branch = NULL;
+    if (git_reference_lookup(&head, g->repo, "HEAD") < 0)
+        return git_fail(err, errlen, "cannot read HEAD");
+    if (git_reference_type(head) == GIT_REFERENCE_SYMBOLIC)
+        *branch = rs_xstrdup(git_reference_symbolic_target(head));
+    git_reference_free(head);
+    return 0;
+}
+
+/*
+ * Resolve the configured ref to the full name to update, and whether that
+ * is the checked-out branch (then the index must follow).
+ * Return: 0, RS_GIT_E_DETACHED, or negative errno.
+ */
+static int target_ref(const struct rs_git *g, char **name, bool *checked_out, char *err, size_t errlen)
+{
+    char *branch = NULL;
+    int r = head_branch(g, &branch, err, errlen);
+    if (r < 0)
+        return r;
+    if (strcmp(g->ref, "HEAD") == 0) {
+        if (!branch) {
+            set_err(err, errlen,
+                    "HEAD is detached; set [git] ref = \"refs/heads/ralphsup/audit\" to commit to a dedicated branch");
+            return RS_GIT_E_DETACHED;
+        }
+        *name = branch;
+        *checked_out = true;
+        return 0;
+    }
+    *checked_out = branch && strcmp(branch, g->ref) == 0;
+    free(branch);
+    *name = rs_xstrdup(g->ref);
+    return 0;
+}
+
+/* ---- message ---------------------------------------------------------------- */
+
+/* Append @s with CR/LF folded to spaces (one-line fields). */
+static void put_line(struct rs_buf *b, const char *s)
+{
+    for (; *s; s++)
+        rs_buf_putc(b, (*s == '\n' || *s == '\r') ? ' ' : *s);
+}
+
+static bool trailer_key_ok(const char *k)
+{
+    if (!k || !*k)
+        return false;
+    for (; *k; k++)
+        if (!((*k >= 'A' && *k <= 'Z') || (*k >= 'a' && *k <= 'z') || (*k >= '0' && *k <= '9') || *k == '-'))
+            return false;
+    return true;
+}
+
+static int build_message(struct rs_buf *b, const char *subject, const char *body, const struct rs_git_trailer *tr,
+                         size_t ntr, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < ntr; i++) {
+        if (!trailer_key_ok(tr[i].key) || !tr[i].value) {
+            set_err(err, errlen, "invalid trailer key '%s' (letters, digits and '-' only)",
+                    tr[i].key ? tr[i].key : "(null)");
+            return -EINVAL;
+        }
+    }
+    put_line(b, subject);
+    rs_buf_putc(b, '\n');
+    if (body) {
+        size_t n = strlen(body);
+        while (n > 0 && (body[n - 1] == '\n' || body[n - 1] == '\r' || body[n - 1] == ' ' || body[n - 1] == '\t'))
+            n--;
+        size_t s = 0;
+        while (s < n && body[s] == '\n')
+            s++;
+        if (s < n) {
+            rs_buf_putc(b, '\n');
+            rs_buf_append(b, body + s, n - s);
+            rs_buf_putc(b, '\n');
+        }
+    }
+    if (ntr > 0) {
+        rs_buf_putc(b, '\n');
+        for (size_t i = 0; i < ntr; i++) {
+            rs_buf_printf(b, "%s: ", tr[i].key);
+            put_line(b, tr[i].value);
+            rs_buf_putc(b, '\n');
+        }
+    }
+    if (b->len && !rs_utf8_valid(b->data, b->len)) {
+        /* Subjects, bodies and trailers may quote outside text: git log shows UTF-8. */
+        size_t n = 0;
+        char *c = rs_utf8_clean(b->data, b->len, 0, NULL, &n);
+        rs_buf_reset(b);
+        rs_buf_append(b, c, n);
+        free(c);
+    }
+    return 0;
+}
+
+/* ---- commit ---------------------------------------------------------------------- */
+
+static int signature(const struct rs_git *g, git_signature **sig, char *err, size_t errlen)
+{
+    int r = git_signature_default(sig, g->repo);
+    if (r == 0)
+        return 0;
+    if (r != GIT_ENOTFOUND)
+        return git_fail(err, errlen, "cannot read the git identity");
+    if (git_signature_now(sig, g->fb_name, g->fb_email) < 0)
+        return git_fail(err, errlen, "invalid fallback identity");
+    return 0;
+}
+
+int rs_git_identity(const struct rs_git *g, char *name, size_t nlen, char *email, size_t elen, bool *fallback)
+{
+    git_signature *sig = NULL;
+    int r = git_signature_default(&sig, g->repo);
+    *fallback = r != 0;
+    if (r == 0) {
+        snprintf(name, nlen, "%s", sig->name);
+        snprintf(email, elen, "%s", sig->email);
+        git_signature_free(sig);
+    } else {
+        snprintf(name, nlen, "%s", g->fb_name);
+        snprintf(email, elen, "%s", g->fb_email);
+    }
+    return 0;
+}
+
+/* Hash the working-tree content of each path into a blob (filters applied). */
+static int make_blobs(const struct rs_git *g, char **rels, size_t n, git_tree_update *up, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *full = rs_xasprintf("%s%s", g->workdir, rels[i]);
+        struct stat st;
+        int r = lstat(full, &st) < 0 ? -errno : 0;
+        free(full);
+        if (r < 0) {
+            set_err(err, errlen, "cannot commit %s: %s", rels[i], strerror(-r));
+            return r;
+        }
+        if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+            set_err(err, errlen, "cannot commit %s: not a regular file", rels[i]);
+            return -EINVAL;
+        }
+        memset(&up[i], 0, sizeof(up[i]));
+        up[i].action = GIT_TREE_UPDATE_UPSERT;
+        up[i].path = rels[i];
+        up[i].filemode = S_ISLNK(st.st_mode)     ? GIT_FILEMODE_LINK
+                         : (st.st_mode & S_IXUSR) ? GIT_FILEMODE_BLOB_EXECUTABLE
+                                                  : GIT_FILEMODE_BLOB;
+        if (git_blob_create_from_workdir(&up[i].id, g->repo, rels[i]) < 0)
+            return git_fail(err, errlen, "cannot hash file");
+    }
+    return 0;
+}
+
+/*
+ * One attempt: build the tree on the ref's current tip, write the commit
+ * and compare-and-swap the ref. Returns 0, or the raw libgit2 code of the
+ * ref update (GIT_EMODIFIED, GIT_EEXISTS, GIT_ELOCKED) for the caller's
+ * retry decision, or -EIO with @err filled.
+ */
+static int commit_once(const struct rs_git *g, const char *refname, const git_tree_update *up, size_t n,
+                       const git_signature *sig, const char *msg, const char *subject, git_oid *out, char *err,
+                       size_t errlen)
+{
+    git_oid tip, tree_id;
+    git_commit *parent = NULL;
+    git_tree *base = NULL, *tree = NULL;
+    git_reference *ref = NULL;
+    char *logmsg = NULL;
+    int r;
+    bool born = true;
+
+    r = git_reference_name_to_id(&tip, g->repo, refname);
+    if (r == GIT_ENOTFOUND) {
+        born = false;
+    } else if (r < 0) {
+        r = git_fail(err, errlen, "cannot resolve the target ref");
+        goto out;
+    }
+    if (born && (git_commit_lookup(&parent, g->repo, &tip) < 0 || git_commit_tree(&base, parent) < 0)) {
+        r = git_fail(err, errlen, "cannot read the tip commit");
+        goto out;
+    }
+    if (git_tree_create_updated(&tree_id, g->repo, base, n, up) < 0 || git_tree_lookup(&tree, g->repo, &tree_id) < 0) {
+        r = git_fail(err, errlen, "cannot build the commit tree");
+        goto out;
+    }
+    const git_commit *parents[1] = {parent};
+    if (git_commit_create(out, g->repo, NULL, sig, sig, NULL, msg, tree, born ? 1 : 0, parents) < 0) {
+        r = git_fail(err, errlen, "cannot create the commit");
+        goto out;
+    }
+    logmsg = rs_xasprintf("commit%s: %s", born ? "" : " (initial)", subject);
+    /*
+     * Compare-and-swap: a born ref must still point at the tip the tree was
+     * built on (else GIT_EMODIFIED); an unborn ref must still not exist
+     * (force=0, else GIT_EEXISTS). The commit object written above stays
+     * unreferenced when this fails, which fsck treats as harmless.
+     */
+    if (born)
+        r = git_reference_create_matching(&ref, g->repo, refname, out, 1, &tip, logmsg);
+    else
+        r = git_reference_create(&ref, g->repo, refname, out, 0, logmsg);
+    if (r < 0 && r != GIT_EMODIFIED && r != GIT_EEXISTS && r != GIT_ELOCKED)
+        r = git_fail(err, errlen, "cannot update the ref");
+    else if (r < 0)
+        set_err(err, errlen, "%s", git_msg());
+out:
+    free(logmsg);
+    git_reference_free(ref);
+    git_tree_free(tree);
+    git_tree_free(base);
+    git_commit_free(parent);
+    return r;
+}
+
+/*
+ * Best effort: point the committed paths' index entries at the new content.
+ * git_index_read(force=0) reloads only when the file changed on disk, so
+ * other staged entries are kept; add_bypath touches only our paths.
+ */
+static void refresh_index(struct rs_git *g, char **rels, size_t n)
+{
+    git_index *idx = NULL;
+    if (git_repository_index(&idx, g->repo) < 0) {
+        g->index_skipped = true;
+        snprintf(g->index_why, sizeof(g->index_why), "cannot load the index: %s", git_msg());
+        return;
+    }
+    unsigned wait = g->lock_first_ms;
+    for (unsigned attempt = 0;; attempt++) {
+        int r = git_index_read(idx, 0);
+        for (size_t i = 0; r == 0 && i < n; i++)
+            r = git_index_add_bypath(idx, rels[i]);
+        if (r == 0)
+            r = git_index_write(idx);
+        if (r == 0)
+            break;
+        if (r != GIT_ELOCKED || attempt >= g->lock_retries) {
+            g->index_skipped = true;
+            snprintf(g->index_why, sizeof(g->index_why), "index not refreshed: %s", git_msg());
+            break;
+        }
+        sleep_ms(wait);
+        wait *= 2;
+    }
+    git_index_free(idx);
+}
+
+/*
+ * Remove @refname's lock file if it is older than STALE_REF_LOCK_S, noting
+ * it in g->notice. Returns true when a stale lock was removed.
+ */
+static bool remove_stale_ref_lock(struct rs_git *g, const char *refname)
+{
+    char *lock = rs_xasprintf("%s%s.lock", git_repository_path(g->repo), refname);
+    struct stat st;
+    bool removed = false;
+    if (stat(lock, &st) == 0 && time(NULL) - st.st_mtime > STALE_REF_LOCK_S && unlink(lock) == 0) {
+        snprintf(g->notice, sizeof g->notice,
+                 "removed a stale lock %s (%lld s old, left by a process that died while updating the ref)", lock,
+                 (long long)(time(NULL) - st.st_mtime));
+        removed = true;
+    }
+    free(lock);
+    return removed;
+}
+
+int rs_git_clear_stale_lock(struct rs_git *g, unsigned wait_ms, char *notice, size_t n)
+{
+    char *refname = NULL;
+    bool checked_out = false;
+    char err[256];
+    if (notice && n)
+        notice[0] = '\0';
+    if (target_ref(g, &refname, &checked_out, err, sizeof err) != 0)
+        return 0;
+    char *lock = rs_xasprintf("%s%s.lock", git_repository_path(g->repo), refname);
+    int r = 0;
+    for (unsigned waited = 0; rs_file_exists(lock); waited += 50) {
+        if (waited >= wait_ms) {
+            if (unlink(lock) == 0) {
+                if (notice)
+                    snprintf(notice, n, "removed a stale lock %s (still held after %u ms; left by a process that died "
+                                        "while updating %s)", lock, wait_ms, refname);
+                r = 1;
+            } else if (errno != ENOENT) {
+                r = -errno;
+            }
+            break;
+        }
+        sleep_ms(50);
+    }
+    free(lock);
+    free(refname);
+    return r;
+}
+
+const char *rs_git_notice(const struct rs_git *g)
+{
+    return g->notice[0] ? g->notice : NULL;
+}
+
+int rs_git_commit(struct rs_git *g, const char *const *paths, size_t npaths, const char *subject, const char *body,
+                  const struct rs_git_trailer *trailers, size_t ntrailers, char *oid_hex, char *err, size_t errlen)
+{
+    if (!g || !paths || npaths == 0 || !subject || !oid_hex || (ntrailers > 0 && !trailers)) {
+        set_err(err, errlen, "rs_git_commit: invalid arguments");
+        return -EINVAL;
+    }
+    g->index_skipped = false;
+    g->notice[0] = '\0';
+    g->index_why[0] = '\0';
+
+    char **rels = rs_xcalloc(npaths, sizeof(*rels));
+    git_tree_update *up = NULL;
+    git_signature *sig = NULL;
+    char *refname = NULL;
+    struct rs_buf msg;
+    rs_buf_init(&msg);
+    size_t n = 0;
+    int r = 0;
+
+    for (size_t i = 0; i < npaths; i++) {
+        r = repo_path(g, paths[i], &rels[i], err, errlen);
+        if (r < 0)
+            goto out;
+        n++;
+    }
+    /* Sorted and unique: the same path named twice is one update. */
+    qsort(rels, n, sizeof(*rels), cmp_str);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (u > 0 && strcmp(rels[u - 1], rels[i]) == 0)
+            free(rels[i]);
+        else
+            rels[u++] = rels[i];
+    }
+    n = u;
+
+    r = build_message(&msg, subject, body, trailers, ntrailers, err, errlen);
+    if (r < 0)
+        goto out;
+    up = rs_xcalloc(n, sizeof(*up));
+    r = make_blobs(g, rels, n, up, err, errlen);
+    if (r < 0)
+        goto out;
+    r = signature(g, &sig, err, errlen);
+    if (r < 0)
+        goto out;
+
+    git_oid id;
+    unsigned locked = 0, moved = 0, wait = g->lock_first_ms;
+    bool checked_out = false, stale_removed = false;
+    for (;;) {
+        /* Re-resolved on every attempt: a checkout may switch branches under us. */
+        free(refname);
+        refname = NULL;
+        r = target_ref(g, &refname, &checked_out, err, errlen);
+        if (r != 0)
+            goto out;
+        r = commit_once(g, refname, up, n, sig, rs_buf_cstr(&msg), subject, &id, err, errlen);
+        if (r == 0)
+            break;
+        if (r == GIT_EMODIFIED || r == GIT_EEXISTS) {
+            if (++moved > MAX_MOVED_RETRIES) {
+                set_err(err, errlen, "%s keeps moving under concurrent commits; gave up after %u retries", refname,
+                        MAX_MOVED_RETRIES);
+                r = -EAGAIN;
+                goto out;
+            }
+            continue;
+        }
+        if (r == GIT_ELOCKED) {
+            if (locked++ >= g->lock_retries) {
+                if (!stale_removed && remove_stale_ref_lock(g, refname)) {
+                    stale_removed = true;
+                    locked = 0;
+                    wait = g->lock_first_ms;
+                    continue;
+                }
+                set_err(err, errlen, "%s is locked by a concurrent git process (%s.lock); commit deferred", refname,
+                        refname);
+                r = RS_GIT_E_DEFERRED;
+                goto out;
+            }
+            sleep_ms(wait);
+            wait *= 2;
+            continue;
+        }
+        goto out;
+    }
+    git_oid_tostr(oid_hex, GIT_OID_HEXSZ + 1, &id);
+    if (checked_out)
+        refresh_index(g, rels, n);
+    r = 0;
+out:
+    free(refname);
+    git_signature_free(sig);
+    free(up);
+    rs_buf_deinit(&msg);
+    free_strv(rels, n);
+    return r;
+}
+
+/* ---- history ------------------------------------------------------------------- */
+
+/* Open-addressing set of blob ids seen during one history walk. */
+struct oidset {
+    git_oid *slots;
+    bool *used;
+    size_t cap, n;
+};
+
+static size_t oid_hash(const git_oid *id)
+{
+    uint64_t h = 0;
+    memcpy(&h, id->id, sizeof(h));
+    return (size_t)h;
+}
+
+/* Insert @id; returns false when it was already present. */
+static bool oidset_add(struct oidset *s, const git_oid *id)
+{
+    if ((s->n + 1) * 2 > s->cap) {
+        struct oidset t = {.cap = s->cap ? s->cap * 2 : 64};
+        t.slots = rs_xcalloc(t.cap, sizeof(*t.slots));
+        t.used = rs_xcalloc(t.cap, sizeof(*t.used));
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->used[i])
+                oidset_add(&t, &s->slots[i]);
+        free(s->slots);
+        free(s->used);
+        *s = t;
+    }
+    size_t i = oid_hash(id) & (s->cap - 1);
+    while (s->used[i]) {
+        if (git_oid_equal(&s->slots[i], id))
+            return false;
+        i = (i + 1) & (s->cap - 1);
+    }
+    s->used[i] = true;
+    git_oid_cpy(&s->slots[i], id);
+    s->n++;
+    return true;
+}
+
+int rs_git_history_blob(struct rs_git *g, const char *path, rs_git_blob_cb cb, void *userdata, char *err,
+                        size_t errlen)
+{
+    if (!g || !cb) {
+        set_err(err, errlen, "rs_git_history_blob: invalid arguments");
+        return -EINVAL;
+    }
+    char *rel = NULL;
+    git_revwalk *walk = NULL;
+    struct oidset seen = {0};
+    git_oid tip;
+    int r = repo_path(g, path, &rel, err, errlen);
+    if (r < 0)
+        return r;
+    /* "HEAD" resolves through the branch, and also works when detached. */
+    r = git_reference_name_to_id(&tip, g->repo, g->ref);
+    if (r == GIT_ENOTFOUND) {
+        r = 0; /* unborn: no history */
+        goto out;
+    }
+    if (r < 0 || git_revwalk_new(&walk, g->repo) < 0 ||
+        git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME) < 0 || git_revwalk_push(walk, &tip) < 0) {
+        r = git_fail(err, errlen, "cannot walk history");
+        goto out;
+    }
+    git_oid cid;
+    for (;;) {
+        r = git_revwalk_next(&cid, walk);
+        if (r == GIT_ITEROVER) {
+            r = 0;
+            break;
+        }
+        if (r < 0) {
+            r = git_fail(err, errlen, "cannot walk history");
+            break;
+        }
+        git_commit *c = NULL;
+        git_tree *t = NULL;
+        git_tree_entry *e = NULL;
+        git_blob *b = NULL;
+        if (git_commit_lookup(&c, g->repo, &cid) < 0 || git_commit_tree(&t, c) < 0) {
+            r = git_fail(err, errlen, "cannot read commit");
+        } else if (git_tree_entry_bypath(&e, t, rel) == 0 && git_tree_entry_type(e) == GIT_OBJECT_BLOB &&
+                   oidset_add(&seen, git_tree_entry_id(e))) {
+            if (git_blob_lookup(&b, g->repo, git_tree_entry_id(e)) < 0) {
+                r = git_fail(err, errlen, "cannot read blob");
+            } else {
+                char hex[GIT_OID_HEXSZ + 1];
+                git_oid_tostr(hex, sizeof(hex), &cid);
+                const char *summary = git_commit_summary(c);
+                r = cb(hex, summary ? summary : "", git_blob_rawcontent(b), (size_t)git_blob_rawsize(b), userdata);
+            }
+        }
+        git_blob_free(b);
+        git_tree_entry_free(e);
+        git_tree_free(t);
+        git_commit_free(c);
+        if (r != 0)
+            break;
+    }
+out:
+    free(seen.slots);
+    free(seen.used);
+    git_revwalk_free(walk);
+    free(rel);
+    return r;
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The 'layers' test: the dependency direction of supervisor/, checked on the
+# built static libraries (docs/architecture.md).
+#   check_layers.sh NM base.a core.a store.a report.a run.a cli.a
+# Fails when
+#   - a library's undefined symbols include one that only a library above it
+#     defines (a call that reaches upward: base <- core <- store <- report <-
+#     run <- cli);
+#   - a library calls an outside library its layer must not use: base is libc
+#     only; core no libuv (uv_), libgit2 (git_), libxlsxwriter (lxw_,
+#     workbook_, worksheet_); store no libuv or libxlsxwriter; report no libuv;
+#   - core reads the clock or writes files (it is pure: time is an argument,
+#     writes belong to store).
+# A static library is not linked, so -Wl,--no-undefined cannot say this; nm
+# can. Every message names the library, the symbol and the rule.
+set -euo pipefail
+NM=$1; shift
+names=(base core store report run cli)
+if [ $# -ne ${#names[@]} ]; then
+  echo "check_layers: expected ${#names[@]} libraries (${names[*]}), got $#" >&2
+  exit 2
+fi
+libs=("$@")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+for i in "${!names[@]}"; do
+  lib=${libs[$i]}
+  [ -f "$lib" ] || { echo "check_layers: $lib: no such library" >&2; exit 2; }
+  # Global symbols the library defines (text, data, bss, rodata, weak, common).
+  "$NM" -g --defined-only "$lib" | awk 'NF >= 3 { print $3 }' | sort -u >"$tmp/def.$i"
+  # Symbols its objects need and it does not define itself.
+  "$NM" -u "$lib" | awk 'NF >= 2 { print $2 }' | sort -u | comm -23 - "$tmp/def.$i" >"$tmp/undef.$i"
+  if [ ! -s "$tmp/def.$i" ]; then
+    echo "check_layers: ${names[$i]}: $lib defines no symbol (wrong file?)" >&2
+    exit 2
+  fi
+done
+
+fail=0
+say() { echo "layers: $*" >&2; fail=1; }
+
+# 1. Nothing reaches upward.
+for i in "${!names[@]}"; do
+  for ((j = i + 1; j < ${#names[@]}; j++)); do
+    while read -r sym; do
+      [ -n "$sym" ] && say "${names[$i]} (${libs[$i]##*/}) uses $sym, which only ${names[$j]} defines: move the code down or the call up"
+    done < <(comm -12 "$tmp/undef.$i" "$tmp/def.$j")
+  done
+done
+
+# 2. Outside libraries by layer (an extended regex on the symbol name).
+declare -A forbidden=(
+  [base]='^(uv_|git_|lxw_|workbook_|worksheet_|json_|toml)'
+  [core]='^(uv_|git_|lxw_|workbook_|worksheet_)'
+  [store]='^(uv_|lxw_|workbook_|worksheet_)'
+  [report]='^uv_'
+)
+declare -A why=(
+  [base]='base is libc only'
+  [core]='core must not use libuv, libgit2 or libxlsxwriter'
+  [store]='store must not use libuv or libxlsxwriter'
+  [report]='report must not use libuv'
+)
+# 3. core is pure: no clock, no file writes.
+impure='^(rs_now_ms|rs_mono_ms|time|clock_gettime|gettimeofday|rs_file_write_atomic|rs_fsync_parent_dir|rs_mkdir_p|rename|renameat|unlink|fsync|mkdir|ftruncate)$'
+
+for i in "${!names[@]}"; do
+  n=${names[$i]}
+  if [ -n "${forbidden[$n]:-}" ]; then
+    while read -r sym; do
+      [ -n "$sym" ] && say "$n (${libs[$i]##*/}) uses $sym: ${why[$n]}"
+    done < <(grep -E "${forbidden[$n]}" "$tmp/undef.$i" || true)
+  fi
+  if [ "$n" = core ]; then
+    while read -r sym; do
+      [ -n "$sym" ] && say "core (${libs[$i]##*/}) uses $sym: core is pure (no clock, no file writes; take time as an argument, write in store)"
+    done < <(grep -E "$impure" "$tmp/undef.$i" || true)
+  fi
+done
+
+if [ "$fail" = 0 ]; then
+  for i in "${!names[@]}"; do
+    echo "ok ${names[$i]}: $(wc -l <"$tmp/def.$i") symbols defined, $(wc -l <"$tmp/undef.$i") undefined, none above its layer"
+  done
+fi
+exit "$fail"
