@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ralphsup/base/util.h"
+#include "ralphsup/base/buf.h"
 
 /* The documented cap on one stored reason or excerpt, in bytes, "…" included (docs/progress.md). */
 #define RS_TEXT_MAX 1024

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Small, dependency-free helpers used across modules: crash-safe file
- * replacement, bounded file reading, durations, timestamps, a growable
- * string buffer, path helpers, secret redaction and edit distance for
+ * replacement, bounded file reading, durations, timestamps, path helpers, secret redaction and edit distance for
  * "did you mean" hints.
  *
  * Functions return 0 on success and a negative errno on failure; they never
@@ -17,24 +16,7 @@
 
 #include "ralphsup/base/common.h"
 
-/* ---- growable string buffer ------------------------------------------ */
-struct rs_buf {
-    char *data; /* always NUL-terminated when len > 0 or after rs_buf_cstr() */
-    size_t len;
-    size_t cap;
-};
-
-void rs_buf_init(struct rs_buf *b);
-void rs_buf_deinit(struct rs_buf *b);
-void rs_buf_reset(struct rs_buf *b);
-void rs_buf_append(struct rs_buf *b, const void *p, size_t n);
-void rs_buf_puts(struct rs_buf *b, const char *s);
-void rs_buf_putc(struct rs_buf *b, char c);
-void rs_buf_printf(struct rs_buf *b, const char *fmt, ...) RS_PRINTF(2, 3);
-/* Returns a NUL-terminated view (never NULL). */
-const char *rs_buf_cstr(struct rs_buf *b);
-/* Takes the data out of the buffer (caller frees); buffer is reset. */
-char *rs_buf_steal(struct rs_buf *b);
+#include "ralphsup/base/buf.h"
 
 /* ---- files ------------------------------------------------------------- */
 /*
