@@ -216,6 +216,20 @@ int rs_cmd_start(int argc, char **argv)
             return ex;
         }
     }
+    {
+        /* A run killed between save and commit (or deferred by a git lock) left the file uncommitted. */
+        struct rs_diags w;
+        rs_diags_init(&w);
+        int cu = rs_batch_catch_up(b, &w);
+        rs_cli_print_diags(&w, "ralphsup: warning: ");
+        rs_diags_deinit(&w);
+        if (cu == 1)
+            printf("committed %s as a previous run left it (saved but not committed)\n", b->cfg->progress);
+        else if (cu) {
+            rs_batch_free(b);
+            return cu;
+        }
+    }
     const struct rs_progress *p = b->prog;
     if (p->npending == 0 && !p->current && p->status && strcmp(p->status, "finished") == 0) {
         printf("batch %s is finished: %zu completed, %zu failed; nothing to do (`ralphsup status %s` for details)\n",

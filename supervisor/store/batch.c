@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ralphsup/store/batch.h"
+#include "ralphsup/base/utf8.h"
 #include "ralphsup/base/util.h"
 
 static int open_git(struct rs_batch *b, struct rs_diags *diags)
@@ -437,6 +438,36 @@ int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs
         return 0;
     }
     return 0;
+}
+
+int rs_batch_catch_up(struct rs_batch *b, struct rs_diags *warn)
+{
+    if (!b->git || !b->prog || b->progress_state != 0)
+        return 0;
+    bool same = false;
+    char err[512] = "";
+    int r = rs_git_committed(b->git, b->cfg->progress, &same, err, sizeof err);
+    if (r != 0) {
+        rs_diags_add(warn, "git: cannot compare %s with the last commit: %s", b->cfg->progress,
+                     err[0] ? err : strerror(r < 0 ? -r : EIO));
+        return 0;
+    }
+    if (same)
+        return 0;
+    const struct rs_progress *p = b->prog;
+    char subject[512];
+    rs_utf8_printf(subject, sizeof subject,
+                   "ralphsup: committed batch %s as a previous run left it (%zu completed, %zu failed, %zu pending)",
+                   b->cfg->name, p->ncompleted, p->nfailed, p->npending);
+    const char *body = "The progress file on disk differs from the last commit: a run was killed between saving "
+                       "and committing it, or its commit was deferred by a git lock. This commit records it.";
+    const char *csv = p->ncompleted ? p->completed[p->ncompleted - 1].csv : NULL;
+    char *extra = csv && *csv ? rs_path_join(b->cfg->root, csv) : NULL;
+    struct rs_transition t = {.event = "uncommitted", .cost_usd = p->cost_usd, .subject = subject, .body = body,
+                              .extra_path = extra};
+    r = rs_batch_commit(b, &t, warn);
+    free(extra);
+    return r ? r : 1;
 }
 
 /* ---- the lenient open of stop and status ---------------------------------------- */

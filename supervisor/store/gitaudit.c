@@ -353,6 +353,49 @@ static int target_ref(const struct rs_git *g, char **name, bool *checked_out, ch
     return 0;
 }
 
+int rs_git_committed(struct rs_git *g, const char *path, bool *same, char *err, size_t errlen)
+{
+    char *rel = NULL, *refname = NULL, *full = NULL;
+    bool checked_out = false;
+    git_commit *tip = NULL;
+    git_tree *tree = NULL;
+    git_tree_entry *ent = NULL;
+    *same = false;
+    int r = repo_path(g, path, &rel, err, errlen);
+    if (r < 0)
+        return r;
+    r = target_ref(g, &refname, &checked_out, err, errlen);
+    if (r != 0)
+        goto out;
+    git_oid id, file_id;
+    r = git_reference_name_to_id(&id, g->repo, refname);
+    if (r == GIT_ENOTFOUND) {
+        r = 0; /* unborn: nothing is committed */
+        goto out;
+    }
+    if (r < 0 || git_commit_lookup(&tip, g->repo, &id) < 0 || git_commit_tree(&tree, tip) < 0) {
+        r = git_fail(err, errlen, "cannot read the tip commit");
+        goto out;
+    }
+    r = 0;
+    if (git_tree_entry_bypath(&ent, tree, rel) < 0)
+        goto out; /* not in the tree */
+    full = rs_xasprintf("%s%s", g->workdir, rel);
+    if (git_odb_hashfile(&file_id, full, GIT_OBJECT_BLOB) < 0) {
+        r = git_fail(err, errlen, "cannot hash the file");
+        goto out;
+    }
+    *same = git_oid_equal(&file_id, git_tree_entry_id(ent));
+out:
+    git_tree_entry_free(ent);
+    git_tree_free(tree);
+    git_commit_free(tip);
+    free(full);
+    free(refname);
+    free(rel);
+    return r;
+}
+
 /* ---- message ---------------------------------------------------------------- */
 
 /* Append @s with CR/LF folded to spaces (one-line fields). */

@@ -86,7 +86,23 @@ assert_file_json "$PA" 'd["status"] == "finished" and len(d["completed"]) == 6 a
 assert_file_json "$PA" 'all(a["outcome"] in ("completed", "failed") for x in d["completed"] for a in x["attempts"])' \
     "no cancelled/stopped attempts recorded (kill -9 interruptions are not attempts)"
 check "the final run is committed: HEAD holds the progress file on disk" same_as_head
+[ "$RS_RC" = 0 ] && ! same_as_head && diag "$RS_OUT"
 no_batch_survivors "$A" "no agent process survives"
+
+# ---- a kill -9 between save and commit: the next start commits what is on disk ---------------
+# (Simulated exactly: the last commit undone, the file on disk kept, as a kill after the save leaves it.)
+git -C "$A" reset -q --soft HEAD~1
+git -C "$A" reset -q
+check "the progress file differs from HEAD after the simulated kill" eval "! same_as_head"
+rs start "$CA"
+assert_eq "$RS_RC" 0 "start on the finished batch exits 0"
+assert_contains "$RS_OUT" "as a previous run left it" "start says it committed the uncommitted progress file"
+check "HEAD holds the progress file again" same_as_head
+ev=$(git -C "$A" log -1 --format='%(trailers:key=Ralphsup-Event,valueonly)' | tr -d '\n')
+assert_eq "$ev" "uncommitted" "the catch-up commit has Ralphsup-Event: uncommitted"
+n0=$(git -C "$A" rev-list --count HEAD)
+rs start "$CA"
+assert_eq "$(git -C "$A" rev-list --count HEAD)" "$n0" "a second start commits nothing (the file is committed)"
 check "git fsck --strict passes at the end" fsck_quiet "$A"
 
 finish

@@ -46,7 +46,8 @@ enum {
 /* What a transition is, for the commit message and its trailers. */
 struct rs_transition {
     const char *event;   /* Ralphsup-Event: init, reset, reconciled, started, completed, failed,
-                          * attempt-failed, requeued, limits-reloaded, finished, stopped, recovered */
+                          * attempt-failed, requeued, limits-reloaded, finished, stopped, recovered,
+                          * uncommitted */
     const char *school;  /* or NULL */
     int attempt;         /* 0 = none */
     int64_t iteration;   /* 0 = none */
@@ -87,6 +88,16 @@ int rs_batch_open_lenient(const char *config_path, unsigned flags, struct rs_bat
  * an error. Return: 0, or a sysexits code (74) with @warn filled.
  */
 int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs_diags *warn);
+
+/*
+ * rs_batch_catch_up() - when the progress file on disk is not what the
+ * target ref's tip holds (a kill -9 between save and commit, or a commit a
+ * git lock deferred and no later transition made), commit it as it is,
+ * event "uncommitted" (with the last completed school's CSV when [git]
+ * include_outputs). A comparison that fails is a warning, never an error.
+ * Return: 1 committed, 0 nothing to do, or a sysexits code (74).
+ */
+int rs_batch_catch_up(struct rs_batch *b, struct rs_diags *warn);
 
 /* Find the school of the list by any name (canonical, alias, slug). */
 const struct rs_school *rs_batch_school(const struct rs_batch *b, const char *name);

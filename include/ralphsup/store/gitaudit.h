@@ -119,6 +119,14 @@ int rs_git_identity(const struct rs_git *g, char *name, size_t nlen, char *email
 const char *rs_git_workdir(const struct rs_git *g);
 
 /*
+ * rs_git_committed() - whether @path's content in the work tree is exactly
+ * what the target ref's tip holds (*same), without writing anything. An
+ * unborn ref or a path the tip lacks is not the same.
+ * Return: 0, RS_GIT_E_DETACHED, or negative errno with @err filled.
+ */
+int rs_git_committed(struct rs_git *g, const char *path, bool *same, char *err, size_t errlen);
+
+/*
  * rs_git_history_blob() - walk the target ref's history newest first and
  * call @cb with the content of @path in each commit that has it (deduplicated
  * by blob id) until @cb returns non-zero. Used by `recover`.
