@@ -264,9 +264,9 @@ static inline uint64_t escaped_bits(uint64_t b, bool *carry)
 
 /* ---- validation: strings ------------------------------------------------------- */
 
-static const bool valid_escape[256] = {
-    ['"'] = true, ['\\'] = true, ['/'] = true, ['b'] = true, ['f'] = true,
-    ['n'] = true, ['r'] = true, ['t'] = true, ['u'] = true,
+/* What each escape letter stands for ('u' apart); 0: not an escape. */
+static const char unescaped[256] = {
+    ['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b', ['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
 };
 
 /* The byte before @p (a 'u' after its backslash) starts a real escape: an odd run of backslashes. */
@@ -285,7 +285,7 @@ static bool real_escape_before(const char *start, const char *p)
 static bool check_escape(struct rs_json_scan *v, const char *start, const char *p, const char *e, bool key)
 {
     unsigned cp, lo;
-    if (!valid_escape[(unsigned char)*p]) {
+    if (*p != 'u' && !unescaped[(unsigned char)*p]) {
         fail(v, p - 1, RS_JSON_E_ESCAPE);
         return false;
     }
@@ -339,7 +339,11 @@ static const char *string_end(struct rs_json_scan *v, const char *start, const c
     return end;
 }
 
-const char *rs_json_scan_string(struct rs_json_scan *v, const char *p, const char *e, bool key)
+/*
+ * The string whose opening quote is at @p; @key: a member name (for
+ * RS_JSON_NUL_KEYS). Return: the byte after the closing quote, or NULL.
+ */
+static const char *scan_string(struct rs_json_scan *v, const char *p, const char *e, bool key)
 {
     const char *start = ++p;
     bool carry = false;
@@ -480,7 +484,7 @@ value:
         }
         goto value;
     case '"':
-        p = rs_json_scan_string(v, p, e, false);
+        p = scan_string(v, p, e, false);
         break;
     case 't':
         p = scan_literal(v, p, e, "true", 4);
@@ -521,7 +525,7 @@ after:
 key:
     if (p >= e || *p != '"')
         return fail(v, p, RS_JSON_E_KEY);
-    p = rs_json_scan_string(v, p, e, true);
+    p = scan_string(v, p, e, true);
     if (!p)
         return NULL;
     p = rs_json_skip_ws(p, e);
@@ -529,19 +533,6 @@ key:
         return fail(v, p, RS_JSON_E_COLON);
     p++;
     goto value;
-}
-
-bool rs_json_scan_document(struct rs_json_scan *v, const char *p, const char *e)
-{
-    const char *r = rs_json_scan_value(v, p, e);
-    if (!r)
-        return false;
-    r = rs_json_skip_ws(r, e);
-    if (r != e) {
-        fail(v, r, RS_JSON_E_TRAILING);
-        return false;
-    }
-    return true;
 }
 
 bool rs_json_scan_object(struct rs_json_scan *v, struct rs_json_members *it, const char *p, const char *e)
@@ -585,7 +576,7 @@ int rs_json_scan_member(struct rs_json_members *it, struct rs_json_span *key, st
         return -1;
     }
     key->p = p;
-    p = rs_json_scan_string(v, p, e, true);
+    p = scan_string(v, p, e, true);
     if (!p)
         return -1;
     key->e = p;
@@ -724,50 +715,30 @@ bool rs_json_is_literal(struct rs_json_span v, const char *lit)
     return (size_t)(v.e - v.p) == n && memcmp(v.p, lit, n) == 0;
 }
 
+
 size_t rs_json_unescape_one(const char **pp, const char *e, char out[4])
 {
     const char *p = *pp;
-    char x = p[1];
-    p += 2;
-    switch (x) {
-    case 'b':
-        out[0] = '\b';
-        break;
-    case 'f':
-        out[0] = '\f';
-        break;
-    case 'n':
-        out[0] = '\n';
-        break;
-    case 'r':
-        out[0] = '\r';
-        break;
-    case 't':
-        out[0] = '\t';
-        break;
-    case 'u': {
-        unsigned cp = 0, lo;
-        hex4(p, e, &cp);
-        p += 4;
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-            if (e - p >= 6 && p[0] == '\\' && p[1] == 'u' && hex4(p + 2, e, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                p += 6;
-            } else {
-                cp = 0xFFFD;
-            }
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+    if (p[1] != 'u') {
+        out[0] = unescaped[(unsigned char)p[1]];
+        *pp = p + 2;
+        return 1;
+    }
+    unsigned cp = 0, lo;
+    hex4(p + 2, e, &cp);
+    p += 6;
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+        if (e - p >= 6 && p[0] == '\\' && p[1] == 'u' && hex4(p + 2, e, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            p += 6;
+        } else {
             cp = 0xFFFD;
         }
-        *pp = p;
-        return rs_utf8_encode(cp, out);
-    }
-    default: /* '"', '\\', '/' */
-        out[0] = x;
-        break;
+    } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+        cp = 0xFFFD;
     }
     *pp = p;
-    return 1;
+    return rs_utf8_encode(cp, out);
 }
 
 /* Shorten @len so that @s[0..len) does not end inside a multi-byte character. */

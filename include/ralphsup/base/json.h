@@ -121,18 +121,6 @@ const char *rs_json_skip_ws(const char *p, const char *e);
  */
 const char *rs_json_scan_value(struct rs_json_scan *v, const char *p, const char *e);
 /*
- * rs_json_scan_string() - validate the string whose opening quote is at @p;
- * @key says it is a member name (RS_JSON_NUL_KEYS). Return: the byte after
- * the closing quote, or NULL (v->err set).
- */
-const char *rs_json_scan_string(struct rs_json_scan *v, const char *p, const char *e, bool key);
-/*
- * rs_json_scan_document() - validate a whole document: one value with only
- * blanks around it. Return: true, or false with v->err set.
- */
-bool rs_json_scan_document(struct rs_json_scan *v, const char *p, const char *e);
-
-/*
  * Validating member iteration over an object, one member at a time, for
  * readers that note where each top-level member is while they check it:
  *
