@@ -9,8 +9,9 @@
  * user fixes the whole file at once instead of one error per run.
  *
  * jansson stops at the first syntax error and tells us nothing about the rest
- * of the document. So when the whole file does not parse, a small tolerant
- * scanner (it only tracks strings, escapes and {}/[] depth) finds the
+ * of the document. So when the whole file does not parse, the tolerant
+ * splitter of base/json.c (it only tracks strings, escapes and {}/[] depth)
+ * finds the
  * "schools" array, splits it into its top-level elements and parses each
  * element on its own: a broken element is reported at its real position and
  * every well-formed element is still validated. The same scanner gives the
@@ -32,6 +33,7 @@
 
 #include <jansson.h>
 
+#include "ralphsup/base/json.h"
 #include "ralphsup/core/schools.h"
 #include "ralphsup/base/utf8.h"
 #include "ralphsup/base/util.h"
@@ -351,203 +353,37 @@ static void assign_slugs(struct rs_school_list *l)
 }
 
 /*-----------------------------------------------------------------------
- * The tolerant scanner. It understands just enough JSON to split a
- * container into its top-level elements: strings (with escapes) and the
- * depth of {} and []. A raw newline ends a string, because valid JSON never
- * has one there and it keeps an unterminated string from swallowing the
- * rest of the file.
+ * The layout of the document, from the tolerant splitter of base/json.c
+ * (rs_json_split(): strings, escapes and the {} [] depth only, with its
+ * resynchronisation on lines that start a new element or close the array).
+ * Positions are line:col as jansson counts them (rs_json_cursor).
  */
-struct pos {
-    int line, col; /* 1-based; col counts characters like jansson; 0 = unknown */
-};
-
-struct span {
-    size_t start, end; /* trimmed bytes [start, end) */
-    struct pos pos;    /* of start */
-    bool no_comma;     /* split by resynchronisation where a ',' was missing */
-};
-
-struct spans {
-    struct span *v;
-    size_t n, cap;
-};
-
-/* Incremental offset -> line:col conversion; cheap when offsets ascend. */
-struct cursor {
-    const char *b;
-    size_t len;
-    size_t off;
-    int line, col;
-};
-
-static void cursor_init(struct cursor *c, const char *b, size_t len)
-{
-    c->b = b;
-    c->len = len;
-    c->off = 0;
-    c->line = 1;
-    c->col = 1;
-}
-
-static struct pos cursor_at(struct cursor *c, size_t off)
-{
-    if (off < c->off)
-        cursor_init(c, c->b, c->len);
-    for (; c->off < off && c->off < c->len; c->off++) {
-        unsigned char ch = (unsigned char)c->b[c->off];
-        if (ch == '\n') {
-            c->line++;
-            c->col = 1;
-        } else if ((ch & 0xC0) != 0x80) {
-            c->col++;
-        }
-    }
-    return (struct pos){c->line, c->col};
-}
-
-static bool json_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 static size_t skip_ws(const char *b, size_t len, size_t i)
 {
-    while (i < len && json_ws(b[i]))
-        i++;
-    return i;
-}
-
-/* @i at '"'. Return: index after the closing quote (or at the newline / end). */
-static size_t skip_string(const char *b, size_t len, size_t i)
-{
-    for (i++; i < len; i++) {
-        if (b[i] == '\\')
-            i++;
-        else if (b[i] == '"')
-            return i + 1;
-        else if (b[i] == '\n')
-            return i;
-    }
-    return len;
-}
-
-static void spans_push(struct spans *s, struct cursor *c, size_t start, size_t end, bool no_comma)
-{
-    while (start < end && json_ws(c->b[start]))
-        start++;
-    while (end > start && json_ws(c->b[end - 1]))
-        end--;
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 32;
-        s->v = rs_xrealloc(s->v, s->cap * sizeof(*s->v));
-    }
-    s->v[s->n++] = (struct span){start, end, cursor_at(c, start), no_comma};
-}
-
-/* Indentation (bytes) of the character at @i if it is the first non-blank
- * of its line, else SIZE_MAX. */
-static size_t line_indent(const char *b, size_t i)
-{
-    size_t j = i;
-    while (j > 0 && (b[j - 1] == ' ' || b[j - 1] == '\t'))
-        j--;
-    return (j == 0 || b[j - 1] == '\n') ? i - j : SIZE_MAX;
-}
-
-/*
- * split_container() - split the container opening at @open ('[' or '{') into
- * its elements (trimmed; empty ones kept, e.g. after a stray comma). Sets
- * *close to the index of the closing bracket, or len.
- *
- * Resynchronisation: one unbalanced quote or bracket would otherwise merge
- * an element with everything after it. So when an element started a line,
- * a later line that starts with '{' at the same indentation begins a new
- * element (flagged no_comma if the previous one was closed, i.e. only the
- * comma is missing), and a line starting with ']' or '}' further left ends
- * the container. Valid JSON formatted that oddly can be split wrongly, but
- * this only runs on a document jansson already rejected, or to find
- * positions, which are dropped when the split disagrees with jansson.
- *
- * Return: true if the container is terminated.
- */
-static bool split_container(struct cursor *c, size_t open, struct spans *out, size_t *close)
-{
-    const char *b = c->b;
-    size_t len = c->len;
-    size_t depth = 0, el = open + 1;
-    bool comma = false, no_comma = false;
-    for (size_t i = open + 1; i < len;) {
-        char ch = b[i];
-        if (ch == '"') {
-            i = skip_string(b, len, i);
-            continue;
-        }
-        if (ch == '\n') {
-            size_t first = skip_ws(b, i, el);
-            size_t ind = first < i ? line_indent(b, first) : SIZE_MAX;
-            size_t j = i + 1;
-            while (j < len && (b[j] == ' ' || b[j] == '\t'))
-                j++;
-            if (ind != SIZE_MAX && j < len) {
-                bool next_elem = b[j] == '{' && j - (i + 1) == ind;
-                bool closing = (b[j] == ']' || b[j] == '}') && j - (i + 1) < ind && depth > 0;
-                if (next_elem || closing) {
-                    spans_push(out, c, el, i, no_comma);
-                    no_comma = next_elem && depth == 0;
-                    comma = false;
-                    depth = 0;
-                    el = j;
-                    i = j;
-                    continue;
-                }
-            }
-        }
-        if (ch == '{' || ch == '[') {
-            depth++;
-        } else if (ch == '}' || ch == ']') {
-            if (depth == 0) {
-                /* "[]" has no element; "[1,]" has an empty last one. */
-                if (comma || skip_ws(b, i, el) < i)
-                    spans_push(out, c, el, i, no_comma);
-                *close = i;
-                return true;
-            }
-            depth--;
-        } else if (ch == ',' && depth == 0) {
-            spans_push(out, c, el, i, no_comma);
-            no_comma = false;
-            el = i + 1;
-            comma = true;
-        }
-        i++;
-    }
-    if (comma || skip_ws(b, len, el) < len)
-        spans_push(out, c, el, len, no_comma);
-    *close = len;
-    return false;
+    return (size_t)(rs_json_skip_ws(b + i, b + len) - b);
 }
 
 /* One member of a scanned object. */
 struct member {
     size_t key, keylen;  /* raw key bytes (between the quotes) */
     size_t value, vend;  /* value span, value == vend when missing */
-    struct pos pos;      /* of the member (its key) */
+    struct rs_json_pos pos; /* of the member (its key) */
 };
 
 /* Scan the object at @open into members. Return: number of members. */
-static size_t scan_members(struct cursor *c, size_t open, struct member **out)
+static size_t scan_members(struct rs_json_cursor *c, size_t open, struct member **out)
 {
-    struct spans s = {0};
+    struct rs_json_pieces s = {0};
     size_t close;
-    split_container(c, open, &s, &close);
+    rs_json_split(c, open, &s, &close);
     struct member *m = rs_xcalloc(s.n ? s.n : 1, sizeof(*m));
     for (size_t i = 0; i < s.n; i++) {
-        struct span *sp = &s.v[i];
+        struct rs_json_piece *sp = &s.v[i];
         m[i].pos = sp->pos;
         m[i].value = m[i].vend = sp->end;
         if (sp->start >= sp->end || c->b[sp->start] != '"')
             continue;
-        size_t kend = skip_string(c->b, sp->end, sp->start);
+        size_t kend = rs_json_tolerant_string_end(c->b, sp->end, sp->start);
         m[i].key = sp->start + 1;
         m[i].keylen = kend > m[i].key && c->b[kend - 1] == '"' ? kend - 1 - m[i].key : 0;
         size_t j = skip_ws(c->b, sp->end, kend);
@@ -577,10 +413,10 @@ struct layout {
     bool found;         /* a "schools": [ ... ] was found */
     bool terminated;    /* ... and it has its closing ']' */
     size_t open, close; /* of the array */
-    struct spans elems;
+    struct rs_json_pieces elems;
 };
 
-static void layout_scan(struct layout *lo, struct cursor *c)
+static void layout_scan(struct layout *lo, struct rs_json_cursor *c)
 {
     memset(lo, 0, sizeof(*lo));
     size_t i = skip_ws(c->b, c->len, 0);
@@ -592,7 +428,7 @@ static void layout_scan(struct layout *lo, struct cursor *c)
         return;
     lo->found = true;
     lo->open = m->value;
-    lo->terminated = split_container(c, lo->open, &lo->elems, &lo->close);
+    lo->terminated = rs_json_split(c, lo->open, &lo->elems, &lo->close);
 }
 
 static void layout_deinit(struct layout *lo)
@@ -601,10 +437,10 @@ static void layout_deinit(struct layout *lo)
     free(lo->elems.v);
 }
 
-static struct pos top_pos(const struct layout *lo, const char *b, const char *key)
+static struct rs_json_pos top_pos(const struct layout *lo, const char *b, const char *key)
 {
     const struct member *m = find_member(lo->top, lo->ntop, b, key);
-    return m ? m->pos : (struct pos){1, 1};
+    return m ? m->pos : (struct rs_json_pos){1, 1};
 }
 
 /*-----------------------------------------------------------------------
@@ -617,8 +453,8 @@ struct report {
     size_t syntax;      /* how many of them are JSON syntax errors */
 };
 
-static void problem(struct report *r, struct pos p, const char *fmt, ...) RS_PRINTF(3, 4);
-static void problem(struct report *r, struct pos p, const char *fmt, ...)
+static void problem(struct report *r, struct rs_json_pos p, const char *fmt, ...) RS_PRINTF(3, 4);
+static void problem(struct report *r, struct rs_json_pos p, const char *fmt, ...)
 {
     if (r->problems++ >= PROBLEMS_MAX)
         return;
@@ -638,9 +474,9 @@ static void report_finish(struct report *r)
 }
 
 /* Report jansson's error for a document that starts at @base. */
-static void syntax_problem(struct report *r, const json_error_t *e, struct pos base, const char *what)
+static void syntax_problem(struct report *r, const json_error_t *e, struct rs_json_pos base, const char *what)
 {
-    struct pos p = {e->line, e->column};
+    struct rs_json_pos p = {e->line, e->column};
     if (p.line <= 1) {
         p.line = base.line;
         p.col = base.col + (e->column > 0 ? e->column - 1 : 0);
@@ -706,7 +542,7 @@ static const char *alias_spelling_canon(const struct rs_aliases *a, const char *
     return canon && strcmp(canon, cand) != 0 ? canon : NULL;
 }
 
-static bool alias_text_ok(struct report *r, struct pos p, const char *what, const char *s)
+static bool alias_text_ok(struct report *r, struct rs_json_pos p, const char *what, const char *s)
 {
     if (is_blank(s)) {
         problem(r, p, "%s must not be empty", what);
@@ -733,17 +569,17 @@ int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_a
     json_error_t e;
     json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &e);
     if (!root) {
-        syntax_problem(&rep, &e, (struct pos){1, 1}, "");
+        syntax_problem(&rep, &e, (struct rs_json_pos){1, 1}, "");
         report_finish(&rep);
         return RS_SCHOOLS_E_INVALID;
     }
-    struct cursor cur;
-    cursor_init(&cur, data, len);
+    struct rs_json_cursor cur;
+    rs_json_cursor_init(&cur, data, len);
     struct member *mem = NULL;
     size_t nmem = 0;
     size_t first = skip_ws(data, len, 0);
     if (!json_is_object(root)) {
-        problem(&rep, cursor_at(&cur, first), "the alias table must be an object "
+        problem(&rep, rs_json_cursor_at(&cur, first), "the alias table must be an object "
                 "{\"canonical name\": [\"alias\", ...]}, got %s", jtype(root));
         json_decref(root);
         report_finish(&rep);
@@ -755,7 +591,7 @@ int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_a
     struct rs_aliases *a = rs_xcalloc(1, sizeof(*a));
     size_t cap = json_object_size(root);
     a->canon = rs_xcalloc(cap ? cap : 1, sizeof(*a->canon));
-    struct pos *cpos = rs_xcalloc(cap ? cap : 1, sizeof(*cpos));
+    struct rs_json_pos *cpos = rs_xcalloc(cap ? cap : 1, sizeof(*cpos));
 
     /* Canonical names first, so an alias equal to *any* canonical name is
      * caught whatever the order of the keys. */
@@ -763,7 +599,7 @@ int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_a
     json_t *val;
     size_t mi = 0;
     json_object_foreach(root, key, val) {
-        struct pos p = mapped ? mem[mi].pos : (struct pos){0, 0};
+        struct rs_json_pos p = mapped ? mem[mi].pos : (struct rs_json_pos){0, 0};
         mi++;
         if (!alias_text_ok(&rep, p, "a canonical name", key))
             continue;
@@ -785,12 +621,12 @@ int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_a
 
     /* Then the aliases. */
     size_t acap = 0;
-    struct pos *apos = NULL;
+    struct rs_json_pos *apos = NULL;
     mi = 0;
     size_t ci = 0;
     json_object_foreach(root, key, val) {
         const struct member *m = mapped ? &mem[mi] : NULL;
-        struct pos p = m ? m->pos : (struct pos){0, 0};
+        struct rs_json_pos p = m ? m->pos : (struct rs_json_pos){0, 0};
         mi++;
         /* Find this key's canonical index again (skipped keys were not added). */
         if (ci >= a->ncanon || strcmp(a->canon[ci], key) != 0)
@@ -802,16 +638,16 @@ int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_a
             free(dk);
             continue;
         }
-        struct spans el = {0};
+        struct rs_json_pieces el = {0};
         if (m && m->value < m->vend && data[m->value] == '[') {
             size_t close;
-            split_container(&cur, m->value, &el, &close);
+            rs_json_split(&cur, m->value, &el, &close);
         }
         bool elmapped = el.n == json_array_size(val);
         size_t j;
         json_t *av;
         json_array_foreach(val, j, av) {
-            struct pos ap = elmapped ? el.v[j].pos : p;
+            struct rs_json_pos ap = elmapped ? el.v[j].pos : p;
             if (!json_is_string(av)) {
                 problem(&rep, ap, "\"%s\": alias %zu must be a string, got %s", dk, j, jtype(av));
                 continue;
@@ -909,7 +745,7 @@ struct school_rec {
     char *canon;   /* resolved canonical name, or NULL if the name is bad */
     char *given;
     size_t index;
-    struct pos pos;
+    struct rs_json_pos pos;
     int priority;
     char *conference, *state;
     bool ok;       /* no problem in this element */
@@ -922,7 +758,7 @@ struct list_ctx {
     size_t n, cap;
 };
 
-static struct school_rec *new_rec(struct list_ctx *c, size_t index, struct pos p)
+static struct school_rec *new_rec(struct list_ctx *c, size_t index, struct rs_json_pos p)
 {
     if (c->n == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 32;
@@ -938,7 +774,7 @@ static struct school_rec *new_rec(struct list_ctx *c, size_t index, struct pos p
 
 /* A required, non-empty, bounded string field. Return: borrowed value or NULL. */
 static const char *req_string(struct list_ctx *c, const json_t *o, const char *field, const char *label,
-                             struct pos p, size_t max)
+                             struct rs_json_pos p, size_t max)
 {
     const json_t *v = json_object_get(o, field);
     if (!v) {
@@ -1012,7 +848,7 @@ static void check_state(struct list_ctx *c, struct school_rec *r, const char *st
 }
 
 /* Validate one element of "schools" (a parsed json value). */
-static void check_school(struct list_ctx *c, const json_t *o, size_t index, struct pos p)
+static void check_school(struct list_ctx *c, const json_t *o, size_t index, struct rs_json_pos p)
 {
     size_t before = c->rep.problems;
     struct school_rec *r = new_rec(c, index, p);
@@ -1091,7 +927,7 @@ static void recs_free(struct list_ctx *c)
 }
 
 /* Optional top-level string: batch_name, created. */
-static char *opt_top_string(struct list_ctx *c, const json_t *root, const char *field, struct pos p)
+static char *opt_top_string(struct list_ctx *c, const json_t *root, const char *field, struct rs_json_pos p)
 {
     const json_t *v = json_object_get(root, field);
     if (!v)
@@ -1130,8 +966,8 @@ int rs_schools_parse(const char *data, size_t len, const char *file, const struc
     size_t bom = rs_utf8_bom_len(data, len);
     data += bom;
     len -= bom;
-    struct cursor cur;
-    cursor_init(&cur, data, len);
+    struct rs_json_cursor cur;
+    rs_json_cursor_init(&cur, data, len);
     struct layout lo;
     layout_scan(&lo, &cur);
     char *batch_name = NULL, *created = NULL;
@@ -1140,7 +976,7 @@ int rs_schools_parse(const char *data, size_t len, const char *file, const struc
     json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &e);
     if (root) {
         if (!json_is_object(root)) {
-            problem(&c.rep, cursor_at(&cur, skip_ws(data, len, 0)),
+            problem(&c.rep, rs_json_cursor_at(&cur, skip_ws(data, len, 0)),
                     "the school list must be an object {\"batch_name\": ..., \"schools\": [...]}, got %s",
                     jtype(root));
             goto out;
@@ -1148,9 +984,9 @@ int rs_schools_parse(const char *data, size_t len, const char *file, const struc
         batch_name = opt_top_string(&c, root, "batch_name", top_pos(&lo, data, "batch_name"));
         created = opt_top_string(&c, root, "created", top_pos(&lo, data, "created"));
         const json_t *arr = json_object_get(root, "schools");
-        struct pos sp = top_pos(&lo, data, "schools");
+        struct rs_json_pos sp = top_pos(&lo, data, "schools");
         if (!arr) {
-            problem(&c.rep, (struct pos){1, 1}, "missing required field \"schools\"");
+            problem(&c.rep, (struct rs_json_pos){1, 1}, "missing required field \"schools\"");
             goto out;
         }
         if (!json_is_array(arr)) {
@@ -1171,7 +1007,7 @@ int rs_schools_parse(const char *data, size_t len, const char *file, const struc
         for (size_t i = 0; i < n; i++)
             check_school(&c, json_array_get(arr, i), i, mapped ? lo.elems.v[i].pos : sp);
     } else if (!lo.found) {
-        syntax_problem(&c.rep, &e, (struct pos){1, 1}, "");
+        syntax_problem(&c.rep, &e, (struct rs_json_pos){1, 1}, "");
         goto out;
     } else {
         /* The tolerant path: check the rest of the document with the array
@@ -1182,7 +1018,7 @@ int rs_schools_parse(const char *data, size_t len, const char *file, const struc
             json_error_t be;
             json_t *broot = json_loadb(blanked, blen, JSON_REJECT_DUPLICATES, &be);
             if (!broot) {
-                syntax_problem(&c.rep, &be, (struct pos){1, 1}, "");
+                syntax_problem(&c.rep, &be, (struct rs_json_pos){1, 1}, "");
             } else {
                 batch_name = opt_top_string(&c, broot, "batch_name", top_pos(&lo, data, "batch_name"));
                 created = opt_top_string(&c, broot, "created", top_pos(&lo, data, "created"));
@@ -1192,7 +1028,7 @@ int rs_schools_parse(const char *data, size_t len, const char *file, const struc
         }
         size_t n = lo.elems.n < RS_SCHOOLS_MAX_COUNT ? lo.elems.n : RS_SCHOOLS_MAX_COUNT;
         for (size_t i = 0; i < n; i++) {
-            const struct span *s = &lo.elems.v[i];
+            const struct rs_json_piece *s = &lo.elems.v[i];
             if (s->start == s->end) {
                 c.rep.syntax++;
                 problem(&c.rep, s->pos, "schools[%zu]: JSON syntax error: empty element (stray comma?)", i);
@@ -1218,7 +1054,7 @@ int rs_schools_parse(const char *data, size_t len, const char *file, const struc
          * the break may sit where neither check above looks (e.g. between
          * the array and its closing brace when the array is unterminated). */
         if (c.rep.syntax == 0)
-            syntax_problem(&c.rep, &e, (struct pos){1, 1}, "");
+            syntax_problem(&c.rep, &e, (struct rs_json_pos){1, 1}, "");
     }
     check_duplicates(&c);
 

@@ -9,13 +9,11 @@
  *     place, only a line that spans chunks is copied into the line buffer.
  *     A line over max_line_bytes switches to "skip until newline" mode and
  *     the buffer is released. After a big line the buffer shrinks back.
- *  2. Validation (pass 1): a hand-written, non-recursive JSON scanner checks
- *     the whole line and records the spans of the top-level members. Strings
- *     are scanned in 64-byte SSE2 blocks; escaped characters come from the
- *     backslash mask by carry arithmetic, so only escapes are visited.
- *     \u0000 is allowed, lone surrogates are tolerated; UTF-8 is not
- *     validated here but every copied string is repaired (sink_close()).
- *     Strings over LONG_STRING bytes are indexed. Nothing is copied.
+ *  2. Validation (pass 1): the one JSON scanner (base/json.c, non-recursive,
+ *     strings in 64-byte SSE2 blocks) checks the whole line and records the
+ *     spans of the top-level members. \u0000 is allowed, lone surrogates are
+ *     tolerated; UTF-8 is not validated here but every copied string is
+ *     repaired (sink_close()). Long strings are indexed. Nothing is copied.
  *  3. Extraction (pass 2): the members the event needs are read from the
  *     already-validated spans with cheap skips (the index jumps over big
  *     strings); strings are decoded into bounded heads in a per-line arena.
@@ -26,16 +24,12 @@
  * accounting (the event exposes message.id and first_of_message instead).
  */
 #include <errno.h>
-#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "ralphsup/base/common.h"
+#include "ralphsup/base/json.h"
 #include "ralphsup/core/markers.h"
 #include "ralphsup/core/stream.h"
 #include "ralphsup/base/utf8.h"
@@ -44,12 +38,9 @@
 #define LINE_KEEP_CAP ((size_t)256 << 10) /* line buffer kept between lines up to this */
 #define VEC_KEEP 64                       /* item vectors kept between lines up to this */
 #define MAX_MEMBERS 64                    /* members of one object considered */
-#define MAX_DEPTH 1024                    /* JSON nesting accepted */
 #define ERROR_MAX 1024                    /* bytes of each result.errors entry */
 #define MSG_RING 32                       /* message ids remembered for first_of_message */
 #define DETAIL_MAX 300
-#define LONG_STRING 256                   /* strings indexed by pass 1 for pass 2 */
-#define MAX_LONG_STRINGS 65536
 
 /* ---- per-line arena ---------------------------------------------------- */
 
@@ -131,11 +122,7 @@ struct rs_stream {
     const char **errors;
     size_t caperrors;
 
-    struct long_string {
-        const char *start; /* body, after the opening quote */
-        const char *end;   /* after the closing quote */
-    } *ls;
-    size_t nls, capls;
+    struct rs_json_index ix; /* long strings of the current line */
     char *mline; /* a decoded marker candidate line, RS_MARKER_MAX_BYTES + 8 */
 
     uint64_t msg_ring[MSG_RING];
@@ -226,7 +213,7 @@ struct rs_stream *rs_stream_free(struct rs_stream *s)
         s->arena = n;
     }
     free(s->mline);
-    free(s->ls);
+    rs_json_index_deinit(&s->ix);
     free(s->blocks);
     free(s->results);
     free(s->denials);
@@ -260,404 +247,12 @@ static void vec_trim(void **vec, size_t *cap)
     }
 }
 
-/* ---- UTF-8 ------------------------------------------------------------- */
-
-/* Shorten @len so that @s[0..len) does not end inside a multi-byte character. */
-static size_t utf8_trim(const char *s, size_t len)
-{
-    size_t i = len, back = 0;
-    while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
-        i--;
-        back++;
-    }
-    if (i == 0)
-        return len == back ? 0 : len;
-    unsigned c = (unsigned char)s[i - 1];
-    size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-    return back + 1 >= need ? len : i - 1;
-}
-
-
-/* ---- pass 1: validation ------------------------------------------------ */
-
-struct vctx {
-    const char *err;
-    const char *err_at;
-    struct rs_stream *s; /* for the long-string index */
-};
-
-static const char *fail(struct vctx *v, const char *at, const char *msg)
-{
-    v->err = msg;
-    v->err_at = at;
-    return NULL;
-}
-
-static bool is_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static const char *skip_ws(const char *p, const char *e)
-{
-    while (p < e && is_ws(*p))
-        p++;
-    return p;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static bool hex4(const char *p, const char *e, unsigned *out)
-{
-    if (e - p < 4)
-        return false;
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hexval(p[i]);
-        if (h < 0)
-            return false;
-        v = (v << 4) | (unsigned)h;
-    }
-    *out = v;
-    return true;
-}
-
-#if defined(__SSE2__)
-/* Bit i set when p[i] (0 <= i < 32) is '"' or '\\' (or, when @ctrl, below 0x20). */
-static inline unsigned special_mask32(const char *p, bool ctrl)
-{
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i bslash = _mm_set1_epi8('\\');
-    const __m128i c1f = _mm_set1_epi8(0x1F);
-    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
-    __m128i ma = _mm_or_si128(_mm_cmpeq_epi8(a, quote), _mm_cmpeq_epi8(a, bslash));
-    __m128i mb = _mm_or_si128(_mm_cmpeq_epi8(b, quote), _mm_cmpeq_epi8(b, bslash));
-    if (ctrl) {
-        /* x <= 0x1F  <=>  max(x, 0x1F) == 0x1F (unsigned) */
-        ma = _mm_or_si128(ma, _mm_cmpeq_epi8(_mm_max_epu8(a, c1f), c1f));
-        mb = _mm_or_si128(mb, _mm_cmpeq_epi8(_mm_max_epu8(b, c1f), c1f));
-    }
-    return (unsigned)_mm_movemask_epi8(ma) | ((unsigned)_mm_movemask_epi8(mb) << 16);
-}
-#endif
-
-/*
- * First byte in [@p, @e) that is '"' or '\\' (or, when @ctrl, below 0x20).
- * Return: its address, or @e.
- */
-static inline const char *find_special(const char *p, const char *e, bool ctrl)
-{
-#if defined(__SSE2__)
-    while (e - p >= 32) {
-        unsigned mask = special_mask32(p, ctrl);
-        if (mask)
-            return p + __builtin_ctz(mask);
-        p += 32;
-    }
-#endif
-    for (; p < e; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c == '"' || c == '\\' || (ctrl && c < 0x20))
-            return p;
-    }
-    return e;
-}
-
-/*
- * 64-byte blocks. blk_masks() sets bit i of *q / *b / *c when p[i] is a
- * quote / a backslash / a control byte. escaped_bits() turns the backslash
- * mask into the mask of escaped characters: the byte after a run of
- * backslashes is escaped when the run has odd length. Adding a run's start
- * bit to the mask carries through the run and lands just after it; the
- * landing bit's parity, compared with the start's, gives the run's parity.
- * *carry says that the previous block ended inside an odd run (so byte 0 is
- * escaped) and is updated for the next block.
- */
-static inline void blk_masks(const char *p, uint64_t *q, uint64_t *b, uint64_t *c, uint64_t *v, uint64_t *u)
-{
-    uint64_t mq = 0, mb = 0, mc = 0, mv = 0, mu = 0;
-    for (int i = 0; i < 4; i++) {
-#if defined(__SSE2__)
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
-        mq |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('"'))) << (16 * i);
-        mb |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))) << (16 * i);
-        if (c) {
-            const __m128i c1f = _mm_set1_epi8(0x1F);
-            mc |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f)) << (16 * i);
-        }
-        if (v) {
-            /* The other characters that may follow a backslash: / b f n r t u. */
-            __m128i xu = _mm_cmpeq_epi8(x, _mm_set1_epi8('u'));
-            __m128i m = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('/')), _mm_cmpeq_epi8(x, _mm_set1_epi8('b')));
-            m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('f')), _mm_cmpeq_epi8(x, _mm_set1_epi8('n'))));
-            m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('r')), _mm_cmpeq_epi8(x, _mm_set1_epi8('t'))));
-            mv |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(m, xu)) << (16 * i);
-            mu |= (uint64_t)(unsigned)_mm_movemask_epi8(xu) << (16 * i);
-        }
-#else
-        for (int j = 16 * i; j < 16 * i + 16; j++) {
-            unsigned char ch = (unsigned char)p[j];
-            mq |= (uint64_t)(ch == '"') << j;
-            mb |= (uint64_t)(ch == '\\') << j;
-            mc |= (uint64_t)(ch < 0x20) << j;
-            mv |= (uint64_t)(ch == '/' || ch == 'b' || ch == 'f' || ch == 'n' || ch == 'r' || ch == 't' || ch == 'u') << j;
-            mu |= (uint64_t)(ch == 'u') << j;
-        }
-#endif
-    }
-    *q = mq;
-    *b = mb;
-    if (c)
-        *c = mc;
-    if (v) {
-        *v = mv | mq | mb;
-        *u = mu;
-    }
-}
-
-static inline uint64_t escaped_bits(uint64_t b, bool *carry)
-{
-    const uint64_t even = UINT64_C(0x5555555555555555), odd = ~even;
-    uint64_t esc = 0;
-    if (*carry) {
-        b &= ~UINT64_C(1); /* byte 0 is escaped, even if it is a backslash */
-        esc = 1;
-    }
-    uint64_t starts = b & ~(b << 1);
-    uint64_t ends_even = (b + (starts & even)) & ~b;
-    uint64_t sum_odd;
-    *carry = __builtin_add_overflow(b, starts & odd, &sum_odd);
-    uint64_t ends_odd = sum_odd & ~b;
-    return esc | (ends_even & odd) | (ends_odd & even);
-}
-
-static const bool valid_escape[256] = {
-    ['"'] = true, ['\\'] = true, ['/'] = true, ['b'] = true, ['f'] = true,
-    ['n'] = true, ['r'] = true, ['t'] = true, ['u'] = true,
-};
-
-/* Remember a long string (pass 1) so pass 2 can jump over it. */
-static void long_string_add(struct rs_stream *s, const char *start, const char *end);
-
-/*
- * Validate a string body starting after its opening quote: escapes, no raw
- * control bytes. UTF-8 is not validated here (see copy_fix()). Return: the
- * byte after the closing quote, or NULL (v->err set).
- */
-static const char *string_end(struct vctx *v, const char *start, const char *end)
-{
-    if (end - start > LONG_STRING && v->s)
-        long_string_add(v->s, start, end);
-    return end;
-}
-
-/* Validate the escaped character at @p (after its backslash). */
-static bool check_escape(struct vctx *v, const char *p, const char *e)
-{
-    unsigned cp;
-    if (!valid_escape[(unsigned char)*p]) {
-        fail(v, p - 1, "invalid escape in string");
-        return false;
-    }
-    /* Lone surrogates are tolerated (decoded as U+FFFD): JSON.stringify emits them. */
-    if (*p == 'u' && !hex4(p + 1, e, &cp)) {
-        fail(v, p - 1, "invalid \\u escape");
-        return false;
-    }
-    return true;
-}
-
-/*
- * Validate a string body starting after its opening quote: escapes, no raw
- * control bytes. UTF-8 is not validated here (see sink_close()).
- * Return: the byte after the closing quote, or NULL (v->err set).
- */
-static const char *scan_string(struct vctx *v, const char *p, const char *e)
-{
-    const char *start = p;
-    bool carry = false;
-    while (e - p >= 64) {
-        uint64_t q, b, c, ok, u;
-        blk_masks(p, &q, &b, &c, &ok, &u);
-        uint64_t esc = escaped_bits(b, &carry);
-        uint64_t realq = q & ~esc;
-        uint64_t below = realq ? (realq & (~realq + 1)) - 1 : ~UINT64_C(0);
-        if (c & below)
-            return fail(v, p + __builtin_ctzll(c & below), "control character in string");
-        /* Escaped characters must be valid escapes; only \u needs a closer look. */
-        for (uint64_t x = esc & below & (~ok | u); x; x &= x - 1)
-            if (!check_escape(v, p + __builtin_ctzll(x), e))
-                return NULL;
-        if (realq)
-            return string_end(v, start, p + __builtin_ctzll(realq) + 1);
-        p += 64;
-    }
-    for (; p < e; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (carry) {
-            if (!check_escape(v, p, e))
-                return NULL;
-            carry = false;
-        } else if (ch == '\\') {
-            carry = true;
-        } else if (ch == '"') {
-            return string_end(v, start, p + 1);
-        } else if (ch < 0x20) {
-            return fail(v, p, "control character in string");
-        }
-    }
-    return fail(v, p, "unterminated string");
-}
-
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static const char *scan_number(struct vctx *v, const char *p, const char *e)
-{
-    if (p < e && *p == '-')
-        p++;
-    if (p >= e)
-        return fail(v, p, "invalid number");
-    if (*p == '0')
-        p++;
-    else if (*p >= '1' && *p <= '9')
-        while (p < e && is_digit(*p))
-            p++;
-    else
-        return fail(v, p, "invalid number");
-    if (p < e && *p == '.') {
-        p++;
-        if (p >= e || !is_digit(*p))
-            return fail(v, p, "invalid number");
-        while (p < e && is_digit(*p))
-            p++;
-    }
-    if (p < e && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < e && (*p == '+' || *p == '-'))
-            p++;
-        if (p >= e || !is_digit(*p))
-            return fail(v, p, "invalid number");
-        while (p < e && is_digit(*p))
-            p++;
-    }
-    return p;
-}
-
-static const char *scan_literal(struct vctx *v, const char *p, const char *e, const char *lit, size_t n)
-{
-    if ((size_t)(e - p) < n || memcmp(p, lit, n) != 0)
-        return fail(v, p, "invalid literal");
-    return p + n;
-}
-
-/* Validate one JSON value (any depth, no recursion). Return: the byte after it, or NULL. */
-static const char *skip_value(struct vctx *v, const char *p, const char *e)
-{
-    unsigned char stack[MAX_DEPTH]; /* 1 object, 2 array */
-    size_t depth = 0;
-value:
-    p = skip_ws(p, e);
-    if (p >= e)
-        return fail(v, p, "unexpected end of line");
-    switch (*p) {
-    case '{':
-        if (depth == MAX_DEPTH)
-            return fail(v, p, "nesting too deep");
-        stack[depth++] = 1;
-        p = skip_ws(p + 1, e);
-        if (p < e && *p == '}') {
-            depth--;
-            p++;
-            goto after;
-        }
-        goto key;
-    case '[':
-        if (depth == MAX_DEPTH)
-            return fail(v, p, "nesting too deep");
-        stack[depth++] = 2;
-        p = skip_ws(p + 1, e);
-        if (p < e && *p == ']') {
-            depth--;
-            p++;
-            goto after;
-        }
-        goto value;
-    case '"':
-        p = scan_string(v, p + 1, e);
-        break;
-    case 't':
-        p = scan_literal(v, p, e, "true", 4);
-        break;
-    case 'f':
-        p = scan_literal(v, p, e, "false", 5);
-        break;
-    case 'n':
-        p = scan_literal(v, p, e, "null", 4);
-        break;
-    default:
-        if (*p == '-' || is_digit(*p))
-            p = scan_number(v, p, e);
-        else
-            return fail(v, p, "unexpected character");
-        break;
-    }
-    if (!p)
-        return NULL;
-after:
-    if (depth == 0)
-        return p;
-    p = skip_ws(p, e);
-    if (p >= e)
-        return fail(v, p, "unexpected end of line");
-    if (*p == ',') {
-        p = skip_ws(p + 1, e);
-        if (stack[depth - 1] == 1)
-            goto key;
-        goto value;
-    }
-    if ((*p == '}' && stack[depth - 1] == 1) || (*p == ']' && stack[depth - 1] == 2)) {
-        depth--;
-        p++;
-        goto after;
-    }
-    return fail(v, p, stack[depth - 1] == 1 ? "expected ',' or '}'" : "expected ',' or ']'");
-key:
-    if (p >= e || *p != '"')
-        return fail(v, p, "expected a string key");
-    p = scan_string(v, p + 1, e);
-    if (!p)
-        return NULL;
-    p = skip_ws(p, e);
-    if (p >= e || *p != ':')
-        return fail(v, p, "expected ':'");
-    p++;
-    goto value;
-}
-
-/* ---- pass 2: reading validated spans ------------------------------------ */
-
-struct span {
-    const char *p; /* first byte of the value */
-    const char *e; /* one past its last byte */
-};
+/* ---- reading validated spans (the scanner is base/json.c) ------------------ */
 
 struct member {
     const char *key;
     size_t klen;
-    struct span v;
+    struct rs_json_span v;
 };
 
 struct members {
@@ -665,148 +260,39 @@ struct members {
     struct member m[MAX_MEMBERS];
 };
 
-static void long_string_add(struct rs_stream *s, const char *start, const char *end)
+/* Key of a member (its token, quotes included): raw bytes unless it holds escapes (then decoded into the arena). */
+static void set_key(struct rs_stream *s, struct member *m, struct rs_json_span k)
 {
-    if (s->nls == MAX_LONG_STRINGS)
-        return;
-    struct long_string *ls = vec_slot((void **)&s->ls, &s->capls, s->nls, sizeof(*ls));
-    ls->start = start;
-    ls->end = end;
-    s->nls++;
-}
-
-/* End (after the quote) of the long string whose body starts at @start, or NULL. */
-static const char *long_string_end(const struct rs_stream *s, const char *start)
-{
-    size_t lo = 0, hi = s->nls;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->ls[mid].start < start)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < s->nls && s->ls[lo].start == start ? s->ls[lo].end : NULL;
-}
-
-/* Skip a validated string body (after the opening quote); long ones via the index. */
-static const char *vskip_string(const struct rs_stream *s, const char *p, const char *e)
-{
-    const char *start = p;
-    const char *lim = e - p > LONG_STRING ? p + LONG_STRING : e;
-    bool carry = false;
-    for (;;) {
-        while (lim - p >= 64) {
-            uint64_t q, b;
-            blk_masks(p, &q, &b, NULL, NULL, NULL);
-            uint64_t realq = q & ~escaped_bits(b, &carry);
-            if (realq)
-                return p + __builtin_ctzll(realq) + 1;
-            p += 64;
-        }
-        if (lim == e)
-            break;
-        const char *end = long_string_end(s, start);
-        if (end)
-            return end;
-        lim = e;
-    }
-    for (; p < e; p++) {
-        if (carry)
-            carry = false;
-        else if (*p == '\\')
-            carry = true;
-        else if (*p == '"')
-            return p + 1;
-    }
-    return e;
-}
-
-static const char *vskip_value(const struct rs_stream *s, const char *p, const char *e)
-{
-    p = skip_ws(p, e);
-    if (p >= e)
-        return e;
-    if (*p == '"')
-        return vskip_string(s, p + 1, e);
-    if (*p == '{' || *p == '[') {
-        size_t depth = 0;
-        while (p < e) {
-            char c = *p;
-            if (c == '"') {
-                p = vskip_string(s, p + 1, e);
-                continue;
-            }
-            if (c == '{' || c == '[') {
-                depth++;
-            } else if (c == '}' || c == ']') {
-                if (--depth == 0)
-                    return p + 1;
-            }
-            p++;
-        }
-        return e;
-    }
-    while (p < e && *p != ',' && *p != '}' && *p != ']' && !is_ws(*p))
-        p++;
-    return p;
-}
-
-static void decode_escape(const char **pp, const char *e, char *out, size_t *n);
-
-/* Key of a member: raw bytes unless it holds escapes (then decoded into the arena). */
-static void set_key(struct rs_stream *s, struct member *m, const char *k, const char *ke)
-{
-    if (!memchr(k, '\\', (size_t)(ke - k))) {
-        m->key = k;
-        m->klen = (size_t)(ke - k);
+    size_t raw = (size_t)(k.e - k.p) - 2;
+    if (!memchr(k.p + 1, '\\', raw)) {
+        m->key = k.p + 1;
+        m->klen = raw;
         return;
     }
-    char *d = arena_alloc(&s->arena, (size_t)(ke - k) + 1);
-    size_t n = 0;
-    while (k < ke) {
-        if (*k == '\\') {
-            size_t w;
-            decode_escape(&k, ke, d + n, &w);
-            n += w;
-        } else {
-            d[n++] = *k++;
-        }
-    }
+    char *d = arena_alloc(&s->arena, raw + 1);
+    m->klen = rs_json_unescape(k, d, raw, NULL);
     m->key = d;
-    m->klen = n;
 }
 
 /* Members of a validated object span (the first MAX_MEMBERS). */
-static bool collect(struct rs_stream *s, struct span obj, struct members *out)
+static bool collect(struct rs_stream *s, struct rs_json_span obj, struct members *out)
 {
+    struct rs_json_iter it;
+    struct rs_json_span k, v;
     out->n = 0;
-    const char *p = skip_ws(obj.p, obj.e), *e = obj.e;
-    if (p >= e || *p != '{')
+    if (!rs_json_object_begin(&it, obj, &s->ix))
         return false;
-    p = skip_ws(p + 1, e);
-    while (p < e && *p == '"') {
-        const char *k = p + 1;
-        p = vskip_string(s, k, e);
-        const char *ke = p - 1;
-        p = skip_ws(p, e);
-        p = skip_ws(p + 1, e); /* ':' */
-        const char *v = p;
-        p = vskip_value(s, p, e);
+    while (rs_json_object_next(&it, &k, &v)) {
         if (out->n < MAX_MEMBERS) {
             struct member *m = &out->m[out->n++];
-            set_key(s, m, k, ke);
-            m->v.p = v;
-            m->v.e = p;
+            set_key(s, m, k);
+            m->v = v;
         }
-        p = skip_ws(p, e);
-        if (p < e && *p == ',')
-            p = skip_ws(p + 1, e);
     }
     return true;
 }
 
-static bool find(const struct members *m, const char *key, struct span *out)
+static bool find(const struct members *m, const char *key, struct rs_json_span *out)
 {
     size_t kl = strlen(key);
     for (size_t i = m->n; i-- > 0;) {
@@ -818,104 +304,7 @@ static bool find(const struct members *m, const char *key, struct span *out)
     return false;
 }
 
-struct arr_it {
-    const struct rs_stream *s;
-    const char *p, *e;
-};
-
-static bool arr_begin(const struct rs_stream *s, struct span a, struct arr_it *it)
-{
-    it->s = s;
-    const char *p = skip_ws(a.p, a.e);
-    if (p >= a.e || *p != '[')
-        return false;
-    it->p = skip_ws(p + 1, a.e);
-    it->e = a.e;
-    return true;
-}
-
-static bool arr_next(struct arr_it *it, struct span *out)
-{
-    if (it->p >= it->e || *it->p == ']')
-        return false;
-    out->p = it->p;
-    out->e = vskip_value(it->s, it->p, it->e);
-    const char *p = skip_ws(out->e, it->e);
-    if (p < it->e && *p == ',')
-        p = skip_ws(p + 1, it->e);
-    it->p = p;
-    return true;
-}
-
-static bool is_str(struct span v)
-{
-    return v.p < v.e && *v.p == '"';
-}
-
-static bool is_obj(struct span v)
-{
-    return v.p < v.e && *v.p == '{';
-}
-
-static bool is_arr(struct span v)
-{
-    return v.p < v.e && *v.p == '[';
-}
-
-static bool is_null(struct span v)
-{
-    return v.e - v.p == 4 && memcmp(v.p, "null", 4) == 0;
-}
-
-/* Decode the escape at *pp (a validated string), advance past it, write UTF-8 into @out. */
-static void decode_escape(const char **pp, const char *e, char *out, size_t *n)
-{
-    const char *p = *pp;
-    char x = p[1];
-    p += 2;
-    switch (x) {
-    case 'b':
-        out[0] = '\b';
-        break;
-    case 'f':
-        out[0] = '\f';
-        break;
-    case 'n':
-        out[0] = '\n';
-        break;
-    case 'r':
-        out[0] = '\r';
-        break;
-    case 't':
-        out[0] = '\t';
-        break;
-    case 'u': {
-        unsigned cp = 0, lo;
-        hex4(p, e, &cp);
-        p += 4;
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-            if (e - p >= 6 && p[0] == '\\' && p[1] == 'u' && hex4(p + 2, e, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                p += 6;
-            } else {
-                cp = 0xFFFD;
-            }
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            cp = 0xFFFD;
-        }
-        *n = rs_utf8_encode(cp, out);
-        *pp = p;
-        return;
-    }
-    default: /* '"', '\\', '/' */
-        out[0] = x;
-        break;
-    }
-    *n = 1;
-    *pp = p;
-}
-
-/* Decoding sink: a bounded head copy of a string. */
+/* Decoding sink: a bounded head copy of one or more strings. */
 struct sink {
     char *buf;
     size_t cap;
@@ -935,26 +324,12 @@ static void sink_put(struct sink *k, const char *p, size_t n)
         k->dropped = true;
 }
 
-/* Decode the string token @v into @k, stopping when the head is full. */
-static void decode_into(struct span v, struct sink *k)
+/* Decode the string token @v into @k, stopping (at a character boundary) when the head is full. */
+static void decode_into(struct rs_json_span v, struct sink *k)
 {
-    const char *p = v.p + 1, *e = v.e - 1;
-    while (p < e) {
-        if (k->len >= k->cap) {
-            k->dropped = true;
-            return;
-        }
-        const char *bs = find_special(p, e, false);
-        if (bs > p)
-            sink_put(k, p, (size_t)(bs - p));
-        if (bs >= e)
-            return;
-        char tmp[4];
-        size_t n;
-        p = bs;
-        decode_escape(&p, e, tmp, &n);
-        sink_put(k, tmp, n);
-    }
+    bool dropped;
+    k->len += rs_json_unescape(v, k->buf + k->len, k->cap - k->len, &dropped);
+    k->dropped = k->dropped || dropped;
 }
 
 static void sink_open(struct rs_stream *s, struct sink *k, size_t cap)
@@ -964,14 +339,9 @@ static void sink_open(struct rs_stream *s, struct sink *k, size_t cap)
     k->cap = cap;
 }
 
-/*
- * Make the head valid UTF-8 (pass 1 does not validate it): a character cut
- * by the truncation is dropped, any other invalid byte becomes U+FFFD.
- */
+/* Make the head valid UTF-8 (the scanner does not validate it): any invalid byte becomes U+FFFD. */
 static const char *sink_close(struct rs_stream *s, struct sink *k)
 {
-    if (k->dropped)
-        k->len = utf8_trim(k->buf, k->len);
     const unsigned char *p = (const unsigned char *)k->buf, *e = p + k->len;
     while (p < e && *p < 0x80)
         p++;
@@ -1005,9 +375,9 @@ static const char *sink_close(struct rs_stream *s, struct sink *k)
 }
 
 /* Bounded decoded copy of a string value; NULL if @v is not a string. */
-static const char *str_head(struct rs_stream *s, struct span v, size_t cap, size_t *len, bool *truncated)
+static const char *str_head(struct rs_stream *s, struct rs_json_span v, size_t cap, size_t *len, bool *truncated)
 {
-    if (!is_str(v))
+    if (!rs_json_is_string(v))
         return NULL;
     size_t raw = (size_t)(v.e - v.p) - 2;
     struct sink k;
@@ -1025,81 +395,32 @@ static const char *str_head(struct rs_stream *s, struct span v, size_t cap, size
 
 static const char *m_str(struct rs_stream *s, const struct members *m, const char *key)
 {
-    struct span v;
+    struct rs_json_span v;
     return find(m, key, &v) ? str_head(s, v, SHORT_MAX, NULL, NULL) : NULL;
-}
-
-static bool span_f64(struct span v, double *out)
-{
-    char tmp[64];
-    size_t n = (size_t)(v.e - v.p);
-    if (n == 0 || n >= sizeof(tmp) || !(*v.p == '-' || is_digit(*v.p)))
-        return false;
-    memcpy(tmp, v.p, n);
-    tmp[n] = '\0';
-    /* strtod follows LC_NUMERIC; JSON always uses '.'. */
-    const char *dp = localeconv()->decimal_point;
-    if (dp && dp[0] && dp[0] != '.' && !dp[1]) {
-        char *dot = strchr(tmp, '.');
-        if (dot)
-            *dot = dp[0];
-    }
-    char *end;
-    *out = strtod(tmp, &end);
-    return end == tmp + n;
-}
-
-static bool span_i64(struct span v, int64_t *out)
-{
-    const char *p = v.p;
-    bool neg = false;
-    if (p < v.e && *p == '-') {
-        neg = true;
-        p++;
-    }
-    if (p >= v.e || !is_digit(*p))
-        return false;
-    uint64_t acc = 0;
-    while (p < v.e && is_digit(*p)) {
-        if (acc > (UINT64_C(1) << 62))
-            goto as_real;
-        acc = acc * 10 + (uint64_t)(*p - '0');
-        p++;
-    }
-    if (p == v.e) {
-        *out = neg ? -(int64_t)acc : (int64_t)acc;
-        return true;
-    }
-as_real:;
-    double d;
-    if (!span_f64(v, &d) || !(d > -9.2e18 && d < 9.2e18))
-        return false;
-    *out = (int64_t)d;
-    return true;
 }
 
 static bool m_i64(const struct members *m, const char *key, int64_t *out)
 {
-    struct span v;
-    return find(m, key, &v) && span_i64(v, out);
+    struct rs_json_span v;
+    return find(m, key, &v) && rs_json_i64(v, out);
 }
 
 static bool m_f64(const struct members *m, const char *key, double *out)
 {
-    struct span v;
-    return find(m, key, &v) && span_f64(v, out);
+    struct rs_json_span v;
+    return find(m, key, &v) && rs_json_f64(v, out);
 }
 
 static bool m_bool(const struct members *m, const char *key)
 {
-    struct span v;
-    return find(m, key, &v) && v.e - v.p == 4 && memcmp(v.p, "true", 4) == 0;
+    struct rs_json_span v;
+    return find(m, key, &v) && rs_json_is_literal(v, "true");
 }
 
 static bool m_obj(struct rs_stream *s, const struct members *m, const char *key, struct members *out)
 {
-    struct span v;
-    return find(m, key, &v) && is_obj(v) && collect(s, v, out);
+    struct rs_json_span v;
+    return find(m, key, &v) && rs_json_is_object(v) && collect(s, v, out);
 }
 
 static void read_usage(struct rs_stream *s, const struct members *parent, struct rs_stream_usage *u)
@@ -1135,18 +456,18 @@ static uint64_t fnv1a(uint64_t h, const char *p, size_t n)
 #define FNV_BASIS UINT64_C(0xcbf29ce484222325)
 
 /* Hash of a validated value with insignificant whitespace removed. */
-static uint64_t hash_compact(const struct rs_stream *s, struct span v)
+static uint64_t hash_compact(const struct rs_stream *s, struct rs_json_span v)
 {
     uint64_t h = FNV_BASIS;
     const char *p = v.p, *run = v.p;
     while (p < v.e) {
         if (*p == '"') {
-            p = vskip_string(s, p + 1, v.e);
+            p = rs_json_skip_string(p + 1, v.e, &s->ix);
             continue;
         }
-        if (is_ws(*p)) {
+        if (rs_json_is_ws(*p)) {
             h = fnv1a(h, run, (size_t)(p - run));
-            while (p < v.e && is_ws(*p))
+            while (p < v.e && rs_json_is_ws(*p))
                 p++;
             run = p;
             continue;
@@ -1171,8 +492,8 @@ struct canon {
 struct canon_member {
     const char *key; /* decoded */
     size_t klen;
-    struct span k;   /* the key token */
-    struct span v;
+    struct rs_json_span k;   /* the key token */
+    struct rs_json_span v;
 };
 
 static int canon_member_cmp(const void *a, const void *b)
@@ -1231,20 +552,19 @@ static void canon_char(struct canon *c, unsigned char ch)
     }
 }
 
-static void canon_string(struct span v, struct canon *c)
+static void canon_string(struct rs_json_span v, struct canon *c)
 {
     const char *p = v.p + 1, *e = v.e - 1;
     c->out[c->n++] = '"';
     while (p < e) {
-        const char *bs = find_special(p, e, false);
+        const char *bs = rs_json_find_special(p, e, false);
         memcpy(c->out + c->n, p, (size_t)(bs - p));
         c->n += (size_t)(bs - p);
         if (bs >= e)
             break;
         char tmp[4];
-        size_t w;
         p = bs;
-        decode_escape(&p, e, tmp, &w);
+        size_t w = rs_json_unescape_one(&p, e, tmp);
         if (w == 1) {
             canon_char(c, (unsigned char)tmp[0]);
         } else {
@@ -1255,20 +575,20 @@ static void canon_string(struct span v, struct canon *c)
     c->out[c->n++] = '"';
 }
 
-static void canon_value(struct rs_stream *s, struct span v, struct canon *c)
+static void canon_value(struct rs_stream *s, struct rs_json_span v, struct canon *c)
 {
-    const char *p = skip_ws(v.p, v.e);
+    const char *p = rs_json_skip_ws(v.p, v.e);
     if (p >= v.e)
         return;
     if (*p == '"') {
-        canon_string((struct span){p, vskip_string(s, p + 1, v.e)}, c);
+        canon_string((struct rs_json_span){p, rs_json_skip_string(p + 1, v.e, &s->ix)}, c);
     } else if (*p == '[') {
-        struct arr_it it;
-        struct span el;
+        struct rs_json_iter it;
+        struct rs_json_span el;
         bool first = true;
-        arr_begin(s, v, &it);
+        rs_json_array_begin(&it, v, &s->ix);
         c->out[c->n++] = '[';
-        while (arr_next(&it, &el)) {
+        while (rs_json_array_next(&it, &el)) {
             if (!first)
                 c->out[c->n++] = ',';
             first = false;
@@ -1278,33 +598,22 @@ static void canon_value(struct rs_stream *s, struct span v, struct canon *c)
     } else if (*p == '{') {
         /* Two walks: count, then fill an arena array (no big stack frames when nested). */
         size_t n = 0, i = 0;
-        const char *q = skip_ws(p + 1, v.e);
-        for (const char *r = q; r < v.e && *r == '"';) {
-            r = skip_ws(vskip_string(s, r + 1, v.e), v.e);
-            r = vskip_value(s, skip_ws(r + 1, v.e), v.e);
-            r = skip_ws(r, v.e);
-            if (r < v.e && *r == ',')
-                r = skip_ws(r + 1, v.e);
+        struct rs_json_iter it;
+        struct rs_json_span k, mv;
+        rs_json_object_begin(&it, v, &s->ix);
+        while (rs_json_object_next(&it, &k, &mv))
             n++;
-        }
         struct canon_member *m = arena_alloc(&s->arena, (n ? n : 1) * sizeof(*m));
-        while (q < v.e && *q == '"' && i < n) {
+        rs_json_object_begin(&it, v, &s->ix);
+        while (i < n && rs_json_object_next(&it, &k, &mv)) {
             struct canon_member *cm = &m[i++];
-            cm->k.p = q;
-            cm->k.e = vskip_string(s, q + 1, v.e);
-            size_t raw = (size_t)(cm->k.e - cm->k.p) - 2;
-            struct sink k;
-            sink_open(s, &k, raw);
-            decode_into(cm->k, &k);
-            k.buf[k.len] = '\0';
-            cm->key = k.buf;
-            cm->klen = k.len;
-            q = skip_ws(skip_ws(cm->k.e, v.e) + 1, v.e);
-            cm->v.p = q;
-            cm->v.e = q = vskip_value(s, q, v.e);
-            q = skip_ws(q, v.e);
-            if (q < v.e && *q == ',')
-                q = skip_ws(q + 1, v.e);
+            size_t raw = (size_t)(k.e - k.p) - 2;
+            char *key = arena_alloc(&s->arena, raw + 1);
+            cm->klen = rs_json_unescape(k, key, raw, NULL);
+            key[cm->klen] = '\0';
+            cm->key = key;
+            cm->k = k;
+            cm->v = mv;
         }
         qsort(m, i, sizeof(*m), canon_member_cmp);
         c->out[c->n++] = '{';
@@ -1318,14 +627,14 @@ static void canon_value(struct rs_stream *s, struct span v, struct canon *c)
         c->out[c->n++] = '}';
     } else {
         const char *t = p;
-        while (t < v.e && !is_ws(*t))
+        while (t < v.e && !rs_json_is_ws(*t))
             t++;
         memcpy(c->out + c->n, p, (size_t)(t - p));
         c->n += (size_t)(t - p);
     }
 }
 
-static void canon_input(struct rs_stream *s, struct span v, struct rs_stream_block *b)
+static void canon_input(struct rs_stream *s, struct rs_json_span v, struct rs_stream_block *b)
 {
     size_t n = (size_t)(v.e - v.p);
     b->input_bytes = n;
@@ -1350,22 +659,22 @@ static const char *const summary_keys[][2] = {
 };
 
 /* "Name: argument" with the argument's whitespace collapsed, at most SUMMARY_MAX bytes + "…". */
-static const char *summarize(struct rs_stream *s, const char *name, struct span input)
+static const char *summarize(struct rs_stream *s, const char *name, struct rs_json_span input)
 {
     if (!name)
         name = "?";
     struct members m;
-    struct span arg = {NULL, NULL};
+    struct rs_json_span arg = {NULL, NULL};
     bool have = false;
-    if (is_obj(input) && collect(s, input, &m)) {
+    if (rs_json_is_object(input) && collect(s, input, &m)) {
         for (size_t i = 0; i < RS_ARRAY_SIZE(summary_keys); i++)
             if (strcmp(name, summary_keys[i][0]) == 0) {
-                have = find(&m, summary_keys[i][1], &arg) && is_str(arg);
+                have = find(&m, summary_keys[i][1], &arg) && rs_json_is_string(arg);
                 break;
             }
         /* Unknown tool (MCP ...): the first string member. */
         for (size_t i = 0; !have && i < m.n; i++)
-            if (is_str(m.m[i].v)) {
+            if (rs_json_is_string(m.m[i].v)) {
                 arg = m.m[i].v;
                 have = true;
             }
@@ -1408,7 +717,7 @@ static const char *summarize(struct rs_stream *s, const char *name, struct span 
     if (k.dropped)
         cut = true;
     if (cut) {
-        o = utf8_trim(out, o);
+        o -= rs_utf8_incomplete(out, o); /* @out is clean UTF-8 cut anywhere */
         memcpy(out + o, "\xE2\x80\xA6", 3); /* … */
         o += 3;
     }
@@ -1428,10 +737,10 @@ static void build_init(struct rs_stream *s, const struct members *top, struct rs
     in->claude_code_version = m_str(s, top, "claude_code_version");
     in->permission_mode = m_str(s, top, "permissionMode");
     in->cwd = m_str(s, top, "cwd");
-    struct span v;
-    struct arr_it it;
-    if (find(top, "tools", &v) && arr_begin(s, v, &it))
-        while (arr_next(&it, &v))
+    struct rs_json_span v;
+    struct rs_json_iter it;
+    if (find(top, "tools", &v) && rs_json_array_begin(&it, v, &s->ix))
+        while (rs_json_array_next(&it, &v))
             in->ntools++;
 }
 
@@ -1459,17 +768,17 @@ static void build_system(struct rs_stream *s, const struct members *top, struct 
     char *d = arena_alloc(&s->arena, DETAIL_MAX + 1);
     size_t o = 0;
     for (size_t i = 0; i < RS_ARRAY_SIZE(keys); i++) {
-        struct span v;
+        struct rs_json_span v;
         if (!find(top, keys[i], &v))
             continue;
         char val[96];
         size_t vl;
-        if (is_str(v)) {
+        if (rs_json_is_string(v)) {
             size_t l;
             const char *h = str_head(s, v, 80, &l, NULL);
             vl = l < sizeof(val) - 1 ? l : sizeof(val) - 1;
             memcpy(val, h, vl);
-        } else if (!is_obj(v) && !is_arr(v) && (size_t)(v.e - v.p) < sizeof(val)) {
+        } else if (!rs_json_is_object(v) && !rs_json_is_array(v) && (size_t)(v.e - v.p) < sizeof(val)) {
             vl = (size_t)(v.e - v.p);
             memcpy(val, v.p, vl);
         } else {
@@ -1528,25 +837,7 @@ static size_t decode_line(struct rs_stream *s, const char *p, const char *e)
 {
     if (!s->mline)
         s->mline = rs_xmalloc(RS_MARKER_MAX_BYTES + 8);
-    size_t n = 0;
-    while (p < e && n <= RS_MARKER_MAX_BYTES) {
-        const char *bs = find_special(p, e, false);
-        size_t run = (size_t)(bs - p);
-        if (run > RS_MARKER_MAX_BYTES + 1 - n)
-            run = RS_MARKER_MAX_BYTES + 1 - n;
-        memcpy(s->mline + n, p, run);
-        n += run;
-        p += run;
-        if (p >= e || *p != '\\')
-            continue;
-        char tmp[4];
-        size_t w;
-        decode_escape(&p, e, tmp, &w);
-        if (w == 1 && tmp[0] == '\n')
-            break;
-        memcpy(s->mline + n, tmp, w);
-        n += w;
-    }
+    size_t n = rs_json_unescape_line(p, e, s->mline, RS_MARKER_MAX_BYTES + 1);
     return n > RS_MARKER_MAX_BYTES + 1 ? RS_MARKER_MAX_BYTES + 1 : n;
 }
 
@@ -1576,10 +867,9 @@ static void check_marker_line(struct rs_stream *s, const char *p, const char *e)
 /* @p is an escaped character (after its backslash): a newline starts a line. */
 static void escaped_newline(struct rs_stream *s, const char *p, const char *e)
 {
-    unsigned cp = 0;
     if (*p == 'n')
         check_marker_line(s, p + 1, e);
-    else if (*p == 'u' && hex4(p + 1, e, &cp) && cp == '\n')
+    else if (*p == 'u' && e - p >= 5 && memcmp(p + 1, "000", 3) == 0 && (p[4] == 'a' || p[4] == 'A'))
         check_marker_line(s, p + 5, e);
 }
 
@@ -1587,29 +877,18 @@ static void escaped_newline(struct rs_stream *s, const char *p, const char *e)
  * Find the markers of a text value without decoding it: decoded newlines
  * only come from escapes, so walk the escapes and look at each line start.
  */
-static void scan_markers(struct rs_stream *s, struct span v)
+static void scan_markers(struct rs_stream *s, struct rs_json_span v)
 {
     const char *p = v.p + 1, *e = v.e - 1;
-    bool carry = false;
     check_marker_line(s, p, e);
-    while (e - p >= 64) {
-        uint64_t q, b;
-        blk_masks(p, &q, &b, NULL, NULL, NULL);
-        for (uint64_t x = escaped_bits(b, &carry); x; x &= x - 1)
-            escaped_newline(s, p + __builtin_ctzll(x), e);
-        p += 64;
-    }
-    for (; p < e; p++) {
-        if (carry) {
-            escaped_newline(s, p, e);
-            carry = false;
-        } else if (*p == '\\') {
-            carry = true;
-        }
+    /* In a validated body every backslash found from an escape's end on starts the next escape. */
+    while (p < e && (p = memchr(p, '\\', (size_t)(e - p))) != NULL) {
+        escaped_newline(s, p + 1, e);
+        p += 2;
     }
 }
 
-static void build_text_block(struct rs_stream *s, struct span text, bool markers, struct rs_stream_block *b)
+static void build_text_block(struct rs_stream *s, struct rs_json_span text, bool markers, struct rs_stream_block *b)
 {
     b->text = str_head(s, text, s->o.text_max, &b->text_len, &b->text_truncated);
     b->text_bytes = (size_t)(text.e - text.p);
@@ -1638,12 +917,12 @@ static void build_assistant(struct rs_stream *s, const struct members *top, stru
         a->stop_reason = m_str(s, &msg, "stop_reason");
         a->synthetic = a->model && strcmp(a->model, "<synthetic>") == 0;
         read_usage(s, &msg, &a->usage);
-        struct span content, el;
-        struct arr_it it;
-        if (find(&msg, "content", &content) && arr_begin(s, content, &it)) {
-            while (arr_next(&it, &el)) {
+        struct rs_json_span content, el;
+        struct rs_json_iter it;
+        if (find(&msg, "content", &content) && rs_json_array_begin(&it, content, &s->ix)) {
+            while (rs_json_array_next(&it, &el)) {
                 struct members bm;
-                if (!is_obj(el) || !collect(s, el, &bm))
+                if (!rs_json_is_object(el) || !collect(s, el, &bm))
                     continue;
                 if (nb == RS_STREAM_MAX_ITEMS) {
                     a->blocks_dropped++;
@@ -1654,16 +933,16 @@ static void build_assistant(struct rs_stream *s, const struct members *top, stru
                 nb++;
                 b->type = m_str(s, &bm, "type");
                 const char *t = b->type ? b->type : "";
-                struct span v;
+                struct rs_json_span v;
                 if (strcmp(t, "text") == 0) {
                     b->kind = RS_STREAM_BLOCK_TEXT;
-                    if (find(&bm, "text", &v) && is_str(v))
+                    if (find(&bm, "text", &v) && rs_json_is_string(v))
                         build_text_block(s, v, true, b);
                     else
                         b->text = "";
                 } else if (strcmp(t, "thinking") == 0) {
                     b->kind = RS_STREAM_BLOCK_THINKING;
-                    if (find(&bm, "thinking", &v) && is_str(v))
+                    if (find(&bm, "thinking", &v) && rs_json_is_string(v))
                         build_text_block(s, v, false, b);
                     else
                         b->text = "";
@@ -1698,20 +977,20 @@ static void build_assistant(struct rs_stream *s, const struct members *top, stru
 }
 
 /* Head of a tool_result content: a string, or the text blocks of an array joined by "\n". */
-static const char *content_head(struct rs_stream *s, struct span c, size_t cap)
+static const char *content_head(struct rs_stream *s, struct rs_json_span c, size_t cap)
 {
-    if (is_str(c))
+    if (rs_json_is_string(c))
         return str_head(s, c, cap, NULL, NULL);
     struct sink k;
     sink_open(s, &k, cap);
-    struct arr_it it;
-    struct span el;
+    struct rs_json_iter it;
+    struct rs_json_span el;
     bool first = true;
-    if (arr_begin(s, c, &it)) {
-        while (arr_next(&it, &el) && k.len < k.cap) {
+    if (rs_json_array_begin(&it, c, &s->ix)) {
+        while (rs_json_array_next(&it, &el) && k.len < k.cap) {
             struct members bm;
-            struct span t;
-            if (!is_obj(el) || !collect(s, el, &bm) || !find(&bm, "text", &t) || !is_str(t))
+            struct rs_json_span t;
+            if (!rs_json_is_object(el) || !collect(s, el, &bm) || !find(&bm, "text", &t) || !rs_json_is_string(t))
                 continue;
             if (!first)
                 sink_put(&k, "\n", 1);
@@ -1731,18 +1010,18 @@ static void build_user(struct rs_stream *s, const struct members *top, struct rs
     u->session_id = m_str(s, top, "session_id");
     u->parent_tool_use_id = m_str(s, top, "parent_tool_use_id");
     size_t nr = 0;
-    struct span content, el;
-    struct arr_it it;
+    struct rs_json_span content, el;
+    struct rs_json_iter it;
     if (m_obj(s, top, "message", &msg) && find(&msg, "content", &content)) {
-        if (is_str(content))
+        if (rs_json_is_string(content))
             u->text = str_head(s, content, s->o.text_max, NULL, NULL);
-        else if (arr_begin(s, content, &it)) {
-            while (arr_next(&it, &el)) {
+        else if (rs_json_array_begin(&it, content, &s->ix)) {
+            while (rs_json_array_next(&it, &el)) {
                 struct members bm;
-                if (!is_obj(el) || !collect(s, el, &bm))
+                if (!rs_json_is_object(el) || !collect(s, el, &bm))
                     continue;
                 const char *t = m_str(s, &bm, "type");
-                struct span v;
+                struct rs_json_span v;
                 if (t && strcmp(t, "text") == 0) {
                     if (!u->text && find(&bm, "text", &v))
                         u->text = str_head(s, v, s->o.text_max, NULL, NULL);
@@ -1803,8 +1082,8 @@ static void build_partial(struct rs_stream *s, const struct members *top, struct
 static void build_result(struct rs_stream *s, const struct members *top, struct rs_stream_event *ev)
 {
     struct rs_stream_result *r = &ev->result;
-    struct span v, el;
-    struct arr_it it;
+    struct rs_json_span v, el;
+    struct rs_json_iter it;
     r->subtype = ev->subtype;
     r->is_error = m_bool(top, "is_error");
     int64_t st;
@@ -1819,16 +1098,16 @@ static void build_result(struct rs_stream *s, const struct members *top, struct 
     r->stop_reason = m_str(s, top, "stop_reason");
     r->terminal_reason = m_str(s, top, "terminal_reason");
     r->session_id = m_str(s, top, "session_id");
-    if (find(top, "result", &v) && !is_null(v)) {
+    if (find(top, "result", &v) && !rs_json_is_literal(v, "null")) {
         r->has_result = true;
         r->result = str_head(s, v, s->o.result_max, &r->result_len, NULL);
         r->result_bytes = (size_t)(v.e - v.p);
     }
     size_t nd = 0;
-    if (find(top, "permission_denials", &v) && arr_begin(s, v, &it)) {
-        while (arr_next(&it, &el)) {
+    if (find(top, "permission_denials", &v) && rs_json_array_begin(&it, v, &s->ix)) {
+        while (rs_json_array_next(&it, &el)) {
             struct members dm;
-            if (!is_obj(el) || !collect(s, el, &dm))
+            if (!rs_json_is_object(el) || !collect(s, el, &dm))
                 continue;
             if (nd == RS_STREAM_MAX_ITEMS) {
                 r->denials_dropped++;
@@ -1838,7 +1117,7 @@ static void build_result(struct rs_stream *s, const struct members *top, struct 
             nd++;
             d->tool_name = m_str(s, &dm, "tool_name");
             d->tool_use_id = m_str(s, &dm, "tool_use_id");
-            struct span in;
+            struct rs_json_span in;
             d->input_summary = find(&dm, "tool_input", &in) ? summarize(s, d->tool_name, in)
                                                              : (d->tool_name ? d->tool_name : "?");
         }
@@ -1846,9 +1125,9 @@ static void build_result(struct rs_stream *s, const struct members *top, struct 
     r->denials = nd ? s->denials : NULL;
     r->ndenials = nd;
     size_t ne = 0;
-    if (find(top, "errors", &v) && arr_begin(s, v, &it)) {
-        while (arr_next(&it, &el)) {
-            if (!is_str(el))
+    if (find(top, "errors", &v) && rs_json_array_begin(&it, v, &s->ix)) {
+        while (rs_json_array_next(&it, &el)) {
+            if (!rs_json_is_string(el))
                 continue;
             if (ne == RS_STREAM_MAX_ERRORS) {
                 r->errors_dropped++;
@@ -1908,7 +1187,7 @@ static void process_line(struct rs_stream *s, const char *p, size_t n)
     if (n && p[n - 1] == '\r')
         n--;
     const char *e = p + n;
-    const char *q = skip_ws(p, e);
+    const char *q = rs_json_skip_ws(p, e);
     if (q == e) {
         s->st.empty_lines++;
         return;
@@ -1919,62 +1198,39 @@ static void process_line(struct rs_stream *s, const char *p, size_t n)
     ev.line_bytes = n;
 
     /* Pass 1: validate, record top-level members. */
-    struct vctx v = {NULL, NULL, s};
-    s->nls = 0;
+    struct rs_json_scan v;
+    rs_json_scan_init(&v, 0, 0);
+    v.index = &s->ix;
+    rs_json_index_reset(&s->ix);
     struct members top;
     top.n = 0;
     if (*q != '{') {
-        const char *r = skip_value(&v, q, e);
-        if (r && skip_ws(r, e) == e)
-            fail(&v, q, "not a JSON object");
-        else if (r)
-            fail(&v, skip_ws(r, e), "trailing characters after the JSON value");
+        const char *r = rs_json_scan_value(&v, q, e);
+        if (r && rs_json_skip_ws(r, e) == e) {
+            v.err = RS_JSON_E_NOT_OBJECT;
+            v.err_at = q;
+        } else if (r) {
+            v.err = RS_JSON_E_TRAILING;
+            v.err_at = rs_json_skip_ws(r, e);
+        }
         goto bad;
     }
-    q = skip_ws(q + 1, e);
-    if (q < e && *q == '}') {
-        q++;
-    } else {
-        for (;;) {
-            if (q >= e || *q != '"') {
-                fail(&v, q, "expected a string key");
-                goto bad;
-            }
-            const char *k = q + 1;
-            q = scan_string(&v, k, e);
-            if (!q)
-                goto bad;
-            const char *ke = q - 1;
-            q = skip_ws(q, e);
-            if (q >= e || *q != ':') {
-                fail(&v, q, "expected ':'");
-                goto bad;
-            }
-            const char *vs = skip_ws(q + 1, e);
-            q = skip_value(&v, vs, e);
-            if (!q)
-                goto bad;
-            if (top.n < MAX_MEMBERS) {
-                struct member *m = &top.m[top.n++];
-                set_key(s, m, k, ke);
-                m->v.p = vs;
-                m->v.e = q;
-            }
-            q = skip_ws(q, e);
-            if (q < e && *q == ',') {
-                q = skip_ws(q + 1, e);
-                continue;
-            }
-            if (q < e && *q == '}') {
-                q++;
-                break;
-            }
-            fail(&v, q, "expected ',' or '}'");
-            goto bad;
+    struct rs_json_members it;
+    struct rs_json_span key, val;
+    int r;
+    rs_json_scan_object(&v, &it, q, e);
+    while ((r = rs_json_scan_member(&it, &key, &val)) > 0) {
+        if (top.n < MAX_MEMBERS) {
+            struct member *m = &top.m[top.n++];
+            set_key(s, m, key);
+            m->v = val;
         }
     }
-    if (skip_ws(q, e) != e) {
-        fail(&v, skip_ws(q, e), "trailing characters after the JSON object");
+    if (r < 0)
+        goto bad;
+    if (rs_json_skip_ws(it.p, e) != e) {
+        v.err = RS_JSON_E_TRAILING;
+        v.err_at = rs_json_skip_ws(it.p, e);
         goto bad;
     }
 
@@ -2021,8 +1277,11 @@ bad:
     ev.kind = RS_STREAM_BAD_LINE;
     {
         char *reason = arena_alloc(&s->arena, 160);
-        snprintf(reason, 160, "invalid JSON at byte %zu: %s", (size_t)((v.err_at ? v.err_at : e) - p),
-                 v.err ? v.err : "syntax error");
+        /* The line's own words for two errors: it is one line of one object. */
+        const char *why = v.err == RS_JSON_E_END        ? "unexpected end of line"
+                          : v.err == RS_JSON_E_TRAILING && *q == '{' ? "trailing characters after the JSON object"
+                                                                      : rs_json_strerror(v.err);
+        snprintf(reason, 160, "invalid JSON at byte %zu: %s", (size_t)((v.err_at ? v.err_at : e) - p), why);
         ev.bad.reason = reason;
     }
     ev.bad.head = printable_head(s, p, n);
@@ -2034,11 +1293,7 @@ out:
     vec_trim((void **)&s->results, &s->capresults);
     vec_trim((void **)&s->denials, &s->capdenials);
     vec_trim((void **)&s->errors, &s->caperrors);
-    if (s->capls > 4096) {
-        free(s->ls);
-        s->ls = NULL;
-        s->capls = 0;
-    }
+    rs_json_index_reset(&s->ix);
 }
 
 static void report_oversize(struct rs_stream *s, size_t n)

@@ -11,7 +11,6 @@
  * It does not know who produced the state: no libuv, no git, no agent.
  */
 #include <errno.h>
-#include <float.h>
 #include <stdio.h>
 #include <jansson.h>
 #include <limits.h>
@@ -20,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ralphsup/base/json.h"
 #include "ralphsup/store/progress.h"
 #include "ralphsup/base/utf8.h"
 #include "ralphsup/base/util.h"
@@ -453,9 +453,10 @@ int rs_progress_save(struct rs_progress *p, const char *path, int64_t now_ms)
 
 /*
  * Loading is lean: the whole document is never turned into a jansson DOM.
- * A small scanner (below) checks the syntax of the whole buffer and finds the
- * text of each top-level member; the big arrays are then converted one
- * element at a time, each element parsed by jansson on its own and freed
+ * The JSON scanner (base/json.c, as strict as jansson) checks the syntax of
+ * the whole buffer and finds the text of each top-level member; the big
+ * arrays are then walked again without checking and converted one element
+ * at a time, each element parsed by jansson on its own and freed
  * right after. Peak memory is the file buffer, the structs and one element's
  * DOM. Whenever the scanner or jansson refuses something, the whole buffer is
  * parsed again the old way (one DOM), which yields jansson's own
@@ -825,273 +826,12 @@ static struct rs_current *parse_current(struct ctx *c, json_t *cj)
     return NULL;
 }
 
-/* ---- scanning: syntax check without a DOM ------------------------------------ */
+/* ---- scanning: syntax check without a DOM (base/json.c) ------------------------ */
 
-/* Deeper documents are left to jansson (its own cap is 2048). */
-#define SCAN_MAX_DEPTH 64
+/* Deeper documents are left to jansson (its own cap is 2048): levels inside one top-level member. */
+#define SCAN_MAX_DEPTH 63
 /* Longest member name worth decoding: longer ones are not ours. */
 #define SCAN_KEY_MAX 32
-
-struct scan {
-    const char *p;
-    const char *end;
-};
-
-static void skip_ws(struct scan *s)
-{
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-        s->p++;
-}
-
-/* The 4 hex digits at @p, or -1. */
-static long hex4(const char *p, const char *end)
-{
-    if (end - p < 4)
-        return -1;
-    long v = 0;
-    for (int i = 0; i < 4; i++) {
-        char ch = p[i];
-        int d = ch >= '0' && ch <= '9' ? ch - '0'
-              : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-              : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
-        if (d < 0)
-            return -1;
-        v = v * 16 + d;
-    }
-    return v;
-}
-
-/* Append @cp as UTF-8 to @out (capacity @cap) at *@n; *@n becomes cap + 1 once it does not fit. */
-static void put_utf8(char *out, size_t cap, size_t *n, uint32_t cp)
-{
-    char b[4];
-    size_t k = rs_utf8_encode(cp, b);
-    if (*n + k > cap) {
-        *n = cap + 1;
-        return;
-    }
-    memcpy(out + *n, b, k);
-    *n += k;
-}
-
-/*
- * The string at s->p (on its '"'). When @out is not NULL the decoded text is
- * stored there and *@outlen set (cap + 1 when it did not fit). *@nul tells
- * whether it holds \u0000 (jansson refuses that in member names).
- * Return: false on a syntax error.
- */
-static bool scan_string(struct scan *s, char *out, size_t cap, size_t *outlen, bool *nul)
-{
-    const char *p = s->p + 1, *end = s->end;
-    size_t n = 0;
-    *nul = false;
-    for (;;) {
-        if (p >= end)
-            return false;
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '"')
-            break;
-        if (ch < 0x20)
-            return false;
-        if (ch != '\\') {
-            size_t k = rs_utf8_seq(p, (size_t)(end - p), NULL);
-            if (k == 0)
-                return false;
-            if (out) {
-                if (n + k <= cap) {
-                    memcpy(out + n, p, k);
-                    n += k;
-                } else {
-                    n = cap + 1;
-                }
-            }
-            p += k;
-            continue;
-        }
-        if (++p >= end)
-            return false;
-        uint32_t cp;
-        switch (*p) {
-        case '"': cp = '"'; break;
-        case '\\': cp = '\\'; break;
-        case '/': cp = '/'; break;
-        case 'b': cp = '\b'; break;
-        case 'f': cp = '\f'; break;
-        case 'n': cp = '\n'; break;
-        case 'r': cp = '\r'; break;
-        case 't': cp = '\t'; break;
-        case 'u': {
-            long u = hex4(p + 1, end);
-            if (u < 0 || (u >= 0xDC00 && u <= 0xDFFF))
-                return false;
-            p += 4;
-            if (u >= 0xD800 && u <= 0xDBFF) {
-                /* A high surrogate must be followed by a low one. */
-                long lo = end - p >= 3 && p[1] == '\\' && p[2] == 'u' ? hex4(p + 3, end) : -1;
-                if (lo < 0xDC00 || lo > 0xDFFF)
-                    return false;
-                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-                p += 6;
-            }
-            if (u == 0)
-                *nul = true;
-            cp = (uint32_t)u;
-            break;
-        }
-        default:
-            return false;
-        }
-        p++;
-        if (out && n <= cap)
-            put_utf8(out, cap, &n, cp);
-    }
-    s->p = p + 1;
-    if (outlen)
-        *outlen = n;
-    return true;
-}
-
-static bool is_digit(const char *p, const char *end)
-{
-    return p < end && *p >= '0' && *p <= '9';
-}
-
-/* A number, refusing what jansson refuses: leading zeros, int64 overflow, overflowing reals. */
-static bool scan_number(struct scan *s)
-{
-    const char *p = s->p, *end = s->end;
-    bool neg = p < end && *p == '-', real = false, exp = false;
-    if (neg)
-        p++;
-    const char *digits = p;
-    if (!is_digit(p, end))
-        return false;
-    if (*p == '0') {
-        if (is_digit(++p, end))
-            return false;
-    } else {
-        while (is_digit(p, end))
-            p++;
-    }
-    size_t ndigits = (size_t)(p - digits);
-    if (p < end && *p == '.') {
-        real = true;
-        if (!is_digit(++p, end))
-            return false;
-        while (is_digit(p, end))
-            p++;
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        real = exp = true;
-        p++;
-        if (p < end && (*p == '+' || *p == '-'))
-            p++;
-        if (!is_digit(p, end))
-            return false;
-        while (is_digit(p, end))
-            p++;
-    }
-    if (!real) {
-        const char *lim = neg ? "9223372036854775808" : "9223372036854775807";
-        if (ndigits > 19 || (ndigits == 19 && memcmp(digits, lim, 19) > 0))
-            return false;
-    } else if (exp || ndigits > DBL_MAX_10_EXP) {
-        /* Only these can exceed DBL_MAX: ask strtod, as jansson does. */
-        size_t len = (size_t)(p - s->p);
-        char small[64];
-        char *t = len < sizeof small ? small : rs_xmalloc(len + 1);
-        memcpy(t, s->p, len);
-        t[len] = '\0';
-        errno = 0;
-        double v = strtod(t, NULL);
-        bool overflow = errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL);
-        if (t != small)
-            free(t);
-        if (overflow)
-            return false;
-    }
-    s->p = p;
-    return true;
-}
-
-static bool scan_literal(struct scan *s, const char *lit)
-{
-    size_t n = strlen(lit);
-    if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
-        return false;
-    s->p += n;
-    return true;
-}
-
-/* A member name and its ':'; decoded into @key (SCAN_KEY_MAX + 1 bytes) when not NULL. */
-static bool scan_key(struct scan *s, char *key, size_t *keylen)
-{
-    bool nul;
-    skip_ws(s);
-    if (s->p >= s->end || *s->p != '"' || !scan_string(s, key, SCAN_KEY_MAX, keylen, &nul) || nul)
-        return false;
-    skip_ws(s);
-    if (s->p >= s->end || *s->p != ':')
-        return false;
-    s->p++;
-    skip_ws(s);
-    return true;
-}
-
-/*
- * After an element or member: ',' (true, *@more set) or @close (true, *@more
- * cleared); anything else is a syntax error.
- */
-static bool scan_next(struct scan *s, char close, bool *more)
-{
-    skip_ws(s);
-    if (s->p < s->end && (*s->p == ',' || *s->p == close)) {
-        *more = *s->p == ',';
-        s->p++;
-        skip_ws(s);
-        return true;
-    }
-    return false;
-}
-
-/* Skip the value at s->p (no leading blanks), checking its syntax. */
-static bool skip_value(struct scan *s, int depth)
-{
-    if (s->p >= s->end)
-        return false;
-    bool nul, more = true;
-    switch (*s->p) {
-    case '"':
-        return scan_string(s, NULL, 0, NULL, &nul);
-    case 't':
-        return scan_literal(s, "true");
-    case 'f':
-        return scan_literal(s, "false");
-    case 'n':
-        return scan_literal(s, "null");
-    case '{':
-    case '[': {
-        char close = *s->p == '{' ? '}' : ']';
-        if (depth >= SCAN_MAX_DEPTH)
-            return false;
-        s->p++;
-        skip_ws(s);
-        if (s->p < s->end && *s->p == close) {
-            s->p++;
-            return true;
-        }
-        while (more) {
-            if (close == '}' && !scan_key(s, NULL, NULL))
-                return false;
-            if (!skip_value(s, depth + 1) || !scan_next(s, close, &more))
-                return false;
-        }
-        return true;
-    }
-    default:
-        return scan_number(s);
-    }
-}
 
 /* ---- the top-level members ----------------------------------------------------- */
 
@@ -1151,31 +891,24 @@ static void source_deinit(struct source *src)
  */
 static bool scan_document(const char *data, size_t len, struct source *src)
 {
-    struct scan s = {.p = data, .end = data + len};
-    bool more = true;
-    skip_ws(&s);
-    if (s.p >= s.end || *s.p != '{')
+    /* As strict as jansson: whatever it passes, jansson would parse. */
+    struct rs_json_scan v;
+    struct rs_json_members it;
+    struct rs_json_span k, val;
+    const char *end = data + len;
+    int r;
+    rs_json_scan_init(&v, RS_JSON_JANSSON, SCAN_MAX_DEPTH);
+    if (!rs_json_scan_object(&v, &it, data, end))
         return false;
-    s.p++;
-    skip_ws(&s);
-    if (s.p < s.end && *s.p == '}') {
-        s.p++;
-        more = false;
-    }
-    while (more) {
-        char key[SCAN_KEY_MAX + 1];
-        size_t keylen;
-        const char *k = s.p;
-        if (!scan_key(&s, key, &keylen))
-            return false;
-        const char *v = s.p;
-        if (!skip_value(&s, 1))
-            return false;
+    while ((r = rs_json_scan_member(&it, &k, &val)) > 0) {
+        char key[SCAN_KEY_MAX];
+        bool cut;
+        size_t keylen = rs_json_unescape(k, key, sizeof key, &cut);
         bool known = false;
-        for (int m = 0; m < M_COUNT; m++) {
+        for (int m = 0; m < M_COUNT && !cut; m++) {
             if (keylen == strlen(member_names[m]) && memcmp(key, member_names[m], keylen) == 0) {
-                src->span[m].text = v;
-                src->span[m].len = (size_t)(s.p - v);
+                src->span[m].text = val.p;
+                src->span[m].len = (size_t)(val.e - val.p);
                 known = true;
             }
         }
@@ -1183,13 +916,10 @@ static bool scan_document(const char *data, size_t len, struct source *src)
             if (needs_growth(src->nunknown) || src->nunknown < 4)
                 src->unknown = rs_xrealloc(src->unknown, (src->nunknown < 4 ? 4 : grown(src->nunknown)) *
                                                              sizeof(*src->unknown));
-            src->unknown[src->nunknown++] = (struct span){k, (size_t)(s.p - k)};
+            src->unknown[src->nunknown++] = (struct span){k.p, (size_t)(val.e - k.p)};
         }
-        if (!scan_next(&s, '}', &more))
-            return false;
     }
-    skip_ws(&s);
-    return s.p == s.end;
+    return r == 0 && rs_json_skip_ws(it.p, end) == end;
 }
 
 /* Parse a span that the scanner accepted; a refusal marks the ctx for the fallback. */
@@ -1236,24 +966,12 @@ static enum shape member_each(struct ctx *c, const struct source *src, enum memb
         return SHAPE_ABSENT;
     if (*text != '[')
         return *text == 'n' ? SHAPE_NULL : SHAPE_OTHER;
-    /* The scanner accepted the whole array: walk it again, element by element. */
-    struct scan s = {.p = text + 1, .end = text + src->span[m].len};
-    bool more = true;
-    skip_ws(&s);
-    if (*s.p == ']')
-        more = false;
-    for (size_t i = 0; more && !c->syntax; i++) {
-        const char *b = s.p;
-        if (!skip_value(&s, 1)) {
-            c->syntax = true;
-            break;
-        }
-        size_t n = (size_t)(s.p - b);
-        if (!scan_next(&s, ']', &more)) {
-            c->syntax = true;
-            break;
-        }
-        json_t *v = load_span(c, b, n);
+    /* The scanner accepted the whole array: walk it again, element by element, without checking again. */
+    struct rs_json_iter it;
+    struct rs_json_span el;
+    rs_json_array_begin(&it, (struct rs_json_span){text, text + src->span[m].len}, NULL);
+    for (size_t i = 0; !c->syntax && rs_json_array_next(&it, &el); i++) {
+        json_t *v = load_span(c, el.p, (size_t)(el.e - el.p));
         if (v)
             fn(c, v, i, arg);
         json_decref(v);
