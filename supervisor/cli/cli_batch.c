@@ -149,7 +149,7 @@ int rs_cmd_init(int argc, char **argv)
     struct rs_diags d;
     rs_diags_init(&d);
     struct rs_batch *b = NULL;
-    ex = rs_batch_open(config, RS_BATCH_LOCK, &b, &d);
+    ex = rs_exit_code(rs_batch_open(config, RS_BATCH_LOCK, &b, &d));
     if (ex)
         return finish_open_error(ex, &d);
     rs_cli_print_diags(&b->notices, "ralphsup: warning: ");
@@ -216,7 +216,7 @@ int rs_cmd_init(int argc, char **argv)
     struct rs_transition t = {.event = event, .cost_usd = -1, .subject = subject, .body = body};
     struct rs_diags w;
     rs_diags_init(&w);
-    ex = rs_batch_commit(b, &t, &w);
+    ex = rs_exit_code(rs_batch_commit(b, &t, &w));
     print_warnings(&w);
     rs_diags_deinit(&w);
     if (!ex) {
@@ -424,7 +424,7 @@ int rs_cmd_status(int argc, char **argv)
     rs_diags_init(&problems);
     struct rs_batch *b = NULL;
     /* status only reads the progress file: a config with errors still locates it. */
-    ex = rs_batch_open_lenient(config, RS_BATCH_NEED_PROGRESS, &b, &problems, &d);
+    ex = rs_exit_code(rs_batch_open_lenient(config, RS_BATCH_NEED_PROGRESS, &b, &problems, &d));
     if (problems.n)
         rs_cli_warn_lenient(config, &problems, b ? b->cfg->progress : NULL, "to show the batch");
     rs_diags_deinit(&problems);
@@ -490,7 +490,7 @@ int rs_cmd_resume(int argc, char **argv)
     struct rs_diags d;
     rs_diags_init(&d);
     struct rs_batch *b = NULL;
-    ex = rs_batch_open(config, RS_BATCH_LOCK | RS_BATCH_NEED_PROGRESS, &b, &d);
+    ex = rs_exit_code(rs_batch_open(config, RS_BATCH_LOCK | RS_BATCH_NEED_PROGRESS, &b, &d));
     if (ex)
         return finish_open_error(ex, &d);
     rs_cli_print_diags(&b->notices, "ralphsup: warning: ");
@@ -539,7 +539,7 @@ int rs_cmd_resume(int argc, char **argv)
                               .cost_usd = -1, .subject = subject, .body = body};
     struct rs_diags w;
     rs_diags_init(&w);
-    ex = rs_batch_commit(b, &t, &w);
+    ex = rs_exit_code(rs_batch_commit(b, &t, &w));
     print_warnings(&w);
     rs_diags_deinit(&w);
     if (!ex) {
@@ -631,7 +631,7 @@ int rs_cmd_recover(int argc, char **argv)
     struct rs_diags d;
     rs_diags_init(&d);
     struct rs_batch *b = NULL;
-    ex = rs_batch_open(config, RS_BATCH_LOCK | RS_BATCH_NO_SCHOOLS, &b, &d);
+    ex = rs_exit_code(rs_batch_open(config, RS_BATCH_LOCK | RS_BATCH_NO_SCHOOLS, &b, &d));
     if (ex)
         return finish_open_error(ex, &d);
     rs_cli_print_diags(&b->notices, "ralphsup: warning: ");
@@ -689,7 +689,7 @@ int rs_cmd_recover(int argc, char **argv)
     struct rs_transition t = {.event = "recovered", .cost_usd = -1, .subject = subject, .body = body};
     struct rs_diags w;
     rs_diags_init(&w);
-    ex = rs_batch_commit(b, &t, &w);
+    ex = rs_exit_code(rs_batch_commit(b, &t, &w));
     print_warnings(&w);
     rs_diags_deinit(&w);
     if (!ex)

@@ -79,7 +79,7 @@ struct sup {
     bool stopping;     /* a cancel was requested */
     int cancel_signal; /* SIGINT or SIGTERM */
     bool done;         /* the batch reached its end; loop shutting down */
-    int exit_code;
+    enum rs_err err;   /* how the run ends (RS_OK until something stops it) */
     char *waiting;     /* "usage limit reset at 23:00 UTC" / "backoff 12s" */
     bool live_drawn;
     uint64_t live_written_mono;
@@ -303,7 +303,7 @@ static void commit(struct sup *s, const struct rs_transition *t)
     if (r != 0 && !s->done) {
         /* The progress file could not be written: nothing may go on. */
         say(s, "fatal: cannot save the progress file; stopping");
-        s->exit_code = RS_EXIT_IOERR;
+        s->err = RS_E_IO;
     }
     /* A commit can take a while (lock retries): refresh the loop clock. */
     uv_update_time(&s->loop);
@@ -384,12 +384,19 @@ char *rs_supervisor_limit_hint(const struct rs_batch *b, const char *limit)
     return hint;
 }
 
-static void stop_batch(struct sup *s, int code, const char *reason, const char *limit, const char *event_status)
+/* The end of a run cancelled by s->cancel_signal. */
+static enum rs_err cancel_err(const struct sup *s)
+{
+    return s->cancel_signal == SIGINT ? RS_E_SIGINT : RS_E_SIGTERM;
+}
+
+static void stop_batch(struct sup *s, enum rs_err err, const char *reason, const char *limit, const char *event_status)
 {
     struct rs_progress *p = s->b->prog;
     int64_t now = rs_now_ms();
     /* A batch limit: the reason names the way on (terminal, stopped.reason, commit). */
-    char *hint = code == RS_EXIT_LIMIT ? rs_supervisor_limit_hint(s->b, limit) : NULL;
+    int code = s->o->exit_code(err);
+    char *hint = err == RS_E_LIMIT ? rs_supervisor_limit_hint(s->b, limit) : NULL;
     char *full = hint ? rs_xasprintf("%s; %s", reason, hint) : rs_xstrdup(reason);
     char *subject = rs_xasprintf("ralphsup: stopped batch %s: %s", s->cfg->name, reason);
     reason = full;
@@ -409,8 +416,8 @@ static void stop_batch(struct sup *s, int code, const char *reason, const char *
     rs_evrec_int(r, "exit_code", code);
     emit(s, r);
     say(s, "stopped: %s (exit %d)", reason, code);
-    if (!s->exit_code)
-        s->exit_code = code;
+    if (!s->err)
+        s->err = err;
     free(subject);
     free(full);
     shutdown_loop(s);
@@ -556,8 +563,8 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
             rs_utf8_printf(reason, sizeof reason, "%s (%s completed first: its RALPH_DONE was verified)",
                      c->kill_detail ? c->kill_detail : v->limit, name);
             iter_release(s);
-            if (!s->exit_code)
-                stop_batch(s, v->exit_code, reason, v->limit, "stopped");
+            if (!s->err)
+                stop_batch(s, v->err, reason, v->limit, "stopped");
             else
                 shutdown_loop(s);
             return;
@@ -604,7 +611,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
             char *reason = rs_xasprintf("%d consecutive transient errors (max_consecutive_transients %lld); last: %s",
                                         s->consecutive_transients,
                                         (long long)s->cfg->limits.max_consecutive_transients, v->reason);
-            stop_batch(s, RS_EXIT_TEMPFAIL, reason, "max_consecutive_transients", "stopped");
+            stop_batch(s, RS_E_TRANSIENTS, reason, "max_consecutive_transients", "stopped");
             free(reason);
             return;
         }
@@ -640,22 +647,22 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         a->outcome = rs_xstrdup(v->kind == RS_VERDICT_CANCELLED ? "cancelled" : "stopped");
         rs_progress_push_pending(p, name, true);
         emit(s, r);
-        int code = v->exit_code;
+        enum rs_err err = v->err;
         char reason[640];
         if (v->kind == RS_VERDICT_CANCELLED) {
-            code = s->cancel_signal == SIGINT ? RS_EXIT_SIGINT : RS_EXIT_SIGTERM;
+            err = cancel_err(s);
             rs_utf8_printf(reason, sizeof reason, "cancelled by %s; %s requeued at the front of pending (no attempt counted)",
                      signame(s->cancel_signal), name);
         } else {
             rs_utf8_printf(reason, sizeof reason, "%s (%s requeued at the front of pending)", v->reason, name);
         }
         iter_release(s);
-        stop_batch(s, code, reason, v->limit, v->kind == RS_VERDICT_CANCELLED ? "cancelled" : "stopped");
+        stop_batch(s, err, reason, v->limit, v->kind == RS_VERDICT_CANCELLED ? "cancelled" : "stopped");
         return;
     }
     }
     iter_release(s);
-    if (s->exit_code) {
+    if (s->err) {
         shutdown_loop(s);
         return;
     }
@@ -663,7 +670,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         /* A cancel arrived while the outcome was being recorded. */
         char reason[128];
         rs_utf8_printf(reason, sizeof reason, "cancelled by %s", signame(s->cancel_signal));
-        stop_batch(s, s->cancel_signal == SIGINT ? RS_EXIT_SIGINT : RS_EXIT_SIGTERM, reason, NULL, "cancelled");
+        stop_batch(s, cancel_err(s), reason, NULL, "cancelled");
         return;
     }
     schedule_next(s, 0);
@@ -897,7 +904,7 @@ static void start_iteration(struct sup *s)
     if (s->stopping) {
         char reason[128];
         rs_utf8_printf(reason, sizeof reason, "cancelled by %s", signame(s->cancel_signal));
-        stop_batch(s, s->cancel_signal == SIGINT ? RS_EXIT_SIGINT : RS_EXIT_SIGTERM, reason, NULL, "cancelled");
+        stop_batch(s, cancel_err(s), reason, NULL, "cancelled");
         return;
     }
     if (p->npending == 0) {
@@ -908,7 +915,7 @@ static void start_iteration(struct sup *s)
     char reason[256];
     const char *limit = rs_policy_spawn_limit(&s->cfg->limits, &u, reason, sizeof reason);
     if (limit) {
-        stop_batch(s, RS_EXIT_LIMIT, reason, limit, "stopped");
+        stop_batch(s, RS_E_LIMIT, reason, limit, "stopped");
         return;
     }
 
@@ -1181,7 +1188,7 @@ void rs_run_opts_apply(const struct rs_run_opts *o, struct rs_limits *l)
 /*
  * The inputs an iteration needs that only exist as files: the prompt
  * template, the --settings JSON (the guard plus hooks/<name>.settings.json)
- * and the agent command. Return: 0, or the exit code with the reasons in @d.
+ * and the agent command. Return: 0, or an enum rs_err with the reasons in @d.
  */
 static int load_inputs(const struct rs_config *cfg, const struct rs_run_opts *o, struct rs_prompt **prompt,
                        char **settings, char **agent_path, struct rs_diags *d)
@@ -1194,7 +1201,7 @@ static int load_inputs(const struct rs_config *cfg, const struct rs_run_opts *o,
         if (r < 0)
             rs_diags_add(d, "%s: cannot read the prompt template: %s (create it or correct [batch] prompt in %s)",
                          cfg->prompt, strerror(-r), cfg->path);
-        return r < 0 ? RS_EXIT_NOINPUT : RS_EXIT_CONFIG;
+        return r < 0 ? RS_E_NOINPUT : RS_E_CONFIG;
     }
     char *guard_cmd = NULL;
     if (cfg->guard && o->self_exe)
@@ -1207,7 +1214,7 @@ static int load_inputs(const struct rs_config *cfg, const struct rs_run_opts *o,
     free(hooks_dir);
     if (r != 0) {
         *prompt = rs_prompt_free(*prompt);
-        return RS_EXIT_CONFIG;
+        return RS_E_CONFIG;
     }
     r = rs_runner_resolve_command(cfg->command, getenv("PATH"), cfg->root, agent_path);
     if (r < 0) {
@@ -1216,7 +1223,7 @@ static int load_inputs(const struct rs_config *cfg, const struct rs_run_opts *o,
         *prompt = rs_prompt_free(*prompt);
         free(*settings);
         *settings = NULL;
-        return RS_EXIT_UNAVAILABLE;
+        return RS_E_UNAVAILABLE;
     }
     return 0;
 }
@@ -1225,20 +1232,20 @@ int rs_supervisor_check(const struct rs_batch *b, const struct rs_run_opts *o, s
 {
     struct rs_prompt *prompt;
     char *settings, *agent_path;
-    int ex = load_inputs(b->cfg, o, &prompt, &settings, &agent_path, d);
+    int err = load_inputs(b->cfg, o, &prompt, &settings, &agent_path, d);
     rs_prompt_free(prompt);
     free(settings);
     free(agent_path);
-    return ex;
+    return err;
 }
 
-int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
+enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
 {
     struct sup *s = rs_xcalloc(1, sizeof(*s));
     s->b = b;
     s->cfg = b->cfg;
     s->o = o;
-    int ex = 0;
+    enum rs_err ex = RS_OK;
     srandom((unsigned)(rs_now_ms() ^ getpid()));
 
     rs_run_opts_apply(o, &s->cfg->limits);
@@ -1262,7 +1269,7 @@ int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
         free(s->agent_path);
         free(s->settings);
         free(s);
-        return RS_EXIT_CANTCREAT;
+        return RS_E_CANTCREAT;
     }
     s->live_path = rs_path_join(s->cfg->log_dir, "live.json");
 
@@ -1303,12 +1310,12 @@ int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     }
 
     requeue_interrupted(s);
-    if (!s->exit_code) {
+    if (!s->err) {
         uv_timer_start(&s->tick, on_tick, 1000, 1000);
         schedule_next(s, 0);
         uv_run(&s->loop, UV_RUN_DEFAULT);
     }
-    ex = s->exit_code;
+    ex = s->err;
 
     /*
      * An agent can only still run here after a fatal error mid-iteration:

@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include "ralphsup/cli/exitcode.h"
+
 int rs_cli_main(int argc, char **argv);
 
 /* Subcommands implemented in their own files (cli_*.c). */

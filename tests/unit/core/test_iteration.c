@@ -154,7 +154,7 @@ Test(iteration, auth_failure_is_seen_in_the_first_retry)
     struct rs_verdict v;
     rs_policy_classify(&o, &v);
     cr_expect_eq(v.kind, RS_VERDICT_FATAL);
-    cr_expect_eq(v.exit_code, RS_EXIT_AUTH);
+    cr_expect_eq(v.err, RS_E_AUTH);
     fx_free(&f);
 }
 
