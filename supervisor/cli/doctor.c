@@ -143,6 +143,7 @@ static int run_capture(const char *const *argv, char *const *envp, bool merge, s
     }
     if (pid == 0) {
         setpgid(0, 0);
+        signal(SIGPIPE, SIG_DFL); /* main.c ignores it; an ignored signal survives exec */
         int devnull = open("/dev/null", O_RDWR);
         if (devnull >= 0)
             dup2(devnull, 0);

@@ -1246,6 +1246,13 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     s->cfg = b->cfg;
     s->o = o;
     enum rs_err ex = RS_OK;
+    /*
+     * Before the first spawn: descriptors this process inherited (an
+     * operator's shell, a CI runner, a test harness) must not leak into the
+     * agents' trees (libuv, process.rst); uv_spawn still gives each child the
+     * stdio it names.
+     */
+    uv_disable_stdio_inheritance();
     srandom((unsigned)(rs_now_ms() ^ getpid()));
 
     rs_run_opts_apply(o, &s->cfg->limits);
