@@ -293,7 +293,7 @@ static json_t *status_json(const struct rs_batch *b, pid_t holder, int64_t now)
     compute_figures(p, now, &f);
     json_t *o = json_object();
     json_object_set_new(o, "batch_name", json_string(p->batch_name));
-    json_object_set_new(o, "status", json_string(p->status ? p->status : ""));
+    json_object_set_new(o, "status", json_string(rs_progress_status_name(p->status)));
     json_object_set_new(o, "supervisor_pid", holder > 0 ? json_integer(holder) : json_null());
     json_object_set_new(o, "running", json_boolean(holder != 0));
     json_object_set_new(o, "total", json_integer((json_int_t)(p->ncompleted + p->nfailed + p->npending + (p->current ? 1 : 0))));
@@ -358,7 +358,7 @@ static void status_text(const struct rs_batch *b, pid_t holder, int64_t now)
     else if (holder < 0)
         printf("supervisor: running\n");
     else
-        printf("supervisor: not running (status: %s)\n", p->status ? p->status : "?");
+        printf("supervisor: not running (status: %s)\n", rs_progress_status_name(p->status));
     struct rs_live_view live;
     load_live(b, holder, &live);
     if (p->current) {
@@ -528,8 +528,7 @@ int rs_cmd_resume(int argc, char **argv)
     rs_progress_push_pending(p, name, true);
     rs_current_free(p->current);
     p->current = NULL;
-    free(p->status);
-    p->status = rs_xstrdup("stopped");
+    p->status = RS_STATUS_STOPPED;
     char subject[512];
     rs_utf8_printf(subject, sizeof subject, "ralphsup: requeued %s (resume after interruption)", name);
     char *body = rs_xasprintf("The school was current when the supervisor stopped; it is back at the front of "

@@ -231,7 +231,7 @@ int rs_cmd_start(int argc, char **argv)
         }
     }
     const struct rs_progress *p = b->prog;
-    if (p->npending == 0 && !p->current && p->status && strcmp(p->status, "finished") == 0) {
+    if (p->npending == 0 && !p->current && p->status == RS_STATUS_FINISHED) {
         printf("batch %s is finished: %zu completed, %zu failed; nothing to do (`ralphsup status %s` for details)\n",
                b->cfg->name, p->ncompleted, p->nfailed, config);
         rs_batch_free(b);

@@ -390,7 +390,8 @@ static enum rs_err cancel_err(const struct sup *s)
     return s->cancel_signal == SIGINT ? RS_E_SIGINT : RS_E_SIGTERM;
 }
 
-static void stop_batch(struct sup *s, enum rs_err err, const char *reason, const char *limit, const char *event_status)
+static void stop_batch(struct sup *s, enum rs_err err, const char *reason, const char *limit,
+                       enum rs_progress_status status)
 {
     struct rs_progress *p = s->b->prog;
     int64_t now = rs_now_ms();
@@ -400,8 +401,7 @@ static void stop_batch(struct sup *s, enum rs_err err, const char *reason, const
     char *full = hint ? rs_xasprintf("%s; %s", reason, hint) : rs_xstrdup(reason);
     char *subject = rs_xasprintf("ralphsup: stopped batch %s: %s", s->cfg->name, reason);
     reason = full;
-    free(p->status);
-    p->status = rs_xstrdup(event_status);
+    p->status = status;
     rs_progress_set_stopped(p, reason, limit, now);
     char *body = rs_xasprintf("%zu completed, %zu failed, %zu pending. Exit code %d.%s%s%s%s", p->ncompleted,
                               p->nfailed, p->npending, code, limit ? " Limit: " : "", limit ? limit : "",
@@ -426,8 +426,7 @@ static void stop_batch(struct sup *s, enum rs_err err, const char *reason, const
 static void finish_batch(struct sup *s)
 {
     struct rs_progress *p = s->b->prog;
-    free(p->status);
-    p->status = rs_xstrdup("finished");
+    p->status = RS_STATUS_FINISHED;
     rs_progress_set_stopped(p, NULL, NULL, 0);
     char subject[512], m[32], d[32];
     rs_utf8_printf(subject, sizeof subject, "ralphsup: finished batch %s: %zu completed, %zu failed (%s, %s)", s->cfg->name,
@@ -466,7 +465,7 @@ static int failed_attempts(const struct rs_school_state *h)
 {
     int n = 0;
     for (size_t i = 0; h && i < h->nattempts; i++)
-        if (h->attempts[i].outcome && strcmp(h->attempts[i].outcome, "failed") == 0)
+        if (h->attempts[i].outcome == RS_OUTCOME_FAILED)
             n++;
     return n;
 }
@@ -535,7 +534,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
     case RS_VERDICT_COMPLETED: {
         struct rs_iteration_done dn;
         rs_iteration_done(c->it, &dn);
-        a->outcome = rs_xstrdup("completed");
+        a->outcome = RS_OUTCOME_COMPLETED;
         struct rs_school_state *st = rs_progress_complete(p, name, slug);
         st->finished_ms = now;
         st->coaches = (int)dn.coaches;
@@ -564,7 +563,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
                      c->kill_detail ? c->kill_detail : v->limit, name);
             iter_release(s);
             if (!s->err)
-                stop_batch(s, v->err, reason, v->limit, "stopped");
+                stop_batch(s, v->err, reason, v->limit, RS_STATUS_STOPPED);
             else
                 shutdown_loop(s);
             return;
@@ -572,7 +571,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         break;
     }
     case RS_VERDICT_ITEM_FAILED: {
-        a->outcome = rs_xstrdup("failed");
+        a->outcome = RS_OUTCOME_FAILED;
         int n = failed_attempts(h);
         int64_t max = s->cfg->limits.max_attempts_per_school;
         emit(s, r);
@@ -602,7 +601,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         break;
     }
     case RS_VERDICT_TRANSIENT: {
-        a->outcome = rs_xstrdup("transient");
+        a->outcome = RS_OUTCOME_TRANSIENT;
         rs_progress_push_pending(p, name, true);
         s->consecutive_transients++;
         rs_evrec_int(r, "consecutive_transients", s->consecutive_transients);
@@ -611,7 +610,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
             char *reason = rs_xasprintf("%d consecutive transient errors (max_consecutive_transients %lld); last: %s",
                                         s->consecutive_transients,
                                         (long long)s->cfg->limits.max_consecutive_transients, v->reason);
-            stop_batch(s, RS_E_TRANSIENTS, reason, "max_consecutive_transients", "stopped");
+            stop_batch(s, RS_E_TRANSIENTS, reason, "max_consecutive_transients", RS_STATUS_STOPPED);
             free(reason);
             return;
         }
@@ -644,7 +643,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
     case RS_VERDICT_FATAL:
     case RS_VERDICT_CANCELLED:
     case RS_VERDICT_LIMIT: {
-        a->outcome = rs_xstrdup(v->kind == RS_VERDICT_CANCELLED ? "cancelled" : "stopped");
+        a->outcome = v->kind == RS_VERDICT_CANCELLED ? RS_OUTCOME_CANCELLED : RS_OUTCOME_STOPPED;
         rs_progress_push_pending(p, name, true);
         emit(s, r);
         enum rs_err err = v->err;
@@ -657,7 +656,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
             rs_utf8_printf(reason, sizeof reason, "%s (%s requeued at the front of pending)", v->reason, name);
         }
         iter_release(s);
-        stop_batch(s, err, reason, v->limit, v->kind == RS_VERDICT_CANCELLED ? "cancelled" : "stopped");
+        stop_batch(s, err, reason, v->limit, v->kind == RS_VERDICT_CANCELLED ? RS_STATUS_CANCELLED : RS_STATUS_STOPPED);
         return;
     }
     }
@@ -670,7 +669,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         /* A cancel arrived while the outcome was being recorded. */
         char reason[128];
         rs_utf8_printf(reason, sizeof reason, "cancelled by %s", signame(s->cancel_signal));
-        stop_batch(s, cancel_err(s), reason, NULL, "cancelled");
+        stop_batch(s, cancel_err(s), reason, NULL, RS_STATUS_CANCELLED);
         return;
     }
     schedule_next(s, 0);
@@ -891,7 +890,7 @@ static char **build_argv(struct sup *s, const char *prompt, double budget)
 static const char *previous_failure(const struct rs_school_state *h)
 {
     for (size_t i = h ? h->nattempts : 0; i > 0; i--)
-        if (h->attempts[i - 1].outcome && strcmp(h->attempts[i - 1].outcome, "failed") == 0)
+        if (h->attempts[i - 1].outcome == RS_OUTCOME_FAILED)
             return h->attempts[i - 1].reason;
     return "";
 }
@@ -904,7 +903,7 @@ static void start_iteration(struct sup *s)
     if (s->stopping) {
         char reason[128];
         rs_utf8_printf(reason, sizeof reason, "cancelled by %s", signame(s->cancel_signal));
-        stop_batch(s, cancel_err(s), reason, NULL, "cancelled");
+        stop_batch(s, cancel_err(s), reason, NULL, RS_STATUS_CANCELLED);
         return;
     }
     if (p->npending == 0) {
@@ -915,7 +914,7 @@ static void start_iteration(struct sup *s)
     char reason[256];
     const char *limit = rs_policy_spawn_limit(&s->cfg->limits, &u, reason, sizeof reason);
     if (limit) {
-        stop_batch(s, RS_E_LIMIT, reason, limit, "stopped");
+        stop_batch(s, RS_E_LIMIT, reason, limit, RS_STATUS_STOPPED);
         return;
     }
 
@@ -1000,8 +999,7 @@ static void start_iteration(struct sup *s)
     p->current->supervisor_pid = (int)getpid();
     p->current->run_token = rs_xstrdup(c->token);
     p->iterations = c->iteration;
-    free(p->status);
-    p->status = rs_xstrdup("running");
+    p->status = RS_STATUS_RUNNING;
     rs_progress_save(p, s->cfg->progress, rs_now_ms());
 
     char stem[128];
@@ -1346,7 +1344,7 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
 
     /* The master report when the batch finished. */
     struct rs_progress *p = b->prog;
-    if (ex == 0 && p->status && strcmp(p->status, "finished") == 0 && s->cfg->report_on_finish && !o->no_report) {
+    if (ex == 0 && p->status == RS_STATUS_FINISHED && s->cfg->report_on_finish && !o->no_report) {
         char date[16];
         time_t now = time(NULL);
         struct tm tm;
