@@ -58,7 +58,6 @@ struct iter {
     const char *budget_limit;
     double school_cost_before; /* previous attempts */
     char token[160];
-    char *last_tool_shown;
 };
 
 struct sup {
@@ -457,7 +456,6 @@ static void iter_release(struct sup *s)
     c->it = rs_iteration_free(c->it);
     c->tr = rs_transcript_close(c->tr);
     free(c->kill_detail);
-    free(c->last_tool_shown);
     memset(c, 0, sizeof(*c));
 }
 

@@ -387,7 +387,6 @@ int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs
         return 0;
     }
 
-    char body_trailers[1024];
     char iter[32], att[32], cost[32];
     snprintf(iter, sizeof iter, "%lld", (long long)t->iteration);
     snprintf(att, sizeof att, "%d", t->attempt);
@@ -404,7 +403,6 @@ int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs
         tr[ntr++] = (struct rs_git_trailer){"Ralphsup-Iteration", iter};
     if (t->cost_usd >= 0)
         tr[ntr++] = (struct rs_git_trailer){"Ralphsup-Cost-USD", cost};
-    (void)body_trailers;
 
     const char *paths[2] = {b->cfg->progress, NULL};
     size_t npaths = 1;
@@ -432,11 +430,9 @@ int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs
                      t->subject, err[0] ? err : "repository locked by another git process");
         return 0;
     }
-    if (r != 0) {
-        /* Never fail the batch for the audit trail: the file is saved. */
+    /* Never fail the batch for the audit trail: the file is saved. */
+    if (r != 0)
         rs_diags_add(warn, "git: commit \"%s\" failed: %s", t->subject, err[0] ? err : strerror(r < 0 ? -r : EIO));
-        return 0;
-    }
     return 0;
 }
 

@@ -111,10 +111,6 @@ void rs_current_free(struct rs_current *c)
         return;
     free(c->name);
     free(c->slug);
-    free(c->session_id);
-    free(c->last_progress);
-    free(c->last_tool);
-    free(c->waiting);
     free(c->run_token);
     free(c->extra);
     free(c);
@@ -432,10 +428,6 @@ char *rs_progress_format(const struct rs_progress *p)
         json_object_set_new(cj, "supervisor_pid", json_integer(c->supervisor_pid));
         json_object_set_new(cj, "pid", json_integer(c->pid));
         json_object_set_new(cj, "run_token", jstr_or_null(c->run_token));
-        json_object_set_new(cj, "session_id", jstr_or_null(c->session_id));
-        json_object_set_new(cj, "last_progress", jstr_or_null(c->last_progress));
-        json_object_set_new(cj, "last_tool", jstr_or_null(c->last_tool));
-        json_object_set_new(cj, "waiting", jstr_or_null(c->waiting));
         put_extra(cj, c->extra);
         json_object_set_new(o, "current", cj);
     } else {
@@ -735,7 +727,7 @@ static const char *const state_keys[] = {"name", "slug", "started", "finished", 
 static const char *const completed_keys[] = {"coaches", "overlaps", "csv", NULL};
 static const char *const failed_keys[] = {"reason", NULL};
 static const char *const current_keys[] = {"name", "slug", "attempt", "iteration", "started", "supervisor_pid", "pid",
-                                           "run_token", "session_id", "last_progress", "last_tool", "waiting", NULL};
+                                           "run_token", NULL};
 
 static void parse_attempts(struct ctx *c, json_t *arr, struct rs_school_state *s, const char *where)
 {
@@ -862,10 +854,6 @@ static struct rs_current *parse_current(struct ctx *c, json_t *cj)
     cur->supervisor_pid = (int)get_whole(c, cj, "supervisor_pid", "current", INT_MAX);
     cur->pid = (int)get_whole(c, cj, "pid", "current", INT_MAX);
     cur->run_token = get_str(c, cj, "run_token", false, "current");
-    cur->session_id = get_str(c, cj, "session_id", false, "current");
-    cur->last_progress = get_str(c, cj, "last_progress", false, "current");
-    cur->last_tool = get_str(c, cj, "last_tool", false, "current");
-    cur->waiting = get_str(c, cj, "waiting", false, "current");
     cur->extra = extras_of(cj, current_keys, NULL);
     if (cur->name)
         return cur;

@@ -89,11 +89,9 @@ struct rs_current {
     int supervisor_pid;     /* pid of the ralphsup that runs it */
     int pid;                /* agent pid (also its pgid/sid), 0 until spawned */
     char *run_token;        /* RALPHSUP_RUN_TOKEN of the iteration's process tree */
-    char *session_id;
-    char *last_progress;    /* last RALPH_PROGRESS text */
-    char *last_tool;        /* "Bash: curl ..." */
-    char *waiting;          /* e.g. "usage limit reset at 23:00 UTC", or NULL */
-    char *extra;            /* unknown members (JSON object text) or NULL: kept across saves */
+    char *extra;            /* unknown members (JSON object text) or NULL: kept across saves; the
+                             * session, last tool and progress of a running iteration are in
+                             * logs/live.json (store/live.h), not here */
 };
 
 struct rs_stop {
