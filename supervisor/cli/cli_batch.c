@@ -526,8 +526,7 @@ int rs_cmd_resume(int argc, char **argv)
     int64_t iteration = p->current->iteration;
     rs_progress_remove_pending(p, name);
     rs_progress_push_pending(p, name, true);
-    rs_current_free(p->current);
-    p->current = NULL;
+    p->current = rs_current_free(p->current);
     p->status = RS_STATUS_STOPPED;
     char subject[512];
     rs_utf8_printf(subject, sizeof subject, "ralphsup: requeued %s (resume after interruption)", name);

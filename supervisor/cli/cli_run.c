@@ -541,7 +541,7 @@ int rs_cmd_replay(int argc, char **argv)
     rs_iteration_new(&io, &rc.it);
     struct rs_stream *st = NULL;
     struct rs_stream_opts so = {.max_line_bytes = (size_t)cfg->limits.max_line_bytes};
-    rs_stream_new(&st, &so, replay_event, &rc);
+    rs_stream_new(&so, replay_event, &rc, &st);
     static char buf[1 << 16];
     size_t n;
     int64_t t0 = rs_mono_ms();

@@ -502,8 +502,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
     p->cost_usd += cost;
     if (est && cost > 0)
         p->cost_estimated = true;
-    rs_current_free(p->current);
-    p->current = NULL;
+    p->current = rs_current_free(p->current);
 
     char subject[768], m[32], d[32];
     int64_t dur = now - c->started_ms;
@@ -1006,7 +1005,7 @@ static void start_iteration(struct sup *s)
     if (r < 0)
         say(s, "warning: cannot write the transcript %s/%s.jsonl: %s", s->cfg->log_dir, stem, strerror(-r));
     struct rs_stream_opts so = {.max_line_bytes = (size_t)s->cfg->limits.max_line_bytes};
-    rs_stream_new(&c->stream, &so, on_stream_event, s);
+    rs_stream_new(&so, on_stream_event, s, &c->stream);
     struct rs_iteration_opts io = {.cfg = s->cfg, .aliases = s->b->aliases, .school = sc->name,
                                    .school_slug = sc->slug, .note = on_note, .ud = s, .calib = s->calib};
     rs_iteration_new(&io, &c->it);
@@ -1144,8 +1143,7 @@ static void requeue_interrupted(struct sup *s)
     int64_t iteration = c->iteration;
     rs_progress_remove_pending(p, name);
     rs_progress_push_pending(p, name, true);
-    rs_current_free(p->current);
-    p->current = NULL;
+    p->current = rs_current_free(p->current);
     char subject[512];
     rs_utf8_printf(subject, sizeof subject, "ralphsup: requeued %s (interrupted run; no attempt counted)", name);
     char *body = rs_xasprintf("The previous supervisor stopped while %s was current (attempt %d, iteration %lld). "

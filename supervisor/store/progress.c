@@ -105,15 +105,16 @@ static void school_state_deinit(struct rs_school_state *s)
     memset(s, 0, sizeof(*s));
 }
 
-void rs_current_free(struct rs_current *c)
+struct rs_current *rs_current_free(struct rs_current *c)
 {
     if (!c)
-        return;
+        return NULL;
     free(c->name);
     free(c->slug);
     free(c->run_token);
     free(c->extra);
     free(c);
+    return NULL;
 }
 
 static void stop_free(struct rs_stop *s)
@@ -1798,10 +1799,8 @@ int rs_progress_check(struct rs_progress *p, const char *origin, struct rs_diags
         i = j;
     }
     free(v);
-    if (ck.clear_current) {
-        rs_current_free(p->current);
-        p->current = NULL;
-    }
+    if (ck.clear_current)
+        p->current = rs_current_free(p->current);
     if (ck.repairs) {
         size_t w = 0;
         for (size_t i = 0; i < p->npending; i++) {

@@ -185,7 +185,8 @@ struct rs_school_state *rs_progress_complete(struct rs_progress *p, const char *
 struct rs_school_state *rs_progress_fail(struct rs_progress *p, const char *name, const char *slug, const char *reason);
 /* Append a copy-able attempt to @s (strings duplicated). */
 struct rs_attempt *rs_school_state_add_attempt(struct rs_school_state *s);
-void rs_current_free(struct rs_current *c);
+/* NULL-safe. Return: NULL. */
+struct rs_current *rs_current_free(struct rs_current *c);
 /* Cost of the finished (completed + failed) schools; their number in *@n (may be NULL). */
 double rs_progress_finished_cost(const struct rs_progress *p, size_t *n);
 void rs_progress_set_stopped(struct rs_progress *p, const char *reason, const char *limit, int64_t now_ms);
