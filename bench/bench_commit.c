@@ -18,6 +18,7 @@
 
 #include "ralphsup/store/gitaudit.h"
 #include "ralphsup/base/util.h"
+#include "ralphsup/cli/exitcode.h" /* the exit codes of a program (header only) */
 
 #define BLOCK 1000
 

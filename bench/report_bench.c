@@ -22,6 +22,7 @@
 #include "ralphsup/store/progress.h"
 #include "ralphsup/report/report.h"
 #include "ralphsup/base/util.h"
+#include "ralphsup/cli/exitcode.h" /* the exit codes of a program (header only) */
 
 /* VmHWM of this process in KiB, or -1. */
 static long vm_hwm_kib(void)

@@ -90,7 +90,7 @@ int main(int argc, char **argv)
     struct totals t;
     memset(&t, 0, sizeof(t));
     struct rs_stream *s;
-    if (!buf || rs_stream_new(&s, NULL, on_event, &t) != 0) {
+    if (!buf || rs_stream_new(NULL, on_event, &t, &s) != 0) {
         fprintf(stderr, "stream-bench: out of memory\n");
         return 1;
     }

@@ -4,8 +4,12 @@
  * Each command parses its own options and prints its own results; this file
  * only routes, prints usage and version, and holds small shared helpers.
  */
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ralphsup/cli/cli.h"
 #include "ralphsup/base/common.h"
@@ -74,6 +78,27 @@ int rs_cli_wants_help(int argc, char **argv)
             return 1;
     }
     return 0;
+}
+
+/* Whether stdout is a pipe whose reading end is closed (Linux reports POLLERR then). */
+static bool stdout_reader_gone(void)
+{
+    struct pollfd p = {.fd = STDOUT_FILENO, .events = 0};
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
+}
+
+int rs_cli_flush_stdout(int ex)
+{
+    errno = 0;
+    bool failed = fflush(stdout) == EOF;
+    int e = errno;
+    if (!failed && !ferror(stdout))
+        return ex;
+    /* The reader stopped reading (`| head -1`): what it read is right, nothing failed here. */
+    if (e == EPIPE || stdout_reader_gone())
+        return ex;
+    fprintf(stderr, "ralphsup: cannot write the output: %s\n", strerror(e ? e : EIO));
+    return ex ? ex : RS_EXIT_IOERR;
 }
 
 int rs_cli_main(int argc, char **argv)

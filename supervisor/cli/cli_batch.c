@@ -149,7 +149,7 @@ int rs_cmd_init(int argc, char **argv)
     struct rs_diags d;
     rs_diags_init(&d);
     struct rs_batch *b = NULL;
-    ex = rs_batch_open(config, RS_BATCH_LOCK, &b, &d);
+    ex = rs_exit_code(rs_batch_open(config, RS_BATCH_LOCK, &b, &d));
     if (ex)
         return finish_open_error(ex, &d);
     rs_cli_print_diags(&b->notices, "ralphsup: warning: ");
@@ -216,7 +216,7 @@ int rs_cmd_init(int argc, char **argv)
     struct rs_transition t = {.event = event, .cost_usd = -1, .subject = subject, .body = body};
     struct rs_diags w;
     rs_diags_init(&w);
-    ex = rs_batch_commit(b, &t, &w);
+    ex = rs_exit_code(rs_batch_commit(b, &t, &w));
     print_warnings(&w);
     rs_diags_deinit(&w);
     if (!ex) {
@@ -293,7 +293,7 @@ static json_t *status_json(const struct rs_batch *b, pid_t holder, int64_t now)
     compute_figures(p, now, &f);
     json_t *o = json_object();
     json_object_set_new(o, "batch_name", json_string(p->batch_name));
-    json_object_set_new(o, "status", json_string(p->status ? p->status : ""));
+    json_object_set_new(o, "status", json_string(rs_progress_status_name(p->status)));
     json_object_set_new(o, "supervisor_pid", holder > 0 ? json_integer(holder) : json_null());
     json_object_set_new(o, "running", json_boolean(holder != 0));
     json_object_set_new(o, "total", json_integer((json_int_t)(p->ncompleted + p->nfailed + p->npending + (p->current ? 1 : 0))));
@@ -358,7 +358,7 @@ static void status_text(const struct rs_batch *b, pid_t holder, int64_t now)
     else if (holder < 0)
         printf("supervisor: running\n");
     else
-        printf("supervisor: not running (status: %s)\n", p->status ? p->status : "?");
+        printf("supervisor: not running (status: %s)\n", rs_progress_status_name(p->status));
     struct rs_live_view live;
     load_live(b, holder, &live);
     if (p->current) {
@@ -424,7 +424,7 @@ int rs_cmd_status(int argc, char **argv)
     rs_diags_init(&problems);
     struct rs_batch *b = NULL;
     /* status only reads the progress file: a config with errors still locates it. */
-    ex = rs_batch_open_lenient(config, RS_BATCH_NEED_PROGRESS, &b, &problems, &d);
+    ex = rs_exit_code(rs_batch_open_lenient(config, RS_BATCH_NEED_PROGRESS, &b, &problems, &d));
     if (problems.n)
         rs_cli_warn_lenient(config, &problems, b ? b->cfg->progress : NULL, "to show the batch");
     rs_diags_deinit(&problems);
@@ -490,7 +490,7 @@ int rs_cmd_resume(int argc, char **argv)
     struct rs_diags d;
     rs_diags_init(&d);
     struct rs_batch *b = NULL;
-    ex = rs_batch_open(config, RS_BATCH_LOCK | RS_BATCH_NEED_PROGRESS, &b, &d);
+    ex = rs_exit_code(rs_batch_open(config, RS_BATCH_LOCK | RS_BATCH_NEED_PROGRESS, &b, &d));
     if (ex)
         return finish_open_error(ex, &d);
     rs_cli_print_diags(&b->notices, "ralphsup: warning: ");
@@ -526,10 +526,8 @@ int rs_cmd_resume(int argc, char **argv)
     int64_t iteration = p->current->iteration;
     rs_progress_remove_pending(p, name);
     rs_progress_push_pending(p, name, true);
-    rs_current_free(p->current);
-    p->current = NULL;
-    free(p->status);
-    p->status = rs_xstrdup("stopped");
+    p->current = rs_current_free(p->current);
+    p->status = RS_STATUS_STOPPED;
     char subject[512];
     rs_utf8_printf(subject, sizeof subject, "ralphsup: requeued %s (resume after interruption)", name);
     char *body = rs_xasprintf("The school was current when the supervisor stopped; it is back at the front of "
@@ -539,7 +537,7 @@ int rs_cmd_resume(int argc, char **argv)
                               .cost_usd = -1, .subject = subject, .body = body};
     struct rs_diags w;
     rs_diags_init(&w);
-    ex = rs_batch_commit(b, &t, &w);
+    ex = rs_exit_code(rs_batch_commit(b, &t, &w));
     print_warnings(&w);
     rs_diags_deinit(&w);
     if (!ex) {
@@ -631,7 +629,7 @@ int rs_cmd_recover(int argc, char **argv)
     struct rs_diags d;
     rs_diags_init(&d);
     struct rs_batch *b = NULL;
-    ex = rs_batch_open(config, RS_BATCH_LOCK | RS_BATCH_NO_SCHOOLS, &b, &d);
+    ex = rs_exit_code(rs_batch_open(config, RS_BATCH_LOCK | RS_BATCH_NO_SCHOOLS, &b, &d));
     if (ex)
         return finish_open_error(ex, &d);
     rs_cli_print_diags(&b->notices, "ralphsup: warning: ");
@@ -689,7 +687,7 @@ int rs_cmd_recover(int argc, char **argv)
     struct rs_transition t = {.event = "recovered", .cost_usd = -1, .subject = subject, .body = body};
     struct rs_diags w;
     rs_diags_init(&w);
-    ex = rs_batch_commit(b, &t, &w);
+    ex = rs_exit_code(rs_batch_commit(b, &t, &w));
     print_warnings(&w);
     rs_diags_deinit(&w);
     if (!ex)

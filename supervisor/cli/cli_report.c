@@ -85,7 +85,7 @@ int rs_cmd_report(int argc, char **argv)
     struct rs_diags d;
     rs_diags_init(&d);
     struct rs_batch *b = NULL;
-    int ex = rs_batch_open(argv[optind], RS_BATCH_NEED_PROGRESS | RS_BATCH_NO_GIT | RS_BATCH_NO_SCHOOLS, &b, &d);
+    int ex = rs_exit_code(rs_batch_open(argv[optind], RS_BATCH_NEED_PROGRESS | RS_BATCH_NO_GIT | RS_BATCH_NO_SCHOOLS, &b, &d));
     if (ex) {
         rs_cli_print_diags(&d, "ralphsup: ");
         rs_diags_deinit(&d);

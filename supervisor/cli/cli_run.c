@@ -76,7 +76,7 @@ static int start_reconcile(struct rs_batch *b, const char *config)
             struct rs_transition t = {.event = "reconciled", .cost_usd = -1, .subject = subject, .body = body};
             struct rs_diags w;
             rs_diags_init(&w);
-            ex = rs_batch_commit(b, &t, &w);
+            ex = rs_exit_code(rs_batch_commit(b, &t, &w));
             rs_cli_print_diags(&w, "ralphsup: warning: ");
             rs_diags_deinit(&w);
             free(body);
@@ -100,7 +100,7 @@ int rs_cmd_start(int argc, char **argv)
         {"no-report", no_argument, NULL, 'n'},
         {0, 0, 0, 0},
     };
-    struct rs_run_opts ro = {.max_runtime_ms = -1, .max_cost_usd = -1};
+    struct rs_run_opts ro = {.max_runtime_ms = -1, .max_cost_usd = -1, .exit_code = rs_exit_code};
     int c;
     optind = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -151,7 +151,7 @@ int rs_cmd_start(int argc, char **argv)
     struct rs_diags d;
     rs_diags_init(&d);
     struct rs_batch *b = NULL;
-    int ex = rs_batch_open(config, RS_BATCH_LOCK, &b, &d);
+    int ex = rs_exit_code(rs_batch_open(config, RS_BATCH_LOCK, &b, &d));
     if (ex) {
         rs_cli_print_diags(&d, "ralphsup: ");
         rs_diags_deinit(&d);
@@ -183,7 +183,7 @@ int rs_cmd_start(int argc, char **argv)
     }
     /* Everything start checks, before it records anything (the first commit below). */
     rs_diags_init(&d);
-    ex = rs_supervisor_check(b, &ro, &d);
+    ex = rs_exit_code(rs_supervisor_check(b, &ro, &d));
     if (ex) {
         rs_cli_print_diags(&d, "ralphsup: ");
         fprintf(stderr, "ralphsup: nothing was started or committed (`ralphsup doctor %s` checks a batch before "
@@ -202,7 +202,7 @@ int rs_cmd_start(int argc, char **argv)
         struct rs_transition t = {.event = "init", .cost_usd = -1, .subject = subject};
         struct rs_diags w;
         rs_diags_init(&w);
-        ex = rs_batch_commit(b, &t, &w);
+        ex = rs_exit_code(rs_batch_commit(b, &t, &w));
         rs_cli_print_diags(&w, "ralphsup: warning: ");
         rs_diags_deinit(&w);
         if (ex) {
@@ -227,11 +227,11 @@ int rs_cmd_start(int argc, char **argv)
             printf("committed %s as a previous run left it (saved but not committed)\n", b->cfg->progress);
         else if (cu) {
             rs_batch_free(b);
-            return cu;
+            return rs_exit_code(cu);
         }
     }
     const struct rs_progress *p = b->prog;
-    if (p->npending == 0 && !p->current && p->status && strcmp(p->status, "finished") == 0) {
+    if (p->npending == 0 && !p->current && p->status == RS_STATUS_FINISHED) {
         printf("batch %s is finished: %zu completed, %zu failed; nothing to do (`ralphsup status %s` for details)\n",
                b->cfg->name, p->ncompleted, p->nfailed, config);
         rs_batch_free(b);
@@ -260,7 +260,7 @@ int rs_cmd_start(int argc, char **argv)
     }
     const char *term = getenv("TERM");
     ro.tty = isatty(STDERR_FILENO) && !(term && strcmp(term, "dumb") == 0);
-    ex = rs_supervisor_run(b, &ro);
+    ex = rs_exit_code(rs_supervisor_run(b, &ro));
     rs_batch_free(b);
     return ex;
 }
@@ -310,10 +310,10 @@ static int signal_supervisor(int argc, char **argv, const char *cmd, const char 
     int ex;
     if (sig == SIGHUP) {
         /* reload exists to apply the config: an invalid one is refused, nothing is signalled. */
-        ex = rs_batch_open(argv[optind], RS_BATCH_NO_GIT | RS_BATCH_NO_SCHOOLS, &b, &d);
+        ex = rs_exit_code(rs_batch_open(argv[optind], RS_BATCH_NO_GIT | RS_BATCH_NO_SCHOOLS, &b, &d));
     } else {
         /* stop needs only the lock next to the progress file. */
-        ex = rs_batch_open_lenient(argv[optind], 0, &b, &problems, &d);
+        ex = rs_exit_code(rs_batch_open_lenient(argv[optind], 0, &b, &problems, &d));
     }
     if (problems.n)
         rs_cli_warn_lenient(argv[optind], &problems, b ? b->cfg->progress : NULL, "to find the supervisor");
@@ -501,7 +501,7 @@ int rs_cmd_replay(int argc, char **argv)
     struct rs_diags d;
     rs_diags_init(&d);
     if (config) {
-        int ex = rs_batch_open(config, RS_BATCH_NO_GIT, &b, &d);
+        int ex = rs_exit_code(rs_batch_open(config, RS_BATCH_NO_GIT, &b, &d));
         free(found_config);
         found_config = NULL;
         if (ex) {
@@ -541,7 +541,7 @@ int rs_cmd_replay(int argc, char **argv)
     rs_iteration_new(&io, &rc.it);
     struct rs_stream *st = NULL;
     struct rs_stream_opts so = {.max_line_bytes = (size_t)cfg->limits.max_line_bytes};
-    rs_stream_new(&st, &so, replay_event, &rc);
+    rs_stream_new(&so, replay_event, &rc, &st);
     static char buf[1 << 16];
     size_t n;
     int64_t t0 = rs_mono_ms();

@@ -143,6 +143,7 @@ static int run_capture(const char *const *argv, char *const *envp, bool merge, s
     }
     if (pid == 0) {
         setpgid(0, 0);
+        signal(SIGPIPE, SIG_DFL); /* main.c ignores it; an ignored signal survives exec */
         int devnull = open("/dev/null", O_RDWR);
         if (devnull >= 0)
             dup2(devnull, 0);
@@ -337,7 +338,7 @@ static void check_progress(struct doctor *d)
     if (r == 0) {
         const struct rs_progress *p = d->prog;
         line(d, OK, "progress", "%s: %zu pending, %zu completed, %zu failed (status %s)", rp, p->npending,
-             p->ncompleted, p->nfailed, p->status ? p->status : "?");
+             p->ncompleted, p->nfailed, rs_progress_status_name(p->status));
     } else if (r == RS_PROGRESS_E_NOT_FOUND) {
         line(d, OK, "progress", "%s does not exist yet; `ralphsup init` or `start` creates it", rp);
     } else if (r < 0) {

@@ -657,11 +657,6 @@ const char *rs_iteration_last_progress(const struct rs_iteration *it)
     return it->last_progress;
 }
 
-int64_t rs_iteration_usage_reset(const struct rs_iteration *it)
-{
-    return it->usage_reset_ms;
-}
-
 void rs_iteration_counts(const struct rs_iteration *it, struct rs_iteration_counts *c)
 {
     *c = it->counts;

@@ -93,7 +93,7 @@ void rs_policy_classify(const struct rs_iter_obs *o, struct rs_verdict *v)
 
     /* 1. The agent could not be started at all. */
     if (o->spawn_error) {
-        v->exit_code = RS_EXIT_UNAVAILABLE;
+        v->err = RS_E_UNAVAILABLE;
         set(v, RS_VERDICT_FATAL, "agent command could not be started: %s (check [agent] command and PATH)",
             strerror(-o->spawn_error));
         return;
@@ -104,13 +104,13 @@ void rs_policy_classify(const struct rs_iter_obs *o, struct rs_verdict *v)
      * school's CSV is on disk and checked, and requeueing it would pay for the
      * same work again. The stop still takes effect afterwards: a batch limit
      * (max_cost_usd crossed by the same iteration's result line, max_runtime)
-     * stops the batch with exit 3 after the completion is recorded, and a
+     * stops the batch (RS_E_LIMIT, exit 3) after the completion is recorded, and a
      * cancel still cancels (the supervisor sees its own stopping flag).
      * Authentication failures stay fatal (below).
      */
     if (o->done_marker && o->done_verified && o->killed != RS_KILL_NONE && o->killed != RS_KILL_AUTH) {
         if (o->killed == RS_KILL_BATCH_COST || o->killed == RS_KILL_RUNTIME) {
-            v->exit_code = RS_EXIT_LIMIT;
+            v->err = RS_E_LIMIT;
             v->limit = o->killed == RS_KILL_BATCH_COST ? "max_cost_usd" : "max_runtime";
             set(v, RS_VERDICT_COMPLETED, "completed (RALPH_DONE verified before the stop); then %s",
                 nz(o->kill_detail, v->limit));
@@ -127,18 +127,18 @@ void rs_policy_classify(const struct rs_iter_obs *o, struct rs_verdict *v)
         set(v, RS_VERDICT_CANCELLED, "cancelled by signal; requeued without counting an attempt");
         return;
     case RS_KILL_AUTH:
-        v->exit_code = RS_EXIT_AUTH;
+        v->err = RS_E_AUTH;
         set(v, RS_VERDICT_FATAL, "authentication failed (%s): set a valid ANTHROPIC_API_KEY (or log in with `claude`) "
                                  "for the agent, e.g. in [agent] env",
             nz(o->kill_detail, "401"));
         return;
     case RS_KILL_BATCH_COST:
-        v->exit_code = RS_EXIT_LIMIT;
+        v->err = RS_E_LIMIT;
         v->limit = "max_cost_usd";
         set(v, RS_VERDICT_LIMIT, "%s", nz(o->kill_detail, "max_cost_usd reached"));
         return;
     case RS_KILL_RUNTIME:
-        v->exit_code = RS_EXIT_LIMIT;
+        v->err = RS_E_LIMIT;
         v->limit = "max_runtime";
         set(v, RS_VERDICT_LIMIT, "%s", nz(o->kill_detail, "max_runtime reached"));
         return;
@@ -167,7 +167,7 @@ void rs_policy_classify(const struct rs_iter_obs *o, struct rs_verdict *v)
      */
     if (o->exited && !o->term_signal && o->exit_code != 0 && !o->got_init && !o->got_result && !o->synthetic_error &&
         !o->done_marker && !o->failed_marker) {
-        v->exit_code = RS_EXIT_UNAVAILABLE;
+        v->err = RS_E_UNAVAILABLE;
         set(v, RS_VERDICT_FATAL, "the agent exited with status %d before starting (no system/init line)%s%s; check "
                                  "[agent] command and args",
             o->exit_code, o->stderr_head ? ": " : "", o->stderr_head ? o->stderr_head : "");
@@ -177,18 +177,18 @@ void rs_policy_classify(const struct rs_iter_obs *o, struct rs_verdict *v)
     /* 3. Fatal conditions reported by the CLI. */
     if (o->auth_failure || (o->synthetic_error && strcmp(o->synthetic_error, "authentication_failed") == 0) ||
         o->api_error_status == 401) {
-        v->exit_code = RS_EXIT_AUTH;
+        v->err = RS_E_AUTH;
         set(v, RS_VERDICT_FATAL, "authentication failed (401): set a valid ANTHROPIC_API_KEY (or log in with `claude`) "
                                  "for the agent, e.g. in [agent] env");
         return;
     }
     if (o->synthetic_error && strcmp(o->synthetic_error, "billing_error") == 0) {
-        v->exit_code = RS_EXIT_UNAVAILABLE;
+        v->err = RS_E_UNAVAILABLE;
         set(v, RS_VERDICT_FATAL, "billing error from the API: %s", nz(o->synthetic_text, "check the account's credits"));
         return;
     }
     if (o->synthetic_error && strcmp(o->synthetic_error, "model_not_found") == 0) {
-        v->exit_code = RS_EXIT_CONFIG;
+        v->err = RS_E_CONFIG;
         set(v, RS_VERDICT_FATAL, "model not found: %s (check [agent] model)", nz(o->synthetic_text, "?"));
         return;
     }
@@ -220,7 +220,7 @@ void rs_policy_classify(const struct rs_iter_obs *o, struct rs_verdict *v)
     /* 6. Budget exhausted inside claude (--max-budget-usd). */
     if (o->result_subtype && strcmp(o->result_subtype, "error_max_budget_usd") == 0) {
         if (o->budget_limit && strcmp(o->budget_limit, "max_cost_usd") == 0) {
-            v->exit_code = RS_EXIT_LIMIT;
+            v->err = RS_E_LIMIT;
             v->limit = "max_cost_usd";
             set(v, RS_VERDICT_LIMIT, "max_cost_usd reached (the CLI stopped at its --max-budget-usd)");
         } else {

@@ -165,7 +165,7 @@ static void add_marker(struct rs_stream *s, struct rs_marker *m)
     s->mk[s->nmk++] = *m;
 }
 
-int rs_stream_new(struct rs_stream **out, const struct rs_stream_opts *opts, rs_stream_event_cb cb, void *userdata)
+int rs_stream_new(const struct rs_stream_opts *opts, rs_stream_event_cb cb, void *userdata, struct rs_stream **out)
 {
     if (!out || !cb)
         return -EINVAL;

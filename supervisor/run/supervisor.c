@@ -58,7 +58,6 @@ struct iter {
     const char *budget_limit;
     double school_cost_before; /* previous attempts */
     char token[160];
-    char *last_tool_shown;
 };
 
 struct sup {
@@ -79,7 +78,7 @@ struct sup {
     bool stopping;     /* a cancel was requested */
     int cancel_signal; /* SIGINT or SIGTERM */
     bool done;         /* the batch reached its end; loop shutting down */
-    int exit_code;
+    enum rs_err err;   /* how the run ends (RS_OK until something stops it) */
     char *waiting;     /* "usage limit reset at 23:00 UTC" / "backoff 12s" */
     bool live_drawn;
     uint64_t live_written_mono;
@@ -303,7 +302,7 @@ static void commit(struct sup *s, const struct rs_transition *t)
     if (r != 0 && !s->done) {
         /* The progress file could not be written: nothing may go on. */
         say(s, "fatal: cannot save the progress file; stopping");
-        s->exit_code = RS_EXIT_IOERR;
+        s->err = RS_E_IO;
     }
     /* A commit can take a while (lock retries): refresh the loop clock. */
     uv_update_time(&s->loop);
@@ -384,17 +383,24 @@ char *rs_supervisor_limit_hint(const struct rs_batch *b, const char *limit)
     return hint;
 }
 
-static void stop_batch(struct sup *s, int code, const char *reason, const char *limit, const char *event_status)
+/* The end of a run cancelled by s->cancel_signal. */
+static enum rs_err cancel_err(const struct sup *s)
+{
+    return s->cancel_signal == SIGINT ? RS_E_SIGINT : RS_E_SIGTERM;
+}
+
+static void stop_batch(struct sup *s, enum rs_err err, const char *reason, const char *limit,
+                       enum rs_progress_status status)
 {
     struct rs_progress *p = s->b->prog;
     int64_t now = rs_now_ms();
     /* A batch limit: the reason names the way on (terminal, stopped.reason, commit). */
-    char *hint = code == RS_EXIT_LIMIT ? rs_supervisor_limit_hint(s->b, limit) : NULL;
+    int code = s->o->exit_code(err);
+    char *hint = err == RS_E_LIMIT ? rs_supervisor_limit_hint(s->b, limit) : NULL;
     char *full = hint ? rs_xasprintf("%s; %s", reason, hint) : rs_xstrdup(reason);
     char *subject = rs_xasprintf("ralphsup: stopped batch %s: %s", s->cfg->name, reason);
     reason = full;
-    free(p->status);
-    p->status = rs_xstrdup(event_status);
+    p->status = status;
     rs_progress_set_stopped(p, reason, limit, now);
     char *body = rs_xasprintf("%zu completed, %zu failed, %zu pending. Exit code %d.%s%s%s%s", p->ncompleted,
                               p->nfailed, p->npending, code, limit ? " Limit: " : "", limit ? limit : "",
@@ -409,8 +415,8 @@ static void stop_batch(struct sup *s, int code, const char *reason, const char *
     rs_evrec_int(r, "exit_code", code);
     emit(s, r);
     say(s, "stopped: %s (exit %d)", reason, code);
-    if (!s->exit_code)
-        s->exit_code = code;
+    if (!s->err)
+        s->err = err;
     free(subject);
     free(full);
     shutdown_loop(s);
@@ -419,8 +425,7 @@ static void stop_batch(struct sup *s, int code, const char *reason, const char *
 static void finish_batch(struct sup *s)
 {
     struct rs_progress *p = s->b->prog;
-    free(p->status);
-    p->status = rs_xstrdup("finished");
+    p->status = RS_STATUS_FINISHED;
     rs_progress_set_stopped(p, NULL, NULL, 0);
     char subject[512], m[32], d[32];
     rs_utf8_printf(subject, sizeof subject, "ralphsup: finished batch %s: %zu completed, %zu failed (%s, %s)", s->cfg->name,
@@ -451,7 +456,6 @@ static void iter_release(struct sup *s)
     c->it = rs_iteration_free(c->it);
     c->tr = rs_transcript_close(c->tr);
     free(c->kill_detail);
-    free(c->last_tool_shown);
     memset(c, 0, sizeof(*c));
 }
 
@@ -459,7 +463,7 @@ static int failed_attempts(const struct rs_school_state *h)
 {
     int n = 0;
     for (size_t i = 0; h && i < h->nattempts; i++)
-        if (h->attempts[i].outcome && strcmp(h->attempts[i].outcome, "failed") == 0)
+        if (h->attempts[i].outcome == RS_OUTCOME_FAILED)
             n++;
     return n;
 }
@@ -498,8 +502,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
     p->cost_usd += cost;
     if (est && cost > 0)
         p->cost_estimated = true;
-    rs_current_free(p->current);
-    p->current = NULL;
+    p->current = rs_current_free(p->current);
 
     char subject[768], m[32], d[32];
     int64_t dur = now - c->started_ms;
@@ -528,7 +531,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
     case RS_VERDICT_COMPLETED: {
         struct rs_iteration_done dn;
         rs_iteration_done(c->it, &dn);
-        a->outcome = rs_xstrdup("completed");
+        a->outcome = RS_OUTCOME_COMPLETED;
         struct rs_school_state *st = rs_progress_complete(p, name, slug);
         st->finished_ms = now;
         st->coaches = (int)dn.coaches;
@@ -556,8 +559,8 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
             rs_utf8_printf(reason, sizeof reason, "%s (%s completed first: its RALPH_DONE was verified)",
                      c->kill_detail ? c->kill_detail : v->limit, name);
             iter_release(s);
-            if (!s->exit_code)
-                stop_batch(s, v->exit_code, reason, v->limit, "stopped");
+            if (!s->err)
+                stop_batch(s, v->err, reason, v->limit, RS_STATUS_STOPPED);
             else
                 shutdown_loop(s);
             return;
@@ -565,7 +568,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         break;
     }
     case RS_VERDICT_ITEM_FAILED: {
-        a->outcome = rs_xstrdup("failed");
+        a->outcome = RS_OUTCOME_FAILED;
         int n = failed_attempts(h);
         int64_t max = s->cfg->limits.max_attempts_per_school;
         emit(s, r);
@@ -595,7 +598,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         break;
     }
     case RS_VERDICT_TRANSIENT: {
-        a->outcome = rs_xstrdup("transient");
+        a->outcome = RS_OUTCOME_TRANSIENT;
         rs_progress_push_pending(p, name, true);
         s->consecutive_transients++;
         rs_evrec_int(r, "consecutive_transients", s->consecutive_transients);
@@ -604,7 +607,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
             char *reason = rs_xasprintf("%d consecutive transient errors (max_consecutive_transients %lld); last: %s",
                                         s->consecutive_transients,
                                         (long long)s->cfg->limits.max_consecutive_transients, v->reason);
-            stop_batch(s, RS_EXIT_TEMPFAIL, reason, "max_consecutive_transients", "stopped");
+            stop_batch(s, RS_E_TRANSIENTS, reason, "max_consecutive_transients", RS_STATUS_STOPPED);
             free(reason);
             return;
         }
@@ -637,25 +640,25 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
     case RS_VERDICT_FATAL:
     case RS_VERDICT_CANCELLED:
     case RS_VERDICT_LIMIT: {
-        a->outcome = rs_xstrdup(v->kind == RS_VERDICT_CANCELLED ? "cancelled" : "stopped");
+        a->outcome = v->kind == RS_VERDICT_CANCELLED ? RS_OUTCOME_CANCELLED : RS_OUTCOME_STOPPED;
         rs_progress_push_pending(p, name, true);
         emit(s, r);
-        int code = v->exit_code;
+        enum rs_err err = v->err;
         char reason[640];
         if (v->kind == RS_VERDICT_CANCELLED) {
-            code = s->cancel_signal == SIGINT ? RS_EXIT_SIGINT : RS_EXIT_SIGTERM;
+            err = cancel_err(s);
             rs_utf8_printf(reason, sizeof reason, "cancelled by %s; %s requeued at the front of pending (no attempt counted)",
                      signame(s->cancel_signal), name);
         } else {
             rs_utf8_printf(reason, sizeof reason, "%s (%s requeued at the front of pending)", v->reason, name);
         }
         iter_release(s);
-        stop_batch(s, code, reason, v->limit, v->kind == RS_VERDICT_CANCELLED ? "cancelled" : "stopped");
+        stop_batch(s, err, reason, v->limit, v->kind == RS_VERDICT_CANCELLED ? RS_STATUS_CANCELLED : RS_STATUS_STOPPED);
         return;
     }
     }
     iter_release(s);
-    if (s->exit_code) {
+    if (s->err) {
         shutdown_loop(s);
         return;
     }
@@ -663,7 +666,7 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         /* A cancel arrived while the outcome was being recorded. */
         char reason[128];
         rs_utf8_printf(reason, sizeof reason, "cancelled by %s", signame(s->cancel_signal));
-        stop_batch(s, s->cancel_signal == SIGINT ? RS_EXIT_SIGINT : RS_EXIT_SIGTERM, reason, NULL, "cancelled");
+        stop_batch(s, cancel_err(s), reason, NULL, RS_STATUS_CANCELLED);
         return;
     }
     schedule_next(s, 0);
@@ -884,7 +887,7 @@ static char **build_argv(struct sup *s, const char *prompt, double budget)
 static const char *previous_failure(const struct rs_school_state *h)
 {
     for (size_t i = h ? h->nattempts : 0; i > 0; i--)
-        if (h->attempts[i - 1].outcome && strcmp(h->attempts[i - 1].outcome, "failed") == 0)
+        if (h->attempts[i - 1].outcome == RS_OUTCOME_FAILED)
             return h->attempts[i - 1].reason;
     return "";
 }
@@ -897,7 +900,7 @@ static void start_iteration(struct sup *s)
     if (s->stopping) {
         char reason[128];
         rs_utf8_printf(reason, sizeof reason, "cancelled by %s", signame(s->cancel_signal));
-        stop_batch(s, s->cancel_signal == SIGINT ? RS_EXIT_SIGINT : RS_EXIT_SIGTERM, reason, NULL, "cancelled");
+        stop_batch(s, cancel_err(s), reason, NULL, RS_STATUS_CANCELLED);
         return;
     }
     if (p->npending == 0) {
@@ -908,7 +911,7 @@ static void start_iteration(struct sup *s)
     char reason[256];
     const char *limit = rs_policy_spawn_limit(&s->cfg->limits, &u, reason, sizeof reason);
     if (limit) {
-        stop_batch(s, RS_EXIT_LIMIT, reason, limit, "stopped");
+        stop_batch(s, RS_E_LIMIT, reason, limit, RS_STATUS_STOPPED);
         return;
     }
 
@@ -993,8 +996,7 @@ static void start_iteration(struct sup *s)
     p->current->supervisor_pid = (int)getpid();
     p->current->run_token = rs_xstrdup(c->token);
     p->iterations = c->iteration;
-    free(p->status);
-    p->status = rs_xstrdup("running");
+    p->status = RS_STATUS_RUNNING;
     rs_progress_save(p, s->cfg->progress, rs_now_ms());
 
     char stem[128];
@@ -1003,7 +1005,7 @@ static void start_iteration(struct sup *s)
     if (r < 0)
         say(s, "warning: cannot write the transcript %s/%s.jsonl: %s", s->cfg->log_dir, stem, strerror(-r));
     struct rs_stream_opts so = {.max_line_bytes = (size_t)s->cfg->limits.max_line_bytes};
-    rs_stream_new(&c->stream, &so, on_stream_event, s);
+    rs_stream_new(&so, on_stream_event, s, &c->stream);
     struct rs_iteration_opts io = {.cfg = s->cfg, .aliases = s->b->aliases, .school = sc->name,
                                    .school_slug = sc->slug, .note = on_note, .ud = s, .calib = s->calib};
     rs_iteration_new(&io, &c->it);
@@ -1141,8 +1143,7 @@ static void requeue_interrupted(struct sup *s)
     int64_t iteration = c->iteration;
     rs_progress_remove_pending(p, name);
     rs_progress_push_pending(p, name, true);
-    rs_current_free(p->current);
-    p->current = NULL;
+    p->current = rs_current_free(p->current);
     char subject[512];
     rs_utf8_printf(subject, sizeof subject, "ralphsup: requeued %s (interrupted run; no attempt counted)", name);
     char *body = rs_xasprintf("The previous supervisor stopped while %s was current (attempt %d, iteration %lld). "
@@ -1181,7 +1182,7 @@ void rs_run_opts_apply(const struct rs_run_opts *o, struct rs_limits *l)
 /*
  * The inputs an iteration needs that only exist as files: the prompt
  * template, the --settings JSON (the guard plus hooks/<name>.settings.json)
- * and the agent command. Return: 0, or the exit code with the reasons in @d.
+ * and the agent command. Return: 0, or an enum rs_err with the reasons in @d.
  */
 static int load_inputs(const struct rs_config *cfg, const struct rs_run_opts *o, struct rs_prompt **prompt,
                        char **settings, char **agent_path, struct rs_diags *d)
@@ -1194,7 +1195,7 @@ static int load_inputs(const struct rs_config *cfg, const struct rs_run_opts *o,
         if (r < 0)
             rs_diags_add(d, "%s: cannot read the prompt template: %s (create it or correct [batch] prompt in %s)",
                          cfg->prompt, strerror(-r), cfg->path);
-        return r < 0 ? RS_EXIT_NOINPUT : RS_EXIT_CONFIG;
+        return r < 0 ? RS_E_NOINPUT : RS_E_CONFIG;
     }
     char *guard_cmd = NULL;
     if (cfg->guard && o->self_exe)
@@ -1207,7 +1208,7 @@ static int load_inputs(const struct rs_config *cfg, const struct rs_run_opts *o,
     free(hooks_dir);
     if (r != 0) {
         *prompt = rs_prompt_free(*prompt);
-        return RS_EXIT_CONFIG;
+        return RS_E_CONFIG;
     }
     r = rs_runner_resolve_command(cfg->command, getenv("PATH"), cfg->root, agent_path);
     if (r < 0) {
@@ -1216,7 +1217,7 @@ static int load_inputs(const struct rs_config *cfg, const struct rs_run_opts *o,
         *prompt = rs_prompt_free(*prompt);
         free(*settings);
         *settings = NULL;
-        return RS_EXIT_UNAVAILABLE;
+        return RS_E_UNAVAILABLE;
     }
     return 0;
 }
@@ -1225,20 +1226,27 @@ int rs_supervisor_check(const struct rs_batch *b, const struct rs_run_opts *o, s
 {
     struct rs_prompt *prompt;
     char *settings, *agent_path;
-    int ex = load_inputs(b->cfg, o, &prompt, &settings, &agent_path, d);
+    int err = load_inputs(b->cfg, o, &prompt, &settings, &agent_path, d);
     rs_prompt_free(prompt);
     free(settings);
     free(agent_path);
-    return ex;
+    return err;
 }
 
-int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
+enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
 {
     struct sup *s = rs_xcalloc(1, sizeof(*s));
     s->b = b;
     s->cfg = b->cfg;
     s->o = o;
-    int ex = 0;
+    enum rs_err ex = RS_OK;
+    /*
+     * Before the first spawn: descriptors this process inherited (an
+     * operator's shell, a CI runner, a test harness) must not leak into the
+     * agents' trees (libuv, process.rst); uv_spawn still gives each child the
+     * stdio it names.
+     */
+    uv_disable_stdio_inheritance();
     srandom((unsigned)(rs_now_ms() ^ getpid()));
 
     rs_run_opts_apply(o, &s->cfg->limits);
@@ -1262,7 +1270,7 @@ int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
         free(s->agent_path);
         free(s->settings);
         free(s);
-        return RS_EXIT_CANTCREAT;
+        return RS_E_CANTCREAT;
     }
     s->live_path = rs_path_join(s->cfg->log_dir, "live.json");
 
@@ -1303,12 +1311,12 @@ int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     }
 
     requeue_interrupted(s);
-    if (!s->exit_code) {
+    if (!s->err) {
         uv_timer_start(&s->tick, on_tick, 1000, 1000);
         schedule_next(s, 0);
         uv_run(&s->loop, UV_RUN_DEFAULT);
     }
-    ex = s->exit_code;
+    ex = s->err;
 
     /*
      * An agent can only still run here after a fatal error mid-iteration:
@@ -1332,7 +1340,7 @@ int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
 
     /* The master report when the batch finished. */
     struct rs_progress *p = b->prog;
-    if (ex == 0 && p->status && strcmp(p->status, "finished") == 0 && s->cfg->report_on_finish && !o->no_report) {
+    if (ex == 0 && p->status == RS_STATUS_FINISHED && s->cfg->report_on_finish && !o->no_report) {
         char date[16];
         time_t now = time(NULL);
         struct tm tm;

@@ -35,11 +35,11 @@ static int open_git(struct rs_batch *b, struct rs_diags *diags)
     if (r == RS_GIT_E_DETACHED) {
         rs_diags_add(diags, "%s: git: %s", b->cfg->path,
                      err[0] ? err : "HEAD is detached; set [git] ref = \"refs/heads/ralphsup/audit\" to commit to a dedicated branch");
-        return RS_EXIT_CONFIG;
+        return RS_E_CONFIG;
     }
     rs_diags_add(diags, "%s: git: cannot open the repository at %s: %s", b->cfg->path, b->cfg->root,
                  err[0] ? err : strerror(r < 0 ? -r : EIO));
-    return RS_EXIT_IOERR;
+    return RS_E_IO;
 }
 
 /*
@@ -68,19 +68,19 @@ int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out
     int r = rs_config_load(config_path, &b->cfg, diags);
     if (r == -ENOENT) {
         rs_diags_add(diags, "%s: config file not found", config_path);
-        ex = RS_EXIT_NOINPUT;
+        ex = RS_E_NOINPUT;
         goto fail;
     }
     if (r == -EISDIR) {
         /* docs/cli.md: CONFIG names no config file, the same class as a missing one. */
         rs_diags_add(diags, "%s: is a directory, not a config file; pass the batch's .toml file", config_path);
-        ex = RS_EXIT_NOINPUT;
+        ex = RS_E_NOINPUT;
         goto fail;
     }
     if (r != 0) {
         if (r < 0)
             rs_diags_add(diags, "%s: cannot read config: %s", config_path, strerror(-r));
-        ex = RS_EXIT_CONFIG;
+        ex = RS_E_CONFIG;
         goto fail;
     }
 
@@ -101,13 +101,13 @@ int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out
         }
         if (r == -ENOENT || r2 == -ENOENT) {
             rs_diags_add(diags, "%s: file not found", r == -ENOENT ? b->cfg->aliases : b->cfg->schools);
-            ex = RS_EXIT_NOINPUT;
+            ex = RS_E_NOINPUT;
             goto fail;
         }
         if (r != 0 || r2 != 0) {
             if (r < 0 || r2 < 0)
                 rs_diags_add(diags, "cannot read the school list: %s", strerror(-(r < 0 ? r : r2)));
-            ex = RS_EXIT_DATAERR;
+            ex = RS_E_DATA;
             goto fail;
         }
         rs_schools_sort(b->schools, b->cfg->order);
@@ -127,12 +127,12 @@ int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out
             else
                 rs_diags_add(diags, "%s: another ralphsup is running this batch (lock %s)", b->cfg->path, lp);
             free(lp);
-            ex = RS_EXIT_TEMPFAIL;
+            ex = RS_E_LOCKED;
             goto fail;
         }
         if (r < 0) {
             rs_diags_add(diags, "%s: cannot take the lock next to %s: %s", b->cfg->path, b->cfg->progress, strerror(-r));
-            ex = RS_EXIT_CANTCREAT;
+            ex = RS_E_CANTCREAT;
             goto fail;
         }
         remove_stale_temps(b->cfg->progress);
@@ -141,14 +141,14 @@ int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out
     r = rs_progress_load(b->cfg->progress, &b->prog, &b->progress_diags);
     if (r < 0) {
         rs_diags_add(diags, "%s: cannot read: %s", b->cfg->progress, strerror(-r));
-        ex = RS_EXIT_IOERR;
+        ex = RS_E_IO;
         goto fail;
     }
     b->progress_state = r;
     if (r != 0 && (flags & RS_BATCH_NEED_PROGRESS)) {
         if (r == RS_PROGRESS_E_NOT_FOUND) {
             rs_diags_add(diags, "%s: no progress file; run `ralphsup init %s` first", b->cfg->progress, b->cfg->path);
-            ex = RS_EXIT_NOINPUT;
+            ex = RS_E_NOINPUT;
         } else {
             for (size_t i = 0; i < b->progress_diags.n; i++)
                 rs_diags_add(diags, "%s", b->progress_diags.msgs[i]);
@@ -161,7 +161,7 @@ int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out
                                     "recover it from: repair it by hand (docs/progress.md) or start over with "
                                     "`ralphsup init %s --reset`",
                              b->cfg->path);
-            ex = RS_EXIT_DATAERR;
+            ex = RS_E_DATA;
         }
         goto fail;
     }
@@ -373,7 +373,7 @@ int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs
     int r = rs_progress_save(b->prog, b->cfg->progress, now);
     if (r < 0) {
         rs_diags_add(warn, "%s: cannot save progress: %s", b->cfg->progress, strerror(-r));
-        return RS_EXIT_IOERR;
+        return r;
     }
     char *repaired = NULL;
     if (b->prog->repairs.n) {
@@ -387,7 +387,6 @@ int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs
         return 0;
     }
 
-    char body_trailers[1024];
     char iter[32], att[32], cost[32];
     snprintf(iter, sizeof iter, "%lld", (long long)t->iteration);
     snprintf(att, sizeof att, "%d", t->attempt);
@@ -404,7 +403,6 @@ int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs
         tr[ntr++] = (struct rs_git_trailer){"Ralphsup-Iteration", iter};
     if (t->cost_usd >= 0)
         tr[ntr++] = (struct rs_git_trailer){"Ralphsup-Cost-USD", cost};
-    (void)body_trailers;
 
     const char *paths[2] = {b->cfg->progress, NULL};
     size_t npaths = 1;
@@ -432,11 +430,9 @@ int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs
                      t->subject, err[0] ? err : "repository locked by another git process");
         return 0;
     }
-    if (r != 0) {
-        /* Never fail the batch for the audit trail: the file is saved. */
+    /* Never fail the batch for the audit trail: the file is saved. */
+    if (r != 0)
         rs_diags_add(warn, "git: commit \"%s\" failed: %s", t->subject, err[0] ? err : strerror(r < 0 ? -r : EIO));
-        return 0;
-    }
     return 0;
 }
 
@@ -479,7 +475,7 @@ int rs_batch_open_lenient(const char *config_path, unsigned flags, struct rs_bat
     struct rs_diags strict;
     rs_diags_init(&strict);
     int ex = rs_batch_open(config_path, flags, out, &strict);
-    if (ex != RS_EXIT_CONFIG) {
+    if (ex != RS_E_CONFIG) {
         for (size_t i = 0; i < strict.n; i++)
             rs_diags_add(diags, "%s", strict.msgs[i]);
         rs_diags_deinit(&strict);
@@ -499,13 +495,13 @@ int rs_batch_open_lenient(const char *config_path, unsigned flags, struct rs_bat
     if (r < 0) {
         rs_diags_add(diags, "%s: cannot read config: %s", config_path, strerror(-r));
         rs_batch_free(b);
-        return r == -ENOENT ? RS_EXIT_NOINPUT : RS_EXIT_CONFIG;
+        return r == -ENOENT ? RS_E_NOINPUT : RS_E_CONFIG;
     }
     r = rs_progress_load(b->cfg->progress, &b->prog, &b->progress_diags);
     if (r < 0) {
         rs_diags_add(diags, "%s: cannot read: %s", b->cfg->progress, strerror(-r));
         rs_batch_free(b);
-        return RS_EXIT_IOERR;
+        return RS_E_IO;
     }
     b->progress_state = r;
     if (r != 0 && (flags & RS_BATCH_NEED_PROGRESS)) {
@@ -513,14 +509,14 @@ int rs_batch_open_lenient(const char *config_path, unsigned flags, struct rs_bat
             rs_diags_add(diags, "%s: no progress file (the config's [batch] root and progress, or their defaults, "
                                 "point here)",
                          b->cfg->progress);
-            ex = RS_EXIT_NOINPUT;
+            ex = RS_E_NOINPUT;
         } else {
             for (size_t i = 0; i < b->progress_diags.n; i++)
                 rs_diags_add(diags, "%s", b->progress_diags.msgs[i]);
             rs_diags_add(diags, "the progress file is unreadable; fix the config first (`ralphsup doctor %s` lists "
                                 "its problems), then `ralphsup status %s` again says how to restore the file",
                          config_path, config_path);
-            ex = RS_EXIT_DATAERR;
+            ex = RS_E_DATA;
         }
         rs_batch_free(b);
         return ex;

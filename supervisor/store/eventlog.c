@@ -205,7 +205,6 @@ struct rs_transcript {
     char *errpath;
     struct hold out;
     struct hold err;
-    int64_t bytes;
     size_t errbytes;
     bool errtrunc;
 };
@@ -308,7 +307,6 @@ void rs_transcript_write(struct rs_transcript *t, const char *data, size_t len)
 {
     if (!t || len == 0)
         return;
-    t->bytes += (int64_t)len;
     hold_write(&t->out, t->fd, data, len);
 }
 
@@ -356,9 +354,4 @@ struct rs_transcript *rs_transcript_close(struct rs_transcript *t)
 const char *rs_transcript_path(const struct rs_transcript *t)
 {
     return t->path;
-}
-
-int64_t rs_transcript_bytes(const struct rs_transcript *t)
-{
-    return t->bytes;
 }

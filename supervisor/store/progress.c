@@ -35,13 +35,56 @@ struct rs_progress *rs_progress_new(const char *batch_name, int64_t now_ms)
     p->batch_name = rs_xstrdup(batch_name ? batch_name : "");
     p->started_ms = now_ms;
     p->last_updated_ms = now_ms;
-    p->status = rs_xstrdup("initialized");
+    p->status = RS_STATUS_INITIALIZED;
     return p;
+}
+
+/* ---- the names of the enums in the file ---------------------------------- */
+
+static const char *const status_names[] = {
+    [RS_STATUS_INITIALIZED] = "initialized", [RS_STATUS_RUNNING] = "running",
+    [RS_STATUS_FINISHED] = "finished",       [RS_STATUS_STOPPED] = "stopped",
+    [RS_STATUS_CANCELLED] = "cancelled",
+};
+
+static const char *const outcome_names[] = {
+    [RS_OUTCOME_COMPLETED] = "completed", [RS_OUTCOME_FAILED] = "failed",   [RS_OUTCOME_TRANSIENT] = "transient",
+    [RS_OUTCOME_CANCELLED] = "cancelled", [RS_OUTCOME_STOPPED] = "stopped",
+};
+
+const char *rs_progress_status_name(enum rs_progress_status st)
+{
+    return (size_t)st < RS_ARRAY_SIZE(status_names) ? status_names[st] : "initialized";
+}
+
+bool rs_progress_status_parse(const char *s, enum rs_progress_status *out)
+{
+    for (size_t i = 0; s && i < RS_ARRAY_SIZE(status_names); i++)
+        if (strcmp(s, status_names[i]) == 0) {
+            *out = (enum rs_progress_status)i;
+            return true;
+        }
+    return false;
+}
+
+const char *rs_outcome_name(enum rs_outcome o)
+{
+    return (size_t)o < RS_ARRAY_SIZE(outcome_names) ? outcome_names[o] : NULL;
+}
+
+enum rs_outcome rs_outcome_parse(const char *s)
+{
+    if (!s)
+        return RS_OUTCOME_NONE;
+    for (size_t i = 1; i < RS_ARRAY_SIZE(outcome_names); i++)
+        if (strcmp(s, outcome_names[i]) == 0)
+            return (enum rs_outcome)i;
+    return RS_OUTCOME_OTHER;
 }
 
 static void attempt_deinit(struct rs_attempt *a)
 {
-    free(a->outcome);
+    free(a->outcome_other);
     free(a->reason);
     free(a->exit_status);
     free(a->session_id);
@@ -62,19 +105,16 @@ static void school_state_deinit(struct rs_school_state *s)
     memset(s, 0, sizeof(*s));
 }
 
-void rs_current_free(struct rs_current *c)
+struct rs_current *rs_current_free(struct rs_current *c)
 {
     if (!c)
-        return;
+        return NULL;
     free(c->name);
     free(c->slug);
-    free(c->session_id);
-    free(c->last_progress);
-    free(c->last_tool);
-    free(c->waiting);
     free(c->run_token);
     free(c->extra);
     free(c);
+    return NULL;
 }
 
 static void stop_free(struct rs_stop *s)
@@ -106,7 +146,6 @@ struct rs_progress *rs_progress_free(struct rs_progress *p)
     states_free(p->history, p->nhistory);
     rs_current_free(p->current);
     stop_free(p->stopped);
-    free(p->status);
     free(p->extra);
     rs_diags_deinit(&p->repairs);
     free(p);
@@ -327,7 +366,8 @@ static json_t *attempt_to_json(const struct rs_attempt *a)
                         json_real(a->finished_ms > a->started_ms ? (double)(a->finished_ms - a->started_ms) / 1000.0 : 0));
     json_object_set_new(o, "cost_usd", jmoney(a->cost_usd));
     json_object_set_new(o, "cost_estimated", json_boolean(a->cost_estimated));
-    json_object_set_new(o, "outcome", jstr_or_null(a->outcome));
+    json_object_set_new(o, "outcome", jstr_or_null(a->outcome == RS_OUTCOME_OTHER ? a->outcome_other
+                                                                                 : rs_outcome_name(a->outcome)));
     json_object_set_new(o, "class", jstr_or_null(a->failure_class));
     json_object_set_new(o, "reason", jstr_or_null(a->reason));
     json_object_set_new(o, "exit_status", jstr_or_null(a->exit_status));
@@ -374,7 +414,7 @@ char *rs_progress_format(const struct rs_progress *p)
     json_t *o = json_object();
     json_object_set_new(o, "schema_version", json_integer(p->schema_version));
     json_object_set_new(o, "batch_name", jstr(p->batch_name));
-    json_object_set_new(o, "status", jstr_or_null(p->status));
+    json_object_set_new(o, "status", jstr(rs_progress_status_name(p->status)));
     json_object_set_new(o, "started", jtime(p->started_ms));
     json_object_set_new(o, "last_updated", jtime(p->last_updated_ms));
     json_object_set_new(o, "current_school", p->current ? jstr(p->current->name) : json_null());
@@ -389,10 +429,6 @@ char *rs_progress_format(const struct rs_progress *p)
         json_object_set_new(cj, "supervisor_pid", json_integer(c->supervisor_pid));
         json_object_set_new(cj, "pid", json_integer(c->pid));
         json_object_set_new(cj, "run_token", jstr_or_null(c->run_token));
-        json_object_set_new(cj, "session_id", jstr_or_null(c->session_id));
-        json_object_set_new(cj, "last_progress", jstr_or_null(c->last_progress));
-        json_object_set_new(cj, "last_tool", jstr_or_null(c->last_tool));
-        json_object_set_new(cj, "waiting", jstr_or_null(c->waiting));
         put_extra(cj, c->extra);
         json_object_set_new(o, "current", cj);
     } else {
@@ -693,7 +729,7 @@ static const char *const state_keys[] = {"name", "slug", "started", "finished", 
 static const char *const completed_keys[] = {"coaches", "overlaps", "csv", NULL};
 static const char *const failed_keys[] = {"reason", NULL};
 static const char *const current_keys[] = {"name", "slug", "attempt", "iteration", "started", "supervisor_pid", "pid",
-                                           "run_token", "session_id", "last_progress", "last_tool", "waiting", NULL};
+                                           "run_token", NULL};
 
 static void parse_attempts(struct ctx *c, json_t *arr, struct rs_school_state *s, const char *where)
 {
@@ -722,7 +758,12 @@ static void parse_attempts(struct ctx *c, json_t *arr, struct rs_school_state *s
         derived_number(c, json_object_get(aj, "duration_s"), "duration_s", w);
         a->cost_usd = get_money(c, aj, "cost_usd", w);
         a->cost_estimated = bool_value(c, json_object_get(aj, "cost_estimated"), "cost_estimated", w);
-        a->outcome = get_str(c, aj, "outcome", false, w);
+        a->outcome_other = get_str(c, aj, "outcome", false, w);
+        a->outcome = rs_outcome_parse(a->outcome_other);
+        if (a->outcome != RS_OUTCOME_OTHER) {
+            free(a->outcome_other);
+            a->outcome_other = NULL;
+        }
         a->failure_class = get_str(c, aj, "class", false, w);
         a->reason = get_str(c, aj, "reason", false, w);
         a->exit_status = get_str(c, aj, "exit_status", false, w);
@@ -815,10 +856,6 @@ static struct rs_current *parse_current(struct ctx *c, json_t *cj)
     cur->supervisor_pid = (int)get_whole(c, cj, "supervisor_pid", "current", INT_MAX);
     cur->pid = (int)get_whole(c, cj, "pid", "current", INT_MAX);
     cur->run_token = get_str(c, cj, "run_token", false, "current");
-    cur->session_id = get_str(c, cj, "session_id", false, "current");
-    cur->last_progress = get_str(c, cj, "last_progress", false, "current");
-    cur->last_tool = get_str(c, cj, "last_tool", false, "current");
-    cur->waiting = get_str(c, cj, "waiting", false, "current");
     cur->extra = extras_of(cj, current_keys, NULL);
     if (cur->name)
         return cur;
@@ -1017,12 +1054,6 @@ static char *top_extras(struct ctx *c, const struct source *src)
     return s;
 }
 
-static bool status_known(const char *s)
-{
-    static const char *const v[] = {"initialized", "running", "finished", "stopped", "cancelled", NULL};
-    return key_in(s, v);
-}
-
 /* Sum of the attempts' costs: what the batch total is made of. */
 static double attempts_cost(const struct rs_progress *p, size_t *nattempts, bool *estimated)
 {
@@ -1068,15 +1099,12 @@ static struct rs_progress *convert(struct ctx *c, const struct source *src)
     if (!p->batch_name)
         p->batch_name = rs_xstrdup("");
     v = member_get(c, src, M_STATUS);
-    p->status = str_value(c, v, "status", false, "");
-    if (p->status && !status_known(p->status)) {
-        bad(c, "status must be one of initialized, running, finished, stopped, cancelled (got \"%s\")", p->status);
-        free(p->status);
-        p->status = NULL;
-    }
+    char *status = str_value(c, v, "status", false, "");
+    p->status = RS_STATUS_INITIALIZED;
+    if (status && !rs_progress_status_parse(status, &p->status))
+        bad(c, "status must be one of initialized, running, finished, stopped, cancelled (got \"%s\")", status);
+    free(status);
     json_decref(v);
-    if (!p->status)
-        p->status = rs_xstrdup("initialized");
     v = member_get(c, src, M_STARTED);
     p->started_ms = time_value(c, v, "started", "");
     json_decref(v);
@@ -1489,10 +1517,8 @@ int rs_progress_check(struct rs_progress *p, const char *origin, struct rs_diags
         i = j;
     }
     free(v);
-    if (ck.clear_current) {
-        rs_current_free(p->current);
-        p->current = NULL;
-    }
+    if (ck.clear_current)
+        p->current = rs_current_free(p->current);
     if (ck.repairs) {
         size_t w = 0;
         for (size_t i = 0; i < p->npending; i++) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The 'layers' test: the dependency direction of supervisor/, checked on the
-# built static libraries (docs/architecture.md).
-#   check_layers.sh NM base.a core.a store.a report.a run.a cli.a
+# built static libraries (docs/architecture.md) and on the sources.
+#   check_layers.sh NM SRCDIR base.a core.a store.a report.a run.a cli.a
 # Fails when
 #   - a library's undefined symbols include one that only a library above it
 #     defines (a call that reaches upward: base <- core <- store <- report <-
@@ -10,11 +10,16 @@
 #     only; core no libuv (uv_), libgit2 (git_), libxlsxwriter (lxw_,
 #     workbook_, worksheet_); store no libuv or libxlsxwriter; report no libuv;
 #   - core reads the clock or writes files (it is pure: time is an argument,
-#     writes belong to store).
+#     writes belong to store);
+#   - a source or header of a layer includes the header of a layer above it,
+#     or one below cli names an exit code (RS_EXIT_*): below the CLI results
+#     are 0, -errno or an enum (enum rs_err), and cli/exitcode.c alone maps
+#     them. A macro or enum leaves no symbol, so this part greps SRCDIR.
 # A static library is not linked, so -Wl,--no-undefined cannot say this; nm
-# can. Every message names the library, the symbol and the rule.
+# can. Every message names the library (or file), the symbol and the rule.
 set -euo pipefail
-NM=$1; shift
+NM=$1; SRC=$2; shift 2
+[ -d "$SRC/supervisor" ] || { echo "check_layers: $SRC: not the source tree (no supervisor/)" >&2; exit 2; }
 names=(base core store report run cli)
 if [ $# -ne ${#names[@]} ]; then
   echo "check_layers: expected ${#names[@]} libraries (${names[*]}), got $#" >&2
@@ -79,9 +84,32 @@ for i in "${!names[@]}"; do
   fi
 done
 
+# 4. The sources: no include reaching upward, no exit code below cli.
+nsrc=0
+for i in "${!names[@]}"; do
+  n=${names[$i]}
+  for f in "$SRC/supervisor/$n"/*.[ch] "$SRC/supervisor/$n"/*.cpp "$SRC/include/ralphsup/$n"/*.h; do
+    [ -f "$f" ] || continue
+    nsrc=$((nsrc + 1))
+    rel=${f#"$SRC"/}
+    for ((j = i + 1; j < ${#names[@]}; j++)); do
+      while IFS=: read -r ln _; do
+        [ -n "$ln" ] && say "$n ($rel:$ln) includes a header of ${names[$j]}: a layer includes only its own headers and those below"
+      done < <(grep -n "^[[:space:]]*#[[:space:]]*include[[:space:]]*\"ralphsup/${names[$j]}/" "$f" || true)
+    done
+    if [ "$n" != cli ]; then
+      while IFS=: read -r ln _; do
+        [ -n "$ln" ] && say "$n ($rel:$ln) names an exit code (RS_EXIT_): below cli return 0, -errno or an enum rs_err; cli/exitcode.c maps it"
+      done < <(grep -n 'RS_EXIT_' "$f" || true)
+    fi
+  done
+done
+[ "$nsrc" -gt 0 ] || { echo "check_layers: $SRC: no sources found" >&2; exit 2; }
+
 if [ "$fail" = 0 ]; then
   for i in "${!names[@]}"; do
     echo "ok ${names[$i]}: $(wc -l <"$tmp/def.$i") symbols defined, $(wc -l <"$tmp/undef.$i") undefined, none above its layer"
   done
+  echo "ok sources: $nsrc files, no include above their layer, no RS_EXIT_ below cli"
 fi
 exit "$fail"

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Common definitions shared by every ralphsup module: exit codes (sysexits),
- * the diagnostic list used to report *all* problems of one input at once,
- * and the allocation helpers that abort on OOM (tmux/h2o style), so call
- * sites never carry NULL checks after them.
+ * Common definitions shared by every ralphsup module: the error kinds the
+ * CLI maps to exit codes, the diagnostic list used to report *all* problems
+ * of one input at once, and the allocation helpers that abort on OOM
+ * (tmux/h2o style), so call sites never carry NULL checks after them.
  *
  * Nothing here logs or touches global state.
  */
@@ -12,23 +12,27 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-/* Exit codes (documented in docs/cli.md). */
-enum {
-    RS_EXIT_OK = 0,
-    RS_EXIT_FAILURE = 1,     /* generic failure, e.g. a report that is partial */
-    RS_EXIT_LIMIT = 3,       /* a batch limit stopped the run */
-    RS_EXIT_USAGE = 64,      /* EX_USAGE: bad command line */
-    RS_EXIT_DATAERR = 65,    /* EX_DATAERR: school list / aliases / progress invalid */
-    RS_EXIT_NOINPUT = 66,    /* EX_NOINPUT: a named input file does not exist */
-    RS_EXIT_UNAVAILABLE = 69,/* EX_UNAVAILABLE: agent command not found / fatal agent error */
-    RS_EXIT_SOFTWARE = 70,   /* EX_SOFTWARE: internal bug */
-    RS_EXIT_OSERR = 71,      /* EX_OSERR */
-    RS_EXIT_CANTCREAT = 73,  /* EX_CANTCREAT: cannot write an output file */
-    RS_EXIT_IOERR = 74,      /* EX_IOERR */
-    RS_EXIT_TEMPFAIL = 75,   /* EX_TEMPFAIL: locked by another supervisor, too many transients */
-    RS_EXIT_CONFIG = 78,     /* EX_CONFIG: invalid configuration */
-    RS_EXIT_SIGINT = 130,
-    RS_EXIT_SIGTERM = 143,
+/*
+ * enum rs_err - the failures the CLI must tell apart, and how a run ended.
+ * A library function returns 0, a negative errno, or (when its comment says
+ * so: rs_batch_open(), rs_supervisor_check(), rs_supervisor_run(), a fatal
+ * rs_verdict) one of these. Only the CLI turns a result into a process exit
+ * code: rs_exit_code() (cli/exitcode.c), the table of docs/cli.md.
+ */
+enum rs_err {
+    RS_OK = 0,
+    RS_E_CONFIG,      /* the configuration, or the prompt or a hook fragment it names, is invalid */
+    RS_E_DATA,        /* the school list, the aliases or the progress file is invalid */
+    RS_E_NOINPUT,     /* a named input file does not exist */
+    RS_E_LOCKED,      /* another supervisor holds the batch lock */
+    RS_E_CANTCREAT,   /* an output file (the lock, the event log) cannot be created */
+    RS_E_IO,          /* reading or writing failed (the progress file, the repository) */
+    RS_E_UNAVAILABLE, /* the agent cannot be found or started, or a fatal agent/API error */
+    RS_E_AUTH,        /* the API refused the credentials */
+    RS_E_TRANSIENTS,  /* too many transient errors in a row stopped the run */
+    RS_E_LIMIT,       /* a batch limit stopped the run */
+    RS_E_SIGINT,      /* SIGINT cancelled the run */
+    RS_E_SIGTERM,     /* SIGTERM (`ralphsup stop`) cancelled the run */
 };
 
 #define RS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -6,7 +6,18 @@
  */
 #pragma once
 
+#include "ralphsup/cli/exitcode.h"
+
 int rs_cli_main(int argc, char **argv);
+
+/*
+ * rs_cli_flush_stdout() - flush stdout at exit (main.c, SIGPIPE ignored) and
+ * return the exit status: @ex when everything was written or when the
+ * reader of a pipe went away (EPIPE: `ralphsup status CONFIG | head -1` is
+ * not a failure, and says nothing); otherwise (ENOSPC, EIO, ...) a message
+ * on stderr and @ex, or 74 when @ex is 0.
+ */
+int rs_cli_flush_stdout(int ex);
 
 /* Subcommands implemented in their own files (cli_*.c). */
 int rs_cmd_init(int argc, char **argv);

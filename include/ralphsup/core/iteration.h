@@ -110,8 +110,6 @@ const char *rs_iteration_kill_detail(const struct rs_iteration *it);
 const char *rs_iteration_session(const struct rs_iteration *it);
 const char *rs_iteration_last_tool(const struct rs_iteration *it);
 const char *rs_iteration_last_progress(const struct rs_iteration *it);
-/* Reset time of a usage-limit rejection (epoch ms), 0 if none. */
-int64_t rs_iteration_usage_reset(const struct rs_iteration *it);
 /* Counters for the closing event. */
 struct rs_iteration_counts {
     int64_t api_messages;

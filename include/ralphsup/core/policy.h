@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ralphsup/base/common.h"
 #include "ralphsup/core/config.h"
 #include "ralphsup/base/utf8.h"
 
@@ -68,20 +69,19 @@ enum rs_verdict_kind {
     RS_VERDICT_TRANSIENT,    /* does not count an attempt; back off and retry */
     RS_VERDICT_FATAL,        /* stop the batch now */
     RS_VERDICT_CANCELLED,    /* requeue at the front, no attempt counted */
-    RS_VERDICT_LIMIT,        /* a batch limit stopped it: requeue, exit 3 */
+    RS_VERDICT_LIMIT,        /* a batch limit stopped it: requeue, RS_E_LIMIT */
 };
 
 struct rs_verdict {
     enum rs_verdict_kind kind;
     bool permanent;          /* ITEM_FAILED: fail the school now, no retry */
-    int exit_code;           /* FATAL: sysexits code; LIMIT: 3 */
+    enum rs_err err;         /* FATAL: what failed (RS_E_UNAVAILABLE, RS_E_AUTH, RS_E_CONFIG); LIMIT, or
+                              * COMPLETED when the same iteration crossed a batch limit: RS_E_LIMIT;
+                              * else RS_OK. The CLI maps it to the exit code. */
     const char *limit;       /* LIMIT: the limit key */
     int64_t wait_until_ms;   /* TRANSIENT usage limit: wait until (epoch ms), else 0 */
     char reason[RS_TEXT_MAX + 1]; /* valid UTF-8, cut at a character boundary with "…" (rs_utf8_copy) */
 };
-
-/* Exit code for an authentication failure (EX_NOPERM). */
-#define RS_EXIT_AUTH 77
 
 /* Classify one finished iteration. */
 void rs_policy_classify(const struct rs_iter_obs *o, struct rs_verdict *v);

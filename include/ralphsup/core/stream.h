@@ -281,7 +281,7 @@ struct rs_stream;
  * event. @opts may be NULL (defaults); it is copied.
  * Return: 0, or -EINVAL if @out or @cb is NULL.
  */
-int rs_stream_new(struct rs_stream **out, const struct rs_stream_opts *opts, rs_stream_event_cb cb, void *userdata);
+int rs_stream_new(const struct rs_stream_opts *opts, rs_stream_event_cb cb, void *userdata, struct rs_stream **out);
 
 /* Free the reader; NULL-safe. Return: NULL. */
 struct rs_stream *rs_stream_free(struct rs_stream *s);

@@ -9,7 +9,7 @@
  * one kills at once).
  *
  * It owns the loop and the batch's lifetime while it runs; the CLI opens the
- * batch (with the lock) and maps the returned exit code.
+ * batch (with the lock) and maps the returned enum rs_err to the exit code.
  */
 #pragma once
 
@@ -25,6 +25,8 @@ struct rs_run_opts {
     double max_cost_usd;           /* >= 0: overrides [limits] max_cost_usd (0 = unlimited); < 0: not given */
     bool tty;                      /* draw a live status line */
     bool no_report;                /* skip the report on finish */
+    int (*exit_code)(int err);     /* required: the CLI's rs_exit_code(), for the exit code that the
+                                    * "stopped" commit, batch-stopped event and line name */
 };
 
 /* Apply the command-line overrides of @o to @l (at start and after every reload). */
@@ -37,8 +39,8 @@ void rs_run_opts_apply(const struct rs_run_opts *o, struct rs_limits *l);
  * (<root>/hooks/<name>.settings.json) are valid, the agent command is found.
  * `start` calls it before its first commit, so a broken input changes
  * nothing.
- * Return: 0, or the exit code (66 no prompt, 78 bad prompt or fragment,
- * 69 agent not found) with the reasons in @d.
+ * Return: 0, or RS_E_NOINPUT (no prompt), RS_E_CONFIG (bad prompt or
+ * fragment), RS_E_UNAVAILABLE (agent not found) with the reasons in @d.
  */
 int rs_supervisor_check(const struct rs_batch *b, const struct rs_run_opts *o, struct rs_diags *d);
 
@@ -55,8 +57,10 @@ char *rs_supervisor_limit_hint(const struct rs_batch *b, const char *limit);
 /*
  * rs_supervisor_run() - run the batch until nothing is pending, a limit
  * stops it, a fatal error occurs or a signal cancels it.
- * Return: the process exit code (docs/cli.md): 0 finished, 3 limit,
- * 69 agent unavailable, 75 too many transient errors, 77 authentication,
- * 78 config, 130/143 cancelled.
+ * Return: how it ended: RS_OK finished, RS_E_LIMIT, RS_E_UNAVAILABLE (agent
+ * unavailable or a fatal API error), RS_E_TRANSIENTS, RS_E_AUTH,
+ * RS_E_CONFIG (a bad model, or the inputs of rs_supervisor_check()),
+ * RS_E_NOINPUT, RS_E_CANTCREAT (the event log), RS_E_IO (the progress file
+ * could not be saved), RS_E_SIGINT / RS_E_SIGTERM cancelled.
  */
-int rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o);
+enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o);

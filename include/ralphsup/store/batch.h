@@ -7,8 +7,8 @@
  * commit it with a structured message and trailers.
  *
  * Used by the CLI commands and by the supervisor. It does not run agents and
- * does not print: problems come back in struct rs_diags, and the caller maps
- * the returned exit code.
+ * does not print: problems come back in struct rs_diags, the result is 0, a
+ * negative errno or an enum rs_err, and the CLI maps it to an exit code.
  */
 #pragma once
 
@@ -37,7 +37,7 @@ struct rs_batch {
 };
 
 enum {
-    RS_BATCH_LOCK = 1 << 0,          /* take the supervisor lock (exit 75 when busy) */
+    RS_BATCH_LOCK = 1 << 0,          /* take the supervisor lock (RS_E_LOCKED when busy) */
     RS_BATCH_NEED_PROGRESS = 1 << 1, /* a missing/invalid progress file is an error */
     RS_BATCH_NO_GIT = 1 << 2,        /* do not open the repository */
     RS_BATCH_NO_SCHOOLS = 1 << 3,    /* do not load the school list */
@@ -59,8 +59,11 @@ struct rs_transition {
 
 /*
  * rs_batch_open() - open the batch named by @config_path.
- * Return: 0 and *out on success; otherwise a sysexits exit code (78 config,
- * 65 data, 66 no progress, 75 locked, 71/74 OS/IO) with the reasons in @diags.
+ * Return: 0 and *out on success; otherwise an enum rs_err with the reasons in
+ * @diags: RS_E_CONFIG (the config, or git refusing a detached HEAD),
+ * RS_E_DATA (school list, aliases, an invalid progress file when
+ * RS_BATCH_NEED_PROGRESS), RS_E_NOINPUT (no config, school list, aliases or
+ * needed progress file), RS_E_LOCKED, RS_E_CANTCREAT (the lock), RS_E_IO.
  */
 int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out, struct rs_diags *diags);
 struct rs_batch *rs_batch_free(struct rs_batch *b);
@@ -69,7 +72,7 @@ struct rs_batch *rs_batch_free(struct rs_batch *b);
  * rs_batch_open_lenient() - for the commands that only signal the running
  * supervisor (`stop`) or only read the progress file (`status`):
  * rs_batch_open() without git and without the school list; when the config
- * itself is invalid (78), open the batch from only the keys that locate it
+ * itself is invalid (RS_E_CONFIG), open the batch from only the keys that locate it
  * (rs_config_load_locator()) instead. Then the config's problems are in
  * @config_problems (print them as a warning: b->cfg holds defaults for
  * everything but [batch] name, root, progress and log_dir). Only
@@ -85,7 +88,7 @@ int rs_batch_open_lenient(const char *config_path, unsigned flags, struct rs_bat
  * loader made (b->prog->repairs, when no rs_batch_reconcile() took them) are
  * appended to the body and to @warn ("repaired: ..."), then cleared.
  * A held git lock defers the commit (warning in @warn); a save failure is
- * an error. Return: 0, or a sysexits code (74) with @warn filled.
+ * an error. Return: 0, or the negative errno of the save with @warn filled.
  */
 int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs_diags *warn);
 
@@ -95,7 +98,7 @@ int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs
  * git lock deferred and no later transition made), commit it as it is,
  * event "uncommitted" (with the last completed school's CSV when [git]
  * include_outputs). A comparison that fails is a warning, never an error.
- * Return: 1 committed, 0 nothing to do, or a sysexits code (74).
+ * Return: 1 committed, 0 nothing to do, or the negative errno of the save.
  */
 int rs_batch_catch_up(struct rs_batch *b, struct rs_diags *warn);
 

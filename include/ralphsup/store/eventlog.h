@@ -55,4 +55,3 @@ void rs_transcript_write_stderr(struct rs_transcript *t, const char *data, size_
 /* Flush the redactor's held-back tail and close. NULL-safe. Return NULL. */
 struct rs_transcript *rs_transcript_close(struct rs_transcript *t);
 const char *rs_transcript_path(const struct rs_transcript *t);
-int64_t rs_transcript_bytes(const struct rs_transcript *t);

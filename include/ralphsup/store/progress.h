@@ -17,6 +17,37 @@
 
 #define RS_PROGRESS_SCHEMA_VERSION 1
 
+/*
+ * The batch's status and an attempt's outcome are enums in memory and
+ * strings only in the file: rs_progress_status_name() / _parse() and
+ * rs_outcome_name() / _parse() (one table each, progress.c) are the only
+ * conversions.
+ */
+enum rs_progress_status {
+    RS_STATUS_INITIALIZED = 0, /* "initialized": nothing run yet (also a file without status) */
+    RS_STATUS_RUNNING,         /* "running": a supervisor runs it, or one was killed */
+    RS_STATUS_FINISHED,        /* "finished": nothing pending any more */
+    RS_STATUS_STOPPED,         /* "stopped": a limit or a fatal error stopped it (see stopped) */
+    RS_STATUS_CANCELLED,       /* "cancelled": SIGINT / SIGTERM / `ralphsup stop` */
+};
+const char *rs_progress_status_name(enum rs_progress_status st);
+/* The status named @s; false (and *out untouched) for a name that is none. */
+bool rs_progress_status_parse(const char *s, enum rs_progress_status *out);
+
+enum rs_outcome {
+    RS_OUTCOME_NONE = 0,    /* absent or null in the file */
+    RS_OUTCOME_COMPLETED,   /* "completed" */
+    RS_OUTCOME_FAILED,      /* "failed": counts as an attempt */
+    RS_OUTCOME_TRANSIENT,   /* "transient" */
+    RS_OUTCOME_CANCELLED,   /* "cancelled" */
+    RS_OUTCOME_STOPPED,     /* "stopped" */
+    RS_OUTCOME_OTHER,       /* a string this version does not know: kept in rs_attempt.outcome_other */
+};
+/* "completed", ...; NULL for RS_OUTCOME_NONE and RS_OUTCOME_OTHER. */
+const char *rs_outcome_name(enum rs_outcome o);
+/* The outcome named @s: RS_OUTCOME_NONE for NULL, RS_OUTCOME_OTHER for an unknown name. */
+enum rs_outcome rs_outcome_parse(const char *s);
+
 /* One attempt at one school (one iteration). */
 struct rs_attempt {
     int attempt;            /* 1-based attempt number for this school */
@@ -25,7 +56,8 @@ struct rs_attempt {
     int64_t finished_ms;
     double cost_usd;
     bool cost_estimated;    /* no result line: cost from streamed usage */
-    char *outcome;          /* "completed" | "failed" | "transient" | "cancelled" | "stopped" */
+    enum rs_outcome outcome;
+    char *outcome_other;    /* RS_OUTCOME_OTHER: the file's string, saved back as it was; else NULL */
     char *reason;           /* human reason, may be NULL for completed */
     char *exit_status;      /* "exit 0", "signal 9 (SIGKILL)", ... */
     char *session_id;       /* may be NULL */
@@ -57,11 +89,9 @@ struct rs_current {
     int supervisor_pid;     /* pid of the ralphsup that runs it */
     int pid;                /* agent pid (also its pgid/sid), 0 until spawned */
     char *run_token;        /* RALPHSUP_RUN_TOKEN of the iteration's process tree */
-    char *session_id;
-    char *last_progress;    /* last RALPH_PROGRESS text */
-    char *last_tool;        /* "Bash: curl ..." */
-    char *waiting;          /* e.g. "usage limit reset at 23:00 UTC", or NULL */
-    char *extra;            /* unknown members (JSON object text) or NULL: kept across saves */
+    char *extra;            /* unknown members (JSON object text) or NULL: kept across saves; the
+                             * session, last tool and progress of a running iteration are in
+                             * logs/live.json (store/live.h), not here */
 };
 
 struct rs_stop {
@@ -90,7 +120,7 @@ struct rs_progress {
     bool cost_estimated;    /* some part of cost_usd is an estimate */
     int64_t events_dropped; /* events that could not be written to events.jsonl (written when > 0) */
     struct rs_stop *stopped;/* why the last run stopped, or NULL */
-    char *status;           /* "initialized" | "running" | "finished" | "stopped" | "cancelled" */
+    enum rs_progress_status status;
     char *extra;            /* unknown top-level members (JSON object text) or NULL: kept across saves */
     /*
      * What loading repaired in memory, one message each (a UTF-8 BOM skipped,
@@ -155,7 +185,8 @@ struct rs_school_state *rs_progress_complete(struct rs_progress *p, const char *
 struct rs_school_state *rs_progress_fail(struct rs_progress *p, const char *name, const char *slug, const char *reason);
 /* Append a copy-able attempt to @s (strings duplicated). */
 struct rs_attempt *rs_school_state_add_attempt(struct rs_school_state *s);
-void rs_current_free(struct rs_current *c);
+/* NULL-safe. Return: NULL. */
+struct rs_current *rs_current_free(struct rs_current *c);
 /* Cost of the finished (completed + failed) schools; their number in *@n (may be NULL). */
 double rs_progress_finished_cost(const struct rs_progress *p, size_t *n);
 void rs_progress_set_stopped(struct rs_progress *p, const char *reason, const char *limit, int64_t now_ms);

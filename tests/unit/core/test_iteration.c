@@ -50,7 +50,7 @@ static void fx_init(struct fx *f, const char *school)
     struct rs_iteration_opts o = {.cfg = f->cfg, .school = school, .school_slug = "university-of-utah",
                                   .note = note, .ud = f};
     cr_assert_eq(rs_iteration_new(&o, &f->it), 0);
-    cr_assert_eq(rs_stream_new(&f->st, NULL, on_ev, f), 0);
+    cr_assert_eq(rs_stream_new(NULL, on_ev, f, &f->st), 0);
 }
 
 static void fx_feed(struct fx *f, const char *line)
@@ -154,7 +154,7 @@ Test(iteration, auth_failure_is_seen_in_the_first_retry)
     struct rs_verdict v;
     rs_policy_classify(&o, &v);
     cr_expect_eq(v.kind, RS_VERDICT_FATAL);
-    cr_expect_eq(v.exit_code, RS_EXIT_AUTH);
+    cr_expect_eq(v.err, RS_E_AUTH);
     fx_free(&f);
 }
 
@@ -384,7 +384,7 @@ static void it_feed(struct rs_iteration *it, const char *line)
 {
     struct fx f = {.it = it};
     struct rs_stream *st;
-    rs_stream_new(&st, NULL, on_ev, &f);
+    rs_stream_new(NULL, on_ev, &f, &st);
     rs_stream_feed(st, line, strlen(line));
     rs_stream_feed(st, "\n", 1);
     rs_stream_free(st);

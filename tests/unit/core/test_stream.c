@@ -146,7 +146,7 @@ static char *run(const char *data, size_t len, size_t step, const struct rs_stre
     struct rs_buf b;
     rs_buf_init(&b);
     struct rs_stream *s;
-    cr_assert_eq(rs_stream_new(&s, o, dump_cb, &b), 0);
+    cr_assert_eq(rs_stream_new(o, dump_cb, &b, &s), 0);
     if (!step)
         step = len ? len : 1;
     for (size_t off = 0; off < len; off += step)
@@ -288,7 +288,7 @@ Test(stream, any_chunking_gives_the_same_events)
             struct rs_buf b;
             rs_buf_init(&b);
             struct rs_stream *s;
-            rs_stream_new(&s, NULL, dump_cb, &b);
+            rs_stream_new(NULL, dump_cb, &b, &s);
             rs_stream_feed(s, data, k);
             rs_stream_feed(s, data + k, len - k);
             rs_buf_printf(&b, "finish=%d\n", rs_stream_finish(s));
@@ -360,7 +360,7 @@ Test(stream, huge_line_skipped_with_flat_memory, .timeout = 30)
     struct rs_stream_opts o = {.max_line_bytes = 1 << 20};
     size_t n[RS_STREAM_NKINDS] = {0};
     struct rs_stream *s;
-    rs_stream_new(&s, &o, count_cb, n);
+    rs_stream_new(&o, count_cb, n, &s);
     static char chunk[65536];
     memset(chunk, 'x', sizeof(chunk));
     memcpy(chunk, "{\"type\":\"user\",\"a\":\"", 20);
@@ -438,7 +438,7 @@ Test(stream, big_lines_are_read_and_the_buffer_shrinks, .timeout = 30)
                     "\\\"csv\\\": \\\"output/big.csv\\\"}\"}]}}\n");
     struct big_ctx c = {.want_school = "Big U"};
     struct rs_stream *s;
-    rs_stream_new(&s, NULL, big_cb, &c);
+    rs_stream_new(NULL, big_cb, &c, &s);
     for (size_t off = 0; off < b.len; off += 65536)
         rs_stream_feed(s, b.data + off, b.len - off < 65536 ? b.len - off : 65536);
     cr_expect_eq(rs_stream_finish(s), 0);
@@ -536,8 +536,8 @@ Test(stream, feed_after_finish_and_idempotent_finish)
 {
     size_t n[RS_STREAM_NKINDS] = {0};
     struct rs_stream *s;
-    cr_assert_eq(rs_stream_new(&s, NULL, count_cb, n), 0);
-    cr_expect_eq(rs_stream_new(NULL, NULL, count_cb, n), -EINVAL);
+    cr_assert_eq(rs_stream_new(NULL, count_cb, n, &s), 0);
+    cr_expect_eq(rs_stream_new(NULL, count_cb, n, NULL), -EINVAL);
     cr_expect_eq(rs_stream_feed(s, "{\"type\":\"a\"}", 12), 0);
     cr_expect_eq(rs_stream_finish(s), 1);
     cr_expect_eq(rs_stream_finish(s), 1);
@@ -595,7 +595,7 @@ Test(stream, string_escapes_nul_and_utf8)
                                   "[{\"type\":\"text\",\"text\":\"%s\"}]}}\n", cases[i].json);
         struct text_ctx c;
         struct rs_stream *s;
-        rs_stream_new(&s, NULL, text_cb, &c);
+        rs_stream_new(NULL, text_cb, &c, &s);
         rs_stream_feed(s, line, strlen(line));
         rs_stream_finish(s);
         struct rs_stream_stats st;
@@ -674,7 +674,7 @@ static struct tool_ctx tool(const char *name, const char *input, size_t input_ma
     memset(&c, 0, sizeof(c));
     struct rs_stream_opts o = {.tool_input_max = input_max};
     struct rs_stream *s;
-    rs_stream_new(&s, &o, tool_cb, &c);
+    rs_stream_new(&o, tool_cb, &c, &s);
     rs_stream_feed(s, line, strlen(line));
     rs_stream_finish(s);
     rs_stream_free(s);

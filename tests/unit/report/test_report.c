@@ -91,7 +91,7 @@ static struct rs_school_state *complete(struct fixture *fx, const char *name, co
     a->started_ms = t0;
     a->finished_ms = t0 + dur_ms;
     a->cost_usd = cost;
-    a->outcome = rs_xstrdup("completed");
+    a->outcome = RS_OUTCOME_COMPLETED;
     fx->prog->cost_usd += cost;
     return s;
 }
@@ -208,14 +208,14 @@ static void write_messy_inputs(struct fixture *fx)
         at->attempt = i;
         at->started_ms = 1760002000000 + i * 100000;
         at->finished_ms = at->started_ms + 50000;
-        at->outcome = rs_xstrdup("failed");
+        at->outcome = RS_OUTCOME_FAILED;
     }
     rs_progress_push_pending(fx->prog, "Pending A", false);
     rs_progress_push_pending(fx->prog, "Pending B", false);
     struct rs_school_state *h = rs_progress_history(fx->prog, "Pending B", "pending-b", true);
     struct rs_attempt *at = rs_school_state_add_attempt(h);
     at->attempt = 1;
-    at->outcome = rs_xstrdup("transient");
+    at->outcome = RS_OUTCOME_TRANSIENT;
 }
 
 static bool has_diag(const struct rs_diags *d, const char *a, const char *b)

@@ -32,7 +32,7 @@ Test(progress, transitions_and_round_trip)
     struct rs_school_state *h = rs_progress_history(p, "A", "a", true);
     struct rs_attempt *a = rs_school_state_add_attempt(h);
     a->attempt = 1;
-    a->outcome = rs_xstrdup("failed");
+    a->outcome = RS_OUTCOME_FAILED;
     a->reason = rs_xstrdup("RALPH_DONE claimed 4 coaches, CSV has 3 rows");
     a->started_ms = 1795561200000;
     a->finished_ms = 1795561260000;
@@ -282,7 +282,7 @@ Test(progress, nested_values_inside_attempts_are_skipped)
     cr_expect_eq(p->completed[0].coaches, 3);
     cr_assert_eq(p->completed[0].nattempts, 2);
     cr_expect_str_eq(p->completed[0].attempts[0].reason, "bad } ] { [ , : in text");
-    cr_expect_str_eq(p->completed[0].attempts[1].outcome, "completed");
+    cr_expect_eq(p->completed[0].attempts[1].outcome, RS_OUTCOME_COMPLETED);
     cr_expect_float_eq(p->completed[0].attempts[1].cost_usd, 0.5, 1e-12);
     rs_progress_free(p);
     rs_diags_deinit(&d);
@@ -315,7 +315,7 @@ Test(progress, every_truncation_is_invalid_json)
     rs_progress_push_pending(p, "P \"1\"", false);
     struct rs_school_state *s = rs_progress_complete(p, "A", "a");
     struct rs_attempt *a = rs_school_state_add_attempt(s);
-    a->outcome = rs_xstrdup("completed");
+    a->outcome = RS_OUTCOME_COMPLETED;
     a->reason = rs_xstrdup("line\nbreak \xf0\x9f\x98\x80");
     a->cost_usd = 0.125;
     rs_progress_fail(p, "B", "b", "no staff page");
@@ -464,7 +464,7 @@ static void expect_state_like_dom(const struct rs_school_state *s, json_t *o)
     for (size_t k = 0; k < s->nattempts; k++) {
         json_t *a = json_array_get(att, k);
         cr_expect_str_eq(s->attempts[k].session_id, json_string_value(json_object_get(a, "session_id")));
-        cr_expect_str_eq(s->attempts[k].outcome, json_string_value(json_object_get(a, "outcome")));
+        cr_expect_str_eq(rs_outcome_name(s->attempts[k].outcome), json_string_value(json_object_get(a, "outcome")));
         cr_expect_eq(s->attempts[k].iteration, json_integer_value(json_object_get(a, "iteration")));
     }
 }
@@ -512,7 +512,7 @@ Test(progress, ten_thousand_schools_load_like_the_dom, .timeout = 60)
     cr_expect_str_eq(p->current->run_token, "x");
     cr_expect_eq(p->iterations, json_integer_value(json_object_get(dom, "iterations")));
     cr_expect_float_eq(p->cost_usd, json_number_value(json_object_get(dom, "cost_usd")), 1e-6);
-    cr_expect_str_eq(p->status, "running");
+    cr_expect_str_eq(rs_progress_status_name(p->status), "running");
     cr_expect_null(p->stopped);
     cr_expect_gt(json_peak, 4 * 1024 * 1024, "the counter counts: the DOM took %zu bytes", json_peak);
     json_decref(dom);
@@ -799,4 +799,65 @@ Test(progress, unknown_members_survive_a_save)
         free(doc);
         free(deep);
     }
+}
+
+Test(progress, status_and_outcome_are_enums_named_only_in_the_file)
+{
+    /* Every name converts both ways, through the one table of each. */
+    for (int st = RS_STATUS_INITIALIZED; st <= RS_STATUS_CANCELLED; st++) {
+        const char *n = rs_progress_status_name((enum rs_progress_status)st);
+        enum rs_progress_status back = RS_STATUS_INITIALIZED;
+        cr_assert(rs_progress_status_parse(n, &back), "%s", n);
+        cr_expect_eq((int)back, st, "%s", n);
+    }
+    enum rs_progress_status untouched = RS_STATUS_STOPPED;
+    cr_expect(!rs_progress_status_parse("paused", &untouched));
+    cr_expect(!rs_progress_status_parse(NULL, &untouched));
+    cr_expect_eq(untouched, RS_STATUS_STOPPED);
+    for (int o = RS_OUTCOME_COMPLETED; o <= RS_OUTCOME_STOPPED; o++)
+        cr_expect_eq((int)rs_outcome_parse(rs_outcome_name((enum rs_outcome)o)), o);
+    cr_expect_str_eq(rs_outcome_name(RS_OUTCOME_FAILED), "failed");
+    cr_expect_eq(rs_outcome_parse(NULL), RS_OUTCOME_NONE);
+    cr_expect_eq(rs_outcome_parse("paused"), RS_OUTCOME_OTHER);
+    cr_expect_null(rs_outcome_name(RS_OUTCOME_NONE));
+
+    /* An outcome this version does not know is kept as written; a null one stays null. */
+    const char *doc = "{\"schema_version\": 1, \"batch_name\": \"b\", \"status\": \"finished\", \"pending\": [], "
+                      "\"failed\": [], \"iterations\": 2, \"cost_usd\": 0, \"completed\": [{\"name\": \"C\", "
+                      "\"attempts\": [{\"iteration\": 1, \"outcome\": \"paused\"}, {\"iteration\": 2, \"outcome\": "
+                      "null}, {\"iteration\": 3, \"outcome\": \"completed\"}]}]}";
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_progress *p = NULL;
+    cr_assert_eq(rs_progress_parse(doc, strlen(doc), "bp.json", &p, &d), 0, "%s", d.n ? d.msgs[0] : "");
+    cr_expect_eq(p->status, RS_STATUS_FINISHED);
+    cr_assert_eq(p->completed[0].nattempts, 3);
+    cr_expect_eq(p->completed[0].attempts[0].outcome, RS_OUTCOME_OTHER);
+    cr_expect_str_eq(p->completed[0].attempts[0].outcome_other, "paused");
+    cr_expect_eq(p->completed[0].attempts[1].outcome, RS_OUTCOME_NONE);
+    cr_expect_eq(p->completed[0].attempts[2].outcome, RS_OUTCOME_COMPLETED);
+    cr_expect_null(p->completed[0].attempts[2].outcome_other);
+    char *out = rs_progress_format(p);
+    json_t *o = json_loads(out, 0, NULL);
+    cr_assert_not_null(o, "%s", out);
+    cr_expect_str_eq(json_string_value(json_object_get(o, "status")), "finished");
+    json_t *att = json_object_get(json_array_get(json_object_get(o, "completed"), 0), "attempts");
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(att, 0), "outcome")), "paused");
+    cr_expect(json_is_null(json_object_get(json_array_get(att, 1), "outcome")));
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(att, 2), "outcome")), "completed");
+    json_decref(o);
+    free(out);
+    rs_progress_free(p);
+
+    /* An unknown status is refused, naming the field and the value. */
+    const char *bad = "{\"schema_version\": 1, \"batch_name\": \"b\", \"status\": \"paused\", \"pending\": [], "
+                      "\"completed\": [], \"failed\": [], \"iterations\": 0, \"cost_usd\": 0}";
+    p = NULL;
+    cr_expect_eq(rs_progress_parse(bad, strlen(bad), "bp.json", &p, &d), RS_PROGRESS_E_INVALID);
+    char *all = rs_diags_join(&d);
+    cr_expect(strstr(all, "status must be one of initialized, running, finished, stopped, cancelled (got \"paused\")"),
+              "%s", all);
+    free(all);
+    rs_progress_free(p);
+    rs_diags_deinit(&d);
 }
