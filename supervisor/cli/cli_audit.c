@@ -35,9 +35,16 @@ static const char audit_help[] =
     "not a completed school, 66 no progress file, 73 cannot write audit.json,\n"
     "78 bad config.\n";
 
+/* The leads this run audited (with --school, audit.json holds the other schools' too). */
+struct run_counts {
+    size_t audited, verified;
+};
+
 static void on_lead(void *ud, const struct rs_audit_lead *l, size_t i, size_t total)
 {
-    (void)ud;
+    struct run_counts *rc = ud;
+    rc->audited++;
+    rc->verified += rs_evidence_result_parse(l->result) == RS_EVIDENCE_VERIFIED;
     printf("[%zu/%zu] %s / %s: %s", i, total, l->school, l->coach && *l->coach ? l->coach : "(no name)", l->result);
     if (l->evidence_url && *l->evidence_url)
         printf(" <%s>", l->evidence_url);
@@ -80,7 +87,8 @@ int rs_cmd_audit(int argc, char **argv)
     }
     rs_cli_print_diags(&b->notices, "ralphsup: warning: ");
     struct rs_auditfile *f = NULL;
-    int r = rs_audit_run(b, school, on_lead, NULL, &f, &d);
+    struct run_counts rc = {0};
+    int r = rs_audit_run(b, school, on_lead, &rc, &f, &d);
     if (r == RS_AUDIT_E_NO_SCHOOL) {
         const struct rs_progress *p = b->prog;
         fprintf(stderr, "ralphsup audit: \"%s\" is not a completed school of %s", school, b->cfg->progress);
@@ -121,7 +129,10 @@ int rs_cmd_audit(int argc, char **argv)
         printf("\nresults: %s\n", rel);
         free(rel);
         free(path);
-        if (counts[RS_EVIDENCE_VERIFIED] != n || problems)
+        if (f->scope)
+            printf("(this run: %zu of %zu %s of %s verified)\n", rc.verified, rc.audited,
+                   rs_plural(rc.audited, "lead", "leads"), f->scope);
+        if (rc.verified != rc.audited || problems)
             ex = RS_EXIT_FAILURE;
     }
     rs_diags_deinit(&d);

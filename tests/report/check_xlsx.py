@@ -187,8 +187,14 @@ def main():
                     break
 
     # 5. Warm leads.
-    warm = [[excel_text(v) for v in r] + [""] * (9 - len(r))
-            for r in list(wb["Warm leads"].iter_rows(values_only=True))[1:]]
+    # The lead columns, then "audit" (ralphsup audit's result, or "not audited").
+    wrows = list(wb["Warm leads"].iter_rows(values_only=True))
+    if wrows and [excel_text(v) for v in wrows[0]] != COLUMNS + ["audit"]:
+        fail(f"Warm leads header {wrows[0]}")
+    for r_i, r in enumerate(wrows[1:], start=2):
+        if len(r) <= len(COLUMNS) or not r[len(COLUMNS)]:
+            fail(f"Warm leads row {r_i}: no audit result")
+    warm = [([excel_text(v) for v in r] + [""] * (9 - len(r)))[:len(COLUMNS)] for r in wrows[1:]]
     want_warm = [r for r in lead_rows if r[6].strip(" \t").lower() in truthy]
     if warm != want_warm:
         fail(f"Warm leads: {len(warm)} rows, expected {len(want_warm)}")
