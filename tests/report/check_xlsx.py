@@ -221,6 +221,10 @@ def main():
         fail(f"Summary coaches {summ.get('Coaches researched (lead rows)')} != {len(crows)}")
     if summ.get("NMDP overlaps (warm leads)") != len(want_warm):
         fail(f"Summary overlaps {summ.get('NMDP overlaps (warm leads)')} != {len(want_warm)}")
+    verified = sum(1 for r in wrows[1:] if len(r) > len(COLUMNS) and r[len(COLUMNS)] == "verified")
+    sv = summ.get("Warm leads verified (ralphsup audit)")
+    if not (sv == verified or (verified == 0 and str(sv).startswith("not audited"))):
+        fail(f"Summary verified {sv!r} != {verified} verified rows on Warm leads")
     if a.expect_rows is not None and (len(crows) != a.expect_rows or len(lead_rows) != a.expect_rows):
         fail(f"{len(lead_rows)} Leads rows and {len(crows)} CSV rows, expected {a.expect_rows}")
     if a.expect_warm is not None and len(warm) != a.expect_warm:
