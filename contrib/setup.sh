@@ -15,6 +15,7 @@ PACKAGES=(
   # build
   gcc g++ meson ninja-build pkg-config git
   libuv1-dev libjansson-dev libgit2-dev libxlsxwriter-dev libtomlplusplus-dev libcriterion-dev
+  libcurl4-openssl-dev libxml2-dev   # `ralphsup audit`: fetch evidence pages, HTML to text
   # runtime helpers: setpriv (parent-death signal), ps/pgrep for tests
   util-linux procps
   # tests and benchmarks: independent xlsx reader, baselines, jq, /usr/bin/time

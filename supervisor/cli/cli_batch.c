@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ralphsup/store/auditfile.h"
 #include "ralphsup/store/batch.h"
 #include "ralphsup/store/live.h"
 #include "ralphsup/cli/cli.h"
@@ -240,7 +241,8 @@ static const char status_help[] =
     "schools, cost spent and the projected total. Safe while a supervisor runs\n"
     "(it only reads the progress file, which is always replaced atomically).\n"
     "A config with errors still works: then only [batch] root, progress and\n"
-    "log_dir are read, with a warning.\n";
+    "log_dir are read, with a warning. When `ralphsup audit` has run, the counts\n"
+    "of its results (output_dir/audit.json) end the list.\n";
 
 /* The running supervisor's live.json (last tool, heartbeat, waiting, cost so far); empty when none. */
 static void load_live(const struct rs_batch *b, pid_t holder, struct rs_live_view *v)
@@ -284,6 +286,68 @@ static void compute_figures(const struct rs_progress *p, int64_t now, struct sta
             f->eta_ms = f->eta_ms - (f->current_ms < (int64_t)f->avg_ms ? f->current_ms : (int64_t)f->avg_ms);
     }
     f->projected = p->cost_usd + f->avg_cost * (double)remaining;
+}
+
+/* The last `ralphsup audit`'s results (audit.json), or NULL; *@problem gets why an existing file is unreadable. */
+static struct rs_auditfile *load_audit(const struct rs_batch *b, char **problem)
+{
+    *problem = NULL;
+    char *path = rs_auditfile_path(b->cfg);
+    struct rs_auditfile *f = NULL;
+    struct rs_diags d;
+    rs_diags_init(&d);
+    int r = rs_auditfile_load(path, &f, &d);
+    if (r == RS_AUDITFILE_E_INVALID)
+        *problem = rs_xstrdup(d.n ? d.msgs[0] : path);
+    else if (r < 0)
+        *problem = rs_xasprintf("%s: %s", path, strerror(-r));
+    rs_diags_deinit(&d);
+    free(path);
+    return f;
+}
+
+static json_t *audit_json(const struct rs_batch *b)
+{
+    char *problem;
+    struct rs_auditfile *f = load_audit(b, &problem);
+    if (!f) {
+        json_t *o = problem ? json_pack("{s:s}", "error", problem) : json_null();
+        free(problem);
+        return o;
+    }
+    size_t counts[RS_EVIDENCE_NRESULTS];
+    size_t n = rs_auditfile_counts(f, counts);
+    char ts[40];
+    json_t *o = json_object();
+    json_object_set_new(o, "finished_at", f->finished_ms ? json_string(rs_time_iso(f->finished_ms, ts, sizeof ts))
+                                                         : json_null());
+    json_object_set_new(o, "leads", json_integer((json_int_t)n));
+    json_t *c = json_object();
+    for (int i = 0; i < RS_EVIDENCE_NRESULTS; i++)
+        json_object_set_new(c, rs_evidence_result_name(i), json_integer((json_int_t)counts[i]));
+    json_object_set_new(o, "counts", c);
+    rs_auditfile_free(f);
+    return o;
+}
+
+static void audit_text(const struct rs_batch *b)
+{
+    char *problem;
+    struct rs_auditfile *f = load_audit(b, &problem);
+    if (problem)
+        printf("audit: unreadable: %s\n", problem);
+    free(problem);
+    if (!f)
+        return;
+    size_t counts[RS_EVIDENCE_NRESULTS];
+    size_t n = rs_auditfile_counts(f, counts);
+    char ts[40];
+    printf("audit: %zu warm %s (%s)", n, rs_plural(n, "lead", "leads"),
+           f->finished_ms ? rs_time_iso(f->finished_ms, ts, sizeof ts) : "not finished");
+    for (int i = 0; i < RS_EVIDENCE_NRESULTS; i++)
+        printf("%s %zu %s", i ? "," : ":", counts[i], rs_evidence_result_name(i));
+    printf("\n");
+    rs_auditfile_free(f);
 }
 
 static json_t *status_json(const struct rs_batch *b, pid_t holder, int64_t now)
@@ -341,6 +405,7 @@ static json_t *status_json(const struct rs_batch *b, pid_t holder, int64_t now)
     } else {
         json_object_set_new(o, "stopped", json_null());
     }
+    json_object_set_new(o, "audit", audit_json(b));
     return o;
 }
 
@@ -396,6 +461,7 @@ static void status_text(const struct rs_batch *b, pid_t holder, int64_t now)
     if (p->events_dropped > 0)
         printf("events: %lld could not be written to %s/events.jsonl (events_dropped in the progress file)\n",
                (long long)p->events_dropped, b->cfg->log_dir);
+    audit_text(b);
 }
 
 int rs_cmd_status(int argc, char **argv)

@@ -117,6 +117,15 @@ static const struct field doctor_fields[] = {
     {"cache_max_age_days", K_INT, CFG(doctor_cache_max_age_days), 0, 0, 3650},
 };
 
+static const struct field audit_fields[] = {
+    {"allow_private", K_BOOL, CFG(audit_allow_private), 0, 0, 0},
+    {"connect_timeout", K_DURATION, CFG(audit_connect_timeout_ms), 0, 100, 10 * MIN_MS},
+    {"timeout", K_DURATION, CFG(audit_timeout_ms), 0, SEC_MS, HOUR_MS},
+    {"max_bytes", K_INT, CFG(audit_max_bytes), 0, 1024, 1024 * MIB},
+    {"per_host_interval", K_DURATION, CFG(audit_per_host_interval_ms), 0, 0, 10 * MIN_MS},
+    {"user_agent", K_STRING, CFG(audit_user_agent), 0, 0, 0},
+};
+
 /* Price keys are money fields of struct rs_price. */
 static const struct field price_fields[] = {
     {"input", K_MONEY, offsetof(struct rs_price, input_per_mtok), 0, 0, 0},
@@ -141,6 +150,7 @@ static const struct section sections[] = {
     {"git", git_fields, RS_ARRAY_SIZE(git_fields), false},
     {"report", report_fields, RS_ARRAY_SIZE(report_fields), false},
     {"doctor", doctor_fields, RS_ARRAY_SIZE(doctor_fields), false},
+    {"audit", audit_fields, RS_ARRAY_SIZE(audit_fields), false},
 };
 
 /*
@@ -719,7 +729,7 @@ static void load_root(struct ctx *c, const struct rs_toml_node *root, struct rs_
                 problem(c, n->line, n->col, n->key, NULL, "unknown section; did you mean '%s'?", hint);
             else
                 problem(c, n->line, n->col, n->key, NULL,
-                        "unknown section (known sections: batch, agent, limits, prices, git, report, doctor)");
+                        "unknown section (known sections: batch, agent, limits, prices, git, report, doctor, audit)");
             continue;
         }
         if (n->kind != RS_TOML_TABLE) {
@@ -797,6 +807,12 @@ static void set_defaults(struct rs_config *cfg, const char *abs_path)
         cfg->report_truthy[i] = rs_xstrdup(default_truthy[i]);
     cfg->doctor_min_free_mb = 500;
     cfg->doctor_cache_max_age_days = 30;
+    cfg->audit_allow_private = false;
+    cfg->audit_connect_timeout_ms = 10 * SEC_MS;
+    cfg->audit_timeout_ms = 30 * SEC_MS;
+    cfg->audit_max_bytes = 5 * MIB;
+    cfg->audit_per_host_interval_ms = SEC_MS;
+    cfg->audit_user_agent = rs_xstrdup("ralphsup-audit/1 (evidence check)");
 }
 
 /* Replace *@p (raw, or NULL for @dflt) by normalize(join(@base, raw)). */
@@ -938,6 +954,7 @@ struct rs_config *rs_config_free(struct rs_config *cfg)
     free(cfg->git_ref);
     free(cfg->git_author_name);
     free(cfg->git_author_email);
+    free(cfg->audit_user_agent);
     free_strv(cfg->report_truthy);
     free(cfg);
     return NULL;

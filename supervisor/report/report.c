@@ -18,7 +18,10 @@
  *   goes to the Problems sheet with file:line:col and the result is partial;
  * - a file missing a required column is skipped (nothing to map) and listed;
  * - the master CSV carries the same (sanitised) cells as the workbook, plus
- *   the OWASP formula prefix when report_csv_escape_formulas is set.
+ *   the OWASP formula prefix when report_csv_escape_formulas is set;
+ * - the Warm leads sheet ends with an "audit" column: the lead's result in
+ *   output_dir/audit.json (`ralphsup audit`, looked up by school and coach
+ *   name), else "not audited"; an unreadable audit.json is a note.
  *
  * Speed (docs/report.md, "Performance"): cells that need no change are used
  * in place, the master CSV is written in 64 KiB pieces, and libxlsxwriter's
@@ -45,6 +48,7 @@
 
 #include "ralphsup/core/config.h"
 #include "ralphsup/core/csv.h"
+#include "ralphsup/store/auditfile.h"
 #include "ralphsup/store/progress.h"
 #include "ralphsup/report/report.h"
 #include "ralphsup/base/utf8.h"
@@ -54,7 +58,7 @@
 #error "libxlsxwriter >= 1.1.4 is required"
 #endif
 
-enum { COL_OVERLAP = 6 };
+enum { COL_COACH = 1, COL_OVERLAP = 6 };
 
 /* Callback value that stops reading a file whose header cannot be mapped. */
 enum { STOP_FILE = 1000 };
@@ -285,6 +289,8 @@ struct gen {
     struct unit *units;
     size_t nunits, capunits;
 
+    struct rs_auditfile *audit;     /* output_dir/audit.json, or NULL */
+
     struct problem *probs;
     size_t nprobs, capprobs;
 
@@ -468,7 +474,7 @@ static void csv_end_record(struct gen *g)
  *
  * A packed row: uint32 Leads row, uint32 Warm leads row (0 = not written
  * there: row 0 is the header), then per column uint32 length, the bytes and
- * a NUL.
+ * a NUL, then the same for the audit cell (Warm leads only).
  */
 #define WQ_BATCH (256u * 1024)
 #define WQ_BATCHES 4
@@ -523,6 +529,13 @@ static void write_batch(struct writer *w, const struct wbatch *b)
             }
             p += len + 1;
         }
+        uint32_t alen = get_u32(&p);
+        if (alen && wr) {
+            lxw_error e = worksheet_write_string(w->warm, wr, RS_REPORT_NCOLS, p, NULL);
+            if (e != LXW_NO_ERROR && w->err == LXW_NO_ERROR)
+                w->err = e;
+        }
+        p += alen + 1;
     }
 }
 
@@ -591,8 +604,9 @@ static void writer_push(struct writer *w)
     w->cur = b ? b : rs_xcalloc(1, sizeof(*b));
 }
 
-/* Queue one row for row @lr of Leads and (when not 0) row @wr of Warm leads. */
-static void writer_row(struct writer *w, uint32_t lr, uint32_t wr, const char *const *val, const size_t *vlen)
+/* Queue one row for row @lr of Leads and (when not 0) row @wr of Warm leads, with its @audit cell there. */
+static void writer_row(struct writer *w, uint32_t lr, uint32_t wr, const char *const *val, const size_t *vlen,
+                       const char *audit)
 {
     struct rs_buf *b = &w->cur->data;
     put_u32(b, lr);
@@ -602,6 +616,10 @@ static void writer_row(struct writer *w, uint32_t lr, uint32_t wr, const char *c
         rs_buf_append(b, val[c], vlen[c]);
         rs_buf_putc(b, '\0');
     }
+    size_t alen = audit ? strlen(audit) : 0;
+    put_u32(b, (uint32_t)alen);
+    rs_buf_append(b, audit ? audit : "", alen);
+    rs_buf_putc(b, '\0');
     if (b->len >= WQ_BATCH)
         writer_push(w);
 }
@@ -637,6 +655,30 @@ static lxw_error writer_finish(struct writer *w)
     rs_buf_deinit(&w->xbuf);
     free(w);
     return e;
+}
+
+/*
+ * The audit cell of the current (warm) row: its result in audit.json, by
+ * the school's progress name and the trimmed coach_name; counts verified.
+ */
+static const char *audit_result(struct gen *g, const struct unit *u)
+{
+    if (!g->audit)
+        return "not audited";
+    const char *c = g->val[COL_COACH];
+    size_t n = g->vlen[COL_COACH];
+    while (n && (*c == ' ' || *c == '\t'))
+        c++, n--;
+    while (n && (c[n - 1] == ' ' || c[n - 1] == '\t'))
+        n--;
+    char *coach = rs_xstrndup(c, n);
+    const struct rs_audit_lead *l = rs_auditfile_find(g->audit, u->name, coach);
+    free(coach);
+    if (!l || !l->result)
+        return "not audited";
+    if (rs_evidence_result_parse(l->result) == RS_EVIDENCE_VERIFIED)
+        g->sum->verified++;
+    return l->result;
 }
 
 static int row_cb(void *ud, const struct rs_csv_record *rec)
@@ -719,8 +761,9 @@ static int row_cb(void *ud, const struct rs_csv_record *rec)
         else
             g->warm_overflow++;
     }
+    const char *audit = warm ? audit_result(g, u) : NULL;
     if (lr || wr)
-        writer_row(g->w, lr, wr, g->val, g->vlen);
+        writer_row(g->w, lr, wr, g->val, g->vlen, audit);
     u->rows++;
     g->sum->rows++;
     if (warm) {
@@ -761,6 +804,23 @@ static void read_unit(struct gen *g, struct unit *u)
 }
 
 /* ---- collecting the inputs -------------------------------------------------- */
+
+/* output_dir/audit.json, when `ralphsup audit` has written one; unreadable: a note, and "not audited". */
+static void load_audit(struct gen *g)
+{
+    char *path = rs_auditfile_path(g->cfg);
+    struct rs_diags d;
+    rs_diags_init(&d);
+    int r = rs_auditfile_load(path, &g->audit, &d);
+    if (r != 0 && r != RS_AUDITFILE_E_NOT_FOUND) {
+        char *disp = display_path(g->cfg, path);
+        add_problem(g, true, disp, 0, 0, "audit results unreadable (%s); the Warm leads are shown as not audited",
+                    d.n ? d.msgs[0] : strerror(r < 0 ? -r : EINVAL));
+        free(disp);
+    }
+    rs_diags_deinit(&d);
+    free(path);
+}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -1100,6 +1160,7 @@ static void write_summary(struct gen *g, const char *date, size_t end_extra)
         {"Pending", (double)(p->npending + running), NULL},
         {"Coaches researched (lead rows)", (double)s->rows, NULL},
         {"NMDP overlaps (warm leads)", (double)s->warm, NULL},
+        {"Warm leads verified (ralphsup audit)", (double)s->verified, NULL},
         {p->cost_estimated ? "Total cost (USD, partly estimated)" : "Total cost (USD)", p->cost_usd, g->f_money},
         {"Average cost per finished school (USD)", finished ? fin_cost / (double)finished : 0, g->f_money},
         {"Total agent time (min)", (double)fin_ms / 60000.0, g->f_num1},
@@ -1113,7 +1174,10 @@ static void write_summary(struct gen *g, const char *date, size_t end_extra)
     };
     for (size_t i = 0; i < RS_ARRAY_SIZE(rows); i++) {
         w_str(g, ws, r, 0, rows[i].label, NULL);
-        w_num(g, ws, r++, 1, rows[i].v, rows[i].f);
+        if (!g->audit && strncmp(rows[i].label, "Warm leads verified", 19) == 0)
+            w_str(g, ws, r++, 1, "not audited (run ralphsup audit)", NULL);
+        else
+            w_num(g, ws, r++, 1, rows[i].v, rows[i].f);
     }
 
     /* Top 10 by overlaps, ties by name: a 10-slot insertion list. */
@@ -1226,6 +1290,7 @@ static void gen_free(struct gen *g)
         free(g->units[i].display);
     }
     free(g->units);
+    rs_auditfile_free(g->audit);
     free(g->prog_display);
     for (size_t i = 0; i < g->nprobs; i++) {
         free(g->probs[i].file);
@@ -1344,6 +1409,8 @@ int rs_report_generate(const struct rs_config *cfg, const struct rs_progress *pr
 
     header_row(&g, g.ws_leads, rs_report_columns, RS_REPORT_NCOLS, leads_widths);
     header_row(&g, g.ws_warm, rs_report_columns, RS_REPORT_NCOLS, leads_widths);
+    w_str(&g, g.ws_warm, 0, RS_REPORT_NCOLS, "audit", g.f_head);
+    note_lxw(&g, worksheet_set_column(g.ws_warm, RS_REPORT_NCOLS, RS_REPORT_NCOLS, 34, NULL));
     worksheet_freeze_panes(g.ws_leads, 1, 0);
     worksheet_freeze_panes(g.ws_warm, 1, 0);
     g.leads_row = g.warm_row = 1;
@@ -1356,6 +1423,7 @@ int rs_report_generate(const struct rs_config *cfg, const struct rs_progress *pr
     }
     csv_end_record(&g);
 
+    load_audit(&g);
     collect_inputs(&g, &first_extra, &end_extra);
     sum->files_extra = end_extra - first_extra;
     g.w = writer_start(g.ws_leads, g.ws_warm);
@@ -1378,7 +1446,7 @@ int rs_report_generate(const struct rs_config *cfg, const struct rs_progress *pr
     if (g.leads_row > 1)
         note_lxw(&g, worksheet_autofilter(g.ws_leads, 0, 0, g.leads_row - 1, RS_REPORT_NCOLS - 1));
     if (g.warm_row > 1)
-        note_lxw(&g, worksheet_autofilter(g.ws_warm, 0, 0, g.warm_row - 1, RS_REPORT_NCOLS - 1));
+        note_lxw(&g, worksheet_autofilter(g.ws_warm, 0, 0, g.warm_row - 1, RS_REPORT_NCOLS));
 
     write_failed(&g);
     write_run(&g, first_extra, end_extra);

@@ -367,6 +367,53 @@ char *rs_batch_relpath(const struct rs_batch *b, const char *abs)
     return rs_config_relpath(b->cfg, abs);
 }
 
+/* Commit @paths as the transition @t (trailers, redaction, deferral): the part both commit functions share. */
+static int commit_transition(struct rs_batch *b, const struct rs_transition *t, const char *const *paths,
+                             size_t npaths, char *repaired, struct rs_diags *warn)
+{
+    char iter[32], att[32], cost[32];
+    snprintf(iter, sizeof iter, "%lld", (long long)t->iteration);
+    snprintf(att, sizeof att, "%d", t->attempt);
+    snprintf(cost, sizeof cost, "%.4f", t->cost_usd);
+    struct rs_git_trailer tr[6];
+    size_t ntr = 0;
+    tr[ntr++] = (struct rs_git_trailer){"Ralphsup-Batch", b->cfg->name};
+    tr[ntr++] = (struct rs_git_trailer){"Ralphsup-Event", t->event};
+    if (t->school)
+        tr[ntr++] = (struct rs_git_trailer){"Ralphsup-School", t->school};
+    if (t->attempt > 0)
+        tr[ntr++] = (struct rs_git_trailer){"Ralphsup-Attempt", att};
+    if (t->iteration > 0)
+        tr[ntr++] = (struct rs_git_trailer){"Ralphsup-Iteration", iter};
+    if (t->cost_usd >= 0)
+        tr[ntr++] = (struct rs_git_trailer){"Ralphsup-Cost-USD", cost};
+
+    char oid[64] = "", err[512] = "";
+    char *subject = rs_redact(t->subject, strlen(t->subject), NULL);
+    char *body = t->body ? rs_redact(t->body, strlen(t->body), NULL) : NULL;
+    if (repaired) {
+        /* Repairs made while loading, saved by a transition other than "reconciled": never silently. */
+        char *all = rs_xasprintf("%s%sRepaired while loading the progress file:\n%s", body ? body : "", body ? "\n\n" : "",
+                                 repaired);
+        free(body);
+        body = all;
+    }
+    int r = rs_git_commit(b->git, paths, npaths, subject, body, tr, ntr, oid, err, sizeof(err));
+    free(subject);
+    free(body);
+    if (rs_git_notice(b->git))
+        rs_diags_add(warn, "git: %s", rs_git_notice(b->git));
+    if (r == RS_GIT_E_DEFERRED) {
+        rs_diags_add(warn, "git: commit \"%s\" deferred: %s (the progress file is saved; the next transition commits it)",
+                     t->subject, err[0] ? err : "repository locked by another git process");
+        return 0;
+    }
+    /* Never fail the batch for the audit trail: the file is saved. */
+    if (r != 0)
+        rs_diags_add(warn, "git: commit \"%s\" failed: %s", t->subject, err[0] ? err : strerror(r < 0 ? -r : EIO));
+    return 0;
+}
+
 int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs_diags *warn)
 {
     int64_t now = rs_now_ms();
@@ -386,54 +433,21 @@ int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs
         free(repaired);
         return 0;
     }
-
-    char iter[32], att[32], cost[32];
-    snprintf(iter, sizeof iter, "%lld", (long long)t->iteration);
-    snprintf(att, sizeof att, "%d", t->attempt);
-    snprintf(cost, sizeof cost, "%.4f", t->cost_usd);
-    struct rs_git_trailer tr[6];
-    size_t ntr = 0;
-    tr[ntr++] = (struct rs_git_trailer){"Ralphsup-Batch", b->cfg->name};
-    tr[ntr++] = (struct rs_git_trailer){"Ralphsup-Event", t->event};
-    if (t->school)
-        tr[ntr++] = (struct rs_git_trailer){"Ralphsup-School", t->school};
-    if (t->attempt > 0)
-        tr[ntr++] = (struct rs_git_trailer){"Ralphsup-Attempt", att};
-    if (t->iteration > 0)
-        tr[ntr++] = (struct rs_git_trailer){"Ralphsup-Iteration", iter};
-    if (t->cost_usd >= 0)
-        tr[ntr++] = (struct rs_git_trailer){"Ralphsup-Cost-USD", cost};
-
     const char *paths[2] = {b->cfg->progress, NULL};
     size_t npaths = 1;
     if (t->extra_path && b->cfg->git_include_outputs && rs_file_exists(t->extra_path))
         paths[npaths++] = t->extra_path;
+    r = commit_transition(b, t, paths, npaths, repaired, warn);
+    free(repaired);
+    return r;
+}
 
-    char oid[64] = "", err[512] = "";
-    char *subject = rs_redact(t->subject, strlen(t->subject), NULL);
-    char *body = t->body ? rs_redact(t->body, strlen(t->body), NULL) : NULL;
-    if (repaired) {
-        /* Repairs made while loading, saved by a transition other than "reconciled": never silently. */
-        char *all = rs_xasprintf("%s%sRepaired while loading the progress file:\n%s", body ? body : "", body ? "\n\n" : "",
-                                 repaired);
-        free(body);
-        body = all;
-        free(repaired);
-    }
-    r = rs_git_commit(b->git, paths, npaths, subject, body, tr, ntr, oid, err, sizeof(err));
-    free(subject);
-    free(body);
-    if (rs_git_notice(b->git))
-        rs_diags_add(warn, "git: %s", rs_git_notice(b->git));
-    if (r == RS_GIT_E_DEFERRED) {
-        rs_diags_add(warn, "git: commit \"%s\" deferred: %s (the progress file is saved; the next transition commits it)",
-                     t->subject, err[0] ? err : "repository locked by another git process");
+int rs_batch_commit_files(struct rs_batch *b, const struct rs_transition *t, const char *const *paths, size_t npaths,
+                          struct rs_diags *warn)
+{
+    if (!b->git || npaths == 0)
         return 0;
-    }
-    /* Never fail the batch for the audit trail: the file is saved. */
-    if (r != 0)
-        rs_diags_add(warn, "git: commit \"%s\" failed: %s", t->subject, err[0] ? err : strerror(r < 0 ? -r : EIO));
-    return 0;
+    return commit_transition(b, t, paths, npaths, NULL, warn);
 }
 
 int rs_batch_catch_up(struct rs_batch *b, struct rs_diags *warn)

@@ -742,12 +742,21 @@ def main(argv=None):
     ap.add_argument("--max-seconds", type=float, default=3600.0,
                     help="stop by itself after this many seconds (default 3600)")
     ap.add_argument("--check", action="store_true", help="only validate the scenario and exit")
+    ap.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                    help="a variable for every reply, like the scenario's top-level vars (e.g. the demo's "
+                         "evidence_base, the address of its local evidence pages)")
     args = ap.parse_args(argv)
     try:
         scenario = load_scenario(args.scenario)
     except ScenarioError as e:
         print("fakeapi: scenario error: %s" % e, file=sys.stderr)
         return 2
+    for nv in args.var:
+        name, sep, value = nv.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            print("fakeapi: --var expects NAME=VALUE, got %r" % nv, file=sys.stderr)
+            return 2
+        scenario["vars"][name] = value
     if args.check:
         print("fakeapi: %s ok (%d routes)" % (args.scenario, len(scenario["routes"])))
         return 0

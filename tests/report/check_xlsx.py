@@ -187,8 +187,14 @@ def main():
                     break
 
     # 5. Warm leads.
-    warm = [[excel_text(v) for v in r] + [""] * (9 - len(r))
-            for r in list(wb["Warm leads"].iter_rows(values_only=True))[1:]]
+    # The lead columns, then "audit" (ralphsup audit's result, or "not audited").
+    wrows = list(wb["Warm leads"].iter_rows(values_only=True))
+    if wrows and [excel_text(v) for v in wrows[0]] != COLUMNS + ["audit"]:
+        fail(f"Warm leads header {wrows[0]}")
+    for r_i, r in enumerate(wrows[1:], start=2):
+        if len(r) <= len(COLUMNS) or not r[len(COLUMNS)]:
+            fail(f"Warm leads row {r_i}: no audit result")
+    warm = [([excel_text(v) for v in r] + [""] * (9 - len(r)))[:len(COLUMNS)] for r in wrows[1:]]
     want_warm = [r for r in lead_rows if r[6].strip(" \t").lower() in truthy]
     if warm != want_warm:
         fail(f"Warm leads: {len(warm)} rows, expected {len(want_warm)}")
@@ -215,6 +221,10 @@ def main():
         fail(f"Summary coaches {summ.get('Coaches researched (lead rows)')} != {len(crows)}")
     if summ.get("NMDP overlaps (warm leads)") != len(want_warm):
         fail(f"Summary overlaps {summ.get('NMDP overlaps (warm leads)')} != {len(want_warm)}")
+    verified = sum(1 for r in wrows[1:] if len(r) > len(COLUMNS) and r[len(COLUMNS)] == "verified")
+    sv = summ.get("Warm leads verified (ralphsup audit)")
+    if not (sv == verified or (verified == 0 and str(sv).startswith("not audited"))):
+        fail(f"Summary verified {sv!r} != {verified} verified rows on Warm leads")
     if a.expect_rows is not None and (len(crows) != a.expect_rows or len(lead_rows) != a.expect_rows):
         fail(f"{len(lead_rows)} Leads rows and {len(crows)} CSV rows, expected {a.expect_rows}")
     if a.expect_warm is not None and len(warm) != a.expect_warm:

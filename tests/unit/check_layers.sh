@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The 'layers' test: the dependency direction of supervisor/, checked on the
 # built static libraries (docs/architecture.md) and on the sources.
-#   check_layers.sh NM SRCDIR base.a core.a store.a report.a run.a cli.a
+#   check_layers.sh NM SRCDIR base.a core.a store.a report.a audit.a run.a cli.a
 # Fails when
 #   - a library's undefined symbols include one that only a library above it
 #     defines (a call that reaches upward: base <- core <- store <- report <-
-#     run <- cli);
+#     audit <- run <- cli), or audit uses report (they are siblings above
+#     store: neither may call the other);
 #   - a library calls an outside library its layer must not use: base is libc
 #     only; core no libuv (uv_), libgit2 (git_), libxlsxwriter (lxw_,
 #     workbook_, worksheet_); store no libuv or libxlsxwriter; report no libuv;
+#     libcurl (curl_) and libxml2 (xml*, html*) only in audit, which uses
+#     neither libuv nor libxlsxwriter;
 #   - core reads the clock or writes files (it is pure: time is an argument,
 #     writes belong to store);
 #   - a source or header of a layer includes the header of a layer above it,
@@ -20,7 +23,7 @@
 set -euo pipefail
 NM=$1; SRC=$2; shift 2
 [ -d "$SRC/supervisor" ] || { echo "check_layers: $SRC: not the source tree (no supervisor/)" >&2; exit 2; }
-names=(base core store report run cli)
+names=(base core store report audit run cli)
 if [ $# -ne ${#names[@]} ]; then
   echo "check_layers: expected ${#names[@]} libraries (${names[*]}), got $#" >&2
   exit 2
@@ -54,18 +57,30 @@ for i in "${!names[@]}"; do
   done
 done
 
+# 1b. audit and report are siblings: audit must not use report either.
+while read -r sym; do
+  [ -n "$sym" ] && say "audit (${libs[4]##*/}) uses $sym, which report defines: audit and report are siblings above store"
+done < <(comm -12 "$tmp/undef.4" "$tmp/def.3")
+
 # 2. Outside libraries by layer (an extended regex on the symbol name).
+net='curl_|xml|html'
 declare -A forbidden=(
-  [base]='^(uv_|git_|lxw_|workbook_|worksheet_|json_|toml)'
-  [core]='^(uv_|git_|lxw_|workbook_|worksheet_)'
-  [store]='^(uv_|lxw_|workbook_|worksheet_)'
-  [report]='^uv_'
+  [base]="^(uv_|git_|lxw_|workbook_|worksheet_|json_|toml|$net)"
+  [core]="^(uv_|git_|lxw_|workbook_|worksheet_|$net)"
+  [store]="^(uv_|lxw_|workbook_|worksheet_|$net)"
+  [report]="^(uv_|$net)"
+  [audit]='^(uv_|lxw_|workbook_|worksheet_)'
+  [run]="^($net)"
+  [cli]="^($net)"
 )
 declare -A why=(
   [base]='base is libc only'
-  [core]='core must not use libuv, libgit2 or libxlsxwriter'
-  [store]='store must not use libuv or libxlsxwriter'
-  [report]='report must not use libuv'
+  [core]='core must not use libuv, libgit2, libxlsxwriter, libcurl or libxml2'
+  [store]='store must not use libuv, libxlsxwriter, libcurl or libxml2'
+  [report]='report must not use libuv, libcurl or libxml2'
+  [audit]='audit must not use libuv or libxlsxwriter'
+  [run]='only audit uses libcurl and libxml2'
+  [cli]='only audit uses libcurl and libxml2'
 )
 # 3. core is pure: no clock, no file writes.
 impure='^(rs_now_ms|rs_mono_ms|time|clock_gettime|gettimeofday|rs_file_write_atomic|rs_fsync_parent_dir|rs_mkdir_p|rename|renameat|unlink|fsync|mkdir|ftruncate)$'

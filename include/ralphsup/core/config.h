@@ -103,6 +103,14 @@ struct rs_config {
     /* [doctor] */
     int64_t doctor_min_free_mb;
     int64_t doctor_cache_max_age_days;
+
+    /* [audit] (docs/audit.md) */
+    bool audit_allow_private;          /* fetch from loopback/private/link-local addresses; default false */
+    int64_t audit_connect_timeout_ms;  /* default 10s */
+    int64_t audit_timeout_ms;          /* whole transfer, redirects included; default 30s */
+    int64_t audit_max_bytes;           /* body bytes read per page; default 5 MiB */
+    int64_t audit_per_host_interval_ms;/* between two requests to one host; default 1s */
+    char *audit_user_agent;
 };
 
 /* Positive return codes of rs_config_load(). */

@@ -38,6 +38,7 @@ struct rs_report_summary {
     size_t files_extra;        /* other *.csv in output_dir that no completed school names: listed, not read */
     size_t rows;               /* lead rows in the master CSV (and on the Leads sheet) */
     size_t warm;               /* rows whose nmdp_overlap is truthy */
+    size_t verified;           /* warm rows that `ralphsup audit` verified (output_dir/audit.json) */
     size_t replaced;           /* invalid UTF-8 sequences / XML-illegal chars replaced by U+FFFD */
     size_t truncated;          /* cells cut to 32,767 characters */
     size_t escaped;            /* master-CSV cells prefixed with ' (formula neutralisation) */
@@ -53,7 +54,8 @@ void rs_report_summary_deinit(struct rs_report_summary *sum);
 /*
  * rs_report_generate() - write the master CSV and the workbook.
  * @cfg: name, root, progress, output_dir, report_dir, report_truthy and
- *       report_csv_escape_formulas are used.
+ *       report_csv_escape_formulas are used; output_dir/audit.json, when
+ *       present, gives the Warm leads sheet's audit column.
  * @prog: the batch state (completed entries name the CSVs, relative to root).
  * @date: "YYYY-MM-DD", used in the file names.
  * @out_dir: where to write; NULL means cfg->report_dir (created if missing).

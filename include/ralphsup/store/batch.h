@@ -47,7 +47,7 @@ enum {
 struct rs_transition {
     const char *event;   /* Ralphsup-Event: init, reset, reconciled, started, completed, failed,
                           * attempt-failed, requeued, limits-reloaded, finished, stopped, recovered,
-                          * uncommitted */
+                          * uncommitted, audit */
     const char *school;  /* or NULL */
     int attempt;         /* 0 = none */
     int64_t iteration;   /* 0 = none */
@@ -91,6 +91,16 @@ int rs_batch_open_lenient(const char *config_path, unsigned flags, struct rs_bat
  * an error. Return: 0, or the negative errno of the save with @warn filled.
  */
 int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs_diags *warn);
+
+/*
+ * rs_batch_commit_files() - commit @paths (written by the caller; the
+ * progress file is neither saved nor included) as the transition @t, with
+ * the same trailers as rs_batch_commit(). Used by `audit` for audit.json.
+ * Nothing to do without git. A commit that fails or is deferred is a
+ * warning in @warn. Return: 0.
+ */
+int rs_batch_commit_files(struct rs_batch *b, const struct rs_transition *t, const char *const *paths, size_t npaths,
+                          struct rs_diags *warn);
 
 /*
  * rs_batch_catch_up() - when the progress file on disk is not what the

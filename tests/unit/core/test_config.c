@@ -143,6 +143,11 @@ Test(config, defaults, .timeout = 5)
     cr_expect_null(cfg->report_truthy[4]);
     cr_expect_eq(cfg->doctor_min_free_mb, 500);
     cr_expect_eq(cfg->doctor_cache_max_age_days, 30);
+    cr_expect(!cfg->audit_allow_private);
+    cr_expect_eq(cfg->audit_connect_timeout_ms, 10000);
+    cr_expect_eq(cfg->audit_timeout_ms, 30000);
+    cr_expect_eq(cfg->audit_max_bytes, 5 * 1048576);
+    cr_expect_eq(cfg->audit_per_host_interval_ms, 1000);
     cr_expect_eq(d.n, 0);
 
     cr_expect_null(rs_config_free(cfg));
@@ -206,6 +211,12 @@ Test(config, full_fixture_every_key, .timeout = 5)
     cr_expect_str_eq(cfg->report_truthy[1], "ja");
     cr_expect_eq(cfg->doctor_min_free_mb, 100);
     cr_expect_eq(cfg->doctor_cache_max_age_days, 7);
+    cr_expect(cfg->audit_allow_private);
+    cr_expect_eq(cfg->audit_connect_timeout_ms, 3000);
+    cr_expect_eq(cfg->audit_timeout_ms, 20000);
+    cr_expect_eq(cfg->audit_max_bytes, 1048576);
+    cr_expect_eq(cfg->audit_per_host_interval_ms, 250);
+    cr_expect_str_eq(cfg->audit_user_agent, "test-agent/1");
 
     rs_config_free(cfg);
     rs_diags_deinit(&d);
@@ -855,4 +866,26 @@ Test(config, locator_missing_file, .timeout = 5)
     struct rs_config *cfg = NULL;
     cr_expect_eq(rs_config_load_locator("/nonexistent/ralphsup/c.toml", &cfg), -ENOENT);
     cr_expect_null(cfg);
+}
+
+Test(config, audit_section_keys_checked, .timeout = 5)
+{
+    const char *dir = tmpdir();
+    char *path;
+    struct rs_config *cfg = NULL;
+    struct rs_diags d;
+    rs_diags_init(&d);
+    int r = load_text(dir,
+                      "[batch]\nschools = \"s.json\"\n[audit]\nallow_privat = true\nmax_bytes = 10\n"
+                      "per_host_interval = \"soon\"\nallow_private = \"yes\"\n",
+                      &path, &cfg, &d);
+    cr_expect_eq(r, RS_CONFIG_E_INVALID);
+    char *all = joined(&d);
+    cr_expect(has_diag(&d, "c.toml:4:1: [audit] allow_privat: unknown key; did you mean 'allow_private'?"), "%s", all);
+    cr_expect(has_diag(&d, "c.toml:5:13: [audit] max_bytes: expected an integer between 1024 and"), "%s", all);
+    cr_expect(has_diag(&d, "c.toml:6:21: [audit] per_host_interval: expected a duration"), "%s", all);
+    cr_expect(has_diag(&d, "c.toml:7:17: [audit] allow_private: expected true or false"), "%s", all);
+    free(all);
+    rs_diags_deinit(&d);
+    free(path);
 }

@@ -507,3 +507,47 @@ Test(report, sanitize_replaces_counts_and_truncates)
     rs_buf_deinit(&in);
     rs_buf_deinit(&b);
 }
+
+Test(report, audit_results_on_warm_leads, .timeout = 60)
+{
+    struct fixture fx;
+    fixture_init(&fx, false);
+    write_str(fx.cfg->output_dir, "one.csv",
+              "school,coach_name,title,sport,email,phone,nmdp_overlap,overlap_evidence,source_url\n"
+              "One, Jane Doe ,Coach,Swim,,,yes,,\n"
+              "One,John Roe,Coach,Swim,,,yes,,\n"
+              "One,Kim Lee,Coach,Swim,,,yes,,\n"
+              "One,Pat No,Coach,Swim,,,no,,\n");
+    complete(&fx, "One", "output/one.csv", 0.5, 1760000000000, 60000);
+    struct rs_report_summary sum;
+    /* No audit.json: nothing verified (the sheet says "not audited"). */
+    cr_assert_eq(rs_report_generate(fx.cfg, fx.prog, "2026-01-02", NULL, &sum, NULL), 0);
+    cr_expect_eq(sum.verified, 0);
+    cr_expect_eq(run_checker(&sum, "--expect-warm 3"), 0);
+    rs_report_summary_deinit(&sum);
+
+    /* Two results, looked up by school and trimmed coach name; another school's lead does not count. */
+    write_str(fx.cfg->output_dir, "audit.json",
+              "{\"schema_version\": 1, \"leads\": ["
+              "{\"school\": \"One\", \"coach\": \"Jane Doe\", \"result\": \"verified\"},"
+              "{\"school\": \"One\", \"coach\": \"John Roe\", \"result\": \"unreachable (HTTP 404)\"},"
+              "{\"school\": \"Two\", \"coach\": \"Kim Lee\", \"result\": \"verified\"}]}");
+    struct rs_diags d;
+    rs_diags_init(&d);
+    cr_assert_eq(rs_report_generate(fx.cfg, fx.prog, "2026-01-02", NULL, &sum, &d), 0);
+    cr_expect_eq(d.n, 0);
+    cr_expect_eq(sum.verified, 1);
+    cr_expect_eq(run_checker(&sum, "--expect-warm 3"), 0);
+    rs_report_summary_deinit(&sum);
+
+    /* An unreadable audit.json: a note, nothing verified. */
+    write_str(fx.cfg->output_dir, "audit.json", "{\"schema_version\": 1, \"leads\": [{\"school\": 1}]}");
+    cr_assert_eq(rs_report_generate(fx.cfg, fx.prog, "2026-01-02", NULL, &sum, &d), 0);
+    cr_expect_eq(sum.verified, 0);
+    char *all = rs_diags_join(&d);
+    cr_expect(all && strstr(all, "note: output/audit.json: audit results unreadable ("), "%s", all ? all : "");
+    free(all);
+    rs_diags_deinit(&d);
+    rs_report_summary_deinit(&sum);
+    fixture_fini(&fx);
+}
