@@ -856,3 +856,47 @@ Test(config, locator_missing_file, .timeout = 5)
     cr_expect_eq(rs_config_load_locator("/nonexistent/ralphsup/c.toml", &cfg), -ENOENT);
     cr_expect_null(cfg);
 }
+
+Test(config, verify_section, .timeout = 5)
+{
+    const char *dir = tmpdir();
+    char *path;
+    struct rs_config *cfg = NULL;
+    struct rs_diags d;
+    rs_diags_init(&d);
+    cr_assert_eq(load_text(dir, "[batch]\nschools = \"s.json\"\n", &path, &cfg, &d), 0);
+    cr_expect_eq(cfg->verify_level, RS_VERIFY_LEADS, "the default checks every lead rule");
+    cr_expect(cfg->verify_max_yes_share == 0.5);
+    rs_config_free(cfg);
+    free(path);
+    cfg = NULL;
+
+    cr_assert_eq(load_text(dir, "[batch]\nschools = \"s.json\"\n[verify]\nlevel = \"counts\"\nmax_yes_share = 0.8\n",
+                           &path, &cfg, &d),
+                 0);
+    cr_expect_eq(cfg->verify_level, RS_VERIFY_COUNTS);
+    cr_expect(cfg->verify_max_yes_share == 0.8);
+    rs_config_free(cfg);
+    free(path);
+    cfg = NULL;
+    cr_assert_eq(load_text(dir, "[batch]\nschools = \"s.json\"\n[verify]\nmax_yes_share = 1\n", &path, &cfg, &d), 0);
+    cr_expect(cfg->verify_max_yes_share == 1.0);
+    rs_config_free(cfg);
+    free(path);
+    cfg = NULL;
+
+    int r = load_text(dir,
+                      "[batch]\nschools = \"s.json\"\n[verify]\nlevel = \"all\"\nmax_yes_share = 1.5\n"
+                      "max_yes_shares = 0.1\n[verif]\n",
+                      &path, &cfg, &d);
+    cr_expect_eq(r, RS_CONFIG_E_INVALID);
+    char *all = joined(&d);
+    cr_expect_eq(d.n, 4, "%s", all);
+    cr_expect(has_diag(&d, "c.toml:4:9: [verify] level: expected \"leads\" or \"counts\", got \"all\""), "%s", all);
+    cr_expect(has_diag(&d, "c.toml:5:17: [verify] max_yes_share: expected a share from 0 to 1, got 1.5"), "%s", all);
+    cr_expect(has_diag(&d, "c.toml:6:1: [verify] max_yes_shares: unknown key"), "%s", all);
+    cr_expect(has_diag(&d, "[verif]: unknown section; did you mean 'verify'?"), "%s", all);
+    free(all);
+    rs_diags_deinit(&d);
+    free(path);
+}
