@@ -119,6 +119,7 @@ struct rs_iteration {
     char *csv_rel;
     char *review;
     char **domains;  /* copy of o.email_domains */
+    char *done_school; /* the RALPH_DONE's school (canonical when the aliases know it) */
 };
 
 /* Keep outside text: made valid UTF-8 and cut at a character boundary with "…" past CAP bytes. */
@@ -192,6 +193,7 @@ struct rs_iteration *rs_iteration_free(struct rs_iteration *it)
     free(it->csv_abs);
     free(it->csv_rel);
     free(it->review);
+    free(it->done_school);
     for (size_t i = 0; i < it->o.nemail_domains; i++)
         free(it->domains[i]);
     free(it->domains);
@@ -238,6 +240,8 @@ static void on_marker(struct rs_iteration *it, const struct rs_marker *m)
     }
     it->final_kind = (int)m->kind;
     if (m->kind == RS_MARKER_DONE) {
+        const char *canon = it->o.aliases ? rs_aliases_resolve(it->o.aliases, m->school) : NULL;
+        replace(&it->done_school, canon ? canon : m->school);
         free(it->done_csv); /* a path: kept as written, to be verified */
         it->done_csv = m->csv ? rs_xstrdup(m->csv) : NULL;
         it->done_coaches = m->coaches;
@@ -738,13 +742,15 @@ static void verify_done(struct rs_iteration *it)
     struct stat st;
     int64_t mtime_ms = stat(real, &st) == 0 ? (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 : 0;
     const char *aliases[64];
-    size_t naliases = rs_aliases_of(it->o.aliases, it->school, aliases, RS_ARRAY_SIZE(aliases));
+    /* Replay without --school checks the rows against the school the marker names. */
+    const char *school = it->school[0] ? it->school : it->done_school ? it->done_school : "";
+    size_t naliases = rs_aliases_of(it->o.aliases, school, aliases, RS_ARRAY_SIZE(aliases));
     struct rs_verify_opts vo = {
         .level = cfg->verify_level,
         .max_yes_share = cfg->verify_max_yes_share,
         .truthy = (const char *const *)cfg->report_truthy,
         .ntruthy = cfg->nreport_truthy,
-        .school = it->school,
+        .school = school,
         .aliases = aliases,
         .naliases = naliases < RS_ARRAY_SIZE(aliases) ? naliases : RS_ARRAY_SIZE(aliases),
         .email_domains = it->o.email_domains,
