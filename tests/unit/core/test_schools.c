@@ -142,6 +142,16 @@ Test(schools, shipped_west_list_loads)
         cr_expect_str_eq(s->conference, conf[i].conf, "%s", conf[i].who);
     }
     cr_expect_str_eq(rs_schools_find(l, a, "university of colorado boulder")->name, "University of Colorado");
+    /* Every school carries its athletics site; all but the Air Force Academy their e-mail domain. */
+    for (size_t i = 0; i < l->n; i++) {
+        cr_expect(l->v[i].athletics_url && strncmp(l->v[i].athletics_url, "https://", 8) == 0, "%s", l->v[i].name);
+        if (strcmp(l->v[i].name, "United States Air Force Academy") != 0)
+            cr_expect_geq(l->v[i].nemail_domains, 1, "%s", l->v[i].name);
+    }
+    const struct rs_school *cu = rs_schools_find(l, a, "CU Boulder");
+    cr_expect_str_eq(cu->athletics_url, "https://cubuffs.com");
+    cr_assert_eq(cu->nemail_domains, 1);
+    cr_expect_str_eq(cu->email_domains[0], "colorado.edu");
     l = rs_school_list_free(l);
     a = rs_aliases_free(a);
     cr_expect_null(l);
