@@ -204,6 +204,8 @@ Test(config, full_fixture_every_key, .timeout = 5)
     cr_expect(cfg->report_csv_bom);
     cr_assert_eq(cfg->nreport_truthy, 2);
     cr_expect_str_eq(cfg->report_truthy[1], "ja");
+    cr_expect_eq(cfg->verify_level, RS_VERIFY_COUNTS);
+    cr_expect(cfg->verify_max_yes_share == 0.25);
     cr_expect_eq(cfg->doctor_min_free_mb, 100);
     cr_expect_eq(cfg->doctor_cache_max_age_days, 7);
 
