@@ -500,6 +500,7 @@ int rs_cmd_replay(int argc, char **argv)
     struct rs_batch *b = NULL;
     struct rs_diags d;
     rs_diags_init(&d);
+    const struct rs_school *scp = NULL; /* the school, when --school named one of the batch */
     if (config) {
         int ex = rs_exit_code(rs_batch_open(config, RS_BATCH_NO_GIT, &b, &d));
         free(found_config);
@@ -518,6 +519,7 @@ int rs_cmd_replay(int argc, char **argv)
                 return RS_EXIT_USAGE;
             }
             school = sc->name;
+            scp = sc;
         }
     } else {
         char *dir = rs_path_dirname(path);
@@ -536,8 +538,11 @@ int rs_cmd_replay(int argc, char **argv)
         return RS_EXIT_NOINPUT;
     }
     struct replay_ctx rc = {.quiet = quiet};
+    /* No attempt start: a replay cannot tell when the CSV was written, so its mtime is not checked. */
     struct rs_iteration_opts io = {.cfg = cfg, .aliases = b ? b->aliases : NULL, .school = school,
-                                   .note = replay_note, .ud = &rc};
+                                   .school_slug = scp ? scp->slug : NULL, .note = replay_note, .ud = &rc,
+                                   .email_domains = scp ? (const char *const *)scp->email_domains : NULL,
+                                   .nemail_domains = scp ? scp->nemail_domains : 0};
     rs_iteration_new(&io, &rc.it);
     struct rs_stream *st = NULL;
     struct rs_stream_opts so = {.max_line_bytes = (size_t)cfg->limits.max_line_bytes};

@@ -410,6 +410,9 @@ static void check_prompt(struct doctor *d)
         .max_attempts = (int)cfg->limits.max_attempts_per_school,
         .previous_failure = "",
         .batch_name = cfg->name ? cfg->name : "",
+        .school_athletics_url = s->athletics_url ? s->athletics_url : "",
+        .cache_dir = cfg->cache_dir ? cfg->cache_dir : "",
+        .budget_usd = "unlimited",
     };
     char *text = rs_prompt_render(pr, &pv);
     size_t len = text ? strlen(text) : 0;

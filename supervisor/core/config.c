@@ -43,6 +43,8 @@ enum kind {
     K_ORDER,    /* "priority" | "list" */
     K_REF,      /* "HEAD" | "refs/heads/..." */
     K_IDENT,    /* author name / e-mail: no '<', '>' or control characters */
+    K_LEVEL,    /* [verify] level: "leads" | "counts" */
+    K_SHARE,    /* a fraction: a number from 0 to 1 */
 };
 
 struct field {
@@ -112,6 +114,11 @@ static const struct field report_fields[] = {
     {"truthy", K_STRINGS, CFG(report_truthy), CFG(nreport_truthy), 0, 0},
 };
 
+static const struct field verify_fields[] = {
+    {"level", K_LEVEL, CFG(verify_level), 0, 0, 0},
+    {"max_yes_share", K_SHARE, CFG(verify_max_yes_share), 0, 0, 0},
+};
+
 static const struct field doctor_fields[] = {
     {"min_free_mb", K_INT, CFG(doctor_min_free_mb), 0, 0, 10000000},
     {"cache_max_age_days", K_INT, CFG(doctor_cache_max_age_days), 0, 0, 3650},
@@ -149,6 +156,7 @@ static const struct section sections[] = {
     {"prices", NULL, 0, false},
     {"git", git_fields, RS_ARRAY_SIZE(git_fields), false},
     {"report", report_fields, RS_ARRAY_SIZE(report_fields), false},
+    {"verify", verify_fields, RS_ARRAY_SIZE(verify_fields), false},
     {"doctor", doctor_fields, RS_ARRAY_SIZE(doctor_fields), false},
     {"audit", audit_fields, RS_ARRAY_SIZE(audit_fields), false},
 };
@@ -399,6 +407,28 @@ static void set_money(struct ctx *c, const struct rs_toml_node *n, const char *s
     *dst = v;
 }
 
+/* A fraction from 0 to 1 ([verify] max_yes_share). */
+static void set_share(struct ctx *c, const struct rs_toml_node *n, const char *sec, const char *key, double *dst)
+{
+    double v;
+    if (n->kind == RS_TOML_INTEGER)
+        v = (double)n->integer;
+    else if (n->kind == RS_TOML_FLOAT)
+        v = n->real;
+    else {
+        problem(c, n->vline, n->vcol, sec, key, "expected a share (a number from 0 to 1 like 0.5), got %s",
+                type_name(n));
+        return;
+    }
+    if (!isfinite(v) || v < 0 || v > 1) {
+        char *t = value_text(n);
+        problem(c, n->vline, n->vcol, sec, key, "expected a share from 0 to 1, got %s", t);
+        free(t);
+        return;
+    }
+    *dst = v;
+}
+
 static void free_strv(char **v)
 {
     if (!v)
@@ -570,6 +600,20 @@ static void set_field(struct ctx *c, const struct rs_toml_node *n, const char *s
         else
             problem(c, n->vline, n->vcol, sec, f->key, "expected \"priority\" or \"list\", got \"%s\"", s);
         break;
+    case K_LEVEL:
+        s = want_string(c, n, sec, f->key, "\"leads\" or \"counts\"");
+        if (!s)
+            break;
+        if (strcmp(s, "leads") == 0)
+            *(enum rs_verify_level *)(void *)p = RS_VERIFY_LEADS;
+        else if (strcmp(s, "counts") == 0)
+            *(enum rs_verify_level *)(void *)p = RS_VERIFY_COUNTS;
+        else
+            problem(c, n->vline, n->vcol, sec, f->key, "expected \"leads\" or \"counts\", got \"%s\"", s);
+        break;
+    case K_SHARE:
+        set_share(c, n, sec, f->key, (double *)(void *)p);
+        break;
     case K_BOOL:
         if (n->kind != RS_TOML_BOOLEAN)
             problem(c, n->vline, n->vcol, sec, f->key, "expected true or false, got %s", type_name(n));
@@ -729,7 +773,7 @@ static void load_root(struct ctx *c, const struct rs_toml_node *root, struct rs_
                 problem(c, n->line, n->col, n->key, NULL, "unknown section; did you mean '%s'?", hint);
             else
                 problem(c, n->line, n->col, n->key, NULL,
-                        "unknown section (known sections: batch, agent, limits, prices, git, report, doctor, audit)");
+                        "unknown section (known sections: batch, agent, limits, prices, git, report, verify, doctor, audit)");
             continue;
         }
         if (n->kind != RS_TOML_TABLE) {
@@ -800,6 +844,8 @@ static void set_defaults(struct rs_config *cfg, const char *abs_path)
     cfg->git_author_email = rs_xstrdup("ralphsup@localhost");
     cfg->git_include_outputs = false;
     cfg->report_on_finish = true;
+    cfg->verify_level = RS_VERIFY_LEADS;
+    cfg->verify_max_yes_share = 0.5;
     cfg->report_csv_escape_formulas = true;
     cfg->nreport_truthy = RS_ARRAY_SIZE(default_truthy);
     cfg->report_truthy = rs_xcalloc(cfg->nreport_truthy + 1, sizeof(char *));

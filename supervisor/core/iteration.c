@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "ralphsup/core/csv.h"
 #include "ralphsup/core/iteration.h"
 #include "ralphsup/core/leads.h"
+#include "ralphsup/core/verify.h"
 #include "ralphsup/base/utf8.h"
 #include "ralphsup/base/util.h"
 
@@ -115,6 +117,9 @@ struct rs_iteration {
     char *verify_error;
     char *csv_abs;
     char *csv_rel;
+    char *review;
+    char **domains;  /* copy of o.email_domains */
+    char *done_school; /* the RALPH_DONE's school (canonical when the aliases know it) */
 };
 
 /* Keep outside text: made valid UTF-8 and cut at a character boundary with "…" past CAP bytes. */
@@ -147,6 +152,12 @@ int rs_iteration_new(const struct rs_iteration_opts *o, struct rs_iteration **ou
     it->slug = rs_xstrdup(o->school_slug ? o->school_slug : "");
     it->o.school = it->school;
     it->o.school_slug = it->slug;
+    if (o->nemail_domains) {
+        it->domains = rs_xcalloc(o->nemail_domains + 1, sizeof(char *));
+        for (size_t i = 0; i < o->nemail_domains; i++)
+            it->domains[i] = rs_xstrdup(o->email_domains[i]);
+    }
+    it->o.email_domains = (const char *const *)it->domains;
     *out = it;
     return 0;
 }
@@ -181,6 +192,11 @@ struct rs_iteration *rs_iteration_free(struct rs_iteration *it)
     free(it->stderr_text);
     free(it->csv_abs);
     free(it->csv_rel);
+    free(it->review);
+    free(it->done_school);
+    for (size_t i = 0; i < it->o.nemail_domains; i++)
+        free(it->domains[i]);
+    free(it->domains);
     free(it);
     return NULL;
 }
@@ -224,6 +240,8 @@ static void on_marker(struct rs_iteration *it, const struct rs_marker *m)
     }
     it->final_kind = (int)m->kind;
     if (m->kind == RS_MARKER_DONE) {
+        const char *canon = it->o.aliases ? rs_aliases_resolve(it->o.aliases, m->school) : NULL;
+        replace(&it->done_school, canon ? canon : m->school);
         free(it->done_csv); /* a path: kept as written, to be verified */
         it->done_csv = m->csv ? rs_xstrdup(m->csv) : NULL;
         it->done_coaches = m->coaches;
@@ -670,6 +688,7 @@ bool rs_iteration_done(const struct rs_iteration *it, struct rs_iteration_done *
     d->overlaps = it->done_overlaps;
     d->csv_rel = it->csv_rel;
     d->csv_abs = it->csv_abs;
+    d->review = it->review;
     return true;
 }
 
@@ -710,15 +729,55 @@ static void verify_done(struct rs_iteration *it)
         free(abs);
         return;
     }
-    size_t rows = 0, overlaps = 0;
-    char err[512] = "";
-    int r = rs_csv_verify(real, rs_report_columns, RS_REPORT_NCOLS, (const char *const *)cfg->report_truthy,
-                          cfg->nreport_truthy, &rows, &overlaps, err, sizeof err);
+    /* The lead contract (or the counts only), on the school's assigned file, written during this attempt. */
+    char *shown = rs_config_relpath(cfg, abs);
+    char *assigned = rs_config_output_csv(cfg, it->slug);
+    char *assigned_shown = rs_config_relpath(cfg, assigned);
+    char assigned_real[PATH_MAX];
+    struct stat st;
+    int64_t mtime_ms = stat(real, &st) == 0 ? (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 : 0;
+    const char *aliases[64];
+    /* Replay without --school checks the rows against the school the marker names. */
+    const char *school = it->school[0] ? it->school : it->done_school ? it->done_school : "";
+    size_t naliases = rs_aliases_of(it->o.aliases, school, aliases, RS_ARRAY_SIZE(aliases));
+    struct rs_verify_opts vo = {
+        .level = cfg->verify_level,
+        .max_yes_share = cfg->verify_max_yes_share,
+        .truthy = (const char *const *)cfg->report_truthy,
+        .ntruthy = cfg->nreport_truthy,
+        .school = school,
+        .aliases = aliases,
+        .naliases = naliases < RS_ARRAY_SIZE(aliases) ? naliases : RS_ARRAY_SIZE(aliases),
+        .email_domains = it->o.email_domains,
+        .nemail_domains = it->o.nemail_domains,
+        .csv_shown = shown,
+        .csv_real = real,
+        /* A slug-less iteration (replay without a school) has no assigned file to compare. */
+        .assigned_real = it->slug[0] && realpath(assigned, assigned_real) ? assigned_real : it->slug[0] ? assigned : NULL,
+        .assigned_shown = assigned_shown,
+        .attempt_started_ms = it->o.attempt_started_ms,
+        .csv_mtime_ms = mtime_ms,
+    };
+    struct rs_verify_result vr;
+    int r = rs_verify_csv_file(&vo, &vr);
+    free(assigned);
+    free(assigned_shown);
+    size_t rows = vr.rows, overlaps = vr.overlaps;
     if (r != 0) {
-        it->verify_error = rs_xasprintf("RALPH_DONE csv is not valid: %s", err[0] ? err : "unreadable");
+        if (cfg->verify_level == RS_VERIFY_LEADS)
+            it->verify_error = rs_xasprintf("RALPH_DONE csv %s breaks the lead contract: %s", shown, vr.reason);
+        else
+            it->verify_error = rs_xasprintf("RALPH_DONE csv is not valid: %s", vr.reason);
+        rs_verify_result_deinit(&vr);
+        free(shown);
         free(abs);
         return;
     }
+    free(shown);
+    free(it->review);
+    it->review = vr.review;
+    vr.review = NULL;
+    rs_verify_result_deinit(&vr);
     if ((int64_t)rows != it->done_coaches) {
         it->verify_error = rs_xasprintf("RALPH_DONE claimed %lld %s, CSV has %zu %s", (long long)it->done_coaches,
                                         rs_plural((uint64_t)it->done_coaches, "coach", "coaches"), rows,

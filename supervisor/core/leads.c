@@ -4,4 +4,5 @@
 
 const char *const rs_report_columns[RS_REPORT_NCOLS] = {
     "school", "coach_name", "title", "sport", "email", "phone", "nmdp_overlap", "overlap_evidence", "source_url",
+    "evidence_url", "evidence_quote", "evidence_date", "evidence_type", "confidence", "overlap_checked",
 };

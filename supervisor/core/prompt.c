@@ -25,6 +25,12 @@ enum var {
     V_MAX_ATTEMPTS,
     V_PREVIOUS_FAILURE,
     V_BATCH_NAME,
+    V_SCHOOL_ATHLETICS_URL,
+    V_SCHOOL_EMAIL_DOMAINS,
+    V_SCHOOL_ALIASES,
+    V_CACHE_DIR,
+    V_BUDGET_USD,
+    V_DEADLINE,
 };
 
 static const struct {
@@ -36,6 +42,9 @@ static const struct {
     {"output_csv", V_OUTPUT_CSV},         {"output_csv_rel", V_OUTPUT_CSV_REL},
     {"attempt", V_ATTEMPT},               {"max_attempts", V_MAX_ATTEMPTS},
     {"previous_failure", V_PREVIOUS_FAILURE}, {"batch.name", V_BATCH_NAME},
+    {"school.athletics_url", V_SCHOOL_ATHLETICS_URL}, {"school.email_domains", V_SCHOOL_EMAIL_DOMAINS},
+    {"school.aliases", V_SCHOOL_ALIASES}, {"cache_dir", V_CACHE_DIR},
+    {"budget_usd", V_BUDGET_USD},         {"deadline", V_DEADLINE},
 };
 
 struct piece {
@@ -182,6 +191,12 @@ char *rs_prompt_render(const struct rs_prompt *p, const struct rs_prompt_vars *v
         case V_MAX_ATTEMPTS: rs_buf_printf(&b, "%d", v->max_attempts); break;
         case V_PREVIOUS_FAILURE: rs_buf_puts(&b, nz(v->previous_failure)); break;
         case V_BATCH_NAME: rs_buf_puts(&b, nz(v->batch_name)); break;
+        case V_SCHOOL_ATHLETICS_URL: rs_buf_puts(&b, nz(v->school_athletics_url)); break;
+        case V_SCHOOL_EMAIL_DOMAINS: rs_buf_puts(&b, nz(v->school_email_domains)); break;
+        case V_SCHOOL_ALIASES: rs_buf_puts(&b, nz(v->school_aliases)); break;
+        case V_CACHE_DIR: rs_buf_puts(&b, nz(v->cache_dir)); break;
+        case V_BUDGET_USD: rs_buf_puts(&b, nz(v->budget_usd)); break;
+        case V_DEADLINE: rs_buf_puts(&b, nz(v->deadline)); break;
         }
     }
     return rs_buf_steal(&b);

@@ -35,6 +35,7 @@
 
 #include "ralphsup/base/json.h"
 #include "ralphsup/core/schools.h"
+#include "ralphsup/core/verify.h"
 #include "ralphsup/base/utf8.h"
 #include "ralphsup/base/util.h"
 
@@ -535,6 +536,25 @@ const char *rs_aliases_resolve(const struct rs_aliases *a, const char *name)
     return v ? a->canon[*v >> 1] : NULL;
 }
 
+size_t rs_aliases_of(const struct rs_aliases *a, const char *canon, const char **out, size_t max)
+{
+    if (rs_aliases_empty(a) || !canon)
+        return 0;
+    char *k = name_key(canon);
+    const size_t *v = strmap_get(&a->map, k);
+    free(k);
+    if (!v)
+        return 0;
+    size_t ci = *v >> 1, n = 0;
+    for (size_t i = 0; i < a->nalias; i++)
+        if (a->alias_of[i] == ci) {
+            if (n < max)
+                out[n] = a->alias[i];
+            n++;
+        }
+    return n;
+}
+
 /* For messages: the canonical name when @cand is an alias (not canonical itself), else NULL. */
 static const char *alias_spelling_canon(const struct rs_aliases *a, const char *cand)
 {
@@ -748,6 +768,9 @@ struct school_rec {
     struct rs_json_pos pos;
     int priority;
     char *conference, *state;
+    char *athletics_url; /* optional */
+    char **email_domains; /* optional, NULL-terminated */
+    size_t nemail_domains;
     bool ok;       /* no problem in this element */
 };
 
@@ -847,6 +870,61 @@ static void check_state(struct list_ctx *c, struct school_rec *r, const char *st
     free(d);
 }
 
+/*
+ * The optional links of a school: "athletics_url" (an https URL on a domain
+ * name) and "email_domains" (domain names its staff addresses use; the
+ * supervisor checks the CSV's emails against them, docs/schools.md).
+ */
+#define URL_MAX_BYTES 2048
+#define DOMAINS_MAX 16
+
+static bool https_url_ok(const char *s)
+{
+    if (strncmp(s, "https://", 8) != 0 || strlen(s) > URL_MAX_BYTES)
+        return false;
+    for (const char *q = s; *q; q++)
+        if ((unsigned char)*q <= 0x20 || *q == 0x7f)
+            return false;
+    size_t hl = strcspn(s + 8, "/?#");
+    char *host = rs_xstrndup(s + 8, hl);
+    bool ok = rs_verify_domain_valid(host);
+    free(host);
+    return ok;
+}
+
+static void check_links(struct list_ctx *c, struct school_rec *r, const json_t *o, const char *label, struct rs_json_pos p)
+{
+    const json_t *u = json_object_get(o, "athletics_url");
+    if (u && (!json_is_string(u) || !https_url_ok(json_string_value(u)))) {
+        char *got = jvalue_text(u);
+        problem(&c->rep, p, "%s: \"athletics_url\" must be an https URL (\"https://cubuffs.com\"), got %s", label, got);
+        free(got);
+    } else if (u) {
+        r->athletics_url = rs_xstrdup(json_string_value(u));
+    }
+    const json_t *d = json_object_get(o, "email_domains");
+    if (!d)
+        return;
+    if (!json_is_array(d) || json_array_size(d) > DOMAINS_MAX) {
+        problem(&c->rep, p, "%s: \"email_domains\" must be an array of at most %d domain names, got %s", label,
+                DOMAINS_MAX, json_is_array(d) ? "a longer array" : jtype(d));
+        return;
+    }
+    r->email_domains = rs_xcalloc(json_array_size(d) + 1, sizeof(char *));
+    size_t i;
+    const json_t *e;
+    json_array_foreach(d, i, e) {
+        if (!json_is_string(e) || !rs_verify_domain_valid(json_string_value(e))) {
+            char *got = jvalue_text(e);
+            problem(&c->rep, p, "%s: email_domains[%zu] must be a domain name (\"colorado.edu\"), got %s", label, i,
+                    got);
+            free(got);
+            continue;
+        }
+        r->email_domains[r->nemail_domains++] = rs_xstrdup(json_string_value(e));
+    }
+}
+
 /* Validate one element of "schools" (a parsed json value). */
 static void check_school(struct list_ctx *c, const json_t *o, size_t index, struct rs_json_pos p)
 {
@@ -886,6 +964,7 @@ static void check_school(struct list_ctx *c, const json_t *o, size_t index, stru
             free(got);
         }
     }
+    check_links(c, r, o, label, p);
     r->ok = c->rep.problems == before;
     free(label);
 }
@@ -915,6 +994,13 @@ static void check_duplicates(struct list_ctx *c)
     strmap_deinit(&seen);
 }
 
+static void free_domains(char **v)
+{
+    for (char **q = v; q && *q; q++)
+        free(*q);
+    free(v);
+}
+
 static void recs_free(struct list_ctx *c)
 {
     for (size_t i = 0; i < c->n; i++) {
@@ -922,6 +1008,8 @@ static void recs_free(struct list_ctx *c)
         free(c->recs[i].given);
         free(c->recs[i].conference);
         free(c->recs[i].state);
+        free(c->recs[i].athletics_url);
+        free_domains(c->recs[i].email_domains);
     }
     free(c->recs);
 }
@@ -1082,6 +1170,9 @@ out:
             .state = r->state,
             .priority = r->priority,
             .index = r->index,
+            .athletics_url = r->athletics_url,
+            .email_domains = r->email_domains,
+            .nemail_domains = r->nemail_domains,
         };
     }
     free(c.recs);
@@ -1113,6 +1204,8 @@ struct rs_school_list *rs_school_list_free(struct rs_school_list *l)
         free(l->v[i].conference);
         free(l->v[i].state);
         free(l->v[i].slug);
+        free(l->v[i].athletics_url);
+        free_domains(l->v[i].email_domains);
     }
     free(l->v);
     free(l->batch_name);

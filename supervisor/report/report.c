@@ -16,7 +16,9 @@
  *   read, so a stray or earlier file cannot inflate the counts;
  * - a file that stops parsing keeps the rows before the error; the error
  *   goes to the Problems sheet with file:line:col and the result is partial;
- * - a file missing a required column is skipped (nothing to map) and listed;
+ * - a file missing one of the nine lead columns is skipped (nothing to map)
+ *   and listed; the six evidence columns may be absent (a CSV accepted at
+ *   [verify] level "counts"): their cells stay empty;
  * - the master CSV carries the same (sanitised) cells as the workbook, plus
  *   the OWASP formula prefix when report_csv_escape_formulas is set;
  * - the Warm leads sheet ends with an "audit" column: the lead's result in
@@ -69,7 +71,7 @@ enum { STOP_FILE = 1000 };
 #define CSV_FLUSH (64u * 1024)      /* master-CSV bytes gathered before one fwrite */
 #define TMP_MARGIN (4u << 20)       /* room for the workbook's small parts at close */
 
-static const double leads_widths[RS_REPORT_NCOLS] = {28, 24, 28, 18, 30, 16, 13, 50, 40};
+static const double leads_widths[RS_REPORT_NCOLS] = {28, 24, 28, 18, 30, 16, 13, 50, 40, 40, 50, 12, 12, 11, 15};
 
 /* ---- cell sanitising ---------------------------------------------------- */
 
@@ -700,7 +702,7 @@ static int row_cb(void *ud, const struct rs_csv_record *rec)
                     add_problem(g, true, u->display, rec->line, j + 1,
                                 "duplicate column \"%s\": the first one is used", rs_report_columns[k]);
             }
-            if (g->map[k] == (size_t)-1)
+            if (g->map[k] == (size_t)-1 && k < RS_REPORT_NREQUIRED)
                 missing[nmissing++] = rs_report_columns[k];
         }
         if (nmissing) {
@@ -738,6 +740,11 @@ static int row_cb(void *ud, const struct rs_csv_record *rec)
 
     for (size_t k = 0; k < RS_REPORT_NCOLS; k++) {
         size_t j = g->map[k];
+        if (j == (size_t)-1) { /* an evidence column the file does not have */
+            g->val[k] = "";
+            g->vlen[k] = 0;
+            continue;
+        }
         clean(rec->fields[j], rec->lens[j], &g->cell[k], &g->val[k], &g->vlen[k], &g->sum->replaced,
               &g->sum->truncated);
     }
@@ -1025,15 +1032,18 @@ static void run_row(struct gen *g, uint32_t r, const char *name, const char *sta
     }
     if (u && u->display)
         w_text(g, ws, r, 7, u->display, NULL);
+    /* A completed school whose yes share was above [verify] max_yes_share: read its leads first. */
+    if (s && s->review)
+        w_text(g, ws, r, 8, s->review, NULL);
 }
 
 static void write_run(struct gen *g, size_t first_extra, size_t end_extra)
 {
     static const char *const head[] = {"school", "status", "attempts", "duration (min)", "cost (USD)",
-                                       "coaches", "overlaps", "csv"};
-    static const double widths[] = {36, 20, 10, 15, 12, 10, 10, 40};
+                                       "coaches", "overlaps", "csv", "review"};
+    static const double widths[] = {36, 20, 10, 15, 12, 10, 10, 40, 50};
     const struct rs_progress *p = g->prog;
-    header_row(g, g->ws_run, head, 8, widths);
+    header_row(g, g->ws_run, head, 9, widths);
     worksheet_freeze_panes(g->ws_run, 1, 0);
     uint32_t r = 1;
     for (size_t i = 0; i < first_extra && r <= ROW_LAST; i++)
@@ -1058,7 +1068,7 @@ static void write_run(struct gen *g, size_t first_extra, size_t end_extra)
     for (size_t i = first_extra; i < end_extra && r <= ROW_LAST; i++)
         run_row(g, r++, g->units[i].name, g->units[i].status, NULL, &g->units[i]);
     if (r > 1)
-        note_lxw(g, worksheet_autofilter(g->ws_run, 0, 0, r - 1, 7));
+        note_lxw(g, worksheet_autofilter(g->ws_run, 0, 0, r - 1, 8));
 }
 
 static void write_problems(struct gen *g)
@@ -1126,9 +1136,12 @@ static void write_summary(struct gen *g, const char *date, size_t end_extra)
     size_t finished = p->ncompleted + p->nfailed;
     double fin_cost = 0;
     int64_t fin_ms = 0;
+    size_t nreview = 0; /* completed schools flagged for review (yes share) */
     for (size_t i = 0; i < p->ncompleted; i++) {
         fin_cost += p->completed[i].cost_usd;
         fin_ms += state_duration_ms(&p->completed[i]);
+        if (p->completed[i].review)
+            nreview++;
     }
     for (size_t i = 0; i < p->nfailed; i++) {
         fin_cost += p->failed[i].cost_usd;
@@ -1161,6 +1174,7 @@ static void write_summary(struct gen *g, const char *date, size_t end_extra)
         {"Coaches researched (lead rows)", (double)s->rows, NULL},
         {"NMDP overlaps (warm leads)", (double)s->warm, NULL},
         {"Warm leads verified (ralphsup audit)", (double)s->verified, NULL},
+        {"Schools flagged for review (see Run)", (double)nreview, NULL},
         {p->cost_estimated ? "Total cost (USD, partly estimated)" : "Total cost (USD)", p->cost_usd, g->f_money},
         {"Average cost per finished school (USD)", finished ? fin_cost / (double)finished : 0, g->f_money},
         {"Total agent time (min)", (double)fin_ms / 60000.0, g->f_num1},

@@ -538,6 +538,8 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         st->overlaps = (int)dn.overlaps;
         free(st->csv);
         st->csv = rs_xstrdup(dn.csv_rel);
+        free(st->review);
+        st->review = dn.review ? rs_xstrdup(dn.review) : NULL;
         int64_t total = now - st->started_ms;
         rs_utf8_printf(subject, sizeof subject, "ralphsup: completed %s (%lld %s, %lld %s, %s, %s)", name,
                  (long long)dn.coaches, rs_plural((uint64_t)dn.coaches, "coach", "coaches"), (long long)dn.overlaps,
@@ -549,6 +551,8 @@ static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exi
         rs_evrec_int(r, "coaches", dn.coaches);
         rs_evrec_int(r, "overlaps", dn.overlaps);
         rs_evrec_str(r, "csv", dn.csv_rel);
+        if (dn.review)
+            rs_evrec_str(r, "review", dn.review);
         emit(s, r);
         commit(s, &t);
         say(s, "%s", subject + strlen("ralphsup: "));
@@ -967,6 +971,29 @@ static void start_iteration(struct sup *s)
 
     char *csv = rs_batch_output_csv(s->b, sc);
     char *csv_rel = rs_batch_relpath(s->b, csv);
+    /* The values of the newer placeholders, formatted as docs/config.md says. */
+    struct rs_buf doms, als;
+    rs_buf_init(&doms);
+    rs_buf_init(&als);
+    for (size_t i = 0; i < sc->nemail_domains; i++)
+        rs_buf_printf(&doms, "%s%s", i ? ", " : "", sc->email_domains[i]);
+    const char *alias_v[32];
+    size_t nal = rs_aliases_of(s->b->aliases, sc->name, alias_v, RS_ARRAY_SIZE(alias_v));
+    for (size_t i = 0; i < nal && i < RS_ARRAY_SIZE(alias_v); i++)
+        rs_buf_printf(&als, "%s%s", i ? ", " : "", alias_v[i]);
+    char budget_text[32], deadline_text[40];
+    if (budget >= 0)
+        snprintf(budget_text, sizeof budget_text, "%.2f", budget);
+    else
+        snprintf(budget_text, sizeof budget_text, "unlimited");
+    /* The attempt ends at its iteration_timeout, or earlier when this invocation's max_runtime runs out. */
+    int64_t deadline = c->started_ms + s->cfg->limits.iteration_timeout_ms;
+    if (s->cfg->limits.max_runtime_ms > 0) {
+        int64_t left = s->cfg->limits.max_runtime_ms - (int64_t)(uv_now(&s->loop) - s->start_mono);
+        if (c->started_ms + left < deadline)
+            deadline = c->started_ms + (left > 0 ? left : 0);
+    }
+    rs_time_iso(deadline, deadline_text, sizeof deadline_text);
     struct rs_prompt_vars pv = {
         .school_name = sc->name,
         .school_conference = sc->conference,
@@ -978,8 +1005,16 @@ static void start_iteration(struct sup *s)
         .max_attempts = (int)s->cfg->limits.max_attempts_per_school,
         .previous_failure = previous_failure(h),
         .batch_name = s->cfg->name,
+        .school_athletics_url = sc->athletics_url ? sc->athletics_url : "",
+        .school_email_domains = rs_buf_cstr(&doms),
+        .school_aliases = rs_buf_cstr(&als),
+        .cache_dir = s->cfg->cache_dir ? s->cfg->cache_dir : "",
+        .budget_usd = budget_text,
+        .deadline = deadline_text,
     };
     char *prompt = rs_prompt_render(s->prompt, &pv);
+    rs_buf_deinit(&doms);
+    rs_buf_deinit(&als);
     rs_mkdir_p(s->cfg->output_dir, 0755);
     free(csv);
     free(csv_rel);
@@ -1007,7 +1042,9 @@ static void start_iteration(struct sup *s)
     struct rs_stream_opts so = {.max_line_bytes = (size_t)s->cfg->limits.max_line_bytes};
     rs_stream_new(&so, on_stream_event, s, &c->stream);
     struct rs_iteration_opts io = {.cfg = s->cfg, .aliases = s->b->aliases, .school = sc->name,
-                                   .school_slug = sc->slug, .note = on_note, .ud = s, .calib = s->calib};
+                                   .school_slug = sc->slug, .note = on_note, .ud = s, .calib = s->calib,
+                                   .email_domains = (const char *const *)sc->email_domains,
+                                   .nemail_domains = sc->nemail_domains, .attempt_started_ms = c->started_ms};
     rs_iteration_new(&io, &c->it);
 
     char **argv = build_argv(s, prompt, budget);

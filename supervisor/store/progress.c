@@ -97,6 +97,7 @@ static void school_state_deinit(struct rs_school_state *s)
     free(s->name);
     free(s->slug);
     free(s->csv);
+    free(s->review);
     free(s->reason);
     for (size_t i = 0; i < s->nattempts; i++)
         attempt_deinit(&s->attempts[i]);
@@ -390,6 +391,8 @@ static json_t *state_to_json(const struct rs_school_state *s, bool completed, bo
         json_object_set_new(o, "coaches", json_integer(s->coaches));
         json_object_set_new(o, "overlaps", json_integer(s->overlaps));
         json_object_set_new(o, "csv", jstr_or_null(s->csv));
+        if (s->review)
+            json_object_set_new(o, "review", jstr(s->review));
     }
     if (failed)
         json_object_set_new(o, "reason", jstr_or_null(s->reason));
@@ -726,7 +729,7 @@ static const char *const attempt_keys[] = {"attempt", "iteration", "started", "f
                                            "session_id", NULL};
 static const char *const state_keys[] = {"name", "slug", "started", "finished", "duration_s", "cost_usd",
                                          "attempts", NULL};
-static const char *const completed_keys[] = {"coaches", "overlaps", "csv", NULL};
+static const char *const completed_keys[] = {"coaches", "overlaps", "csv", "review", NULL};
 static const char *const failed_keys[] = {"reason", NULL};
 static const char *const current_keys[] = {"name", "slug", "attempt", "iteration", "started", "supervisor_pid", "pid",
                                            "run_token", NULL};
@@ -821,6 +824,7 @@ static void parse_state(struct ctx *c, json_t *sj, size_t i, void *arg)
         s->coaches = (int)get_whole(c, sj, "coaches", w, INT_MAX);
         s->overlaps = (int)get_whole(c, sj, "overlaps", w, INT_MAX);
         s->csv = get_str(c, sj, "csv", false, w);
+        s->review = get_str(c, sj, "review", false, w);
     }
     if (d->failed) {
         s->reason = get_str(c, sj, "reason", false, w);
@@ -1337,6 +1341,10 @@ static void merge_state(struct rs_school_state *dst, struct rs_school_state *src
     if (!dst->csv && src->csv) {
         dst->csv = src->csv;
         src->csv = NULL;
+    }
+    if (!dst->review && src->review) {
+        dst->review = src->review;
+        src->review = NULL;
     }
     if (!dst->extra && src->extra) {
         dst->extra = src->extra;

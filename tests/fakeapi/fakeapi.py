@@ -135,6 +135,9 @@ def _compile(regex, where):
         raise ScenarioError("%s: bad regex %r: %s" % (where, regex, e))
 
 
+DEFAULT_COUNTER_IGNORE = r"^[-*> \t]*Deadline \(UTC\):.*$"
+
+
 def load_scenario(path):
     """Read and check a scenario file; returns a dict with compiled regexes."""
     try:
@@ -146,7 +149,10 @@ def load_scenario(path):
         raise ScenarioError("%s: top level must be an object" % path)
     sc = {"name": raw.get("name", os.path.basename(path)),
           "defaults": raw.get("defaults", {}), "vars": raw.get("vars", {}),
-          "extract": {}, "routes": [], "attempt_var": raw.get("attempt_var", "attempt")}
+          "extract": {}, "routes": [], "attempt_var": raw.get("attempt_var", "attempt"),
+          # Lines left out of the prompt text that keys the step counters: the ones that change
+          # with the clock (ralphsup's {{deadline}}), so "the same prompt" is the same school and attempt.
+          "counter_ignore": _compile(raw.get("counter_ignore", DEFAULT_COUNTER_IGNORE), "counter_ignore")}
     for k, rx in raw.get("extract", {}).items():
         sc["extract"][k] = _compile(rx, "extract.%s" % k)
     _check_vars(sc["vars"], "vars")
@@ -339,7 +345,8 @@ class State:
         if turn >= len(turns):
             return {"route": route["name"], "branch": branch, "env": env, "step": self._note_step(
                 "fakeapi: route %s has no turn %d (scripted reply)" % (route["name"], turn))}
-        conv = hashlib.sha1(first_text.encode("utf-8", "replace")).hexdigest()[:16]
+        keyed = sc["counter_ignore"].sub("", first_text)
+        conv = hashlib.sha1(keyed.encode("utf-8", "replace")).hexdigest()[:16]
         seen = self.bump((route["name"], branch, conv, turn))
         steps = turns[turn]
         idx, left = 0, seen

@@ -214,7 +214,9 @@ new_tmp() {
 # make_batch DIR SCHOOL...: a batch in DIR (git init, schools, prompt, config)
 # whose agent is the fake CLI. Config: DIR/config/batch.toml; plan: DIR/plan.json;
 # fake state: DIR/.fake (outside output/). Extra [limits] lines come from
-# $LIMITS (one "key = value" per line); extra [agent.env] lines from $AGENT_ENV.
+# $LIMITS (one "key = value" per line); extra [agent.env] lines from $AGENT_ENV;
+# [verify] lines from $VERIFY; $SCHOOL_EXTRA is appended to every school object
+# (e.g. `, "email_domains": ["example.edu"]`).
 make_batch() {
     local dir=$1
     shift
@@ -230,7 +232,7 @@ make_batch() {
         for s in "$@"; do
             [ $first = 1 ] || echo ","
             first=0
-            printf '  {"name": "%s", "conference": "Test Conference", "state": "CO", "priority": 2}' "$s"
+            printf '  {"name": "%s", "conference": "Test Conference", "state": "CO", "priority": 2%s}' "$s" "${SCHOOL_EXTRA:-}"
         done
         echo
         echo ']}'
@@ -260,6 +262,9 @@ author_name = "ralphsup"
 
 [report]
 on_finish = false
+
+[verify]
+${VERIFY:-}
 EOF
 }
 

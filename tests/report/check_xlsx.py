@@ -30,7 +30,10 @@ import zipfile
 import openpyxl
 
 COLUMNS = ["school", "coach_name", "title", "sport", "email", "phone",
-           "nmdp_overlap", "overlap_evidence", "source_url"]
+           "nmdp_overlap", "overlap_evidence", "source_url",
+           "evidence_url", "evidence_quote", "evidence_date", "evidence_type", "confidence", "overlap_checked"]
+NREQUIRED = 9  # the lead columns; the six evidence columns may be absent from an input (left empty)
+NCOLS = len(COLUMNS)
 CELL_MAX = 32767
 XESC = re.compile(r"_[xX][0-9A-Fa-f]{4}_")
 ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -85,11 +88,11 @@ def read_input(path, nrows):
         if r != []:
             rows.append(r)
     head = [h.strip(" \t").lower() for h in rows[0]]
-    idx = [head.index(c) for c in COLUMNS]
+    idx = [head.index(c) if k < NREQUIRED or c in head else None for k, c in enumerate(COLUMNS)]
     data = rows[1:]
     if nrows is not None:
         data = data[:nrows]
-    return [[sanitize(r[i]) for i in idx] for r in data]
+    return [[sanitize(r[i]) if i is not None else "" for i in idx] for r in data]
 
 
 def main():
@@ -140,7 +143,7 @@ def main():
         for v in row:
             if v is not None and not isinstance(v, str):
                 fail(f"Leads row {r_i}: non-string cell {v!r}")
-    lead_rows = [[excel_text(v) for v in r] + [""] * (9 - len(r)) for r in rows[1:]]
+    lead_rows = [[excel_text(v) for v in r] + [""] * (NCOLS - len(r)) for r in rows[1:]]
     if lead_rows and not leads.auto_filter.ref:
         fail("Leads has no autofilter")
 
@@ -181,7 +184,7 @@ def main():
             fail(f"inputs have {len(expected)} rows, Leads {len(lead_rows)}")
         for i, (e, l) in enumerate(zip(expected, lead_rows), start=2):
             if e != l:
-                diff = [(COLUMNS[k], e[k], l[k]) for k in range(9) if e[k] != l[k]]
+                diff = [(COLUMNS[k], e[k], l[k]) for k in range(NCOLS) if e[k] != l[k]]
                 fail(f"Leads row {i} differs from input: {diff!r}"[:600])
                 if len(errors) > 40:
                     break
@@ -194,7 +197,7 @@ def main():
     for r_i, r in enumerate(wrows[1:], start=2):
         if len(r) <= len(COLUMNS) or not r[len(COLUMNS)]:
             fail(f"Warm leads row {r_i}: no audit result")
-    warm = [([excel_text(v) for v in r] + [""] * (9 - len(r)))[:len(COLUMNS)] for r in wrows[1:]]
+    warm = [([excel_text(v) for v in r] + [""] * (NCOLS - len(r)))[:NCOLS] for r in wrows[1:]]
     want_warm = [r for r in lead_rows if r[6].strip(" \t").lower() in truthy]
     if warm != want_warm:
         fail(f"Warm leads: {len(warm)} rows, expected {len(want_warm)}")

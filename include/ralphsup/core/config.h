@@ -22,6 +22,12 @@ enum rs_order {
     RS_ORDER_LIST = 1,     /* list order */
 };
 
+/* [verify] level: how much of a RALPH_DONE claim the supervisor checks (docs/config.md). */
+enum rs_verify_level {
+    RS_VERIFY_LEADS = 0,  /* every rule of the lead contract (docs/protocol.md); the default */
+    RS_VERIFY_COUNTS = 1, /* header, row and overlap counts only (CSVs made by other tools) */
+};
+
 struct rs_kv {
     char *key;
     char *value;
@@ -99,6 +105,10 @@ struct rs_config {
     bool report_csv_bom;       /* start the master CSV with a UTF-8 BOM (for Excel); default false */
     char **report_truthy; /* NULL-terminated; default yes,true,1,y */
     size_t nreport_truthy;
+
+    /* [verify] */
+    enum rs_verify_level verify_level; /* default RS_VERIFY_LEADS */
+    double verify_max_yes_share;       /* flag a school for review above this share of yes rows; default 0.5 */
 
     /* [doctor] */
     int64_t doctor_min_free_mb;

@@ -6,11 +6,13 @@
  * once, priced by model), the last tool, identical-tool-call loop detection,
  * progress markers for this school (markers for another school are ignored
  * and noted), API errors, retries, usage-limit rejections, the result line —
- * and at the end verifies a RALPH_DONE claim against the CSV on disk and
- * fills struct rs_iter_obs for rs_policy_classify().
+ * and at the end verifies a RALPH_DONE claim against the CSV on disk (the
+ * lead contract of verify.h, at the configured [verify] level) and fills
+ * struct rs_iter_obs for rs_policy_classify().
  *
  * Used live by the supervisor and offline by `ralphsup replay`, so both
- * decide identically. No libuv, no clock; the CSV check reads the file.
+ * decide identically. No libuv, no clock; the CSV check reads and stats the
+ * file and compares its mtime with the attempt start the caller passed.
  */
 #pragma once
 
@@ -65,6 +67,10 @@ struct rs_iteration_opts {
     rs_iter_note_cb note;              /* may be NULL */
     void *ud;
     const struct rs_cost_calib *calib; /* scales the estimate; may be NULL (factor 1) */
+    /* For the lead checks of a RALPH_DONE (verify.h, [verify] level "leads"): */
+    const char *const *email_domains;  /* the school's, copied; NULL/0: any domain */
+    size_t nemail_domains;
+    int64_t attempt_started_ms;        /* epoch ms; 0: the CSV's mtime is not checked (replay) */
 };
 
 int rs_iteration_new(const struct rs_iteration_opts *o, struct rs_iteration **out);
@@ -128,6 +134,7 @@ struct rs_iteration_done {
     int64_t overlaps;
     const char *csv_rel; /* relative to the batch root */
     const char *csv_abs;
+    const char *review; /* why the school should be reviewed (yes share), or NULL */
 };
 bool rs_iteration_done(const struct rs_iteration *it, struct rs_iteration_done *d);
 

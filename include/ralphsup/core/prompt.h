@@ -6,8 +6,11 @@
  * file:line:col, never a surprise in the middle of a batch.
  *
  * Placeholders: school.name, school.conference, school.state, school.slug,
- * output_csv, output_csv_rel, attempt, max_attempts, previous_failure,
- * batch.name. Spaces inside the braces are allowed ("{{ attempt }}").
+ * school.athletics_url, school.email_domains, school.aliases, output_csv,
+ * output_csv_rel, cache_dir, attempt, max_attempts, previous_failure,
+ * batch.name, budget_usd, deadline. Spaces inside the braces are allowed
+ * ("{{ attempt }}"). The caller formats every value (docs/config.md,
+ * "Prompt placeholders"); NULL renders as nothing.
  */
 #pragma once
 
@@ -28,6 +31,12 @@ struct rs_prompt_vars {
     int max_attempts;
     const char *previous_failure; /* "" on attempt 1 */
     const char *batch_name;
+    const char *school_athletics_url;  /* "" when the list gives none */
+    const char *school_email_domains;  /* "utah.edu, utahutes.com", "" when none */
+    const char *school_aliases;        /* "Utah, U of U", "" when none */
+    const char *cache_dir;             /* absolute, "" when the batch has none */
+    const char *budget_usd;            /* "3.00" (the attempt's --max-budget-usd), "unlimited" without a cap */
+    const char *deadline;              /* "2026-11-24T21:03:10Z": when the attempt is stopped at the latest */
 };
 
 enum {

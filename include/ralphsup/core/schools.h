@@ -24,6 +24,9 @@ struct rs_school {
     int priority;      /* 1 (high) .. 3 (low); default 2 */
     char *slug;        /* lowercase ASCII [a-z0-9-], unique within the list */
     size_t index;      /* position in the JSON list */
+    char *athletics_url;   /* optional https URL, or NULL */
+    char **email_domains;  /* optional, NULL-terminated (NULL when none) */
+    size_t nemail_domains;
 };
 
 struct rs_aliases; /* opaque */
@@ -62,6 +65,12 @@ const char *rs_aliases_resolve(const struct rs_aliases *a, const char *name);
  */
 int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_aliases **out,
                      struct rs_diags *diags);
+/*
+ * rs_aliases_of() - the aliases listed for canonical name @canon (matched
+ * like rs_aliases_resolve()), in table order, into @out (up to @max);
+ * returns how many there are (may exceed @max). Borrowed strings.
+ */
+size_t rs_aliases_of(const struct rs_aliases *a, const char *canon, const char **out, size_t max);
 /* True when the table is empty (then every name is accepted as canonical). */
 bool rs_aliases_empty(const struct rs_aliases *a);
 

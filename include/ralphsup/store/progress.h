@@ -74,6 +74,7 @@ struct rs_school_state {
     int coaches;            /* completed only */
     int overlaps;           /* completed only */
     char *csv;              /* completed: path relative to root */
+    char *review;           /* completed: why to review the school's leads (yes share), or NULL */
     char *reason;           /* failed only */
     struct rs_attempt *attempts;
     size_t nattempts;

@@ -209,6 +209,8 @@ Test(config, full_fixture_every_key, .timeout = 5)
     cr_expect(cfg->report_csv_bom);
     cr_assert_eq(cfg->nreport_truthy, 2);
     cr_expect_str_eq(cfg->report_truthy[1], "ja");
+    cr_expect_eq(cfg->verify_level, RS_VERIFY_COUNTS);
+    cr_expect(cfg->verify_max_yes_share == 0.25);
     cr_expect_eq(cfg->doctor_min_free_mb, 100);
     cr_expect_eq(cfg->doctor_cache_max_age_days, 7);
     cr_expect(cfg->audit_allow_private);
@@ -885,6 +887,50 @@ Test(config, audit_section_keys_checked, .timeout = 5)
     cr_expect(has_diag(&d, "c.toml:5:13: [audit] max_bytes: expected an integer between 1024 and"), "%s", all);
     cr_expect(has_diag(&d, "c.toml:6:21: [audit] per_host_interval: expected a duration"), "%s", all);
     cr_expect(has_diag(&d, "c.toml:7:17: [audit] allow_private: expected true or false"), "%s", all);
+    free(all);
+    rs_diags_deinit(&d);
+    free(path);
+}
+
+Test(config, verify_section, .timeout = 5)
+{
+    const char *dir = tmpdir();
+    char *path;
+    struct rs_config *cfg = NULL;
+    struct rs_diags d;
+    rs_diags_init(&d);
+    cr_assert_eq(load_text(dir, "[batch]\nschools = \"s.json\"\n", &path, &cfg, &d), 0);
+    cr_expect_eq(cfg->verify_level, RS_VERIFY_LEADS, "the default checks every lead rule");
+    cr_expect(cfg->verify_max_yes_share == 0.5);
+    rs_config_free(cfg);
+    free(path);
+    cfg = NULL;
+
+    cr_assert_eq(load_text(dir, "[batch]\nschools = \"s.json\"\n[verify]\nlevel = \"counts\"\nmax_yes_share = 0.8\n",
+                           &path, &cfg, &d),
+                 0);
+    cr_expect_eq(cfg->verify_level, RS_VERIFY_COUNTS);
+    cr_expect(cfg->verify_max_yes_share == 0.8);
+    rs_config_free(cfg);
+    free(path);
+    cfg = NULL;
+    cr_assert_eq(load_text(dir, "[batch]\nschools = \"s.json\"\n[verify]\nmax_yes_share = 1\n", &path, &cfg, &d), 0);
+    cr_expect(cfg->verify_max_yes_share == 1.0);
+    rs_config_free(cfg);
+    free(path);
+    cfg = NULL;
+
+    int r = load_text(dir,
+                      "[batch]\nschools = \"s.json\"\n[verify]\nlevel = \"all\"\nmax_yes_share = 1.5\n"
+                      "max_yes_shares = 0.1\n[verif]\n",
+                      &path, &cfg, &d);
+    cr_expect_eq(r, RS_CONFIG_E_INVALID);
+    char *all = joined(&d);
+    cr_expect_eq(d.n, 4, "%s", all);
+    cr_expect(has_diag(&d, "c.toml:4:9: [verify] level: expected \"leads\" or \"counts\", got \"all\""), "%s", all);
+    cr_expect(has_diag(&d, "c.toml:5:17: [verify] max_yes_share: expected a share from 0 to 1, got 1.5"), "%s", all);
+    cr_expect(has_diag(&d, "c.toml:6:1: [verify] max_yes_shares: unknown key"), "%s", all);
+    cr_expect(has_diag(&d, "[verif]: unknown section; did you mean 'verify'?"), "%s", all);
     free(all);
     rs_diags_deinit(&d);
     free(path);

@@ -164,9 +164,11 @@ static void done_case(const char *csv_field, const char *claim, int expect_verif
     fx_init(&f, "University of Utah");
     char *out = rs_path_join(f.dir, "output");
     write_file(out, "university-of-utah.csv",
-               "school,coach_name,title,sport,email,phone,nmdp_overlap,overlap_evidence,source_url\r\n"
-               "University of Utah,A B,Head Coach,Soccer,,,yes,\"Drive, 2024\",https://x.edu\r\n"
-               "University of Utah,\"C \"\"D\"\" E\",Assistant,Soccer,,,no,,https://x.edu\r\n");
+               "school,coach_name,title,sport,email,phone,nmdp_overlap,overlap_evidence,source_url,"
+               "evidence_url,evidence_quote,evidence_date,evidence_type,confidence,overlap_checked\r\n"
+               "University of Utah,A B,Head Coach,Soccer,,,yes,\"Drive, 2024\",https://x.edu,"
+               "https://x.edu/news/drive,\"A B hosted a \"\"Be The Match\"\" drive\",2024-04,host,high,coach\r\n"
+               "University of Utah,\"C \"\"D\"\" E\",Assistant,Soccer,,,no,,https://x.edu,,,,,,none\r\n");
     write_file(f.dir, "outside.csv", "school\n");
     char *link = rs_path_join(out, "link.csv");
     symlink("/etc/passwd", link);
@@ -209,6 +211,110 @@ Test(iteration, done_is_verified_against_the_csv)
     done_case("output/missing.csv", "\\\"coaches\\\": 2, \\\"overlaps\\\": 1", 0, "does not exist");
     done_case("output/../outside.csv", "\\\"coaches\\\": 0, \\\"overlaps\\\": 0", 0, "outside the output directory");
     done_case("output/link.csv", "\\\"coaches\\\": 0, \\\"overlaps\\\": 0", 0, "resolves outside");
+}
+
+/* The lead checks through the observer: level, assigned file, freshness, review flag, domains. */
+struct lead_case {
+    enum rs_verify_level level;
+    const char *file;      /* written under output/ */
+    const char *csv;
+    const char *claim;
+    int64_t started_ms;    /* attempt start passed to the observer; 0 = unchecked; -1 = an hour from now */
+    bool verified;
+    const char *reason;    /* exact verify_error when not verified */
+    const char *review;    /* exact review when verified, NULL = none */
+};
+
+#define LHDR "school,coach_name,title,sport,email,phone,nmdp_overlap,overlap_evidence,source_url," \
+             "evidence_url,evidence_quote,evidence_date,evidence_type,confidence,overlap_checked\n"
+#define LNO(n) "University of Utah," n ",Coach,Golf," n "@utah.edu,,no,,https://utahutes.com/staff,,,,,,none\n"
+#define LYES(n) "University of Utah," n ",Coach,Golf,,,yes,x,https://utahutes.com/staff,https://ksl.com/" n \
+                ",q,,donor,high,coach\n"
+
+static void lead_case(const struct lead_case *c)
+{
+    struct fx f;
+    memset(&f, 0, sizeof(f));
+    strcpy(f.dir, "/tmp/rs-iter-XXXXXX");
+    cr_assert(mkdtemp(f.dir));
+    f.cfg = rs_config_new_defaults(f.dir);
+    f.cfg->verify_level = c->level;
+    char *out = rs_path_join(f.dir, "output");
+    rs_mkdir_p(out, 0755);
+    write_file(out, c->file, c->csv);
+    free(out);
+    static const char *const domains[] = {"utah.edu"};
+    struct rs_iteration_opts o = {.cfg = f.cfg, .school = "University of Utah", .school_slug = "university-of-utah",
+                                  .note = note, .ud = &f, .email_domains = domains, .nemail_domains = 1,
+                                  .attempt_started_ms = c->started_ms < 0 ? rs_now_ms() + 3600 * 1000 : c->started_ms};
+    cr_assert_eq(rs_iteration_new(&o, &f.it), 0);
+    cr_assert_eq(rs_stream_new(NULL, on_ev, &f, &f.st), 0);
+    char line[1024];
+    snprintf(line, sizeof line,
+             ASSIST("m1", "{\"type\":\"text\",\"text\":\"RALPH_DONE: {\\\"school\\\": \\\"University of Utah\\\", "
+                          "%s, \\\"csv\\\": \\\"output/%s\\\"}\"}"),
+             c->claim, c->file);
+    fx_feed(&f, line);
+    struct rs_iter_obs obs;
+    rs_iteration_finish(f.it, 0, true, 0, 0, RS_KILL_NONE, NULL, NULL, &obs);
+    cr_expect_eq(obs.done_verified, c->verified, "%s: %s", c->csv, obs.verify_error ? obs.verify_error : "");
+    if (!c->verified)
+        cr_expect_str_eq(obs.verify_error ? obs.verify_error : "(none)", c->reason);
+    if (!c->verified && strstr(c->reason, "was not written"))
+        cr_expect(obs.verify_error && strstr(obs.verify_error, "before it started): write it again"));
+    struct rs_iteration_done dn;
+    if (c->verified && rs_iteration_done(f.it, &dn)) {
+        if (c->review)
+            cr_expect_str_eq(dn.review ? dn.review : "(none)", c->review);
+        else
+            cr_expect_null(dn.review, "%s", dn.review);
+    }
+    fx_free(&f);
+}
+
+Test(iteration, done_is_checked_against_the_lead_contract)
+{
+    const struct lead_case cases[] = {
+        {RS_VERIFY_LEADS, "university-of-utah.csv", LHDR LYES("ann") LNO("bo"),
+         "\\\"coaches\\\": 2, \\\"overlaps\\\": 1", 0, true, NULL, NULL},
+        {RS_VERIFY_LEADS, "university-of-utah.csv", LHDR LYES("ann") LYES("cy") LNO("bo"),
+         "\\\"coaches\\\": 3, \\\"overlaps\\\": 2", 0, true, NULL,
+         "2 of 3 rows are yes (67%), above [verify] max_yes_share 0.5"},
+        {RS_VERIFY_LEADS, "university-of-utah.csv",
+         LHDR "University of Utah,Jane Doe,Coach,Golf,,,yes,x,https://utahutes.com/staff,,q,,donor,high,coach\n",
+         "\\\"coaches\\\": 1, \\\"overlaps\\\": 1", 0, false,
+         "RALPH_DONE csv output/university-of-utah.csv breaks the lead contract: row 1 (Jane Doe): nmdp_overlap is yes "
+         "but evidence_url is empty",
+         NULL},
+        {RS_VERIFY_LEADS, "university-of-utah.csv", LHDR "University of Utah,Jo,Coach,Golf,jo@gmail.com,,no,,u,,,,,,none\n",
+         "\\\"coaches\\\": 1, \\\"overlaps\\\": 0", 0, false,
+         "RALPH_DONE csv output/university-of-utah.csv breaks the lead contract: row 1 (Jo): email \"jo@gmail.com\" is "
+         "not on the school's email domains (utah.edu)",
+         NULL},
+        /* Another school's file, even with matching counts. */
+        {RS_VERIFY_LEADS, "utah-state.csv", LHDR LNO("bo"), "\\\"coaches\\\": 1, \\\"overlaps\\\": 0", 0, false,
+         "RALPH_DONE csv output/utah-state.csv breaks the lead contract: output/utah-state.csv is not this school's CSV "
+         "(write output/university-of-utah.csv)",
+         NULL},
+        /* Written long before this attempt started (the file was just written: "started" is in the future). */
+        {RS_VERIFY_LEADS, "university-of-utah.csv", LHDR LNO("bo"), "\\\"coaches\\\": 1, \\\"overlaps\\\": 0",
+         -1, false,
+         "RALPH_DONE csv output/university-of-utah.csv breaks the lead contract: output/university-of-utah.csv was not "
+         "written during this attempt (last modified 1h00m before it started): write it again",
+         NULL},
+        /* The counts still decide after the contract passed. */
+        {RS_VERIFY_LEADS, "university-of-utah.csv", LHDR LNO("bo"), "\\\"coaches\\\": 2, \\\"overlaps\\\": 0", 0,
+         false, "RALPH_DONE claimed 2 coaches, CSV has 1 row", NULL},
+        /* Level counts: a nine-column CSV from another tool. */
+        {RS_VERIFY_COUNTS, "university-of-utah.csv",
+         "school,coach_name,title,sport,email,phone,nmdp_overlap,overlap_evidence,source_url\nU,A,,,,,true,,\n",
+         "\\\"coaches\\\": 1, \\\"overlaps\\\": 1", 0, true, NULL,
+         "1 of 1 rows are yes (100%), above [verify] max_yes_share 0.5"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct lead_case c = cases[i];
+        lead_case(&c);
+    }
 }
 
 Test(iteration, output_tokens_are_estimated_from_content_when_the_cli_reports_one)

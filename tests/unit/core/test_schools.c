@@ -142,6 +142,16 @@ Test(schools, shipped_west_list_loads)
         cr_expect_str_eq(s->conference, conf[i].conf, "%s", conf[i].who);
     }
     cr_expect_str_eq(rs_schools_find(l, a, "university of colorado boulder")->name, "University of Colorado");
+    /* Every school carries its athletics site; all but the Air Force Academy their e-mail domain. */
+    for (size_t i = 0; i < l->n; i++) {
+        cr_expect(l->v[i].athletics_url && strncmp(l->v[i].athletics_url, "https://", 8) == 0, "%s", l->v[i].name);
+        if (strcmp(l->v[i].name, "United States Air Force Academy") != 0)
+            cr_expect_geq(l->v[i].nemail_domains, 1, "%s", l->v[i].name);
+    }
+    const struct rs_school *cu = rs_schools_find(l, a, "CU Boulder");
+    cr_expect_str_eq(cu->athletics_url, "https://cubuffs.com");
+    cr_assert_eq(cu->nemail_domains, 1);
+    cr_expect_str_eq(cu->email_domains[0], "colorado.edu");
     l = rs_school_list_free(l);
     a = rs_aliases_free(a);
     cr_expect_null(l);
@@ -733,5 +743,75 @@ Test(schools, invisible_characters_are_named_in_messages)
                            &d, NULL),
                  RS_SCHOOLS_E_INVALID);
     expect_diag(&d, "\"A<U+0001>U\"");
+    rs_diags_deinit(&d);
+}
+
+Test(schools, athletics_url_and_email_domains)
+{
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_school_list *l = NULL;
+    cr_assert_eq(load_text("{\"schools\": [\n"
+                           "  {\"name\": \"A\", \"conference\": \"X\", \"state\": \"CO\", \"athletics_url\": "
+                           "\"https://cubuffs.com\", \"email_domains\": [\"colorado.edu\", \"cubuffs.com\"]},\n"
+                           "  {\"name\": \"B\", \"conference\": \"X\", \"state\": \"CO\"}\n"
+                           "]}\n",
+                           NULL, &l, &d, NULL),
+                 0, "%s", rs_diags_join(&d));
+    cr_expect_str_eq(l->v[0].athletics_url, "https://cubuffs.com");
+    cr_assert_eq(l->v[0].nemail_domains, 2);
+    cr_expect_str_eq(l->v[0].email_domains[0], "colorado.edu");
+    cr_expect_str_eq(l->v[0].email_domains[1], "cubuffs.com");
+    cr_expect_null(l->v[0].email_domains[2]);
+    cr_expect_null(l->v[1].athletics_url);
+    cr_expect_eq(l->v[1].nemail_domains, 0);
+    rs_school_list_free(l);
+    l = NULL;
+    rs_diags_deinit(&d);
+
+    rs_diags_init(&d);
+    cr_assert_eq(load_text("{\"schools\": [\n"
+                           "  {\"name\": \"A\", \"conference\": \"X\", \"state\": \"CO\", \"athletics_url\": "
+                           "\"http://cubuffs.com\"},\n"
+                           "  {\"name\": \"B\", \"conference\": \"X\", \"state\": \"CO\", \"athletics_url\": 3},\n"
+                           "  {\"name\": \"C\", \"conference\": \"X\", \"state\": \"CO\", \"athletics_url\": "
+                           "\"https://not a host/\"},\n"
+                           "  {\"name\": \"D\", \"conference\": \"X\", \"state\": \"CO\", \"email_domains\": "
+                           "\"colorado.edu\"},\n"
+                           "  {\"name\": \"E\", \"conference\": \"X\", \"state\": \"CO\", \"email_domains\": "
+                           "[\"colorado.edu\", \"@colorado.edu\", 7]}\n"
+                           "]}\n",
+                           NULL, &l, &d, NULL),
+                 RS_SCHOOLS_E_INVALID);
+    char *all = rs_diags_join(&d);
+    cr_expect_eq(d.n, 6, "%s", all);
+    expect_diag(&d, ":2:3: schools[0] \"A\": \"athletics_url\" must be an https URL (\"https://cubuffs.com\"), got "
+                    "\"http://cubuffs.com\"");
+    expect_diag(&d, ":3:3: schools[1] \"B\": \"athletics_url\" must be an https URL (\"https://cubuffs.com\"), got 3");
+    expect_diag(&d, ":4:3: schools[2] \"C\": \"athletics_url\" must be an https URL");
+    expect_diag(&d, ":5:3: schools[3] \"D\": \"email_domains\" must be an array of at most 16 domain names, got a "
+                    "string");
+    expect_diag(&d, ":6:3: schools[4] \"E\": email_domains[1] must be a domain name (\"colorado.edu\"), got "
+                    "\"@colorado.edu\"");
+    expect_diag(&d, ":6:3: schools[4] \"E\": email_domains[2] must be a domain name (\"colorado.edu\"), got 7");
+    free(all);
+    rs_diags_deinit(&d);
+}
+
+Test(schools, aliases_of_a_canonical_name)
+{
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_aliases *a = NULL;
+    const char *t = "{\"University of Colorado\": [\"CU Boulder\", \"Colorado\"], \"University of Utah\": [\"Utah\"]}";
+    cr_assert_eq(rs_aliases_parse(t, strlen(t), "a.json", &a, &d), 0, "%s", rs_diags_join(&d));
+    const char *out[4];
+    cr_assert_eq(rs_aliases_of(a, "university of colorado", out, 4), 2);
+    cr_expect_str_eq(out[0], "CU Boulder");
+    cr_expect_str_eq(out[1], "Colorado");
+    cr_expect_eq(rs_aliases_of(a, "University of Utah", out, 0), 1, "counts beyond @max");
+    cr_expect_eq(rs_aliases_of(a, "Nowhere", out, 4), 0);
+    cr_expect_eq(rs_aliases_of(NULL, "Nowhere", out, 4), 0);
+    rs_aliases_free(a);
     rs_diags_deinit(&d);
 }

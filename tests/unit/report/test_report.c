@@ -551,3 +551,59 @@ Test(report, audit_results_on_warm_leads, .timeout = 60)
     rs_report_summary_deinit(&sum);
     fixture_fini(&fx);
 }
+
+/*
+ * The lead contract's evidence columns reach the lead sheets and the master
+ * CSV beside a CSV that lacks them (accepted at [verify] level "counts": its
+ * evidence cells stay empty); a school flagged for review is marked on the
+ * Run sheet and counted on the Summary (the read-back is the Python checker
+ * plus openpyxl here).
+ */
+Test(report, evidence_columns_and_review_flag, .timeout = 60)
+{
+    struct fixture fx;
+    fixture_init(&fx, false);
+    write_str(fx.cfg->output_dir, "lead.csv",
+              "school,coach_name,title,sport,email,phone,nmdp_overlap,overlap_evidence,source_url,"
+              "evidence_url,evidence_quote,evidence_date,evidence_type,confidence,overlap_checked\n"
+              "Lead U,Ann Lee,Head Coach,Swim,,,yes,Hosted a drive,https://lead.edu/staff,"
+              "https://lead.edu/news/drive,\"Coach Ann Lee hosted a \"\"Be The Match\"\" drive\",2024-04,host,high,coach\n"
+              "Lead U,Bo Diaz,Coach,Golf,,,no,,https://lead.edu/staff,,,,,,school\n");
+    write_str(fx.cfg->output_dir, "nine.csv", "school,coach_name,title,sport,email,phone,nmdp_overlap,overlap_evidence,source_url\n"
+                                              "Nine U,Cy Park,Coach,Golf,,,yes,,https://nine.edu/staff\n");
+    struct rs_school_state *s = complete(&fx, "Lead U", "output/lead.csv", 0.5, 1760000000000, 60000);
+    (void)s;
+    s = complete(&fx, "Nine U", "output/nine.csv", 0.5, 1760000000000, 60000);
+    s->review = rs_xstrdup("1 of 1 rows are yes (100%), above [verify] max_yes_share 0.5");
+    struct rs_report_summary sum;
+    struct rs_diags d;
+    rs_diags_init(&d);
+    cr_assert_eq(rs_report_generate(fx.cfg, fx.prog, "2026-01-02", NULL, &sum, &d), 0);
+    cr_expect_eq(d.n, 0, "a CSV without the evidence columns is no problem");
+    cr_expect_eq(sum.rows, 3);
+    cr_expect_eq(sum.warm, 2);
+    char *args = rs_xasprintf("--input %s/output/lead.csv --input %s/output/nine.csv --expect-rows 3 --expect-warm 2",
+                              fx.root, fx.root);
+    cr_expect_eq(run_checker(&sum, args), 0);
+    free(args);
+    char *cmd = rs_xasprintf(
+        "/usr/bin/python3 -c '\n"
+        "import sys, openpyxl\n"
+        "wb = openpyxl.load_workbook(sys.argv[1])\n"
+        "w = list(wb[\"Warm leads\"].iter_rows(values_only=True))\n"
+        "assert w[1][9] == \"https://lead.edu/news/drive\" and w[1][12] == \"host\" and w[1][14] == \"coach\", w[1]\n"
+        "assert w[2][9] is None and w[2][14] is None, w[2]\n"
+        "run = {r[0]: r for r in wb[\"Run\"].iter_rows(values_only=True)}\n"
+        "assert run[\"school\"][8] == \"review\" and run[\"Lead U\"][8] is None, run\n"
+        "assert run[\"Nine U\"][8].startswith(\"1 of 1 rows are yes\"), run\n"
+        "summ = {r[0]: r[1] for r in wb[\"Summary\"].iter_rows(values_only=True) if r and r[0]}\n"
+        "assert summ[\"Schools flagged for review (see Run)\"] == 1, summ\n"
+        "' '%s'",
+        sum.xlsx_path);
+    int r = system(cmd);
+    free(cmd);
+    cr_expect(WIFEXITED(r) && WEXITSTATUS(r) == 0, "the workbook read-back failed");
+    rs_report_summary_deinit(&sum);
+    rs_diags_deinit(&d);
+    fixture_fini(&fx);
+}
