@@ -14,6 +14,8 @@ cd "$ROOT"
 PACKAGES=(
   # build
   gcc g++ meson ninja-build pkg-config git
+  # fuzzing (tests/fuzz): clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-dev
   libuv1-dev libjansson-dev libgit2-dev libxlsxwriter-dev libtomlplusplus-dev libcriterion-dev
   libcurl4-openssl-dev libxml2-dev   # `ralphsup audit`: fetch evidence pages, HTML to text
   # runtime helpers: setpriv (parent-death signal), ps/pgrep for tests

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run every test suite of ralphsup (unit, integration, e2e with the real
 # Claude Code CLI) twice: in a -Werror build, then in an AddressSanitizer +
-# UndefinedBehaviorSanitizer build. Sets the machine up first (idempotent).
+# UndefinedBehaviorSanitizer build; then the fuzz suite, briefly (a clang
+# build in build-fuzz/, contrib/fuzz.sh; RALPHSUP_FUZZ_SECONDS per target,
+# default 8). Sets the machine up first (idempotent).
 # Prints one closing line "tests: N passed, N failed" and exits non-zero if
 # anything failed, including sanitizer reports that Criterion's forked
 # workers would otherwise swallow (LIBRARIES.md §6.5).
@@ -45,6 +47,11 @@ if grep -l -E "LeakSanitizer|AddressSanitizer|runtime error:" build-asan/meson-l
   failed=$((failed + 1))
   status=1
 fi
+
+echo "== fuzz (libFuzzer, clang, ASan + UBSan; ${RALPHSUP_FUZZ_SECONDS:=8} s per target) =="
+export RALPHSUP_FUZZ_SECONDS
+bash contrib/fuzz.sh || status=1
+count build-fuzz
 
 echo "tests: $passed passed, $failed failed"
 exit $status

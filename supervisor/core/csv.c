@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,13 +120,39 @@ size_t rs_csv_parser_records(const struct rs_csv_parser *p)
     return p->nrec;
 }
 
+static inline bool is_cont(unsigned char c)
+{
+    return (c & 0xC0) == 0x80;
+}
+
+/*
+ * The column of @s[@k] (of @n bytes), the first byte over a cap, @s starting
+ * right after column p->col: the same whichever way the input was chunked (fuzzing
+ * found the column of the run's start reported instead).
+ */
+static size_t col_at(const struct rs_csv_parser *p, const char *s, size_t n, size_t k)
+{
+    size_t col = p->col;
+    for (size_t i = 0; i <= k && i < n; i++)
+        col += !is_cont((unsigned char)s[i]);
+    return col;
+}
+
 /* Append @n bytes to the current field, enforcing the field and record caps. */
 static int append(struct rs_csv_parser *p, const char *s, size_t n, struct rs_csv_error *err)
 {
-    if (p->len - p->field_start + n > p->o.max_field)
-        return fail(p, RS_CSV_E_TOO_BIG, p->line, p->col, err, "field longer than %zu bytes", p->o.max_field);
-    if (p->len + n + 1 > p->o.max_record)
-        return fail(p, RS_CSV_E_TOO_BIG, p->line, p->col, err, "record longer than %zu bytes", p->o.max_record);
+    size_t flen = p->len - p->field_start;
+    bool over_field = flen + n > p->o.max_field, over_record = p->len + n + 1 > p->o.max_record;
+    if (over_field || over_record) {
+        /* The cap crossed first wins, so the error does not depend on how the input was chunked. */
+        size_t kf = over_field ? p->o.max_field - flen : SIZE_MAX;
+        size_t kr = !over_record ? SIZE_MAX : p->len + 1 < p->o.max_record ? p->o.max_record - 1 - p->len : 0;
+        if (kf <= kr)
+            return fail(p, RS_CSV_E_TOO_BIG, p->line, col_at(p, s, n, kf), err, "field longer than %zu bytes",
+                        p->o.max_field);
+        return fail(p, RS_CSV_E_TOO_BIG, p->line, col_at(p, s, n, kr), err, "record longer than %zu bytes",
+                    p->o.max_record);
+    }
     if (p->len + n + 1 > p->cap) {
         size_t cap = p->cap;
         while (cap < p->len + n + 1)
@@ -186,11 +213,6 @@ static int end_record(struct rs_csv_parser *p, struct rs_csv_error *err)
         snprintf(p->saved.msg, sizeof(p->saved.msg), "stopped by the caller");
     }
     return r;
-}
-
-static inline bool is_cont(unsigned char c)
-{
-    return (c & 0xC0) == 0x80;
 }
 
 static int process(struct rs_csv_parser *p, const char *data, size_t len, struct rs_csv_error *err)
@@ -320,8 +342,18 @@ int rs_csv_parser_feed(struct rs_csv_parser *p, const char *data, size_t len, st
             *err = p->saved;
         return p->failed;
     }
-    if (len > p->o.max_file - p->total)
+    if (len > p->o.max_file - p->total) {
+        /*
+         * Parse what fits first: an error in it comes first, and the cap is
+         * reported on the line where it is crossed, whatever the chunking
+         * (fuzzing found the outcome depending on it).
+         */
+        size_t fit = p->o.max_file - p->total;
+        int r = fit ? rs_csv_parser_feed(p, data, fit, err) : 0;
+        if (r)
+            return r;
         return fail(p, RS_CSV_E_TOO_BIG, p->line, 0, err, "input larger than %zu bytes", p->o.max_file);
+    }
     p->total += len;
     while (!p->bom_done && len > 0) {
         if ((unsigned char)*data == bom[p->nbom]) {

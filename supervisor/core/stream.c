@@ -482,7 +482,8 @@ static uint64_t hash_compact(const struct rs_stream *s, struct rs_json_span v)
  * by key (bytewise, stable), strings re-encoded with minimal escapes (only
  * '"', '\\' and control characters, as \b \f \n \r \t or \u00xx; "\/" and
  * \uXXXX of printable characters become the raw UTF-8), numbers and literals
- * as written. The output is never longer than the input.
+ * as written. The output is never longer than the input, except that bytes
+ * that are not UTF-8 (the scanner lets them through) are repaired to U+FFFD.
  */
 struct canon {
     char *out;
@@ -643,6 +644,13 @@ static void canon_input(struct rs_stream *s, struct rs_json_span v, struct rs_st
         struct canon c = {arena_alloc(&s->arena, n + 1), 0};
         canon_value(s, v, &c);
         c.out[c.n] = '\0';
+        if (!rs_utf8_valid(c.out, c.n)) {
+            /* Raw bytes are copied as written: repair them, as every string of an event is UTF-8 (fuzzing found it). */
+            char *clean = rs_utf8_clean(c.out, c.n, 0, NULL, &c.n);
+            c.out = arena_alloc(&s->arena, c.n + 1);
+            memcpy(c.out, clean, c.n + 1);
+            free(clean);
+        }
         b->input_json = c.out;
         b->input_hash = fnv1a(FNV_BASIS, c.out, c.n);
         return;
@@ -776,7 +784,7 @@ static void build_system(struct rs_stream *s, const struct members *top, struct 
         if (rs_json_is_string(v)) {
             size_t l;
             const char *h = str_head(s, v, 80, &l, NULL);
-            vl = l < sizeof(val) - 1 ? l : sizeof(val) - 1;
+            vl = rs_utf8_boundary(h, l, sizeof(val) - 1); /* repaired text can outgrow 80 bytes (fuzzing) */
             memcpy(val, h, vl);
         } else if (!rs_json_is_object(v) && !rs_json_is_array(v) && (size_t)(v.e - v.p) < sizeof(val)) {
             vl = (size_t)(v.e - v.p);
@@ -860,8 +868,11 @@ static void check_marker_line(struct rs_stream *s, const char *p, const char *e)
         return;
     size_t n = decode_line(s, l, e);
     struct rs_marker m;
-    if (rs_marker_parse_line(s->mline, n, &m) == 1)
+    /* Raw bytes are decoded as written: repair them as the block's text is, so markers are UTF-8 too (fuzzing). */
+    char *clean = rs_utf8_valid(s->mline, n) ? NULL : rs_utf8_clean(s->mline, n, 0, NULL, &n);
+    if (rs_marker_parse_line(clean ? clean : s->mline, n, &m) == 1)
         add_marker(s, &m);
+    free(clean);
 }
 
 /* @p is an escaped character (after its backslash): a newline starts a line. */

@@ -585,10 +585,15 @@ static int64_t time_value(struct ctx *c, json_t *v, const char *key, const char 
     if (!v || json_is_null(v))
         return 0;
     int64_t ms = 0;
-    if (!json_is_string(v) || rs_time_parse_iso(json_string_value(v), &ms) < 0) {
+    /*
+     * A time at or before 1970-01-01T00:00:00Z would be saved as null (0 is
+     * "absent" in memory): refused, so a file loads as it saves (fuzzing).
+     */
+    if (!json_is_string(v) || rs_time_parse_iso(json_string_value(v), &ms) < 0 || ms <= 0) {
         char *f = field_path(where, key);
-        bad_type(c, v, f, "an ISO 8601 UTC time like \"2026-11-24T20:33:10Z\"");
+        bad_type(c, v, f, "an ISO 8601 UTC time after 1970 like \"2026-11-24T20:33:10Z\"");
         free(f);
+        ms = 0;
     }
     return ms;
 }

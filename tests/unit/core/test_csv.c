@@ -335,3 +335,61 @@ Test(csv, truthy_and_names)
     cr_expect(rs_csv_name_eq("  Nmdp_Overlap ", 15, "nmdp_overlap"));
     cr_expect(!rs_csv_name_eq("nmdp overlap", 12, "nmdp_overlap"));
 }
+
+/* ---- findings of tests/fuzz (fuzz_csv): a cap error does not depend on the chunking ---- */
+
+static int feed_by(const char *in, size_t len, size_t step, const struct rs_csv_opts *o, struct rs_csv_error *e)
+{
+    struct collect c = {0};
+    rs_buf_init(&c.out);
+    struct rs_csv_parser *p = rs_csv_parser_new(o, collect_cb, &c);
+    int r = 0;
+    for (size_t off = 0; off < len && !r; off += step)
+        r = rs_csv_parser_feed(p, in + off, len - off < step ? len - off : step, e);
+    if (!r)
+        r = rs_csv_parser_finish(p, e);
+    rs_csv_parser_free(p);
+    rs_buf_deinit(&c.out);
+    return r;
+}
+
+Test(csv, fuzz_cap_errors_name_the_crossing_byte_whatever_the_chunking)
+{
+    /* The field cap (4) is crossed at the 5th byte of the field: 'g', column 8 of "ab,cdefgh". */
+    struct rs_csv_opts of = {.max_field = 4};
+    /*
+     * Both caps crossed in one run of bytes: the record cap (7, each field
+     * counting one more byte) at 'f' (column 7) before the field cap (5) at
+     * 'h': the record cap is reported.
+     */
+    struct rs_csv_opts orec = {.max_field = 5, .max_record = 7};
+    const char *in = "ab,cdefgh\n";
+    for (size_t step = 1; step <= 10; step++) {
+        struct rs_csv_error e = {0};
+        cr_expect_eq(feed_by(in, 10, step, &of, &e), RS_CSV_E_TOO_BIG);
+        cr_expect(e.line == 1 && e.col == 8 && strstr(e.msg, "field longer than 4"), "step %zu: %zu:%zu %s", step,
+                  e.line, e.col, e.msg);
+        memset(&e, 0, sizeof e);
+        cr_expect_eq(feed_by(in, 10, step, &orec, &e), RS_CSV_E_TOO_BIG);
+        cr_expect(e.line == 1 && e.col == 7 && strstr(e.msg, "record longer than 7"), "step %zu: %zu:%zu %s", step,
+                  e.line, e.col, e.msg);
+    }
+}
+
+Test(csv, fuzz_file_cap_comes_after_an_earlier_error_and_names_its_line)
+{
+    struct rs_csv_opts o = {.max_file = 12};
+    struct rs_csv_error e = {0};
+    struct collect sink = {0};
+    rs_buf_init(&sink.out);
+    /* A syntax error on line 1 comes before the file cap, also in one buffer. */
+    cr_expect_eq(rs_csv_parse_buffer("a\"b,c\n1,2\n3,4\n", 14, &o, collect_cb, &sink, &e),
+                 RS_CSV_E_SYNTAX);
+    /* Without one, the cap is reported on the line where it is crossed (line 4, byte 13). */
+    for (size_t step = 1; step <= 14; step++) {
+        memset(&e, 0, sizeof e);
+        cr_expect_eq(feed_by("a,b\n1,2\n3,4\n5,6\n", 16, step, &o, &e), RS_CSV_E_TOO_BIG);
+        cr_expect(e.line == 4 && strstr(e.msg, "larger than 12 bytes"), "step %zu: line %zu %s", step, e.line, e.msg);
+    }
+    rs_buf_deinit(&sink.out);
+}

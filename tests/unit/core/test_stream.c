@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "ralphsup/base/utf8.h"
 #include "ralphsup/core/stream.h"
 #include "ralphsup/base/util.h"
 
@@ -825,4 +826,67 @@ Test(stream, partial_messages_give_message_start_and_final_usage)
     d = run(line, strlen(line), 0, NULL, NULL);
     EXPECT_HAS(d, "subtype=\"message_delta\" parent=\"toolu_7\" usage=0/9/0/0\n");
     free(d);
+}
+
+/* ---- findings of tests/fuzz (fuzz_stream) ------------------------------------ */
+
+Test(stream, fuzz_tool_input_bytes_not_utf8_are_repaired)
+{
+    struct tool_ctx a = tool("Mcp", "{\"k\": \"a\xC2z\xFF\"}", 0);
+    cr_assert(a.has_json);
+    cr_expect_str_eq(a.json, "{\"k\":\"a\xEF\xBF\xBDz\xEF\xBF\xBD\"}");
+}
+
+struct mk_ctx {
+    char text[256];
+    size_t n;
+};
+
+static void mk_cb(const struct rs_stream_event *ev, void *ud)
+{
+    struct mk_ctx *c = ud;
+    if (ev->kind != RS_STREAM_ASSISTANT || !ev->assistant.nblocks)
+        return;
+    const struct rs_stream_block *b = &ev->assistant.blocks[0];
+    c->n = b->nmarkers;
+    if (b->nmarkers)
+        snprintf(c->text, sizeof c->text, "%s", b->markers[0].text);
+}
+
+Test(stream, fuzz_marker_bytes_not_utf8_are_repaired_like_the_text)
+{
+    const char *line = "{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"text\","
+                       "\"text\":\"x\\nRALPH_PROGRESS: regi\xC2try\"}]}}\n";
+    struct mk_ctx c = {0};
+    struct rs_stream *s;
+    cr_assert_eq(rs_stream_new(NULL, mk_cb, &c, &s), 0);
+    rs_stream_feed(s, line, strlen(line));
+    rs_stream_finish(s);
+    rs_stream_free(s);
+    cr_assert_eq(c.n, 1);
+    cr_expect_str_eq(c.text, "regi\xEF\xBF\xBDtry");
+}
+
+static void detail_cb(const struct rs_stream_event *ev, void *ud)
+{
+    if (ev->kind == RS_STREAM_SYSTEM && ev->system.detail)
+        snprintf(ud, 512, "%s", ev->system.detail);
+}
+
+Test(stream, fuzz_system_detail_is_cut_at_a_character_boundary)
+{
+    /* 60 stray bytes become 60 U+FFFD (180 bytes): the detail keeps whole characters only. */
+    char line[512];
+    int n = snprintf(line, sizeof line, "{\"type\":\"system\",\"subtype\":\"model_fallback\",\"content\":\"");
+    for (int i = 0; i < 60; i++)
+        line[n++] = '\xFF';
+    n += snprintf(line + n, sizeof line - (size_t)n, "\"}\n");
+    char detail[512] = "";
+    struct rs_stream *s;
+    cr_assert_eq(rs_stream_new(NULL, detail_cb, detail, &s), 0);
+    rs_stream_feed(s, line, (size_t)n);
+    rs_stream_finish(s);
+    rs_stream_free(s);
+    cr_assert(strncmp(detail, "content=\xEF\xBF\xBD", 11) == 0, "%s", detail);
+    cr_expect(rs_utf8_valid(detail, strlen(detail)));
 }
