@@ -152,11 +152,13 @@ static char *url_host(const char *s, size_t n)
     const char *colon = memchr(h, ':', hl);
     if (colon)
         hl = (size_t)(colon - h);
+    if (hl >= 4 && strncasecmp(h, "www.", 4) == 0) {
+        h += 4;
+        hl -= 4;
+    }
     char *out = rs_xstrndup(h, hl);
     for (char *p = out; *p; p++)
         *p = (char)tolower((unsigned char)*p);
-    if (strncmp(out, "www.", 4) == 0)
-        memmove(out, out + 4, strlen(out + 4) + 1);
     return out;
 }
 
