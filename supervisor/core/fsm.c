@@ -30,7 +30,7 @@ static const struct cell slot_table[RS_SLOT_NSTATES][RS_SEV_NEVENTS] = {
         [RS_SEV_SPAWN_FAILED] = S(FINISHING, DECIDE),
         [RS_SEV_TICK] = S(SPAWNING, NONE),
         [RS_SEV_RELOAD] = S(SPAWNING, NONE),
-        [RS_SEV_SAVE_FAILED] = S(SPAWNING, NONE), /* the spawn goes on; "started" stops it */
+        [RS_SEV_SAVE_FAILED] = S(IDLE, RELEASE), /* marking it in flight failed: nothing is spawned */
     },
     [RS_SLOT_RUNNING] = {
         [RS_SEV_OUTPUT] = S(RUNNING, FEED),
