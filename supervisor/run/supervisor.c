@@ -109,7 +109,12 @@ struct stop {
     enum rs_progress_status status;
     int by;                    /* the slot whose iteration set it, or -1 */
     enum rs_kill_reason drain; /* how the other workers are stopped */
-    struct rs_buf requeued;    /* the schools in flight requeued by the stop, ", "-separated */
+    struct rs_buf requeued;    /* the schools in flight requeued by the stop, ", "-separated (at the end) */
+    struct requeued {
+        char *name;
+        int64_t iteration;
+    } rq[MAX_JOBS];            /* ... in dispatch order at the end: by iteration */
+    size_t nrq;
 };
 
 struct sup {
@@ -545,11 +550,42 @@ static void set_stop(struct sup *s, enum stop_kind kind, enum rs_err err, const 
     st->drain = drain;
 }
 
-static void stop_requeued(struct sup *s, const char *name)
+static void stop_requeued(struct sup *s, const char *name, int64_t iteration)
 {
-    if (s->stop.requeued.len)
-        rs_buf_puts(&s->stop.requeued, ", ");
-    rs_buf_puts(&s->stop.requeued, name);
+    struct stop *st = &s->stop;
+    if (st->nrq >= MAX_JOBS)
+        return;
+    st->rq[st->nrq].name = rs_xstrdup(name);
+    st->rq[st->nrq].iteration = iteration;
+    st->nrq++;
+}
+
+/*
+ * The schools the stop requeued went to the front as their workers ended;
+ * put them there in the order they were dispatched (batch order), and name
+ * them in that order.
+ */
+static void order_requeued(struct sup *s)
+{
+    struct stop *st = &s->stop;
+    for (size_t i = 1; i < st->nrq; i++)
+        for (size_t j = i; j > 0 && st->rq[j - 1].iteration > st->rq[j].iteration; j--) {
+            struct requeued t = st->rq[j];
+            st->rq[j] = st->rq[j - 1];
+            st->rq[j - 1] = t;
+        }
+    struct rs_progress *p = s->b->prog;
+    for (size_t i = st->nrq; i > 0; i--)
+        if (rs_progress_remove_pending(p, st->rq[i - 1].name))
+            rs_progress_push_pending(p, st->rq[i - 1].name, true);
+    for (size_t i = 0; i < st->nrq; i++) {
+        if (i)
+            rs_buf_puts(&st->requeued, ", ");
+        rs_buf_puts(&st->requeued, st->rq[i].name);
+        free(st->rq[i].name);
+        st->rq[i].name = NULL;
+    }
+    st->nrq = 0;
 }
 
 static void stop_batch(struct sup *s, enum rs_err err, const char *reason, const char *limit,
@@ -594,6 +630,7 @@ static void end_stopped(struct sup *s)
         shutdown_loop(s);
         return;
     }
+    order_requeued(s);
     const char *names = st->requeued.len ? rs_buf_cstr(&st->requeued) : NULL;
     char *reason;
     if (st->kind == STOP_CANCEL)
@@ -846,7 +883,7 @@ static void decide_and_record(struct worker *w)
                 break;
             }
             if (dc.stop) { /* draining: requeued with the others */
-                stop_requeued(s, name);
+                stop_requeued(s, name, w->iteration);
                 break;
             }
             int64_t delay = dc.backoff_ms;
@@ -877,11 +914,11 @@ static void decide_and_record(struct worker *w)
         }
         a->outcome = v->kind == RS_VERDICT_CANCELLED ? RS_OUTCOME_CANCELLED : RS_OUTCOME_STOPPED;
         emit(s, r);
-        stop_requeued(s, name);
+        stop_requeued(s, name, w->iteration);
         if (v->kind == RS_VERDICT_CANCELLED && s->cancel_signal)
             set_stop(s, STOP_CANCEL, cancel_err(s), "cancelled", NULL, RS_STATUS_CANCELLED, -1, RS_KILL_CANCEL);
         else if (v->kind != RS_VERDICT_CANCELLED)
-            set_stop(s, STOP_VERDICT, dc.err, v->reason, dc.limit, RS_STATUS_STOPPED, w->slot,
+            set_stop(s, STOP_VERDICT, dc.err, v->reason, dc.limit ? dc.limit : s->stop.limit, RS_STATUS_STOPPED, w->slot,
                      v->kind == RS_VERDICT_LIMIT ? w->killed : RS_KILL_DRAIN);
         break;
     }
@@ -1924,6 +1961,8 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     free(s->live_path);
     free(s->price_unknown_said);
     free(s->stop.reason);
+    for (size_t i = 0; i < s->stop.nrq; i++)
+        free(s->stop.rq[i].name);
     rs_buf_deinit(&s->stop.requeued);
     rs_cost_calib_free(s->calib);
     free(s);
