@@ -154,6 +154,7 @@ struct sup {
     char *price_unknown_said;    /* the model last said to have no price (terminal: once per run) */
     uint64_t lag_last_hr;        /* the lag timer's last run (uv_hrtime, ns) */
     uint64_t stall_max_ms;       /* the longest the loop was late */
+    uint64_t commit_max_ms;      /* the longest rs_batch_commit() (save + git) on the loop */
 };
 
 struct stop_arg {
@@ -482,7 +483,11 @@ static bool commit(struct sup *s, const struct rs_transition *t)
 {
     struct rs_diags w;
     rs_diags_init(&w);
+    uint64_t t0 = uv_hrtime();
     int r = rs_batch_commit(s->b, t, &w);
+    uint64_t took = (uv_hrtime() - t0) / 1000000;
+    if (took > s->commit_max_ms)
+        s->commit_max_ms = took;
     for (size_t i = 0; i < w.n; i++) {
         say(s, "warning: %s", w.msgs[i]);
         struct rs_evrec *e = rs_evrec_new("warning");
@@ -613,6 +618,7 @@ static void stop_batch(struct sup *s, enum rs_err err, const char *reason, const
     rs_evrec_str(r, "limit", limit);
     rs_evrec_int(r, "exit_code", code);
     rs_evrec_int(r, "loop_stall_max_ms", (int64_t)s->stall_max_ms);
+    rs_evrec_int(r, "commit_max_ms", (int64_t)s->commit_max_ms);
     emit(s, r);
     say(s, "stopped: %s (exit %d)", reason, code);
     if (!s->err)
@@ -665,6 +671,7 @@ static void finish_batch(struct sup *s)
     rs_evrec_int(r, "failed", (int64_t)p->nfailed);
     rs_evrec_real(r, "cost_usd", p->cost_usd);
     rs_evrec_int(r, "loop_stall_max_ms", (int64_t)s->stall_max_ms);
+    rs_evrec_int(r, "commit_max_ms", (int64_t)s->commit_max_ms);
     emit(s, r);
     say(s, "%s", subject + strlen("ralphsup: "));
     shutdown_loop(s);
