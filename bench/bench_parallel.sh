@@ -19,7 +19,7 @@ JOBS=("$@")
 [ ${#JOBS[@]} -gt 0 ] || JOBS=(1 2 4 8 16)
 TICKS=$(getconf CLK_TCK)
 DIR=$(mktemp -d /tmp/ralphsup-bench-parallel.XXXXXX)
-trap 'rm -rf "$DIR"' EXIT
+trap '[ -n "${KEEP:-}" ] && echo "kept $DIR" || rm -rf "$DIR"' EXIT
 
 make_batch() { # DIR JOBS
     local d=$1 j=$2 i

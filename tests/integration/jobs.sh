@@ -144,6 +144,45 @@ assert_file_json "$C/batch_progress.json" 'all(a["outcome"] == "cancelled" and a
 assert_file_json "$C/batch_progress.json" '"C1, C2, C3 requeued" in d["stopped"]["reason"]' "SIGTERM: the reason names every requeued school"
 no_batch_survivors "$C" "SIGTERM: every worker's tree is gone"
 
+# ---- SIGHUP: jobs raised starts workers at once; lowered, nothing new until below -------
+H=$(new_tmp)
+LIMITS='jobs = 1
+spawn_interval = "100ms"' AGENT_ENV='FAKE_SLOW_S = "4"' make_batch "$H" H1 H2 H3 H4 H5 H6
+plan "$H" '{}'
+sed -i 's/^FAKE_STATE = .*/&\nFAKE_DEFAULT = "slow_done"/' "$H/config/batch.toml"
+bg_start "$H/run.log" "$RALPHSUP" start "$H/config/batch.toml"
+pid=$BG_PID
+wait_for 20 inflight_is "$H/batch_progress.json" 1
+sed -i 's/^jobs = 1$/jobs = 3/' "$H/config/batch.toml"
+rs reload "$H/config/batch.toml"
+assert_eq "$RS_RC" 0 "reload: jobs 1 → 3 accepted"
+if wait_for 3 inflight_is "$H/batch_progress.json" 3; then ok "reload: jobs raised to 3, three schools in flight within 3 s (the first still running)"
+else not_ok "reload: jobs raised to 3, three schools in flight within 3 s"; fi
+sed -i 's/^jobs = 3$/jobs = 1/' "$H/config/batch.toml"
+rs reload "$H/config/batch.toml"
+bg_wait "$pid"
+assert_eq "$BG_RC" 0 "reload: the batch finishes"
+read -r mx mxs <<<"$(overlap "$H")"
+assert_eq "$mx" 3 "reload: never more than 3 in flight"
+# After the lowering, no start while another worker is in flight (the running ones finish first).
+lowered=$("$PY" - "$H/logs/events.jsonl" <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+cur, after, bad = 0, False, 0
+for e in ev:
+    if e.get("event") == "limits-reloaded" and "jobs 3 → 1" in e.get("diff", ""):
+        after = True
+    elif e.get("event") == "iteration-started":
+        if after and cur > 0:
+            bad += 1
+        cur += 1
+    elif e.get("event") == "iteration-finished":
+        cur -= 1
+print(bad if after else "no-reload")
+PY
+)
+assert_eq "$lowered" 0 "reload: jobs lowered to 1, nothing new started until the running ones finished"
+
 # ---- a failed save is a state: nothing is spawned after it, exit 74 -------------------
 for jobs in 1 2; do
     F=$(new_tmp)
