@@ -111,9 +111,14 @@ static int resume_reconcile(struct rs_batch *b, const char *config, struct rs_di
 static void print_counts(const struct rs_batch *b)
 {
     const struct rs_progress *p = b->prog;
-    size_t cur = p->current ? 1 : 0;
+    size_t cur = rs_progress_ninflight(p);
+    char curtext[96] = "";
+    if (cur == 1)
+        snprintf(curtext, sizeof curtext, "1 current (interrupted; `ralphsup start` requeues it), ");
+    else if (cur > 1)
+        snprintf(curtext, sizeof curtext, "%zu in progress (interrupted; `ralphsup start` requeues them), ", cur);
     printf("%s: %zu pending, %s%zu completed, %zu failed (%zu school%s)\n", b->cfg->progress, p->npending,
-           cur ? "1 current (interrupted; `ralphsup start` requeues it), " : "", p->ncompleted, p->nfailed,
+           curtext, p->ncompleted, p->nfailed,
            p->npending + cur + p->ncompleted + p->nfailed, p->npending + cur + p->ncompleted + p->nfailed == 1 ? "" : "s");
 }
 
@@ -255,6 +260,14 @@ static void load_live(const struct rs_batch *b, pid_t holder, struct rs_live_vie
     free(path);
 }
 
+static const struct rs_live_view_worker *live_worker(const struct rs_live_view *v, const char *school)
+{
+    for (size_t i = 0; i < v->nworkers; i++)
+        if (v->workers[i].school && strcmp(v->workers[i].school, school) == 0)
+            return &v->workers[i];
+    return NULL;
+}
+
 struct status_figures {
     double avg_ms;       /* average duration of completed schools */
     double avg_cost;     /* average cost of finished (completed + failed) schools */
@@ -278,8 +291,10 @@ static void compute_figures(const struct rs_progress *p, int64_t now, struct sta
     double finished_cost = rs_progress_finished_cost(p, &nfin);
     f->avg_ms = n ? (double)sum / (double)n : 0;
     f->avg_cost = nfin ? finished_cost / (double)nfin : 0;
-    size_t remaining = p->npending + (p->current ? 1 : 0);
-    f->eta_ms = n ? (int64_t)(f->avg_ms * (double)remaining) : -1;
+    size_t inflight = rs_progress_ninflight(p);
+    size_t remaining = p->npending + inflight;
+    /* The remaining work divided by the concurrency achieved: the schools in flight now. */
+    f->eta_ms = n ? (int64_t)(f->avg_ms * (double)remaining / (double)(inflight > 1 ? inflight : 1)) : -1;
     if (p->current && p->current->started_ms > 0) {
         f->current_ms = now - p->current->started_ms;
         if (f->eta_ms > 0)
@@ -360,7 +375,7 @@ static json_t *status_json(const struct rs_batch *b, pid_t holder, int64_t now)
     json_object_set_new(o, "status", json_string(rs_progress_status_name(p->status)));
     json_object_set_new(o, "supervisor_pid", holder > 0 ? json_integer(holder) : json_null());
     json_object_set_new(o, "running", json_boolean(holder != 0));
-    json_object_set_new(o, "total", json_integer((json_int_t)(p->ncompleted + p->nfailed + p->npending + (p->current ? 1 : 0))));
+    json_object_set_new(o, "total", json_integer((json_int_t)(p->ncompleted + p->nfailed + p->npending + rs_progress_ninflight(p))));
     json_object_set_new(o, "completed", json_integer((json_int_t)p->ncompleted));
     json_object_set_new(o, "failed", json_integer((json_int_t)p->nfailed));
     json_object_set_new(o, "pending", json_integer((json_int_t)p->npending));
@@ -380,6 +395,23 @@ static json_t *status_json(const struct rs_batch *b, pid_t holder, int64_t now)
         json_object_set_new(o, "current", json_null());
     }
     json_object_set_new(o, "waiting", live.waiting ? json_string(live.waiting) : json_null());
+    json_t *inp = json_array();
+    for (const struct rs_current *c = p->current; c; c = c->next) {
+        json_t *e = json_object();
+        const struct rs_live_view_worker *w = live_worker(&live, c->name);
+        json_object_set_new(e, "name", json_string(c->name));
+        json_object_set_new(e, "attempt", json_integer(c->attempt));
+        json_object_set_new(e, "iteration", json_integer(c->iteration));
+        json_object_set_new(e, "pid", json_integer(c->pid));
+        json_object_set_new(e, "slot", w && w->slot >= 0 ? json_integer(w->slot) : json_null());
+        json_object_set_new(e, "running_s", json_real(c->started_ms > 0 ? (double)(now - c->started_ms) / 1000.0 : 0));
+        json_object_set_new(e, "cost_usd", w && w->has_cost ? json_real(w->cost_usd) : json_null());
+        json_object_set_new(e, "last_tool", w && w->last_tool ? json_string(w->last_tool) : json_null());
+        json_array_append_new(inp, e);
+    }
+    json_object_set_new(o, "in_progress", inp);
+    json_object_set_new(o, "jobs", live.jobs ? json_integer(live.jobs) : json_null());
+    json_object_set_new(o, "jobs_target", live.jobs ? json_integer(live.target) : json_null());
     rs_live_view_deinit(&live);
     json_t *fl = json_array();
     for (size_t i = 0; i < p->nfailed; i++) {
@@ -415,7 +447,7 @@ static void status_text(const struct rs_batch *b, pid_t holder, int64_t now)
     struct status_figures f;
     compute_figures(p, now, &f);
     char d1[32], d2[32], m1[32], m2[32];
-    size_t total = p->ncompleted + p->nfailed + p->npending + (p->current ? 1 : 0);
+    size_t total = p->ncompleted + p->nfailed + p->npending + rs_progress_ninflight(p);
     printf("batch %s: %zu completed, %zu failed, %zu pending (of %zu)\n", p->batch_name, p->ncompleted, p->nfailed,
            p->npending, total);
     if (holder > 0)
@@ -440,6 +472,22 @@ static void status_text(const struct rs_batch *b, pid_t holder, int64_t now)
         if (lp)
             printf("  progress: %s\n", lp);
     }
+    if (p->current && p->current->next) {
+        printf("in progress: %zu%s\n", rs_progress_ninflight(p),
+               live.jobs ? "" : (holder ? "" : " (interrupted; `ralphsup start` requeues them)"));
+        for (const struct rs_current *c = p->current; c; c = c->next) {
+            const struct rs_live_view_worker *w = live_worker(&live, c->name);
+            printf("  %s · attempt %d · %s", c->name, c->attempt,
+                   rs_duration_format(c->started_ms > 0 ? now - c->started_ms : 0, d1, sizeof d1));
+            if (w && w->has_cost)
+                printf(" · %s so far", rs_money_format(w->cost_usd, m1, sizeof m1));
+            if (w && w->slot >= 0)
+                printf(" · worker %d", w->slot + 1);
+            printf("\n");
+        }
+    }
+    if (live.jobs > 1)
+        printf("jobs %d/%d%s\n", live.target, live.jobs, live.target < live.jobs ? " (rate limited)" : "");
     if (live.waiting)
         printf("waiting for %s\n", live.waiting);
     rs_live_view_deinit(&live);
@@ -575,30 +623,55 @@ int rs_cmd_resume(int argc, char **argv)
      * before the token is cleared with current.
      */
     int killed = 0;
-    const char *token = p->current->run_token;
-    if (token && token[0]) {
-        killed = kill_leftovers(token);
-        if (killed < 0) {
+    for (const struct rs_current *c = p->current; c; c = c->next) {
+        const char *token = c->run_token;
+        if (!token || !token[0])
+            continue;
+        int k = kill_leftovers(token);
+        if (k < 0) {
             fprintf(stderr,
                     "ralphsup resume: %d process%s of the interrupted iteration (run token %s) survived SIGKILL; "
                     "nothing changed, so `ralphsup start %s` will try again\n",
-                    -killed, killed == -1 ? "" : "es", token, config);
+                    -k, k == -1 ? "" : "es", token, config);
             rs_batch_free(b);
             return RS_EXIT_OSERR;
         }
+        killed += k;
     }
-    char *name = rs_xstrdup(p->current->name);
+    /* Every school in flight back at the front, in the order they were dispatched (batch order). */
+    size_t nin = rs_progress_ninflight(p);
+    char **names = rs_xcalloc(nin, sizeof(char *));
+    size_t i = 0;
+    for (const struct rs_current *c = p->current; c; c = c->next)
+        names[i++] = rs_xstrdup(c->name);
+    for (size_t j = nin; j > 0; j--) {
+        rs_progress_remove_pending(p, names[j - 1]);
+        rs_progress_push_pending(p, names[j - 1], true);
+    }
+    char *name = rs_xstrdup(names[0]);
     int attempt = p->current->attempt;
     int64_t iteration = p->current->iteration;
-    rs_progress_remove_pending(p, name);
-    rs_progress_push_pending(p, name, true);
+    struct rs_buf all;
+    rs_buf_init(&all);
+    for (size_t j = 0; j < nin; j++) {
+        rs_buf_puts(&all, j ? ", " : "");
+        rs_buf_puts(&all, names[j]);
+        free(names[j]);
+    }
+    free(names);
     p->current = rs_current_free(p->current);
     p->status = RS_STATUS_STOPPED;
     char subject[512];
-    rs_utf8_printf(subject, sizeof subject, "ralphsup: requeued %s (resume after interruption)", name);
-    char *body = rs_xasprintf("The school was current when the supervisor stopped; it is back at the front of "
+    rs_utf8_printf(subject, sizeof subject, "ralphsup: requeued %s (resume after interruption)", rs_buf_cstr(&all));
+    char *body = rs_xasprintf("The school%s in flight when the supervisor stopped %s back at the front of "
                               "pending and no attempt was counted. %d leftover process%s of that iteration killed.",
-                              killed, killed == 1 ? "" : "es");
+                              nin == 1 ? " was" : "s", nin == 1 ? "is" : "are", killed, killed == 1 ? "" : "es");
+    if (nin == 1) {
+        free(body);
+        body = rs_xasprintf("The school was current when the supervisor stopped; it is back at the front of "
+                            "pending and no attempt was counted. %d leftover process%s of that iteration killed.",
+                            killed, killed == 1 ? "" : "es");
+    }
     struct rs_transition t = {.event = "requeued", .school = name, .attempt = attempt, .iteration = iteration,
                               .cost_usd = -1, .subject = subject, .body = body};
     struct rs_diags w;
@@ -609,9 +682,10 @@ int rs_cmd_resume(int argc, char **argv)
     if (!ex) {
         printf("requeued %s at the front of pending (%zu pending); %d leftover process%s of the interrupted "
                "iteration killed\n",
-               name, p->npending, killed, killed == 1 ? "" : "es");
+               rs_buf_cstr(&all), p->npending, killed, killed == 1 ? "" : "es");
         printf("next: ralphsup start %s\n", config);
     }
+    rs_buf_deinit(&all);
     free(body);
     free(name);
     rs_batch_free(b);

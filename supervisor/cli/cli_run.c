@@ -28,7 +28,7 @@
 
 static const char start_help[] =
     "usage: ralphsup start CONFIG [--max-iterations N] [--max-runtime DURATION]\n"
-    "                             [--max-cost-usd USD] [--no-report]\n\n"
+    "                             [--max-cost-usd USD] [--jobs N] [--no-report]\n\n"
     "Run the batch unattended: one Claude Code iteration per school until nothing\n"
     "is pending or a limit stops it. Creates the progress file if there is none,\n"
     "and resumes an interrupted batch by itself (the interrupted school goes back\n"
@@ -41,6 +41,8 @@ static const char start_help[] =
     "                          invocation (e.g. 2h, 90m; 0 = unlimited)\n"
     "  --max-cost-usd USD      override [limits] max_cost_usd, the batch's total\n"
     "                          (0 = unlimited)\n"
+    "  --jobs N                override [limits] jobs: agents at once, 1 to 64, under\n"
+    "                          one budget and one rate limiter (also after reloads)\n"
     "  --no-report             do not write the master report when the batch finishes\n\n"
     "Signals: SIGHUP reloads [limits]; SIGINT/SIGTERM cancel cleanly (exit 130/143),\n"
     "a second one kills at once. `ralphsup stop` and `ralphsup reload` send them.\n"
@@ -98,6 +100,7 @@ int rs_cmd_start(int argc, char **argv)
         {"max-runtime", required_argument, NULL, 'r'},
         {"max-cost-usd", required_argument, NULL, 'c'},
         {"no-report", no_argument, NULL, 'n'},
+        {"jobs", required_argument, NULL, 'j'},
         {0, 0, 0, 0},
     };
     struct rs_run_opts ro = {.max_runtime_ms = -1, .max_cost_usd = -1, .exit_code = rs_exit_code};
@@ -136,6 +139,13 @@ int rs_cmd_start(int argc, char **argv)
             break;
         case 'n':
             ro.no_report = true;
+            break;
+        case 'j':
+            ro.jobs = strtoll(optarg, &end, 10);
+            if (!*optarg || *end || ro.jobs < 1 || ro.jobs > 64) {
+                fprintf(stderr, "ralphsup start: --jobs expects a whole number from 1 to 64, got \"%s\"\n", optarg);
+                return RS_EXIT_USAGE;
+            }
             break;
         default:
             fputs(start_help, stderr);

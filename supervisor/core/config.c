@@ -97,6 +97,9 @@ static const struct field limit_fields[] = {
     {"transient_backoff", K_DURATION, LIM(transient_backoff_ms), 0, 0, HOUR_MS},
     {"transient_backoff_max", K_DURATION, LIM(transient_backoff_max_ms), 0, 0, DAY_MS},
     {"pipe_drain_timeout", K_DURATION, LIM(pipe_drain_timeout_ms), 0, 1, 10 * MIN_MS},
+    {"jobs", K_INT, LIM(jobs), 0, 1, 64},
+    {"spawn_interval", K_DURATION, LIM(spawn_interval_ms), 0, 0, HOUR_MS},
+    {"ramp_up_after", K_DURATION, LIM(ramp_up_after_ms), 0, SEC_MS, DAY_MS},
 };
 
 static const struct field git_fields[] = {
@@ -809,6 +812,9 @@ void rs_limits_defaults(struct rs_limits *l)
         .transient_backoff_ms = 5 * SEC_MS,
         .transient_backoff_max_ms = 5 * MIN_MS,
         .pipe_drain_timeout_ms = 5 * SEC_MS,
+        .jobs = 1,
+        .spawn_interval_ms = 2 * SEC_MS,
+        .ramp_up_after_ms = 5 * MIN_MS,
     };
 }
 

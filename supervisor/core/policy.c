@@ -126,6 +126,10 @@ void rs_policy_classify(const struct rs_iter_obs *o, struct rs_verdict *v)
     case RS_KILL_CANCEL:
         set(v, RS_VERDICT_CANCELLED, "cancelled by signal; requeued without counting an attempt");
         return;
+    case RS_KILL_DRAIN:
+        set(v, RS_VERDICT_CANCELLED, "stopped with the batch (%s); requeued without counting an attempt",
+            nz(o->kill_detail, "the batch stops"));
+        return;
     case RS_KILL_AUTH:
         v->err = RS_E_AUTH;
         set(v, RS_VERDICT_FATAL, "authentication failed (%s): set a valid ANTHROPIC_API_KEY (or log in with `claude`) "

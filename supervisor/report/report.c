@@ -1061,7 +1061,7 @@ static void write_run(struct gen *g, size_t first_extra, size_t end_extra)
         const struct rs_school_state *kp = &key;
         const struct rs_school_state **h =
             p->nhistory ? bsearch(&kp, hist, p->nhistory, sizeof(*hist), cmp_state_name) : NULL;
-        bool running = p->current && p->current->name && strcmp(p->current->name, p->pending[i]) == 0;
+        bool running = rs_progress_inflight_find(p, p->pending[i]) != NULL;
         run_row(g, r++, p->pending[i], running ? "running" : "pending", h ? *h : NULL, NULL);
     }
     free(hist);

@@ -1,16 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The supervisor loop. States: IDLE (between iterations, a zero or backoff
- * timer pending) → RUNNING (an agent is alive) → FINISHING (the runner
- * reported the end; the verdict is recorded) → IDLE again, or STOPPED when
- * the batch ends. Every transition that changes the batch state goes
- * through rs_batch_commit() exactly once.
+ * The supervisor loop: up to [limits] jobs worker slots on one libuv loop,
+ * each an explicit state (idle → spawning → running → stopping → finishing
+ * → idle), and the batch (running / draining / paused / stopped). Every
+ * libuv callback becomes an event; slot_event() and batch_event() look the
+ * (state, event) up in core/fsm.c — the one place that maps them to an
+ * action — and run that action in one switch each. What an action decides
+ * (class, retry or fail, backoff, pause, stop and its rs_err; whether
+ * another worker may start; whether one must be stopped) comes from the
+ * pure functions of core/decide.c; this file carries it out: the runner,
+ * the progress file, the commits, the events and the live line.
+ *
+ * Every transition that changes the batch state goes through
+ * rs_batch_commit() exactly once, on the loop thread (one writer). A failed
+ * save is a batch event too: the batch drains, nothing is spawned after it,
+ * and the run ends with RS_E_IO.
  *
  * Time: deadlines use the loop's monotonic clock, refreshed with
  * uv_update_time() after blocking work (git commits); wall-clock times only
- * go into the progress file and the logs.
+ * go into the progress file and the logs. The longest stall of the loop is
+ * measured with a 50 ms lag timer and logged at the end.
  *
- * Children: the runner owns the agent and kills its whole tree; this file
+ * Children: the runner owns each agent and kills its whole tree; this file
  * makes the process a child subreaper and starts the zombie reaper, so
  * tool processes that the CLI runs in their own sessions are still ours.
  */
@@ -26,7 +37,10 @@
 #include <uv.h>
 
 #include "ralphsup/store/eventlog.h"
+#include "ralphsup/store/gitaudit.h"
 #include "ralphsup/store/live.h"
+#include "ralphsup/core/decide.h"
+#include "ralphsup/core/fsm.h"
 #include "ralphsup/core/iteration.h"
 #include "ralphsup/core/policy.h"
 #include "ralphsup/run/proctree.h"
@@ -41,8 +55,23 @@
 
 extern char **environ;
 
-struct iter {
-    bool active;
+#define MAX_JOBS 64
+#define LAG_PERIOD_MS 50
+/*
+ * With jobs > 1 a commit may wait for a git lock held by another process at
+ * most 25 + 50 + 100 ms on the loop (then it is deferred, as documented),
+ * instead of the default 50 … 800 ms (1.55 s in all).
+ */
+#define RS_SUP_LOCK_RETRIES 3
+#define RS_SUP_LOCK_FIRST_MS 25
+
+struct sup;
+
+/* One worker slot: the iteration it runs, if any. */
+struct worker {
+    struct sup *s;
+    int slot;                  /* 0-based; "worker" in events is slot + 1 */
+    enum rs_slot_state state;
     const struct rs_school *school;
     int attempt;
     int64_t iteration;
@@ -57,7 +86,35 @@ struct iter {
     char *kill_detail;
     const char *budget_limit;
     double school_cost_before; /* previous attempts */
+    double budget;             /* --max-budget-usd, < 0 none */
+    int spawn_error;           /* negative errno when the runner could not start */
+    int64_t exit_status;
+    int term_signal;
     char token[160];
+};
+
+/* How the run stops: the first reason stands. */
+enum stop_kind {
+    STOP_NONE = 0,
+    STOP_CANCEL,     /* "cancelled by SIGINT[; X requeued at the front of pending (no attempt counted)]" */
+    STOP_VERDICT,    /* a fatal or limit verdict: "<reason> (X requeued at the front of pending)" */
+    STOP_PLAIN,      /* a spawn limit, too many transients, a limit crossed by a completion */
+};
+
+struct stop {
+    enum stop_kind kind;
+    enum rs_err err;
+    char *reason;
+    const char *limit;
+    enum rs_progress_status status;
+    int by;                    /* the slot whose iteration set it, or -1 */
+    enum rs_kill_reason drain; /* how the other workers are stopped */
+    struct rs_buf requeued;    /* the schools in flight requeued by the stop, ", "-separated (at the end) */
+    struct requeued {
+        char *name;
+        int64_t iteration;
+    } rq[MAX_JOBS];            /* ... in dispatch order at the end: by iteration */
+    size_t nrq;
 };
 
 struct sup {
@@ -66,29 +123,72 @@ struct sup {
     struct rs_config *cfg;
     const struct rs_run_opts *o;
     uv_signal_t sigint, sigterm, sighup;
-    uv_timer_t tick, next;
+    uv_timer_t tick, next, lag;
     struct rs_runner_reaper *reaper;
     struct rs_eventlog *log;
     struct rs_prompt *prompt;
     char *agent_path;
     char *settings;    /* --settings JSON (guard + hooks/<name>.settings.json), or NULL */
     uint64_t start_mono;
-    struct iter cur;
+
+    struct worker w[MAX_JOBS];
+    enum rs_batch_state state;
+    struct rs_ratelimit rl;
+    struct stop stop;
     int consecutive_transients;
-    bool stopping;     /* a cancel was requested */
-    int cancel_signal; /* SIGINT or SIGTERM */
+    int cancel_signal; /* SIGINT or SIGTERM once cancelled */
+    bool save_failed;
     bool done;         /* the batch reached its end; loop shutting down */
     enum rs_err err;   /* how the run ends (RS_OK until something stops it) */
+    uint64_t not_before_mono; /* backoff: no start before */
+    uint64_t last_start_mono; /* the stagger */
+    bool started_any;
+    int64_t pause_until_ms;   /* a usage limit: epoch ms */
     char *waiting;     /* "usage limit reset at 23:00 UTC" / "backoff 12s" */
+    uint64_t busy_ms;  /* finished iterations' time, for the achieved concurrency */
+
     bool live_drawn;
     uint64_t live_written_mono;
     char *live_path;
     struct rs_cost_calib *calib; /* the estimate's self-calibration for this run */
     char *price_unknown_said;    /* the model last said to have no price (terminal: once per run) */
+    uint64_t lag_last_hr;        /* the lag timer's last run (uv_hrtime, ns) */
+    uint64_t stall_max_ms;       /* the longest the loop was late */
+    uint64_t commit_max_ms;      /* the longest rs_batch_commit() (save + git) on the loop */
 };
 
-static void start_iteration(struct sup *s);
-static void schedule_next(struct sup *s, uint64_t delay_ms);
+struct stop_arg {
+    enum rs_kill_reason why;
+    const char *detail;
+};
+
+struct dispatch_arg {
+    const struct rs_school *sc;
+    double budget;
+    const char *which;
+};
+
+struct feed_arg {
+    const char *data;
+    size_t len;
+    bool is_stderr;
+};
+
+static void slot_event(struct worker *w, enum rs_slot_event ev, const void *arg);
+static void batch_event(struct sup *s, enum rs_batch_event ev);
+
+static int active_workers(const struct sup *s)
+{
+    int n = 0;
+    for (int i = 0; i < MAX_JOBS; i++)
+        n += s->w[i].state != RS_SLOT_IDLE;
+    return n;
+}
+
+static int jobs_now(const struct sup *s)
+{
+    return (int)s->cfg->limits.jobs;
+}
 
 /* ---- output ------------------------------------------------------------- */
 
@@ -142,7 +242,20 @@ static void emit(struct sup *s, struct rs_evrec *r)
 
 static size_t total_schools(const struct rs_progress *p)
 {
-    return p->ncompleted + p->nfailed + p->npending + (p->current ? 1 : 0);
+    return p->ncompleted + p->nfailed + p->npending + rs_progress_ninflight(p);
+}
+
+/* The concurrency achieved so far: worker time over wall time (at least 1). */
+static double achieved(struct sup *s)
+{
+    uint64_t now = uv_now(&s->loop);
+    uint64_t busy = s->busy_ms;
+    for (int i = 0; i < MAX_JOBS; i++)
+        if (s->w[i].state != RS_SLOT_IDLE)
+            busy += now - s->w[i].started_mono;
+    double wall = (double)(now - s->start_mono);
+    double a = wall > 0 ? (double)busy / wall : 1;
+    return a > 1 ? a : 1;
 }
 
 static void eta_text(struct sup *s, char *buf, size_t n)
@@ -160,8 +273,23 @@ static void eta_text(struct sup *s, char *buf, size_t n)
         return;
     }
     char d[32];
-    size_t remaining = p->npending + (p->current ? 1 : 0);
-    snprintf(buf, n, "ETA %s", rs_duration_format(sum / (int64_t)k * (int64_t)remaining, d, sizeof d));
+    size_t remaining = p->npending + rs_progress_ninflight(p);
+    int64_t eta = sum / (int64_t)k * (int64_t)remaining;
+    if (jobs_now(s) > 1)
+        eta = (int64_t)((double)eta / achieved(s));
+    snprintf(buf, n, "ETA %s", rs_duration_format(eta, d, sizeof d));
+}
+
+/* The worker in flight longest, or NULL. */
+static struct worker *oldest(struct sup *s)
+{
+    struct worker *best = NULL;
+    for (int i = 0; i < MAX_JOBS; i++) {
+        struct worker *w = &s->w[i];
+        if (w->state != RS_SLOT_IDLE && w->school && w->it && (!best || w->started_mono < best->started_mono))
+            best = w;
+    }
+    return best;
 }
 
 /* Write logs/live.json (atomic) for `ralphsup status`; at most once a second. */
@@ -172,16 +300,36 @@ static void write_live(struct sup *s, bool force)
         return;
     s->live_written_mono = now;
     struct rs_live l = {.pid = (long)getpid(), .updated_ms = rs_now_ms(), .waiting = s->waiting};
-    if (s->cur.active) {
+    struct worker *c = oldest(s);
+    if (c) {
         l.active = true;
-        l.cost_usd = rs_iteration_cost(s->cur.it, &l.cost_estimated);
-        l.last_tool = rs_iteration_last_tool(s->cur.it);
-        l.last_progress = rs_iteration_last_progress(s->cur.it);
-        l.school = s->cur.school->name;
-        l.attempt = s->cur.attempt;
-        l.iteration = s->cur.iteration;
-        l.agent_pid = s->cur.runner ? (long)rs_runner_pid(s->cur.runner) : 0;
+        l.cost_usd = rs_iteration_cost(c->it, &l.cost_estimated);
+        l.last_tool = rs_iteration_last_tool(c->it);
+        l.last_progress = rs_iteration_last_progress(c->it);
+        l.school = c->school->name;
+        l.attempt = c->attempt;
+        l.iteration = c->iteration;
+        l.agent_pid = c->runner ? (long)rs_runner_pid(c->runner) : 0;
     }
+    struct rs_live_worker lw[MAX_JOBS];
+    size_t n = 0;
+    for (int i = 0; i < MAX_JOBS; i++) {
+        struct worker *w = &s->w[i];
+        if (w->state == RS_SLOT_IDLE || !w->it)
+            continue;
+        lw[n] = (struct rs_live_worker){.slot = w->slot, .school = w->school->name, .attempt = w->attempt,
+                                        .iteration = w->iteration,
+                                        .agent_pid = w->runner ? (long)rs_runner_pid(w->runner) : 0,
+                                        .running_ms = (int64_t)(now - w->started_mono),
+                                        .last_tool = rs_iteration_last_tool(w->it),
+                                        .last_progress = rs_iteration_last_progress(w->it)};
+        lw[n].cost_usd = rs_iteration_cost(w->it, &lw[n].cost_estimated);
+        n++;
+    }
+    l.workers = lw;
+    l.nworkers = n;
+    l.jobs = jobs_now(s);
+    l.target = s->rl.target;
     rs_live_write(s->live_path, &l);
 }
 
@@ -193,16 +341,43 @@ static void draw_live(struct sup *s)
     const struct rs_progress *p = s->b->prog;
     char line[512], d[32], m1[32], m2[32], eta[64];
     eta_text(s, eta, sizeof eta);
-    if (s->cur.active) {
+    struct worker *c = oldest(s);
+    int n = active_workers(s);
+    if (jobs_now(s) > 1 && (c || s->waiting || s->state == RS_BATCH_PAUSED)) {
+        /* [37/100] 4 running · 3 failed · ETA 2h10m · $41.20 (projected $112) · jobs 2/4 (rate limited) */
+        double inflight = 0;
+        for (int i = 0; i < MAX_JOBS; i++)
+            if (s->w[i].state != RS_SLOT_IDLE && s->w[i].it)
+                inflight += rs_iteration_cost(s->w[i].it, NULL);
+        size_t nfin;
+        double fin = rs_progress_finished_cost(p, &nfin);
+        double projected = p->cost_usd + inflight +
+                           (nfin ? fin / (double)nfin : 0) * (double)(p->npending + rs_progress_ninflight(p));
+        char tail[96] = "";
+        if (s->state == RS_BATCH_PAUSED && s->pause_until_ms > 0) {
+            char hm[16];
+            time_t tt = (time_t)(s->pause_until_ms / 1000);
+            struct tm tm;
+            gmtime_r(&tt, &tm);
+            strftime(hm, sizeof hm, "%H:%M", &tm);
+            snprintf(tail, sizeof tail, " · paused until %s UTC", hm);
+        } else if (s->rl.target < jobs_now(s)) {
+            snprintf(tail, sizeof tail, " · jobs %d/%d (rate limited)", s->rl.target, jobs_now(s));
+        }
+        rs_utf8_printf(line, sizeof line, "[%zu/%zu] %d running · %zu failed · %s · %s (projected %s)%s",
+                       p->ncompleted + p->nfailed, total_schools(p), n, p->nfailed, eta,
+                       rs_money_format(p->cost_usd + inflight, m1, sizeof m1),
+                       rs_money_format(projected, m2, sizeof m2), tail);
+    } else if (c) {
         bool est;
-        double cost = rs_iteration_cost(s->cur.it, &est);
-        const char *tool = rs_iteration_last_tool(s->cur.it);
+        double cost = rs_iteration_cost(c->it, &est);
+        const char *tool = rs_iteration_last_tool(c->it);
         char tb[61]; /* the tool's input, at most 60 bytes, cut at a character boundary */
         rs_utf8_copy(tb, sizeof tb, tool ? tool : "starting", strlen(tool ? tool : "starting"));
         rs_utf8_printf(line, sizeof line, "[%zu/%zu] %s · attempt %d/%lld · %s · %s · %s · %s · %s spent",
-                 p->ncompleted + p->nfailed + 1, total_schools(p), s->cur.school->name, s->cur.attempt,
+                 p->ncompleted + p->nfailed + 1, total_schools(p), c->school->name, c->attempt,
                  (long long)s->cfg->limits.max_attempts_per_school,
-                 rs_duration_format((int64_t)(uv_now(&s->loop) - s->cur.started_mono), d, sizeof d),
+                 rs_duration_format((int64_t)(uv_now(&s->loop) - c->started_mono), d, sizeof d),
                  rs_money_format(cost, m1, sizeof m1), tb, eta,
                  rs_money_format(p->cost_usd + cost, m2, sizeof m2));
     } else if (s->waiting) {
@@ -228,36 +403,38 @@ static void draw_live(struct sup *s)
 
 /* ---- logging --------------------------------------------------------------- */
 
-static struct rs_evrec *ev_school(struct sup *s, const char *event)
+static struct rs_evrec *ev_school(struct worker *w, const char *event)
 {
     struct rs_evrec *r = rs_evrec_new(event);
-    if (s->cur.school) {
-        rs_evrec_str(r, "school", s->cur.school->name);
-        rs_evrec_int(r, "attempt", s->cur.attempt);
-        rs_evrec_int(r, "iteration", s->cur.iteration);
+    if (w && w->school) {
+        rs_evrec_str(r, "school", w->school->name);
+        rs_evrec_int(r, "attempt", w->attempt);
+        rs_evrec_int(r, "iteration", w->iteration);
+        rs_evrec_int(r, "worker", w->slot + 1);
     }
     return r;
 }
 
-static const char *c_model(struct sup *s)
+static const char *c_model(struct worker *w)
 {
-    return s->cur.it ? rs_iteration_model(s->cur.it) : NULL;
+    return w->it ? rs_iteration_model(w->it) : NULL;
 }
 
 static void on_note(void *ud, const char *kind, const char *msg)
 {
-    struct sup *s = ud;
-    struct rs_evrec *r = ev_school(s, kind);
+    struct worker *w = ud;
+    struct sup *s = w->s;
+    struct rs_evrec *r = ev_school(w, kind);
     rs_evrec_str(r, "message", msg);
     if (strcmp(kind, "price-unknown") == 0)
-        rs_evrec_str(r, "model", c_model(s));
+        rs_evrec_str(r, "model", c_model(w));
     emit(s, r);
     if (strcmp(kind, "marker") == 0 || strcmp(kind, "marker-ignored") == 0 || strcmp(kind, "marker-invalid") == 0 ||
         strcmp(kind, "api-retry") == 0 || strcmp(kind, "api-error") == 0 || strcmp(kind, "usage-limit") == 0 ||
         strcmp(kind, "permission-denied") == 0 || strcmp(kind, "oversize-line") == 0)
-        say(s, "%s: %s", s->cur.school ? s->cur.school->name : "-", msg);
+        say(s, "%s: %s", w->school ? w->school->name : "-", msg);
     if (strcmp(kind, "price-unknown") == 0) {
-        const char *model = c_model(s);
+        const char *model = c_model(w);
         if (!s->price_unknown_said || !model || strcmp(s->price_unknown_said, model) != 0) {
             say(s, "warning: %s", msg);
             free(s->price_unknown_said);
@@ -270,28 +447,47 @@ static void on_note(void *ud, const char *kind, const char *msg)
  * After a result line: its total_cost_usd against the estimate corrects the
  * estimates of the iterations that follow (same model, this run).
  */
-static void calibrate(struct sup *s)
+static void calibrate(struct worker *w)
 {
     struct rs_cost_calibration cc;
-    if (!rs_iteration_calibrate(s->cur.it, s->calib, &cc))
+    if (!rs_iteration_calibrate(w->it, w->s->calib, &cc))
         return;
-    struct rs_evrec *r = ev_school(s, "cost-calibrated");
+    struct rs_evrec *r = ev_school(w, "cost-calibrated");
     rs_evrec_str(r, "model", cc.model);
     rs_evrec_real(r, "estimate_usd", cc.estimate);
     rs_evrec_real(r, "actual_usd", cc.actual);
     rs_evrec_real(r, "ratio", cc.ratio);
     rs_evrec_real(r, "ratio_before", cc.ratio_before);
     rs_evrec_bool(r, "clamped", cc.clamped);
-    emit(s, r);
+    emit(w->s, r);
 }
 
 /* ---- commits ---------------------------------------------------------------- */
 
-static void commit(struct sup *s, const struct rs_transition *t)
+/* The progress file could not be written: a state, not a flag — nothing may go on. */
+static void save_failed(struct sup *s)
+{
+    if (s->done || s->save_failed)
+        return;
+    s->save_failed = true;
+    s->err = RS_E_IO;
+    say(s, "fatal: cannot save the progress file; stopping");
+    struct rs_evrec *e = rs_evrec_new("save-failed");
+    rs_evrec_str(e, "progress", s->cfg->progress);
+    emit(s, e);
+    batch_event(s, RS_BEV_SAVE_FAILED);
+}
+
+/* Return: true when the transition was saved. */
+static bool commit(struct sup *s, const struct rs_transition *t)
 {
     struct rs_diags w;
     rs_diags_init(&w);
+    uint64_t t0 = uv_hrtime();
     int r = rs_batch_commit(s->b, t, &w);
+    uint64_t took = (uv_hrtime() - t0) / 1000000;
+    if (took > s->commit_max_ms)
+        s->commit_max_ms = took;
     for (size_t i = 0; i < w.n; i++) {
         say(s, "warning: %s", w.msgs[i]);
         struct rs_evrec *e = rs_evrec_new("warning");
@@ -299,13 +495,13 @@ static void commit(struct sup *s, const struct rs_transition *t)
         emit(s, e);
     }
     rs_diags_deinit(&w);
-    if (r != 0 && !s->done) {
-        /* The progress file could not be written: nothing may go on. */
-        say(s, "fatal: cannot save the progress file; stopping");
-        s->err = RS_E_IO;
-    }
-    /* A commit can take a while (lock retries): refresh the loop clock. */
+    /* A commit can take a while (lock retries, bounded): refresh the loop clock. */
     uv_update_time(&s->loop);
+    if (r != 0) {
+        save_failed(s);
+        return false;
+    }
+    return true;
 }
 
 /* ---- batch end ---------------------------------------------------------------- */
@@ -321,11 +517,428 @@ static void shutdown_loop(struct sup *s)
     live_clear(s);
     uv_timer_stop(&s->tick);
     uv_timer_stop(&s->next);
+    uv_timer_stop(&s->lag);
     /* The signal watchers stay until uv_run returns (a second Ctrl-C must still reach us). */
     uv_stop(&s->loop);
 }
 
-/* @path as one shell word: quoted unless it is plain. Caller frees. */
+/* The end of a run cancelled by s->cancel_signal. */
+static enum rs_err cancel_err(const struct sup *s)
+{
+    return s->cancel_signal == SIGINT ? RS_E_SIGINT : RS_E_SIGTERM;
+}
+
+static const char *signame(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGKILL ? "SIGKILL" : "signal";
+}
+
+/*
+ * The batch stops: the first reason stands (a later call with @by equal to
+ * the slot that set it refines the text: the verdict of the iteration whose
+ * kill started the drain). Nothing is committed here: the "stopped" commit
+ * comes when the last worker in flight is recorded.
+ */
+static void set_stop(struct sup *s, enum stop_kind kind, enum rs_err err, const char *reason, const char *limit,
+                     enum rs_progress_status status, int by, enum rs_kill_reason drain)
+{
+    struct stop *st = &s->stop;
+    if (st->kind != STOP_NONE && !(by >= 0 && st->by == by))
+        return;
+    st->kind = kind;
+    st->err = err;
+    free(st->reason);
+    st->reason = rs_xstrdup(reason);
+    st->limit = limit;
+    st->status = status;
+    st->by = by;
+    st->drain = drain;
+}
+
+static void stop_requeued(struct sup *s, const char *name, int64_t iteration)
+{
+    struct stop *st = &s->stop;
+    if (st->nrq >= MAX_JOBS)
+        return;
+    st->rq[st->nrq].name = rs_xstrdup(name);
+    st->rq[st->nrq].iteration = iteration;
+    st->nrq++;
+}
+
+/*
+ * The schools the stop requeued went to the front as their workers ended;
+ * put them there in the order they were dispatched (batch order), and name
+ * them in that order.
+ */
+static void order_requeued(struct sup *s)
+{
+    struct stop *st = &s->stop;
+    for (size_t i = 1; i < st->nrq; i++)
+        for (size_t j = i; j > 0 && st->rq[j - 1].iteration > st->rq[j].iteration; j--) {
+            struct requeued t = st->rq[j];
+            st->rq[j] = st->rq[j - 1];
+            st->rq[j - 1] = t;
+        }
+    struct rs_progress *p = s->b->prog;
+    for (size_t i = st->nrq; i > 0; i--)
+        if (rs_progress_remove_pending(p, st->rq[i - 1].name))
+            rs_progress_push_pending(p, st->rq[i - 1].name, true);
+    for (size_t i = 0; i < st->nrq; i++) {
+        if (i)
+            rs_buf_puts(&st->requeued, ", ");
+        rs_buf_puts(&st->requeued, st->rq[i].name);
+        free(st->rq[i].name);
+        st->rq[i].name = NULL;
+    }
+    st->nrq = 0;
+}
+
+static void stop_batch(struct sup *s, enum rs_err err, const char *reason, const char *limit,
+                       enum rs_progress_status status)
+{
+    struct rs_progress *p = s->b->prog;
+    int64_t now = rs_now_ms();
+    /* A batch limit: the reason names the way on (terminal, stopped.reason, commit). */
+    int code = s->o->exit_code(err);
+    char *hint = err == RS_E_LIMIT ? rs_supervisor_limit_hint(s->b, limit) : NULL;
+    char *full = hint ? rs_xasprintf("%s; %s", reason, hint) : rs_xstrdup(reason);
+    char *subject = rs_xasprintf("ralphsup: stopped batch %s: %s", s->cfg->name, reason);
+    reason = full;
+    p->status = status;
+    rs_progress_set_stopped(p, reason, limit, now);
+    char *body = rs_xasprintf("%zu completed, %zu failed, %zu pending. Exit code %d.%s%s%s%s", p->ncompleted,
+                              p->nfailed, p->npending, code, limit ? " Limit: " : "", limit ? limit : "",
+                              hint ? "\n\n" : "", hint ? hint : "");
+    free(hint);
+    struct rs_transition t = {.event = "stopped", .cost_usd = p->cost_usd, .subject = subject, .body = body};
+    commit(s, &t);
+    free(body);
+    struct rs_evrec *r = rs_evrec_new("batch-stopped");
+    rs_evrec_str(r, "reason", reason);
+    rs_evrec_str(r, "limit", limit);
+    rs_evrec_int(r, "exit_code", code);
+    rs_evrec_int(r, "loop_stall_max_ms", (int64_t)s->stall_max_ms);
+    rs_evrec_int(r, "commit_max_ms", (int64_t)s->commit_max_ms);
+    emit(s, r);
+    say(s, "stopped: %s (exit %d)", reason, code);
+    if (!s->err)
+        s->err = err;
+    free(subject);
+    free(full);
+    shutdown_loop(s);
+}
+
+/* RS_BACT_STOP_BATCH: the last worker is recorded; say why the batch stopped. */
+static void end_stopped(struct sup *s)
+{
+    struct stop *st = &s->stop;
+    if (s->save_failed) {
+        shutdown_loop(s);
+        return;
+    }
+    order_requeued(s);
+    const char *names = st->requeued.len ? rs_buf_cstr(&st->requeued) : NULL;
+    char *reason;
+    if (st->kind == STOP_CANCEL)
+        reason = names ? rs_xasprintf("cancelled by %s; %s requeued at the front of pending (no attempt counted)",
+                                      signame(s->cancel_signal), names)
+                       : rs_xasprintf("cancelled by %s", signame(s->cancel_signal));
+    else if (st->kind == STOP_VERDICT)
+        reason = names ? rs_xasprintf("%s (%s requeued at the front of pending)", st->reason, names)
+                       : rs_xstrdup(st->reason);
+    else
+        reason = names ? rs_xasprintf("%s; %s requeued at the front of pending (no attempt counted)", st->reason, names)
+                       : rs_xstrdup(st->reason ? st->reason : "stopped");
+    char cut[RS_TEXT_MAX + 1];
+    rs_utf8_copy(cut, sizeof cut, reason, strlen(reason));
+    free(reason);
+    stop_batch(s, st->err, cut, st->limit, st->status);
+}
+
+static void finish_batch(struct sup *s)
+{
+    struct rs_progress *p = s->b->prog;
+    p->status = RS_STATUS_FINISHED;
+    rs_progress_set_stopped(p, NULL, NULL, 0);
+    char subject[512], m[32], d[32];
+    rs_utf8_printf(subject, sizeof subject, "ralphsup: finished batch %s: %zu completed, %zu failed (%s, %s)", s->cfg->name,
+             p->ncompleted, p->nfailed, rs_money_format(p->cost_usd, m, sizeof m),
+             rs_duration_format((int64_t)(uv_now(&s->loop) - s->start_mono), d, sizeof d));
+    struct rs_transition t = {.event = "finished", .cost_usd = p->cost_usd, .subject = subject};
+    commit(s, &t);
+    struct rs_evrec *r = rs_evrec_new("batch-finished");
+    rs_evrec_int(r, "completed", (int64_t)p->ncompleted);
+    rs_evrec_int(r, "failed", (int64_t)p->nfailed);
+    rs_evrec_real(r, "cost_usd", p->cost_usd);
+    rs_evrec_int(r, "loop_stall_max_ms", (int64_t)s->stall_max_ms);
+    rs_evrec_int(r, "commit_max_ms", (int64_t)s->commit_max_ms);
+    emit(s, r);
+    say(s, "%s", subject + strlen("ralphsup: "));
+    shutdown_loop(s);
+}
+
+/* ---- iteration end ------------------------------------------------------------ */
+
+static void iter_release(struct worker *w)
+{
+    struct sup *s = w->s;
+    int slot = w->slot;
+    if (w->school)
+        s->busy_ms += uv_now(&s->loop) - w->started_mono;
+    w->stream = rs_stream_free(w->stream);
+    w->it = rs_iteration_free(w->it);
+    w->tr = rs_transcript_close(w->tr);
+    w->runner = rs_runner_free(w->runner);
+    free(w->kill_detail);
+    memset(w, 0, sizeof(*w));
+    w->s = s;
+    w->slot = slot;
+}
+
+static int failed_attempts(const struct rs_school_state *h)
+{
+    int n = 0;
+    for (size_t i = 0; h && i < h->nattempts; i++)
+        if (h->attempts[i].outcome == RS_OUTCOME_FAILED)
+            n++;
+    return n;
+}
+
+static enum rs_err stopping_err(const struct sup *s)
+{
+    return s->stop.kind != STOP_NONE ? s->stop.err : s->save_failed ? RS_E_IO : RS_OK;
+}
+
+/* A rate-limit or overload signal from any worker: the account-wide target halves. */
+static void rate_signal(struct sup *s, const char *why)
+{
+    int before = s->rl.target;
+    if (!rs_ratelimit_signal(&s->rl, (int64_t)uv_now(&s->loop)))
+        return;
+    struct rs_evrec *e = rs_evrec_new("jobs-target");
+    rs_evrec_int(e, "target", s->rl.target);
+    rs_evrec_int(e, "before", before);
+    rs_evrec_int(e, "jobs", jobs_now(s));
+    rs_evrec_str(e, "reason", why);
+    emit(s, e);
+    say(s, "rate limited (%s): jobs %d/%d", why, s->rl.target, jobs_now(s));
+}
+
+/* The pause of a usage limit (jobs > 1: as soon as any worker sees it). */
+static void usage_pause(struct sup *s, int64_t until_ms)
+{
+    if (until_ms <= s->pause_until_ms)
+        return;
+    s->pause_until_ms = until_ms;
+    batch_event(s, RS_BEV_USAGE_LIMIT);
+}
+
+/* RS_SACT_DECIDE: the iteration ended; decide (core/decide.c) and record it. */
+static void decide_and_record(struct worker *w)
+{
+    struct sup *s = w->s;
+    struct rs_progress *p = s->b->prog;
+    const char *name = w->school->name;
+    const char *slug = w->school->slug;
+    bool spawned = w->spawn_error == 0;
+    if (spawned)
+        rs_stream_finish(w->stream);
+    struct rs_iter_obs obs;
+    rs_iteration_finish(w->it, w->spawn_error, spawned, (int)w->exit_status, w->term_signal, w->killed,
+                        w->kill_detail, w->budget_limit, &obs);
+    struct rs_school_state *h = rs_progress_history(p, name, slug, true);
+    int more = (int)p->npending + active_workers(s) - 1;
+    struct rs_decide_in in = {.obs = &obs, .failed_attempts = failed_attempts(h),
+                              .consecutive_transients = s->consecutive_transients, .limits = &s->cfg->limits,
+                              .now_ms = rs_now_ms(), .rand01 = (double)(random() % 1000) / 1000.0,
+                              .stopping = stopping_err(s), .more_work = more > 0};
+    struct rs_decision dc;
+    rs_decide_iteration(&in, &dc);
+    const struct rs_verdict *v = &dc.v;
+    s->consecutive_transients = dc.consecutive_transients;
+
+    int64_t now = in.now_ms;
+    bool est = false;
+    double cost = w->it ? rs_iteration_cost(w->it, &est) : 0;
+    if (!h->started_ms)
+        h->started_ms = w->started_ms;
+    struct rs_attempt *a = rs_school_state_add_attempt(h);
+    a->attempt = w->attempt;
+    a->iteration = w->iteration;
+    a->started_ms = w->started_ms;
+    a->finished_ms = now;
+    a->cost_usd = cost;
+    a->cost_estimated = est;
+    a->failure_class = rs_xstrdup(rs_verdict_class(v->kind));
+    a->reason = v->kind == RS_VERDICT_COMPLETED ? NULL : rs_xstrdup(v->reason);
+    if (!spawned)
+        a->exit_status = rs_xstrdup("not started");
+    else if (w->term_signal)
+        a->exit_status = rs_xasprintf("signal %d (%s)", w->term_signal, signame(w->term_signal));
+    else
+        a->exit_status = rs_xasprintf("exit %lld", (long long)w->exit_status);
+    const char *sess = w->it ? rs_iteration_session(w->it) : NULL;
+    a->session_id = sess ? rs_xstrdup(sess) : NULL;
+    h->cost_usd += cost;
+    p->cost_usd += cost;
+    if (est && cost > 0)
+        p->cost_estimated = true;
+    rs_progress_inflight_remove(p, name);
+
+    char subject[768], m[32], d[32];
+    int64_t dur = now - w->started_ms;
+    struct rs_transition t = {.school = name, .attempt = w->attempt, .iteration = w->iteration, .cost_usd = cost};
+    struct rs_evrec *r = ev_school(w, "iteration-finished");
+    rs_evrec_str(r, "verdict", rs_verdict_class(v->kind));
+    rs_evrec_str(r, "reason", v->reason);
+    rs_evrec_str(r, "exit_status", a->exit_status);
+    rs_evrec_real(r, "cost_usd", cost);
+    rs_evrec_bool(r, "cost_estimated", est);
+    rs_evrec_real(r, "duration_s", (double)dur / 1000.0);
+    rs_evrec_str(r, "session_id", sess);
+    if (w->tr)
+        rs_evrec_str(r, "transcript", rs_transcript_path(w->tr));
+    if (w->it) {
+        struct rs_iteration_counts k;
+        rs_iteration_counts(w->it, &k);
+        rs_evrec_int(r, "tool_calls", k.tool_calls);
+        rs_evrec_int(r, "api_retries", k.api_retries);
+        rs_evrec_int(r, "permission_denials", k.permission_denials);
+        rs_evrec_int(r, "bad_lines", k.bad_lines);
+        rs_evrec_int(r, "oversize_lines", k.oversize_lines);
+    }
+
+    switch (dc.action) {
+    case RS_DO_COMPLETE: {
+        struct rs_iteration_done dn;
+        rs_iteration_done(w->it, &dn);
+        a->outcome = RS_OUTCOME_COMPLETED;
+        struct rs_school_state *st = rs_progress_complete(p, name, slug);
+        st->finished_ms = now;
+        st->coaches = (int)dn.coaches;
+        st->overlaps = (int)dn.overlaps;
+        free(st->csv);
+        st->csv = rs_xstrdup(dn.csv_rel);
+        free(st->review);
+        st->review = dn.review ? rs_xstrdup(dn.review) : NULL;
+        int64_t total = now - st->started_ms;
+        rs_utf8_printf(subject, sizeof subject, "ralphsup: completed %s (%lld %s, %lld %s, %s, %s)", name,
+                 (long long)dn.coaches, rs_plural((uint64_t)dn.coaches, "coach", "coaches"), (long long)dn.overlaps,
+                 rs_plural((uint64_t)dn.overlaps, "overlap", "overlaps"), rs_money_format(st->cost_usd, m, sizeof m),
+                 rs_duration_format(total, d, sizeof d));
+        t.event = "completed";
+        t.extra_path = dn.csv_abs;
+        t.subject = subject;
+        rs_evrec_int(r, "coaches", dn.coaches);
+        rs_evrec_int(r, "overlaps", dn.overlaps);
+        rs_evrec_str(r, "csv", dn.csv_rel);
+        if (dn.review)
+            rs_evrec_str(r, "review", dn.review);
+        emit(s, r);
+        commit(s, &t);
+        say(s, "%s", subject + strlen("ralphsup: "));
+        if (dc.stop && dc.limit && in.stopping == RS_OK) {
+            /* Completed, and the same iteration crossed a batch limit: record both. */
+            char reason[640];
+            rs_utf8_printf(reason, sizeof reason, "%s (%s completed first: its RALPH_DONE was verified)",
+                     w->kill_detail ? w->kill_detail : dc.limit, name);
+            set_stop(s, STOP_PLAIN, dc.err, reason, dc.limit, RS_STATUS_STOPPED, w->slot,
+                     w->killed == RS_KILL_RUNTIME ? RS_KILL_RUNTIME : RS_KILL_BATCH_COST);
+        }
+        break;
+    }
+    case RS_DO_FAIL:
+    case RS_DO_RETRY: {
+        a->outcome = RS_OUTCOME_FAILED;
+        int n = dc.attempts_failed;
+        int64_t max = s->cfg->limits.max_attempts_per_school;
+        emit(s, r);
+        if (dc.action == RS_DO_FAIL) {
+            char *body = rs_xasprintf("Attempt %d of %lld failed: %s\n\n%s", w->attempt, (long long)max, v->reason,
+                                      v->permanent ? "Not retried: the failure is permanent." : "No attempts left.");
+            struct rs_school_state *st = rs_progress_fail(p, name, slug, v->reason);
+            st->finished_ms = now;
+            rs_utf8_printf(subject, sizeof subject, "ralphsup: failed %s after %d attempt%s: %s", name, n, n == 1 ? "" : "s",
+                     v->reason);
+            t.event = "failed";
+            t.subject = subject;
+            t.body = body;
+            commit(s, &t);
+            free(body);
+        } else {
+            rs_progress_push_pending(p, name, true);
+            rs_utf8_printf(subject, sizeof subject, "ralphsup: attempt %d/%lld failed for %s: %s", w->attempt,
+                     (long long)max, name, v->reason);
+            t.event = "attempt-failed";
+            t.subject = subject;
+            t.body = "The school is back at the front of pending for another attempt.";
+            commit(s, &t);
+        }
+        say(s, "%s", subject + strlen("ralphsup: "));
+        break;
+    }
+    case RS_DO_REQUEUE:
+        rs_progress_push_pending(p, name, true);
+        if (v->kind == RS_VERDICT_TRANSIENT) {
+            a->outcome = RS_OUTCOME_TRANSIENT;
+            rs_evrec_int(r, "consecutive_transients", s->consecutive_transients);
+            emit(s, r);
+            if (dc.rate_limited)
+                rate_signal(s, v->reason);
+            if (dc.stop && in.stopping == RS_OK) {
+                char *reason = rs_xasprintf("%d consecutive transient errors (max_consecutive_transients %lld); last: %s",
+                                            s->consecutive_transients,
+                                            (long long)s->cfg->limits.max_consecutive_transients, v->reason);
+                set_stop(s, STOP_PLAIN, dc.err, reason, dc.limit, RS_STATUS_STOPPED, w->slot, RS_KILL_DRAIN);
+                free(reason);
+                break;
+            }
+            if (dc.stop) { /* draining: requeued with the others */
+                stop_requeued(s, name, w->iteration);
+                break;
+            }
+            int64_t delay = dc.backoff_ms;
+            free(s->waiting);
+            if (dc.pause_until_ms) {
+                char hm[16];
+                time_t tt = (time_t)(dc.pause_until_ms / 1000);
+                struct tm tm;
+                gmtime_r(&tt, &tm);
+                strftime(hm, sizeof hm, "%H:%M", &tm);
+                s->waiting = rs_xasprintf("usage limit reset at %s UTC", hm);
+            } else {
+                s->waiting = rs_xasprintf("retry after transient error (%s)", rs_duration_format(delay, d, sizeof d));
+            }
+            uint64_t nb = uv_now(&s->loop) + (uint64_t)delay;
+            if (nb > s->not_before_mono)
+                s->not_before_mono = nb;
+            rs_utf8_printf(subject, sizeof subject, "ralphsup: requeued %s after a transient error (retry in %s): %s", name,
+                     rs_duration_format(delay, d, sizeof d), v->reason);
+            t.event = "requeued";
+            t.subject = subject;
+            t.body = "Transient errors do not count as attempts.";
+            commit(s, &t);
+            say(s, "%s", subject + strlen("ralphsup: "));
+            if (dc.pause_until_ms && jobs_now(s) > 1)
+                usage_pause(s, dc.pause_until_ms);
+            break;
+        }
+        a->outcome = v->kind == RS_VERDICT_CANCELLED ? RS_OUTCOME_CANCELLED : RS_OUTCOME_STOPPED;
+        emit(s, r);
+        stop_requeued(s, name, w->iteration);
+        if (v->kind == RS_VERDICT_CANCELLED && s->cancel_signal)
+            set_stop(s, STOP_CANCEL, cancel_err(s), "cancelled", NULL, RS_STATUS_CANCELLED, -1, RS_KILL_CANCEL);
+        else if (v->kind != RS_VERDICT_CANCELLED)
+            set_stop(s, STOP_VERDICT, dc.err, v->reason, dc.limit ? dc.limit : s->stop.limit, RS_STATUS_STOPPED, w->slot,
+                     v->kind == RS_VERDICT_LIMIT ? w->killed : RS_KILL_DRAIN);
+        break;
+    }
+    /* Drain before this slot frees: a free slot in a running batch would dispatch. */
+    if (dc.stop && s->stop.kind != STOP_NONE)
+        batch_event(s, RS_BEV_STOP);
+    slot_event(w, RS_SEV_RECORDED, NULL);
+}
+
 static char *shell_word(const char *path)
 {
     if (path[strspn(path, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-+,:@=")] == '\0')
@@ -351,7 +964,7 @@ char *rs_supervisor_limit_hint(const struct rs_batch *b, const char *limit)
         return NULL;
     char *cfg = shell_word(b->cfg->path);
     char *hint = NULL;
-    size_t pending = p->npending + (p->current ? 1 : 0);
+    size_t pending = p->npending + rs_progress_ninflight(p);
     if (strcmp(limit, "max_iterations") == 0) {
         long long want = (long long)p->iterations + (long long)(pending ? pending : 1);
         hint = rs_xasprintf("to go on: `ralphsup start %s --max-iterations %lld`, or raise [limits] max_iterations "
@@ -384,339 +997,33 @@ char *rs_supervisor_limit_hint(const struct rs_batch *b, const char *limit)
 }
 
 /* The end of a run cancelled by s->cancel_signal. */
-static enum rs_err cancel_err(const struct sup *s)
-{
-    return s->cancel_signal == SIGINT ? RS_E_SIGINT : RS_E_SIGTERM;
-}
-
-static void stop_batch(struct sup *s, enum rs_err err, const char *reason, const char *limit,
-                       enum rs_progress_status status)
-{
-    struct rs_progress *p = s->b->prog;
-    int64_t now = rs_now_ms();
-    /* A batch limit: the reason names the way on (terminal, stopped.reason, commit). */
-    int code = s->o->exit_code(err);
-    char *hint = err == RS_E_LIMIT ? rs_supervisor_limit_hint(s->b, limit) : NULL;
-    char *full = hint ? rs_xasprintf("%s; %s", reason, hint) : rs_xstrdup(reason);
-    char *subject = rs_xasprintf("ralphsup: stopped batch %s: %s", s->cfg->name, reason);
-    reason = full;
-    p->status = status;
-    rs_progress_set_stopped(p, reason, limit, now);
-    char *body = rs_xasprintf("%zu completed, %zu failed, %zu pending. Exit code %d.%s%s%s%s", p->ncompleted,
-                              p->nfailed, p->npending, code, limit ? " Limit: " : "", limit ? limit : "",
-                              hint ? "\n\n" : "", hint ? hint : "");
-    free(hint);
-    struct rs_transition t = {.event = "stopped", .cost_usd = p->cost_usd, .subject = subject, .body = body};
-    commit(s, &t);
-    free(body);
-    struct rs_evrec *r = rs_evrec_new("batch-stopped");
-    rs_evrec_str(r, "reason", reason);
-    rs_evrec_str(r, "limit", limit);
-    rs_evrec_int(r, "exit_code", code);
-    emit(s, r);
-    say(s, "stopped: %s (exit %d)", reason, code);
-    if (!s->err)
-        s->err = err;
-    free(subject);
-    free(full);
-    shutdown_loop(s);
-}
-
-static void finish_batch(struct sup *s)
-{
-    struct rs_progress *p = s->b->prog;
-    p->status = RS_STATUS_FINISHED;
-    rs_progress_set_stopped(p, NULL, NULL, 0);
-    char subject[512], m[32], d[32];
-    rs_utf8_printf(subject, sizeof subject, "ralphsup: finished batch %s: %zu completed, %zu failed (%s, %s)", s->cfg->name,
-             p->ncompleted, p->nfailed, rs_money_format(p->cost_usd, m, sizeof m),
-             rs_duration_format((int64_t)(uv_now(&s->loop) - s->start_mono), d, sizeof d));
-    struct rs_transition t = {.event = "finished", .cost_usd = p->cost_usd, .subject = subject};
-    commit(s, &t);
-    struct rs_evrec *r = rs_evrec_new("batch-finished");
-    rs_evrec_int(r, "completed", (int64_t)p->ncompleted);
-    rs_evrec_int(r, "failed", (int64_t)p->nfailed);
-    rs_evrec_real(r, "cost_usd", p->cost_usd);
-    emit(s, r);
-    say(s, "%s", subject + strlen("ralphsup: "));
-    shutdown_loop(s);
-}
-
-/* ---- iteration end ------------------------------------------------------------ */
-
-static const char *signame(int sig)
-{
-    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGKILL ? "SIGKILL" : "signal";
-}
-
-static void iter_release(struct sup *s)
-{
-    struct iter *c = &s->cur;
-    c->stream = rs_stream_free(c->stream);
-    c->it = rs_iteration_free(c->it);
-    c->tr = rs_transcript_close(c->tr);
-    free(c->kill_detail);
-    memset(c, 0, sizeof(*c));
-}
-
-static int failed_attempts(const struct rs_school_state *h)
-{
-    int n = 0;
-    for (size_t i = 0; h && i < h->nattempts; i++)
-        if (h->attempts[i].outcome == RS_OUTCOME_FAILED)
-            n++;
-    return n;
-}
-
-static void apply_verdict(struct sup *s, const struct rs_verdict *v, int64_t exit_status, int term_signal, bool spawned)
-{
-    struct iter *c = &s->cur;
-    struct rs_progress *p = s->b->prog;
-    const char *name = c->school->name;
-    const char *slug = c->school->slug;
-    int64_t now = rs_now_ms();
-    bool est = false;
-    double cost = c->it ? rs_iteration_cost(c->it, &est) : 0;
-
-    struct rs_school_state *h = rs_progress_history(p, name, slug, true);
-    if (!h->started_ms)
-        h->started_ms = c->started_ms;
-    struct rs_attempt *a = rs_school_state_add_attempt(h);
-    a->attempt = c->attempt;
-    a->iteration = c->iteration;
-    a->started_ms = c->started_ms;
-    a->finished_ms = now;
-    a->cost_usd = cost;
-    a->cost_estimated = est;
-    a->failure_class = rs_xstrdup(rs_verdict_class(v->kind));
-    a->reason = v->kind == RS_VERDICT_COMPLETED ? NULL : rs_xstrdup(v->reason);
-    if (!spawned)
-        a->exit_status = rs_xstrdup("not started");
-    else if (term_signal)
-        a->exit_status = rs_xasprintf("signal %d (%s)", term_signal, signame(term_signal));
-    else
-        a->exit_status = rs_xasprintf("exit %lld", (long long)exit_status);
-    const char *sess = c->it ? rs_iteration_session(c->it) : NULL;
-    a->session_id = sess ? rs_xstrdup(sess) : NULL;
-    h->cost_usd += cost;
-    p->cost_usd += cost;
-    if (est && cost > 0)
-        p->cost_estimated = true;
-    p->current = rs_current_free(p->current);
-
-    char subject[768], m[32], d[32];
-    int64_t dur = now - c->started_ms;
-    struct rs_transition t = {.school = name, .attempt = c->attempt, .iteration = c->iteration, .cost_usd = cost};
-    struct rs_evrec *r = ev_school(s, "iteration-finished");
-    rs_evrec_str(r, "verdict", rs_verdict_class(v->kind));
-    rs_evrec_str(r, "reason", v->reason);
-    rs_evrec_str(r, "exit_status", a->exit_status);
-    rs_evrec_real(r, "cost_usd", cost);
-    rs_evrec_bool(r, "cost_estimated", est);
-    rs_evrec_real(r, "duration_s", (double)dur / 1000.0);
-    rs_evrec_str(r, "session_id", sess);
-    if (c->tr)
-        rs_evrec_str(r, "transcript", rs_transcript_path(c->tr));
-    if (c->it) {
-        struct rs_iteration_counts k;
-        rs_iteration_counts(c->it, &k);
-        rs_evrec_int(r, "tool_calls", k.tool_calls);
-        rs_evrec_int(r, "api_retries", k.api_retries);
-        rs_evrec_int(r, "permission_denials", k.permission_denials);
-        rs_evrec_int(r, "bad_lines", k.bad_lines);
-        rs_evrec_int(r, "oversize_lines", k.oversize_lines);
-    }
-
-    switch (v->kind) {
-    case RS_VERDICT_COMPLETED: {
-        struct rs_iteration_done dn;
-        rs_iteration_done(c->it, &dn);
-        a->outcome = RS_OUTCOME_COMPLETED;
-        struct rs_school_state *st = rs_progress_complete(p, name, slug);
-        st->finished_ms = now;
-        st->coaches = (int)dn.coaches;
-        st->overlaps = (int)dn.overlaps;
-        free(st->csv);
-        st->csv = rs_xstrdup(dn.csv_rel);
-        free(st->review);
-        st->review = dn.review ? rs_xstrdup(dn.review) : NULL;
-        int64_t total = now - st->started_ms;
-        rs_utf8_printf(subject, sizeof subject, "ralphsup: completed %s (%lld %s, %lld %s, %s, %s)", name,
-                 (long long)dn.coaches, rs_plural((uint64_t)dn.coaches, "coach", "coaches"), (long long)dn.overlaps,
-                 rs_plural((uint64_t)dn.overlaps, "overlap", "overlaps"), rs_money_format(st->cost_usd, m, sizeof m),
-                 rs_duration_format(total, d, sizeof d));
-        t.event = "completed";
-        t.extra_path = dn.csv_abs;
-        t.subject = subject;
-        rs_evrec_int(r, "coaches", dn.coaches);
-        rs_evrec_int(r, "overlaps", dn.overlaps);
-        rs_evrec_str(r, "csv", dn.csv_rel);
-        if (dn.review)
-            rs_evrec_str(r, "review", dn.review);
-        emit(s, r);
-        commit(s, &t);
-        say(s, "%s", subject + strlen("ralphsup: "));
-        s->consecutive_transients = 0;
-        if (v->limit && p->npending > 0) {
-            /* Completed, and the same iteration crossed a batch limit: record both. */
-            char reason[640];
-            rs_utf8_printf(reason, sizeof reason, "%s (%s completed first: its RALPH_DONE was verified)",
-                     c->kill_detail ? c->kill_detail : v->limit, name);
-            iter_release(s);
-            if (!s->err)
-                stop_batch(s, v->err, reason, v->limit, RS_STATUS_STOPPED);
-            else
-                shutdown_loop(s);
-            return;
-        }
-        break;
-    }
-    case RS_VERDICT_ITEM_FAILED: {
-        a->outcome = RS_OUTCOME_FAILED;
-        int n = failed_attempts(h);
-        int64_t max = s->cfg->limits.max_attempts_per_school;
-        emit(s, r);
-        if (v->permanent || n >= max) {
-            char *body = rs_xasprintf("Attempt %d of %lld failed: %s\n\n%s", c->attempt, (long long)max, v->reason,
-                                      v->permanent ? "Not retried: the failure is permanent." : "No attempts left.");
-            struct rs_school_state *st = rs_progress_fail(p, name, slug, v->reason);
-            st->finished_ms = now;
-            rs_utf8_printf(subject, sizeof subject, "ralphsup: failed %s after %d attempt%s: %s", name, n, n == 1 ? "" : "s",
-                     v->reason);
-            t.event = "failed";
-            t.subject = subject;
-            t.body = body;
-            commit(s, &t);
-            free(body);
-        } else {
-            rs_progress_push_pending(p, name, true);
-            rs_utf8_printf(subject, sizeof subject, "ralphsup: attempt %d/%lld failed for %s: %s", c->attempt,
-                     (long long)max, name, v->reason);
-            t.event = "attempt-failed";
-            t.subject = subject;
-            t.body = "The school is back at the front of pending for another attempt.";
-            commit(s, &t);
-        }
-        say(s, "%s", subject + strlen("ralphsup: "));
-        s->consecutive_transients = 0;
-        break;
-    }
-    case RS_VERDICT_TRANSIENT: {
-        a->outcome = RS_OUTCOME_TRANSIENT;
-        rs_progress_push_pending(p, name, true);
-        s->consecutive_transients++;
-        rs_evrec_int(r, "consecutive_transients", s->consecutive_transients);
-        emit(s, r);
-        if (s->consecutive_transients > s->cfg->limits.max_consecutive_transients) {
-            char *reason = rs_xasprintf("%d consecutive transient errors (max_consecutive_transients %lld); last: %s",
-                                        s->consecutive_transients,
-                                        (long long)s->cfg->limits.max_consecutive_transients, v->reason);
-            stop_batch(s, RS_E_TRANSIENTS, reason, "max_consecutive_transients", RS_STATUS_STOPPED);
-            free(reason);
-            return;
-        }
-        int64_t delay;
-        free(s->waiting);
-        if (v->wait_until_ms > now) {
-            delay = v->wait_until_ms - now;
-            char hm[16];
-            time_t tt = (time_t)(v->wait_until_ms / 1000);
-            struct tm tm;
-            gmtime_r(&tt, &tm);
-            strftime(hm, sizeof hm, "%H:%M", &tm);
-            s->waiting = rs_xasprintf("usage limit reset at %s UTC", hm);
-        } else {
-            delay = rs_policy_backoff_ms(&s->cfg->limits, s->consecutive_transients, (double)(random() % 1000) / 1000.0);
-            s->waiting = rs_xasprintf("retry after transient error (%s)", rs_duration_format(delay, d, sizeof d));
-        }
-        rs_utf8_printf(subject, sizeof subject, "ralphsup: requeued %s after a transient error (retry in %s): %s", name,
-                 rs_duration_format(delay, d, sizeof d), v->reason);
-        t.event = "requeued";
-        t.subject = subject;
-        t.body = "Transient errors do not count as attempts.";
-        commit(s, &t);
-        say(s, "%s", subject + strlen("ralphsup: "));
-        iter_release(s);
-        if (!s->stopping)
-            schedule_next(s, (uint64_t)delay);
-        return;
-    }
-    case RS_VERDICT_FATAL:
-    case RS_VERDICT_CANCELLED:
-    case RS_VERDICT_LIMIT: {
-        a->outcome = v->kind == RS_VERDICT_CANCELLED ? RS_OUTCOME_CANCELLED : RS_OUTCOME_STOPPED;
-        rs_progress_push_pending(p, name, true);
-        emit(s, r);
-        enum rs_err err = v->err;
-        char reason[640];
-        if (v->kind == RS_VERDICT_CANCELLED) {
-            err = cancel_err(s);
-            rs_utf8_printf(reason, sizeof reason, "cancelled by %s; %s requeued at the front of pending (no attempt counted)",
-                     signame(s->cancel_signal), name);
-        } else {
-            rs_utf8_printf(reason, sizeof reason, "%s (%s requeued at the front of pending)", v->reason, name);
-        }
-        iter_release(s);
-        stop_batch(s, err, reason, v->limit, v->kind == RS_VERDICT_CANCELLED ? RS_STATUS_CANCELLED : RS_STATUS_STOPPED);
-        return;
-    }
-    }
-    iter_release(s);
-    if (s->err) {
-        shutdown_loop(s);
-        return;
-    }
-    if (s->stopping) {
-        /* A cancel arrived while the outcome was being recorded. */
-        char reason[128];
-        rs_utf8_printf(reason, sizeof reason, "cancelled by %s", signame(s->cancel_signal));
-        stop_batch(s, cancel_err(s), reason, NULL, RS_STATUS_CANCELLED);
-        return;
-    }
-    schedule_next(s, 0);
-}
-
-static void on_runner_finish(void *ud, int64_t exit_status, int term_signal, unsigned flags)
-{
-    struct sup *s = ud;
-    struct iter *c = &s->cur;
-    uv_update_time(&s->loop);
-    if (s->done) {
-        /* Shutting down after a fatal error: the verdict was already recorded. */
-        c->runner = rs_runner_free(c->runner);
-        return;
-    }
-    rs_stream_finish(c->stream);
-    if (flags & RS_RUNNER_F_SURVIVORS) {
-        struct rs_evrec *r = ev_school(s, "survivors");
-        rs_evrec_str(r, "message", "processes of the iteration were still alive after SIGKILL");
-        emit(s, r);
-    }
-    struct rs_iter_obs obs;
-    rs_iteration_finish(c->it, 0, true, (int)exit_status, term_signal, c->killed, c->kill_detail, c->budget_limit, &obs);
-    struct rs_verdict v;
-    rs_policy_classify(&obs, &v);
-    c->runner = rs_runner_free(c->runner);
-    apply_verdict(s, &v, exit_status, term_signal, true);
-}
-
 /* ---- running iteration ------------------------------------------------------- */
 
-static void request_stop(struct sup *s, enum rs_kill_reason why, const char *detail)
+/* RS_SACT_STOP: TERM → grace → KILL; the first reason stands. */
+static void request_stop(struct worker *w, const struct stop_arg *a)
 {
-    struct iter *c = &s->cur;
-    if (!c->active || !c->runner)
+    struct sup *s = w->s;
+    if (!w->runner)
         return;
-    if (c->killed == RS_KILL_NONE) {
-        c->killed = why;
-        free(c->kill_detail);
-        c->kill_detail = detail ? rs_xstrdup(detail) : NULL;
-        struct rs_evrec *r = ev_school(s, "stop-iteration");
-        rs_evrec_str(r, "reason", detail);
+    if (w->killed == RS_KILL_NONE && a) {
+        w->killed = a->why;
+        free(w->kill_detail);
+        w->kill_detail = a->detail ? rs_xstrdup(a->detail) : NULL;
+        struct rs_evrec *r = ev_school(w, "stop-iteration");
+        rs_evrec_str(r, "reason", a->detail);
         emit(s, r);
-        say(s, "%s: stopping the agent: %s", c->school->name, detail ? detail : "");
+        say(s, "%s: stopping the agent: %s", w->school->name, a->detail ? a->detail : "");
     }
-    rs_runner_stop(c->runner, (uint64_t)s->cfg->limits.kill_grace_ms);
+    rs_runner_stop(w->runner, (uint64_t)s->cfg->limits.kill_grace_ms);
+}
+
+static double inflight_cost(struct sup *s, const struct worker *except)
+{
+    double c = 0;
+    for (int i = 0; i < MAX_JOBS; i++)
+        if (&s->w[i] != except && s->w[i].state != RS_SLOT_IDLE && s->w[i].it)
+            c += rs_iteration_cost(s->w[i].it, NULL);
+    return c;
 }
 
 static struct rs_batch_usage usage_now(struct sup *s)
@@ -729,100 +1036,113 @@ static struct rs_batch_usage usage_now(struct sup *s)
     return u;
 }
 
-static void check_running_limits(struct sup *s)
+/* RS_SACT_CHECK: the timeouts (on the tick) and the running limits, over every worker's cost. */
+static void check_running(struct worker *w, bool check_time)
 {
-    struct iter *c = &s->cur;
-    if (!c->active || c->killed != RS_KILL_NONE)
+    struct sup *s = w->s;
+    if (w->killed != RS_KILL_NONE || !w->it)
         return;
-    struct rs_batch_usage u = usage_now(s);
-    double cost = rs_iteration_cost(c->it, NULL);
+    uint64_t now = uv_now(&s->loop);
+    struct rs_running_in in = {.limits = &s->cfg->limits, .usage = usage_now(s),
+                               .iter_cost = rs_iteration_cost(w->it, NULL),
+                               .school_cost_before = w->school_cost_before, .check_time = check_time,
+                               .elapsed_ms = (int64_t)(now - w->started_mono),
+                               .silent_ms = (int64_t)(now - w->last_output_mono)};
+    in.usage.cost_usd += inflight_cost(s, w);
     char reason[256];
-    enum rs_kill_reason k = rs_policy_running_limit(&s->cfg->limits, &u, cost, c->school_cost_before + cost, reason,
-                                                    sizeof reason);
-    if (k != RS_KILL_NONE)
-        request_stop(s, k, reason);
+    enum rs_kill_reason k = rs_decide_running(&in, reason, sizeof reason);
+    if (k == RS_KILL_NONE)
+        return;
+    struct stop_arg a = {k, reason};
+    bool batch = k == RS_KILL_BATCH_COST || k == RS_KILL_RUNTIME;
+    slot_event(w, batch ? RS_SEV_LIMIT : k == RS_KILL_SCHOOL_COST ? RS_SEV_LIMIT : RS_SEV_DEADLINE, &a);
+    if (batch && active_workers(s) > 1) {
+        /* One budget: every worker stops now, each school requeued without an attempt. */
+        set_stop(s, STOP_VERDICT, RS_E_LIMIT, reason, k == RS_KILL_BATCH_COST ? "max_cost_usd" : "max_runtime",
+                 RS_STATUS_STOPPED, w->slot, k);
+        batch_event(s, RS_BEV_STOP);
+    }
 }
 
 static void on_stream_event(const struct rs_stream_event *ev, void *ud)
 {
-    struct sup *s = ud;
-    struct iter *c = &s->cur;
-    enum rs_iter_action a = rs_iteration_on_event(c->it, ev);
-    if (a == RS_ITER_KILL_REPEAT)
-        request_stop(s, RS_KILL_REPEAT, rs_iteration_kill_detail(c->it));
-    else if (a == RS_ITER_KILL_AUTH)
-        request_stop(s, RS_KILL_AUTH, rs_iteration_kill_detail(c->it));
+    struct worker *w = ud;
+    struct sup *s = w->s;
+    enum rs_iter_action a = rs_iteration_on_event(w->it, ev);
+    if (a == RS_ITER_KILL_REPEAT || a == RS_ITER_KILL_AUTH) {
+        struct stop_arg sa = {a == RS_ITER_KILL_REPEAT ? RS_KILL_REPEAT : RS_KILL_AUTH, rs_iteration_kill_detail(w->it)};
+        slot_event(w, RS_SEV_DEADLINE, &sa);
+    }
     if (ev->kind == RS_STREAM_RESULT)
-        calibrate(s);
-    if (ev->kind == RS_STREAM_ASSISTANT || ev->kind == RS_STREAM_RESULT ||
-        (ev->kind == RS_STREAM_PARTIAL && ev->subtype &&
-         (strcmp(ev->subtype, "message_start") == 0 || strcmp(ev->subtype, "message_delta") == 0)))
-        check_running_limits(s);
+        calibrate(w);
+    if (ev->kind == RS_STREAM_API_RETRY &&
+        rs_decide_is_rate_signal(ev->api_retry.has_error_status ? ev->api_retry.error_status : 0, ev->api_retry.error))
+        rate_signal(s, ev->api_retry.has_error_status && ev->api_retry.error_status ? "api_retry status" : "api_retry");
+    if (ev->kind == RS_STREAM_RATE_LIMIT && jobs_now(s) > 1 && ev->rate_limit.status &&
+        strcmp(ev->rate_limit.status, "rejected") == 0 && ev->rate_limit.has_resets_at)
+        usage_pause(s, ev->rate_limit.resets_at * 1000);
+    if (w->state == RS_SLOT_RUNNING &&
+        (ev->kind == RS_STREAM_ASSISTANT || ev->kind == RS_STREAM_RESULT ||
+         (ev->kind == RS_STREAM_PARTIAL && ev->subtype &&
+          (strcmp(ev->subtype, "message_start") == 0 || strcmp(ev->subtype, "message_delta") == 0))))
+        check_running(w, false);
     if (ev->kind == RS_STREAM_ASSISTANT)
         draw_live(s);
 }
 
+static void feed(struct worker *w, const struct feed_arg *f)
+{
+    w->last_output_mono = uv_now(&w->s->loop);
+    if (f->is_stderr) {
+        rs_transcript_write_stderr(w->tr, f->data, f->len);
+        rs_iteration_stderr(w->it, f->data, f->len);
+    } else {
+        rs_transcript_write(w->tr, f->data, f->len);
+        rs_stream_feed(w->stream, f->data, f->len);
+    }
+}
+
 static void on_stdout(void *ud, const char *data, size_t len)
 {
-    struct sup *s = ud;
-    struct iter *c = &s->cur;
-    c->last_output_mono = uv_now(&s->loop);
-    rs_transcript_write(c->tr, data, len);
-    rs_stream_feed(c->stream, data, len);
+    struct feed_arg f = {data, len, false};
+    slot_event(ud, RS_SEV_OUTPUT, &f);
 }
 
 static void on_stderr(void *ud, const char *data, size_t len)
 {
-    struct sup *s = ud;
-    s->cur.last_output_mono = uv_now(&s->loop);
-    rs_transcript_write_stderr(s->cur.tr, data, len);
-    rs_iteration_stderr(s->cur.it, data, len);
+    struct feed_arg f = {data, len, true};
+    slot_event(ud, RS_SEV_OUTPUT, &f);
 }
 
-static void on_tick(uv_timer_t *t)
+static void on_runner_finish(void *ud, int64_t exit_status, int term_signal, unsigned flags)
 {
-    struct sup *s = t->data;
-    struct iter *c = &s->cur;
-    if (c->active && c->killed == RS_KILL_NONE) {
-        uint64_t now = uv_now(&s->loop);
-        const struct rs_limits *l = &s->cfg->limits;
-        char reason[256], d[32];
-        if (l->iteration_timeout_ms > 0 && now - c->started_mono >= (uint64_t)l->iteration_timeout_ms) {
-            rs_utf8_printf(reason, sizeof reason, "iteration_timeout reached (%s)",
-                     rs_duration_format(l->iteration_timeout_ms, d, sizeof d));
-            request_stop(s, RS_KILL_TIMEOUT, reason);
-        } else if (l->stall_timeout_ms > 0 && now - c->last_output_mono >= (uint64_t)l->stall_timeout_ms) {
-            rs_utf8_printf(reason, sizeof reason, "stalled: no output for %s (stall_timeout)",
-                     rs_duration_format(l->stall_timeout_ms, d, sizeof d));
-            request_stop(s, RS_KILL_STALL, reason);
-        } else {
-            check_running_limits(s);
-        }
+    struct worker *w = ud;
+    struct sup *s = w->s;
+    uv_update_time(&s->loop);
+    if (s->done) {
+        /* Shutting down: nothing more is recorded. */
+        w->runner = rs_runner_free(w->runner);
+        return;
     }
-    draw_live(s);
+    if (flags & RS_RUNNER_F_SURVIVORS) {
+        struct rs_evrec *r = ev_school(w, "survivors");
+        rs_evrec_str(r, "message", "processes of the iteration were still alive after SIGKILL");
+        emit(s, r);
+    }
+    w->exit_status = exit_status;
+    w->term_signal = term_signal;
+    slot_event(w, RS_SEV_EXITED, NULL);
 }
 
 /* ---- starting an iteration ---------------------------------------------------- */
 
-static void on_next(uv_timer_t *t)
+static char **build_env(struct sup *s, const struct worker *w)
 {
-    struct sup *s = t->data;
-    free(s->waiting);
-    s->waiting = NULL;
-    start_iteration(s);
-}
-
-static void schedule_next(struct sup *s, uint64_t delay_ms)
-{
-    uv_timer_start(&s->next, on_next, delay_ms, 0);
-}
-
-static char **build_env(struct sup *s, const struct rs_school *sc)
-{
+    const struct rs_school *sc = w->school;
     size_t n = 0;
     while (environ[n])
         n++;
-    char **env = rs_xcalloc(n + s->cfg->nenv + 8, sizeof(char *));
+    char **env = rs_xcalloc(n + s->cfg->nenv + 9, sizeof(char *));
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         bool overridden = strncmp(environ[i], "RALPHSUP_", 9) == 0;
@@ -840,7 +1160,8 @@ static char **build_env(struct sup *s, const struct rs_school *sc)
     env[k++] = rs_xasprintf("RALPHSUP_ROOT=%s", s->cfg->root);
     env[k++] = rs_xasprintf("RALPHSUP_PROGRESS=%s", s->cfg->progress);
     env[k++] = rs_xasprintf("RALPHSUP_SCHOOL=%s", sc->name);
-    env[k++] = rs_xasprintf("RALPHSUP_ITERATION=%lld", (long long)s->cur.iteration);
+    env[k++] = rs_xasprintf("RALPHSUP_ITERATION=%lld", (long long)w->iteration);
+    env[k++] = rs_xasprintf("RALPHSUP_WORKER=%d", w->slot + 1);
     env[k] = NULL;
     return env;
 }
@@ -896,78 +1217,23 @@ static const char *previous_failure(const struct rs_school_state *h)
     return "";
 }
 
-static void start_iteration(struct sup *s)
+
+/* RS_SACT_SPAWN: mark the school in flight (saved), render, start the runner; then SPAWNED / SPAWN_FAILED. */
+static void spawn(struct worker *w, const struct rs_school *sc, double budget, const char *budget_limit)
 {
+    struct sup *s = w->s;
     struct rs_progress *p = s->b->prog;
-    if (s->done)
-        return;
-    if (s->stopping) {
-        char reason[128];
-        rs_utf8_printf(reason, sizeof reason, "cancelled by %s", signame(s->cancel_signal));
-        stop_batch(s, cancel_err(s), reason, NULL, RS_STATUS_CANCELLED);
-        return;
-    }
-    if (p->npending == 0) {
-        finish_batch(s);
-        return;
-    }
-    struct rs_batch_usage u = usage_now(s);
-    char reason[256];
-    const char *limit = rs_policy_spawn_limit(&s->cfg->limits, &u, reason, sizeof reason);
-    if (limit) {
-        stop_batch(s, RS_E_LIMIT, reason, limit, RS_STATUS_STOPPED);
-        return;
-    }
-
-    char *name = rs_xstrdup(p->pending[0]);
-    const struct rs_school *sc = rs_batch_school(s->b, name);
-    if (!sc) {
-        rs_progress_remove_pending(p, name);
-        rs_progress_drop_history(p, name); /* retry history belongs to pending schools only */
-        char subject[512];
-        rs_utf8_printf(subject, sizeof subject, "ralphsup: dropped %s from pending (no longer in the school list)", name);
-        struct rs_transition t = {.event = "requeued", .school = name, .cost_usd = -1, .subject = subject};
-        commit(s, &t);
-        say(s, "%s", subject + 10);
-        free(name);
-        schedule_next(s, 0);
-        return;
-    }
-    free(name);
-
-    struct iter *c = &s->cur;
-    memset(c, 0, sizeof(*c));
-    c->active = true;
-    c->school = sc;
+    w->school = sc;
     struct rs_school_state *h = rs_progress_history(p, sc->name, sc->slug, false);
-    c->attempt = failed_attempts(h) + 1;
-    c->school_cost_before = h ? h->cost_usd : 0;
-    if (s->cfg->limits.max_cost_per_school_usd > 0 && c->school_cost_before >= s->cfg->limits.max_cost_per_school_usd) {
-        /* Earlier attempts used up the school's budget: fail it without spawning. */
-        char m1[32], m2[32], subject[512];
-        char *why = rs_xasprintf("max_cost_per_school_usd reached (%s spent on this school, cap %s)",
-                                    rs_money_format(c->school_cost_before, m1, sizeof m1),
-                                    rs_money_format(s->cfg->limits.max_cost_per_school_usd, m2, sizeof m2));
-        rs_progress_remove_pending(p, sc->name);
-        struct rs_school_state *st = rs_progress_fail(p, sc->name, sc->slug, why);
-        st->finished_ms = rs_now_ms();
-        rs_utf8_printf(subject, sizeof subject, "ralphsup: failed %s: %s", sc->name, why);
-        struct rs_transition t = {.event = "failed", .school = sc->name, .cost_usd = -1, .subject = subject};
-        commit(s, &t);
-        say(s, "%s", subject + strlen("ralphsup: "));
-        free(why);
-        memset(c, 0, sizeof(*c));
-        schedule_next(s, 0);
-        return;
-    }
-    c->iteration = p->iterations + 1;
-    c->started_ms = rs_now_ms();
-    c->started_mono = c->last_output_mono = uv_now(&s->loop);
-    snprintf(c->token, sizeof c->token, "%s:%lld:%ld:%08lx", sc->slug, (long long)c->iteration, (long)getpid(),
+    w->attempt = failed_attempts(h) + 1;
+    w->school_cost_before = h ? h->cost_usd : 0;
+    w->budget = budget;
+    w->budget_limit = budget_limit;
+    w->iteration = p->iterations + 1;
+    w->started_ms = rs_now_ms();
+    w->started_mono = w->last_output_mono = uv_now(&s->loop);
+    snprintf(w->token, sizeof w->token, "%s:%lld:%ld:%08lx", sc->slug, (long long)w->iteration, (long)getpid(),
              (unsigned long)random());
-
-    /* Budget for claude's own check: the smaller remaining cap. */
-    double budget = rs_policy_budget(&s->cfg->limits, p->cost_usd, c->school_cost_before, &c->budget_limit);
 
     char *csv = rs_batch_output_csv(s->b, sc);
     char *csv_rel = rs_batch_relpath(s->b, csv);
@@ -987,11 +1253,11 @@ static void start_iteration(struct sup *s)
     else
         snprintf(budget_text, sizeof budget_text, "unlimited");
     /* The attempt ends at its iteration_timeout, or earlier when this invocation's max_runtime runs out. */
-    int64_t deadline = c->started_ms + s->cfg->limits.iteration_timeout_ms;
+    int64_t deadline = w->started_ms + s->cfg->limits.iteration_timeout_ms;
     if (s->cfg->limits.max_runtime_ms > 0) {
         int64_t left = s->cfg->limits.max_runtime_ms - (int64_t)(uv_now(&s->loop) - s->start_mono);
-        if (c->started_ms + left < deadline)
-            deadline = c->started_ms + (left > 0 ? left : 0);
+        if (w->started_ms + left < deadline)
+            deadline = w->started_ms + (left > 0 ? left : 0);
     }
     rs_time_iso(deadline, deadline_text, sizeof deadline_text);
     struct rs_prompt_vars pv = {
@@ -1001,7 +1267,7 @@ static void start_iteration(struct sup *s)
         .school_slug = sc->slug,
         .output_csv = csv,
         .output_csv_rel = csv_rel,
-        .attempt = c->attempt,
+        .attempt = w->attempt,
         .max_attempts = (int)s->cfg->limits.max_attempts_per_school,
         .previous_failure = previous_failure(h),
         .batch_name = s->cfg->name,
@@ -1019,80 +1285,348 @@ static void start_iteration(struct sup *s)
     free(csv);
     free(csv_rel);
 
-    /* Mark current and save before spawning, so a crash leaves the run token behind. */
+    /* Mark in flight and save before spawning, so a crash leaves the run token behind. */
     rs_progress_remove_pending(p, sc->name);
-    rs_current_free(p->current);
-    p->current = rs_xcalloc(1, sizeof(*p->current));
-    p->current->name = rs_xstrdup(sc->name);
-    p->current->slug = rs_xstrdup(sc->slug);
-    p->current->attempt = c->attempt;
-    p->current->iteration = c->iteration;
-    p->current->started_ms = c->started_ms;
-    p->current->supervisor_pid = (int)getpid();
-    p->current->run_token = rs_xstrdup(c->token);
-    p->iterations = c->iteration;
+    rs_progress_inflight_remove(p, sc->name);
+    struct rs_current *cur = rs_progress_inflight_add(p, sc->name);
+    cur->slug = rs_xstrdup(sc->slug);
+    cur->attempt = w->attempt;
+    cur->iteration = w->iteration;
+    cur->started_ms = w->started_ms;
+    cur->supervisor_pid = (int)getpid();
+    cur->run_token = rs_xstrdup(w->token);
+    p->iterations = w->iteration;
     p->status = RS_STATUS_RUNNING;
-    rs_progress_save(p, s->cfg->progress, rs_now_ms());
+    s->last_start_mono = w->started_mono;
+    s->started_any = true;
 
     char stem[128];
-    snprintf(stem, sizeof stem, "%04lld-%s", (long long)c->iteration, sc->slug);
-    int r = rs_transcript_open(s->cfg->log_dir, stem, &c->tr);
+    snprintf(stem, sizeof stem, "%04lld-%s", (long long)w->iteration, sc->slug);
+    int r = rs_transcript_open(s->cfg->log_dir, stem, &w->tr);
     if (r < 0)
         say(s, "warning: cannot write the transcript %s/%s.jsonl: %s", s->cfg->log_dir, stem, strerror(-r));
     struct rs_stream_opts so = {.max_line_bytes = (size_t)s->cfg->limits.max_line_bytes};
-    rs_stream_new(&so, on_stream_event, s, &c->stream);
+    rs_stream_new(&so, on_stream_event, w, &w->stream);
     struct rs_iteration_opts io = {.cfg = s->cfg, .aliases = s->b->aliases, .school = sc->name,
-                                   .school_slug = sc->slug, .note = on_note, .ud = s, .calib = s->calib,
+                                   .school_slug = sc->slug, .note = on_note, .ud = w, .calib = s->calib,
                                    .email_domains = (const char *const *)sc->email_domains,
-                                   .nemail_domains = sc->nemail_domains, .attempt_started_ms = c->started_ms};
-    rs_iteration_new(&io, &c->it);
+                                   .nemail_domains = sc->nemail_domains, .attempt_started_ms = w->started_ms};
+    rs_iteration_new(&io, &w->it);
+
+    if (rs_progress_save(p, s->cfg->progress, rs_now_ms()) < 0) {
+        /* Nothing is spawned after a failed save: the batch drains, this slot goes back to idle. */
+        free(prompt);
+        rs_progress_inflight_remove(p, sc->name);
+        rs_progress_push_pending(p, sc->name, true);
+        p->iterations = w->iteration - 1;
+        save_failed(s);
+        slot_event(w, RS_SEV_SAVE_FAILED, NULL);
+        return;
+    }
 
     char **argv = build_argv(s, prompt, budget);
-    char **env = build_env(s, sc);
+    char **env = build_env(s, w);
     struct rs_runner_opts ro = {
         .argv = (const char *const *)argv,
         .envp = (const char *const *)env,
         .cwd = s->cfg->root,
-        .token = c->token,
+        .token = w->token,
         .pipe_drain_timeout_ms = (uint64_t)s->cfg->limits.pipe_drain_timeout_ms,
         .on_stdout = on_stdout,
         .on_stderr = on_stderr,
         .on_finish = on_runner_finish,
-        .userdata = s,
+        .userdata = w,
     };
-    r = rs_runner_start(&s->loop, &ro, &c->runner);
+    r = rs_runner_start(&s->loop, &ro, &w->runner);
     free_strv(argv);
     free_strv(env);
     free(prompt);
 
-    struct rs_evrec *ev = ev_school(s, "iteration-started");
-    rs_evrec_str(ev, "run_token", c->token);
+    struct rs_evrec *ev = ev_school(w, "iteration-started");
+    rs_evrec_str(ev, "run_token", w->token);
     if (budget >= 0)
         rs_evrec_real(ev, "max_budget_usd", budget);
     if (r == 0)
-        rs_evrec_int(ev, "pid", rs_runner_pid(c->runner));
+        rs_evrec_int(ev, "pid", rs_runner_pid(w->runner));
     else
         rs_evrec_str(ev, "spawn_error", strerror(-r));
     emit(s, ev);
 
     if (r < 0) {
-        struct rs_iter_obs obs;
-        rs_iteration_finish(c->it, r, false, 0, 0, RS_KILL_NONE, NULL, NULL, &obs);
-        struct rs_verdict v;
-        rs_policy_classify(&obs, &v);
-        apply_verdict(s, &v, 0, 0, false);
+        w->spawn_error = r;
+        slot_event(w, RS_SEV_SPAWN_FAILED, NULL);
         return;
     }
-    p->current->pid = (int)rs_runner_pid(c->runner);
+    cur->pid = (int)rs_runner_pid(w->runner);
+    slot_event(w, RS_SEV_SPAWNED, NULL);
+}
 
+/* RS_SACT_STARTED */
+static void commit_started(struct worker *w)
+{
+    struct sup *s = w->s;
+    struct rs_progress *p = s->b->prog;
+    const struct rs_school *sc = w->school;
     char subject[512];
-    rs_utf8_printf(subject, sizeof subject, "ralphsup: started %s (attempt %d/%lld, iteration %lld)", sc->name, c->attempt,
-             (long long)s->cfg->limits.max_attempts_per_school, (long long)c->iteration);
-    struct rs_transition t = {.event = "started", .school = sc->name, .attempt = c->attempt,
-                              .iteration = c->iteration, .cost_usd = -1, .subject = subject};
+    rs_utf8_printf(subject, sizeof subject, "ralphsup: started %s (attempt %d/%lld, iteration %lld)", sc->name, w->attempt,
+             (long long)s->cfg->limits.max_attempts_per_school, (long long)w->iteration);
+    struct rs_transition t = {.event = "started", .school = sc->name, .attempt = w->attempt,
+                              .iteration = w->iteration, .cost_usd = -1, .subject = subject};
     commit(s, &t);
-    say(s, "[%zu/%zu] %s", p->ncompleted + p->nfailed + 1, total_schools(p), subject + strlen("ralphsup: "));
+    size_t n = p->ncompleted + p->nfailed + (size_t)active_workers(s);
+    say(s, "[%zu/%zu] %s", n, total_schools(p), subject + strlen("ralphsup: "));
     write_live(s, true);
+}
+
+static void on_next(uv_timer_t *t)
+{
+    struct sup *s = t->data;
+    free(s->waiting);
+    s->waiting = NULL;
+    if (s->state == RS_BATCH_PAUSED && s->pause_until_ms && rs_now_ms() + 50 >= s->pause_until_ms) {
+        s->pause_until_ms = 0;
+        batch_event(s, RS_BEV_RESUME);
+        return;
+    }
+    batch_event(s, RS_BEV_SLOT_FREE);
+}
+
+static void arm_next(struct sup *s, uint64_t delay_ms)
+{
+    uv_timer_start(&s->next, on_next, delay_ms, 0);
+}
+
+/* A pending school no longer in the list: dropped (committed). */
+static void drop_school(struct sup *s, const char *name)
+{
+    struct rs_progress *p = s->b->prog;
+    rs_progress_remove_pending(p, name);
+    rs_progress_drop_history(p, name); /* retry history belongs to pending schools only */
+    char subject[512];
+    rs_utf8_printf(subject, sizeof subject, "ralphsup: dropped %s from pending (no longer in the school list)", name);
+    struct rs_transition t = {.event = "requeued", .school = name, .cost_usd = -1, .subject = subject};
+    commit(s, &t);
+    say(s, "%s", subject + 10);
+}
+
+/* Earlier attempts used up the school's budget: fail it without spawning. */
+static void fail_unspawned(struct sup *s, const struct rs_school *sc, const char *why)
+{
+    struct rs_progress *p = s->b->prog;
+    char subject[512];
+    rs_progress_remove_pending(p, sc->name);
+    struct rs_school_state *st = rs_progress_fail(p, sc->name, sc->slug, why);
+    st->finished_ms = rs_now_ms();
+    rs_utf8_printf(subject, sizeof subject, "ralphsup: failed %s: %s", sc->name, why);
+    struct rs_transition t = {.event = "failed", .school = sc->name, .cost_usd = -1, .subject = subject};
+    commit(s, &t);
+    say(s, "%s", subject + strlen("ralphsup: "));
+}
+
+static double expected_cost(struct sup *s)
+{
+    const struct rs_progress *p = s->b->prog;
+    double *c = rs_xcalloc(p->ncompleted + 1, sizeof(double));
+    for (size_t i = 0; i < p->ncompleted; i++)
+        c[i] = p->completed[i].cost_usd;
+    double e = rs_decide_expected_cost(c, p->ncompleted, s->cfg->limits.max_cost_per_school_usd);
+    free(c);
+    return e;
+}
+
+/* RS_BACT_DISPATCH: start workers, in batch order, while the spawn gate says go. */
+static void dispatch(struct sup *s)
+{
+    struct rs_progress *p = s->b->prog;
+    while (s->state == RS_BATCH_RUNNING && !s->done) {
+        const struct rs_school *sc = NULL;
+        while (p->npending > 0 && !sc) {
+            sc = rs_batch_school(s->b, p->pending[0]);
+            if (!sc) {
+                char *name = rs_xstrdup(p->pending[0]);
+                drop_school(s, name);
+                free(name);
+                if (s->state != RS_BATCH_RUNNING)
+                    return;
+            }
+        }
+        struct rs_school_state *h = sc ? rs_progress_history(p, sc->name, sc->slug, false) : NULL;
+        uint64_t now = uv_now(&s->loop);
+        struct rs_spawn_in in = {.limits = &s->cfg->limits, .usage = usage_now(s), .have_pending = sc != NULL,
+                                 .running = active_workers(s), .target = s->rl.target,
+                                 .inflight_cost = inflight_cost(s, NULL), .expected_cost = expected_cost(s),
+                                 .school_cost = h ? h->cost_usd : 0, .now_ms = (int64_t)now,
+                                 .not_before_ms = (int64_t)s->not_before_mono,
+                                 .last_start_ms = s->started_any ? (int64_t)s->last_start_mono : INT64_MIN / 2};
+        struct rs_spawn_decision d;
+        rs_decide_spawn(&in, &d);
+        switch (d.kind) {
+        case RS_SPAWN_GO: {
+            struct worker *w = NULL;
+            for (int i = 0; i < MAX_JOBS && !w; i++)
+                if (s->w[i].state == RS_SLOT_IDLE)
+                    w = &s->w[i];
+            if (!w)
+                return;
+            free(s->waiting);
+            s->waiting = NULL;
+            struct dispatch_arg arg = {sc, d.budget, d.budget_limit};
+            slot_event(w, RS_SEV_DISPATCH, &arg);
+            continue;
+        }
+        case RS_SPAWN_WAIT:
+            arm_next(s, (uint64_t)d.wait_ms);
+            return;
+        case RS_SPAWN_HOLD:
+            return;
+        case RS_SPAWN_STOP:
+            set_stop(s, STOP_PLAIN, d.err, d.reason, d.limit, RS_STATUS_STOPPED, -1, RS_KILL_DRAIN);
+            batch_event(s, RS_BEV_STOP);
+            return;
+        case RS_SPAWN_DONE:
+            batch_event(s, RS_BEV_DONE);
+            return;
+        case RS_SPAWN_FAIL_SCHOOL:
+            fail_unspawned(s, sc, d.reason);
+            continue;
+        }
+    }
+}
+
+/* ---- the two state machines ---------------------------------------------------- */
+
+/* The one place where a worker's (state, event) becomes an action (core/fsm.c). */
+static void slot_event(struct worker *w, enum rs_slot_event ev, const void *arg)
+{
+    struct sup *s = w->s;
+    enum rs_slot_state from = w->state;
+    struct rs_slot_step st = rs_fsm_slot(from, ev);
+    w->state = st.next;
+    switch (st.action) {
+    case RS_SACT_NONE:
+        break;
+    case RS_SACT_SPAWN: {
+        const struct dispatch_arg *a = arg;
+        spawn(w, a->sc, a->budget, a->which);
+        break;
+    }
+    case RS_SACT_STARTED:
+        commit_started(w);
+        break;
+    case RS_SACT_FEED:
+        feed(w, arg);
+        break;
+    case RS_SACT_CHECK:
+        check_running(w, ev == RS_SEV_TICK);
+        break;
+    case RS_SACT_STOP:
+        request_stop(w, arg);
+        break;
+    case RS_SACT_KILL:
+        if (w->runner)
+            rs_runner_kill(w->runner);
+        break;
+    case RS_SACT_DECIDE:
+        decide_and_record(w);
+        break;
+    case RS_SACT_RELEASE:
+        iter_release(w);
+        batch_event(s, active_workers(s) == 0 ? RS_BEV_ALL_IDLE : RS_BEV_SLOT_FREE);
+        break;
+    case RS_SACT_INVALID: {
+        struct rs_evrec *e = ev_school(w, "internal-error");
+        char m[128];
+        snprintf(m, sizeof m, "worker %d: event %d in state %s ignored", w->slot + 1, (int)ev, rs_slot_state_name(from));
+        rs_evrec_str(e, "message", m);
+        emit(s, e);
+        break;
+    }
+    }
+}
+
+/* The one place where the batch's (state, event) becomes an action (core/fsm.c). */
+static void batch_event(struct sup *s, enum rs_batch_event ev)
+{
+    if (s->done)
+        return;
+    enum rs_batch_state from = s->state;
+    struct rs_batch_step st = rs_fsm_batch(from, ev);
+    s->state = st.next;
+    switch (st.action) {
+    case RS_BACT_NONE:
+    case RS_BACT_INVALID:
+        break;
+    case RS_BACT_DISPATCH:
+        dispatch(s);
+        break;
+    case RS_BACT_FINISH:
+        finish_batch(s);
+        break;
+    case RS_BACT_STOP_WORKERS: {
+        uv_timer_stop(&s->next);
+        struct stop_arg a = {s->save_failed ? RS_KILL_DRAIN : s->stop.drain,
+                             s->save_failed ? "the progress file could not be saved" : s->stop.reason};
+        if (a.why == RS_KILL_NONE)
+            a.why = RS_KILL_DRAIN;
+        for (int i = 0; i < MAX_JOBS; i++)
+            if (s->w[i].state == RS_SLOT_RUNNING || s->w[i].state == RS_SLOT_STOPPING)
+                slot_event(&s->w[i], s->save_failed ? RS_SEV_SAVE_FAILED : RS_SEV_SIGNAL, &a);
+        if (active_workers(s) == 0)
+            batch_event(s, RS_BEV_ALL_IDLE);
+        break;
+    }
+    case RS_BACT_ARM_PAUSE: {
+        int64_t left = s->pause_until_ms - rs_now_ms();
+        char hm[16];
+        time_t tt = (time_t)(s->pause_until_ms / 1000);
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(hm, sizeof hm, "%H:%M", &tm);
+        free(s->waiting);
+        s->waiting = rs_xasprintf("usage limit reset at %s UTC", hm);
+        struct rs_evrec *e = rs_evrec_new("batch-paused");
+        char ts[40];
+        rs_evrec_str(e, "until", rs_time_iso(s->pause_until_ms, ts, sizeof ts));
+        emit(s, e);
+        say(s, "usage limit: nothing new starts until %s UTC", hm);
+        arm_next(s, left > 0 ? (uint64_t)left : 0);
+        break;
+    }
+    case RS_BACT_STOP_BATCH:
+        end_stopped(s);
+        break;
+    }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct sup *s = t->data;
+    for (int i = 0; i < MAX_JOBS; i++)
+        if (s->w[i].state != RS_SLOT_IDLE)
+            slot_event(&s->w[i], RS_SEV_TICK, NULL);
+    if (rs_ratelimit_tick(&s->rl, s->cfg->limits.ramp_up_after_ms, (int64_t)uv_now(&s->loop))) {
+        struct rs_evrec *e = rs_evrec_new("jobs-target");
+        rs_evrec_int(e, "target", s->rl.target);
+        rs_evrec_int(e, "jobs", jobs_now(s));
+        rs_evrec_str(e, "reason", "ramp_up_after without a rate-limit signal");
+        emit(s, e);
+        batch_event(s, RS_BEV_SLOT_FREE);
+    }
+    draw_live(s);
+}
+
+/* The loop's lateness: a 50 ms timer that fires late was blocked that long. */
+static void on_lag(uv_timer_t *t)
+{
+    struct sup *s = t->data;
+    uint64_t now = uv_hrtime();
+    if (s->lag_last_hr) {
+        uint64_t late_ms = (now - s->lag_last_hr) / 1000000;
+        late_ms = late_ms > LAG_PERIOD_MS ? late_ms - LAG_PERIOD_MS : 0;
+        if (late_ms > s->stall_max_ms)
+            s->stall_max_ms = late_ms;
+    }
+    s->lag_last_hr = now;
 }
 
 /* ---- signals ------------------------------------------------------------------- */
@@ -1119,18 +1653,26 @@ static void reload(struct sup *s)
     rs_config_free(fresh);
     char *diff = rs_limits_diff(&s->cfg->limits, &nl);
     s->cfg->limits = nl;
+    rs_ratelimit_set_jobs(&s->rl, (int)nl.jobs);
+    if (nl.jobs > 1 && s->b->git)
+        rs_git_set_backoff(s->b->git, RS_SUP_LOCK_RETRIES, RS_SUP_LOCK_FIRST_MS);
     char subject[768];
     rs_utf8_printf(subject, sizeof subject, "ralphsup: limits reloaded: %s", diff[0] ? diff : "no change");
+    struct worker *c = oldest(s);
     struct rs_transition t = {.event = "limits-reloaded", .cost_usd = -1, .subject = subject,
-                              .school = s->cur.active ? s->cur.school->name : NULL};
+                              .school = c ? c->school->name : NULL};
     struct rs_evrec *e = rs_evrec_new("limits-reloaded");
     rs_evrec_str(e, "diff", diff);
     emit(s, e);
     commit(s, &t);
     say(s, "%s", subject + strlen("ralphsup: "));
     free(diff);
-    /* The iteration in flight goes on unless a new limit is already exceeded. */
-    check_running_limits(s);
+    /* The iterations in flight go on unless a new limit is already exceeded; a raised jobs starts workers now. */
+    for (int i = 0; i < MAX_JOBS; i++)
+        if (s->w[i].state != RS_SLOT_IDLE)
+            slot_event(&s->w[i], RS_SEV_RELOAD, NULL);
+    if (!uv_is_active((uv_handle_t *)&s->next))
+        batch_event(s, RS_BEV_SLOT_FREE);
 }
 
 static void on_signal(uv_signal_t *h, int sig)
@@ -1142,61 +1684,91 @@ static void on_signal(uv_signal_t *h, int sig)
     }
     if (s->done)
         return;
-    if (s->stopping) {
-        say(s, "%s again: killing the agent now", signame(sig));
-        if (s->cur.active && s->cur.runner)
-            rs_runner_kill(s->cur.runner);
+    if (s->cancel_signal) {
+        say(s, "%s again: killing the agent%s now", signame(sig), active_workers(s) > 1 ? "s" : "");
+        for (int i = 0; i < MAX_JOBS; i++)
+            if (s->w[i].state != RS_SLOT_IDLE)
+                slot_event(&s->w[i], RS_SEV_SIGNAL_AGAIN, NULL);
         return;
     }
-    s->stopping = true;
     s->cancel_signal = sig;
     struct rs_evrec *e = rs_evrec_new("cancel");
     rs_evrec_str(e, "signal", signame(sig));
     emit(s, e);
-    if (s->cur.active && s->cur.runner) {
-        char detail[64];
-        snprintf(detail, sizeof detail, "cancelled by %s", signame(sig));
-        request_stop(s, RS_KILL_CANCEL, detail);
-    } else {
-        uv_timer_stop(&s->next);
-        start_iteration(s); /* records the cancel and stops */
+    char detail[64];
+    snprintf(detail, sizeof detail, "cancelled by %s", signame(sig));
+    /* A cancel overrides a drain already under way: its exit code is the signal's. */
+    s->stop.kind = STOP_NONE;
+    set_stop(s, STOP_CANCEL, cancel_err(s), detail, NULL, RS_STATUS_CANCELLED, -1, RS_KILL_CANCEL);
+    if (s->state == RS_BATCH_DRAINING) {
+        struct stop_arg a = {RS_KILL_CANCEL, detail};
+        for (int i = 0; i < MAX_JOBS; i++)
+            if (s->w[i].state == RS_SLOT_RUNNING)
+                slot_event(&s->w[i], RS_SEV_SIGNAL, &a);
     }
+    batch_event(s, RS_BEV_STOP);
 }
 
 /* ---- setup ------------------------------------------------------------------------ */
 
-/* A current school left by a crash or kill -9: kill leftovers, requeue it. */
+/*
+ * The schools in flight left by a crash or kill -9: kill their leftovers
+ * and requeue every one at the front, in the order they were dispatched
+ * (batch order), no attempt counted.
+ */
 static void requeue_interrupted(struct sup *s)
 {
     struct rs_progress *p = s->b->prog;
-    if (!p->current)
+    size_t n = rs_progress_ninflight(p);
+    if (!n)
         return;
-    struct rs_current *c = p->current;
-    int killed = 0;
-    if (c->run_token && c->run_token[0])
-        killed = rs_proctree_kill_token(c->run_token, SIGKILL);
-    char *name = rs_xstrdup(c->name);
-    int attempt = c->attempt;
-    int64_t iteration = c->iteration;
-    rs_progress_remove_pending(p, name);
-    rs_progress_push_pending(p, name, true);
+    struct rs_current **v = rs_xcalloc(n, sizeof(*v));
+    size_t k = 0;
+    for (struct rs_current *c = p->current; c; c = c->next)
+        v[k++] = c;
+    struct info {
+        char *name;
+        int attempt;
+        int64_t iteration;
+        int killed;
+    } *inf = rs_xcalloc(n, sizeof(*inf));
+    for (size_t i = 0; i < n; i++) {
+        struct rs_current *c = v[i];
+        inf[i].killed = c->run_token && c->run_token[0] ? rs_proctree_kill_token(c->run_token, SIGKILL) : 0;
+        inf[i].name = rs_xstrdup(c->name);
+        inf[i].attempt = c->attempt;
+        inf[i].iteration = c->iteration;
+    }
+    /* All out of flight and back at the front, pushed from the last so the first dispatched is first again. */
     p->current = rs_current_free(p->current);
-    char subject[512];
-    rs_utf8_printf(subject, sizeof subject, "ralphsup: requeued %s (interrupted run; no attempt counted)", name);
-    char *body = rs_xasprintf("The previous supervisor stopped while %s was current (attempt %d, iteration %lld). "
-                              "%d leftover process%s of that iteration killed.",
-                              name, attempt, (long long)iteration, killed > 0 ? killed : 0, killed == 1 ? "" : "es");
-    struct rs_transition t = {.event = "requeued", .school = name, .attempt = attempt, .iteration = iteration,
-                              .cost_usd = -1, .subject = subject, .body = body};
-    commit(s, &t);
-    struct rs_evrec *e = rs_evrec_new("requeued-interrupted");
-    rs_evrec_str(e, "school", name);
-    rs_evrec_int(e, "leftovers_killed", killed > 0 ? killed : 0);
-    emit(s, e);
-    say(s, "requeued %s: it was current when the previous run stopped (%d leftover process%s killed)", name,
-        killed > 0 ? killed : 0, killed == 1 ? "" : "es");
-    free(body);
-    free(name);
+    for (size_t i = n; i > 0; i--) {
+        rs_progress_remove_pending(p, inf[i - 1].name);
+        rs_progress_push_pending(p, inf[i - 1].name, true);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *name = inf[i].name;
+        int killed = inf[i].killed;
+        char subject[512];
+        rs_utf8_printf(subject, sizeof subject, "ralphsup: requeued %s (interrupted run; no attempt counted)", name);
+        char *body = rs_xasprintf("The previous supervisor stopped while %s was current (attempt %d, iteration %lld). "
+                                  "%d leftover process%s of that iteration killed.",
+                                  name, inf[i].attempt, (long long)inf[i].iteration, killed > 0 ? killed : 0,
+                                  killed == 1 ? "" : "es");
+        struct rs_transition t = {.event = "requeued", .school = name, .attempt = inf[i].attempt,
+                                  .iteration = inf[i].iteration, .cost_usd = -1, .subject = subject, .body = body};
+        if (!s->save_failed)
+            commit(s, &t);
+        struct rs_evrec *e = rs_evrec_new("requeued-interrupted");
+        rs_evrec_str(e, "school", name);
+        rs_evrec_int(e, "leftovers_killed", killed > 0 ? killed : 0);
+        emit(s, e);
+        say(s, "requeued %s: it was current when the previous run stopped (%d leftover process%s killed)", name,
+            killed > 0 ? killed : 0, killed == 1 ? "" : "es");
+        free(body);
+        free(inf[i].name);
+    }
+    free(inf);
+    free(v);
 }
 
 static void walk_close(uv_handle_t *h, void *arg)
@@ -1214,6 +1786,8 @@ void rs_run_opts_apply(const struct rs_run_opts *o, struct rs_limits *l)
         l->max_runtime_ms = o->max_runtime_ms;
     if (o->max_cost_usd >= 0)
         l->max_cost_usd = o->max_cost_usd;
+    if (o->jobs > 0)
+        l->jobs = o->jobs;
 }
 
 /*
@@ -1287,6 +1861,18 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     srandom((unsigned)(rs_now_ms() ^ getpid()));
 
     rs_run_opts_apply(o, &s->cfg->limits);
+    for (int i = 0; i < MAX_JOBS; i++) {
+        s->w[i].s = s;
+        s->w[i].slot = i;
+    }
+    s->stop.by = -1;
+    rs_buf_init(&s->stop.requeued);
+    /*
+     * N workers commit on the one loop thread: a git lock held by someone
+     * else may not stall them all for long (jobs = 1 keeps the default).
+     */
+    if (s->cfg->limits.jobs > 1 && b->git)
+        rs_git_set_backoff(b->git, RS_SUP_LOCK_RETRIES, RS_SUP_LOCK_FIRST_MS);
 
     struct rs_diags d;
     rs_diags_init(&d);
@@ -1295,6 +1881,7 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
         for (size_t i = 0; i < d.n; i++)
             fprintf(stderr, "ralphsup: %s\n", d.msgs[i]);
         rs_diags_deinit(&d);
+        rs_buf_deinit(&s->stop.requeued);
         free(s);
         return r;
     }
@@ -1306,6 +1893,7 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
         rs_prompt_free(s->prompt);
         free(s->agent_path);
         free(s->settings);
+        rs_buf_deinit(&s->stop.requeued);
         free(s);
         return RS_E_CANTCREAT;
     }
@@ -1323,17 +1911,23 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     uv_signal_start(&s->sighup, on_signal, SIGHUP);
     uv_timer_init(&s->loop, &s->tick);
     uv_timer_init(&s->loop, &s->next);
-    s->tick.data = s->next.data = s;
+    uv_timer_init(&s->loop, &s->lag);
+    s->tick.data = s->next.data = s->lag.data = s;
     s->start_mono = uv_now(&s->loop);
+    rs_ratelimit_init(&s->rl, (int)s->cfg->limits.jobs, (int64_t)s->start_mono);
 
     struct rs_evrec *e = rs_evrec_new("supervisor-started");
     rs_evrec_int(e, "pid", getpid());
     rs_evrec_str(e, "config", s->cfg->path);
     rs_evrec_str(e, "agent", s->agent_path);
     rs_evrec_int(e, "pending", (int64_t)b->prog->npending);
+    rs_evrec_int(e, "jobs", s->cfg->limits.jobs);
     emit(s, e);
-    say(s, "batch %s: %zu pending, %zu completed, %zu failed; agent %s", s->cfg->name, b->prog->npending,
-        b->prog->ncompleted, b->prog->nfailed, s->agent_path);
+    say(s, "batch %s: %zu pending, %zu completed, %zu failed; agent %s%s", s->cfg->name, b->prog->npending,
+        b->prog->ncompleted, b->prog->nfailed, s->agent_path, s->cfg->limits.jobs > 1 ? "; parallel workers" : "");
+    if (s->cfg->limits.jobs > 1)
+        say(s, "jobs %lld (spawn_interval %lld ms, ramp_up_after %lld ms)", (long long)s->cfg->limits.jobs,
+            (long long)s->cfg->limits.spawn_interval_ms, (long long)s->cfg->limits.ramp_up_after_ms);
     s->calib = rs_cost_calib_new();
     const char *model = rs_config_agent_model(s->cfg);
     if (model && !rs_config_price_known(s->cfg, model)) {
@@ -1350,28 +1944,34 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     requeue_interrupted(s);
     if (!s->err) {
         uv_timer_start(&s->tick, on_tick, 1000, 1000);
-        schedule_next(s, 0);
+        uv_timer_start(&s->lag, on_lag, LAG_PERIOD_MS, LAG_PERIOD_MS);
+        arm_next(s, 0);
         uv_run(&s->loop, UV_RUN_DEFAULT);
     }
     ex = s->err;
 
     /*
-     * An agent can only still run here after a fatal error mid-iteration:
-     * kill its tree and let the runner finish on the loop (its handles must
-     * close through their own callbacks, never through walk_close).
+     * No agent runs here in a normal end (the batch stops only once every
+     * worker is recorded); should one still run, kill its tree and let the
+     * runner finish on the loop (its handles close through their own
+     * callbacks, never through walk_close).
      */
-    if (s->cur.runner) {
-        rs_runner_kill(s->cur.runner);
-        while (s->cur.runner)
+    s->done = true;
+    for (int i = 0; i < MAX_JOBS; i++) {
+        if (!s->w[i].runner)
+            continue;
+        rs_runner_kill(s->w[i].runner);
+        while (s->w[i].runner && !rs_runner_finished(s->w[i].runner))
             uv_run(&s->loop, UV_RUN_ONCE);
     }
+    for (int i = 0; i < MAX_JOBS; i++)
+        iter_release(&s->w[i]);
     /* Close everything, let the close callbacks run, and the loop must close. */
     s->reaper = rs_runner_reaper_close(s->reaper);
     uv_walk(&s->loop, walk_close, NULL);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&s->loop) != 0)
         fprintf(stderr, "ralphsup: internal: handles left open at exit\n");
-    iter_release(s);
     live_clear(s);
     unlink(s->live_path);
 
@@ -1404,6 +2004,10 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     free(s->waiting);
     free(s->live_path);
     free(s->price_unknown_said);
+    free(s->stop.reason);
+    for (size_t i = 0; i < s->stop.nrq; i++)
+        free(s->stop.rq[i].name);
+    rs_buf_deinit(&s->stop.requeued);
     rs_cost_calib_free(s->calib);
     free(s);
     return ex;

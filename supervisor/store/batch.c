@@ -305,12 +305,17 @@ int rs_batch_reconcile(struct rs_batch *b, struct rs_diags *changes, struct rs_d
         snprintf(field, sizeof field, "pending[%zu]", i);
         n += make_canonical(b, canonical(b, p->pending[i]), &p->pending[i], field, changes);
     }
-    if (p->current) {
-        const struct rs_school *sc = canonical(b, p->current->name);
-        n += make_canonical(b, sc, &p->current->name, "current", changes);
-        if (fill_slug(sc, &p->current->slug)) {
-            rs_diags_add(changes, "%s: current \"%s\": slug filled in (%s)", b->cfg->progress, p->current->name,
-                         p->current->slug);
+    size_t ci = 0;
+    for (struct rs_current *c = p->current; c; c = c->next, ci++) {
+        char field[40];
+        if (ci == 0)
+            snprintf(field, sizeof field, "current");
+        else
+            snprintf(field, sizeof field, "in_progress[%zu]", ci);
+        const struct rs_school *sc = canonical(b, c->name);
+        n += make_canonical(b, sc, &c->name, field, changes);
+        if (fill_slug(sc, &c->slug)) {
+            rs_diags_add(changes, "%s: %s \"%s\": slug filled in (%s)", b->cfg->progress, field, c->name, c->slug);
             n++;
         }
     }

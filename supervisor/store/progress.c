@@ -108,14 +108,56 @@ static void school_state_deinit(struct rs_school_state *s)
 
 struct rs_current *rs_current_free(struct rs_current *c)
 {
-    if (!c)
-        return NULL;
-    free(c->name);
-    free(c->slug);
-    free(c->run_token);
-    free(c->extra);
-    free(c);
+    while (c) {
+        struct rs_current *next = c->next;
+        free(c->name);
+        free(c->slug);
+        free(c->run_token);
+        free(c->extra);
+        free(c);
+        c = next;
+    }
     return NULL;
+}
+
+size_t rs_progress_ninflight(const struct rs_progress *p)
+{
+    size_t n = 0;
+    for (const struct rs_current *c = p->current; c; c = c->next)
+        n++;
+    return n;
+}
+
+struct rs_current *rs_progress_inflight_find(const struct rs_progress *p, const char *name)
+{
+    for (struct rs_current *c = p->current; c; c = c->next)
+        if (c->name && strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+struct rs_current *rs_progress_inflight_add(struct rs_progress *p, const char *name)
+{
+    struct rs_current **at = &p->current;
+    while (*at)
+        at = &(*at)->next;
+    *at = rs_xcalloc(1, sizeof(**at));
+    (*at)->name = rs_xstrdup(name);
+    return *at;
+}
+
+bool rs_progress_inflight_remove(struct rs_progress *p, const char *name)
+{
+    for (struct rs_current **at = &p->current; *at; at = &(*at)->next) {
+        if ((*at)->name && strcmp((*at)->name, name) == 0) {
+            struct rs_current *c = *at;
+            *at = c->next;
+            c->next = NULL;
+            rs_current_free(c);
+            return true;
+        }
+    }
+    return false;
 }
 
 static void stop_free(struct rs_stop *s)
@@ -207,7 +249,7 @@ bool rs_progress_is_known(const struct rs_progress *p, const char *name)
             return true;
     if (find_state(p->completed, p->ncompleted, name) || find_state(p->failed, p->nfailed, name))
         return true;
-    return p->current && strcmp(p->current->name, name) == 0;
+    return rs_progress_inflight_find(p, name) != NULL;
 }
 
 static struct rs_school_state *states_push(struct rs_school_state **v, size_t *n)
@@ -412,6 +454,21 @@ static json_t *states_to_json(const struct rs_school_state *v, size_t n, bool co
     return arr;
 }
 
+static json_t *current_json(const struct rs_current *c)
+{
+    json_t *cj = json_object();
+    json_object_set_new(cj, "name", jstr(c->name));
+    json_object_set_new(cj, "slug", jstr_or_null(c->slug));
+    json_object_set_new(cj, "attempt", json_integer(c->attempt));
+    json_object_set_new(cj, "iteration", json_integer(c->iteration));
+    json_object_set_new(cj, "started", jtime(c->started_ms));
+    json_object_set_new(cj, "supervisor_pid", json_integer(c->supervisor_pid));
+    json_object_set_new(cj, "pid", json_integer(c->pid));
+    json_object_set_new(cj, "run_token", jstr_or_null(c->run_token));
+    put_extra(cj, c->extra);
+    return cj;
+}
+
 char *rs_progress_format(const struct rs_progress *p)
 {
     json_t *o = json_object();
@@ -421,22 +478,11 @@ char *rs_progress_format(const struct rs_progress *p)
     json_object_set_new(o, "started", jtime(p->started_ms));
     json_object_set_new(o, "last_updated", jtime(p->last_updated_ms));
     json_object_set_new(o, "current_school", p->current ? jstr(p->current->name) : json_null());
-    if (p->current) {
-        const struct rs_current *c = p->current;
-        json_t *cj = json_object();
-        json_object_set_new(cj, "name", jstr(c->name));
-        json_object_set_new(cj, "slug", jstr_or_null(c->slug));
-        json_object_set_new(cj, "attempt", json_integer(c->attempt));
-        json_object_set_new(cj, "iteration", json_integer(c->iteration));
-        json_object_set_new(cj, "started", jtime(c->started_ms));
-        json_object_set_new(cj, "supervisor_pid", json_integer(c->supervisor_pid));
-        json_object_set_new(cj, "pid", json_integer(c->pid));
-        json_object_set_new(cj, "run_token", jstr_or_null(c->run_token));
-        put_extra(cj, c->extra);
-        json_object_set_new(o, "current", cj);
-    } else {
-        json_object_set_new(o, "current", json_null());
-    }
+    json_object_set_new(o, "current", p->current ? current_json(p->current) : json_null());
+    json_t *inp = json_array();
+    for (const struct rs_current *c = p->current; c; c = c->next)
+        json_array_append_new(inp, current_json(c));
+    json_object_set_new(o, "in_progress", inp);
     json_t *pend = json_array();
     for (size_t i = 0; i < p->npending; i++)
         json_array_append_new(pend, jstr(p->pending[i]));
@@ -854,17 +900,17 @@ static void parse_pending(struct ctx *c, json_t *v, size_t i, void *arg)
     rs_progress_push_pending(p, json_string_value(v), false);
 }
 
-static struct rs_current *parse_current(struct ctx *c, json_t *cj)
+static struct rs_current *parse_current(struct ctx *c, json_t *cj, const char *label)
 {
     struct rs_current *cur = rs_xcalloc(1, sizeof(*cur));
-    cur->name = get_str(c, cj, "name", true, "current");
-    cur->slug = get_str(c, cj, "slug", false, "current");
-    cur->attempt = (int)get_whole(c, cj, "attempt", "current", INT_MAX);
-    cur->iteration = get_whole(c, cj, "iteration", "current", INT64_MAX);
-    cur->started_ms = get_time(c, cj, "started", "current");
-    cur->supervisor_pid = (int)get_whole(c, cj, "supervisor_pid", "current", INT_MAX);
-    cur->pid = (int)get_whole(c, cj, "pid", "current", INT_MAX);
-    cur->run_token = get_str(c, cj, "run_token", false, "current");
+    cur->name = get_str(c, cj, "name", true, label);
+    cur->slug = get_str(c, cj, "slug", false, label);
+    cur->attempt = (int)get_whole(c, cj, "attempt", label, INT_MAX);
+    cur->iteration = get_whole(c, cj, "iteration", label, INT64_MAX);
+    cur->started_ms = get_time(c, cj, "started", label);
+    cur->supervisor_pid = (int)get_whole(c, cj, "supervisor_pid", label, INT_MAX);
+    cur->pid = (int)get_whole(c, cj, "pid", label, INT_MAX);
+    cur->run_token = get_str(c, cj, "run_token", false, label);
     cur->extra = extras_of(cj, current_keys, NULL);
     if (cur->name)
         return cur;
@@ -898,6 +944,7 @@ enum member {
     M_COST_ESTIMATED,
     M_STOPPED,
     M_EVENTS_DROPPED,
+    M_IN_PROGRESS,
     M_COUNT
 };
 
@@ -905,7 +952,7 @@ static const char *const member_names[M_COUNT] = {
     "schema_version", "batch_name", "status",  "started",        "last_updated",
     "pending",        "completed",  "failed",  "retry_history", "current",
     "current_school", "iterations", "cost_usd", "cost_estimated", "stopped",
-    "events_dropped",
+    "events_dropped", "in_progress",
 };
 
 /* The document: its root DOM (fallback) or the text of each member (lean). */
@@ -1143,8 +1190,32 @@ static struct rs_progress *convert(struct ctx *c, const struct source *src)
     json_t *cs = member_get(c, src, M_CURRENT_SCHOOL);
     if (cs && !json_is_null(cs) && !json_is_string(cs))
         bad_type(c, cs, "current_school", "a school name or null");
-    if (json_is_object(cj)) {
-        p->current = parse_current(c, cj);
+    json_t *ip = member_get(c, src, M_IN_PROGRESS);
+    if (ip && !json_is_null(ip) && !json_is_array(ip))
+        bad_type(c, ip, "in_progress", "an array of the schools in flight");
+    if (json_is_array(ip) && json_array_size(ip) > 0) {
+        /* Every school in flight; "current" repeats the first (the one in flight longest). */
+        struct rs_current **at = &p->current;
+        size_t i;
+        json_t *e;
+        json_array_foreach(ip, i, e) {
+            char label[40];
+            snprintf(label, sizeof label, "in_progress[%zu]", i);
+            if (!json_is_object(e)) {
+                bad_type(c, e, label, "an object");
+                continue;
+            }
+            struct rs_current *cur = parse_current(c, e, label);
+            if (cur) {
+                *at = cur;
+                at = &cur->next;
+            }
+        }
+        const char *cn = json_is_object(cj) ? json_string_value(json_object_get(cj, "name")) : NULL;
+        if (cn && p->current && strcmp(cn, p->current->name) != 0)
+            bad(c, "current (\"%s\") must be the first school of in_progress (\"%s\")", cn, p->current->name);
+    } else if (json_is_object(cj)) {
+        p->current = parse_current(c, cj, "current");
     } else if (cj && !json_is_null(cj)) {
         bad_type(c, cj, "current", "an object or null");
     } else if (json_is_string(cs)) {
@@ -1154,6 +1225,7 @@ static struct rs_progress *convert(struct ctx *c, const struct source *src)
     }
     json_decref(cs);
     json_decref(cj);
+    json_decref(ip);
     v = member_get(c, src, M_ITERATIONS);
     if ((!v || json_is_null(v)) && !seed)
         bad(c, "missing required field \"iterations\" (the iterations run so far, which max_iterations counts; it "
@@ -1310,8 +1382,10 @@ static int occ_cmp(const void *a, const void *b)
 /* "pending[3]", or "current". */
 static const char *occ_label(const struct occ *o, char *buf, size_t n)
 {
-    if (o->place == PL_CURRENT)
+    if (o->place == PL_CURRENT && o->index == 0)
         snprintf(buf, n, "current");
+    else if (o->place == PL_CURRENT)
+        snprintf(buf, n, "in_progress[%zu]", o->index);
     else
         snprintf(buf, n, "%s[%zu]", place_key[o->place], o->index);
     return buf;
@@ -1375,7 +1449,6 @@ struct check {
     const char *origin;
     struct rs_diags *fixed, *refused;
     bool *gone[PL_COUNT]; /* per place, per index: removed by a repair */
-    bool clear_current;   /* freed at the end: its name is still in the sorted occurrences */
     int repairs;
 };
 
@@ -1449,11 +1522,12 @@ static void check_school(struct check *k, const struct occ *g, size_t n)
         rs_diags_add(k->refused, "%s: current \"%s\" is also %s: remove it from \"failed\" to run it again, or set "
                                  "\"current\" to null to leave it failed",
                      o, name, occ_label(first[PL_FAILED], l2, sizeof l2));
-    bool token = p->current && p->current->run_token && p->current->run_token[0];
+    const struct rs_current *fc = count[PL_CURRENT] ? rs_progress_inflight_find(p, name) : NULL;
+    bool token = fc && fc->run_token && fc->run_token[0];
     if (count[PL_COMPLETED] && count[PL_CURRENT] && token)
         rs_diags_add(k->refused, "%s: current \"%s\" is also %s: set \"current\" to null once no process of its "
                                  "run (RALPHSUP_RUN_TOKEN=%s) is alive",
-                     o, name, occ_label(first[PL_COMPLETED], l2, sizeof l2), p->current->run_token);
+                     o, name, occ_label(first[PL_COMPLETED], l2, sizeof l2), fc->run_token);
     if (count[PL_HISTORY] && !count[PL_PENDING] && !count[PL_CURRENT] && !count[PL_COMPLETED] && !count[PL_FAILED])
         rs_diags_add(k->refused, "%s: %s \"%s\" is neither pending nor current: add \"%s\" to \"pending\" to go on "
                                  "with its attempts, or delete the entry",
@@ -1477,8 +1551,16 @@ static void check_school(struct check *k, const struct occ *g, size_t n)
     }
     if (done && count[PL_CURRENT]) {
         fixed(k, first[PL_CURRENT], "is also %s: current cleared (completed is kept)", occ_label(done, l2, sizeof l2));
-        k->clear_current = true;
+        for (size_t i = 0; i < n; i++)
+            if (g[i].place == PL_CURRENT)
+                k->gone[PL_CURRENT][g[i].index] = true;
     }
+    /* One school twice in flight (a hand edit): kept once. */
+    for (size_t i = 0; !done && i < n; i++)
+        if (g[i].place == PL_CURRENT && &g[i] != first[PL_CURRENT]) {
+            fixed(k, &g[i], "is also %s: kept once", occ_label(first[PL_CURRENT], l2, sizeof l2));
+            k->gone[PL_CURRENT][g[i].index] = true;
+        }
     const struct occ *kept = NULL;
     for (size_t i = 0; i < n; i++) {
         if (g[i].place != PL_PENDING)
@@ -1500,15 +1582,17 @@ static void check_school(struct check *k, const struct occ *g, size_t n)
 
 int rs_progress_check(struct rs_progress *p, const char *origin, struct rs_diags *fixed_out, struct rs_diags *refused)
 {
-    size_t n = p->npending + p->ncompleted + p->nfailed + p->nhistory + (p->current ? 1 : 0);
+    size_t ninf = rs_progress_ninflight(p);
+    size_t n = p->npending + p->ncompleted + p->nfailed + p->nhistory + ninf;
     if (n == 0)
         return 0;
     struct occ *v = rs_xmalloc(n * sizeof(*v));
     size_t k = 0;
     for (size_t i = 0; i < p->npending; i++)
         v[k++] = (struct occ){p->pending[i], PL_PENDING, i};
-    if (p->current)
-        v[k++] = (struct occ){p->current->name, PL_CURRENT, 0};
+    size_t ci = 0;
+    for (const struct rs_current *c = p->current; c; c = c->next, ci++)
+        v[k++] = (struct occ){c->name, PL_CURRENT, ci};
     for (size_t i = 0; i < p->ncompleted; i++)
         v[k++] = (struct occ){p->completed[i].name, PL_COMPLETED, i};
     for (size_t i = 0; i < p->nfailed; i++)
@@ -1517,7 +1601,7 @@ int rs_progress_check(struct rs_progress *p, const char *origin, struct rs_diags
         v[k++] = (struct occ){p->history[i].name, PL_HISTORY, i};
     qsort(v, n, sizeof(*v), occ_cmp);
     struct check ck = {.p = p, .origin = origin, .fixed = fixed_out, .refused = refused};
-    const size_t sizes[PL_COUNT] = {p->npending, 1, p->ncompleted, p->nfailed, p->nhistory};
+    const size_t sizes[PL_COUNT] = {p->npending, ninf, p->ncompleted, p->nfailed, p->nhistory};
     for (int pl = 0; pl < PL_COUNT; pl++)
         ck.gone[pl] = rs_xcalloc(sizes[pl] + 1, sizeof(bool));
     /* Names are compared before anything moves; the state arrays are compacted only at the end. */
@@ -1530,8 +1614,18 @@ int rs_progress_check(struct rs_progress *p, const char *origin, struct rs_diags
         i = j;
     }
     free(v);
-    if (ck.clear_current)
-        p->current = rs_current_free(p->current);
+    /* In-flight entries cleared by a repair: unlinked by position (names may repeat). */
+    size_t pos = 0;
+    for (struct rs_current **at = &p->current; *at; pos++) {
+        if (ck.gone[PL_CURRENT][pos]) {
+            struct rs_current *c = *at;
+            *at = c->next;
+            c->next = NULL;
+            rs_current_free(c);
+        } else {
+            at = &(*at)->next;
+        }
+    }
     if (ck.repairs) {
         size_t w = 0;
         for (size_t i = 0; i < p->npending; i++) {

@@ -58,6 +58,9 @@ struct rs_limits {
     int64_t transient_backoff_ms;    /* base of capped exponential backoff; default 5s */
     int64_t transient_backoff_max_ms;/* cap; default 5m */
     int64_t pipe_drain_timeout_ms;   /* wait for pipe EOF after exit; default 5s */
+    int64_t jobs;                    /* workers (agents) at once, 1..64; default 1 */
+    int64_t spawn_interval_ms;       /* at least this between two starts; default 2s; 0 = off */
+    int64_t ramp_up_after_ms;        /* without a rate-limit signal, the target rises by 1; default 5m */
 };
 
 struct rs_config {

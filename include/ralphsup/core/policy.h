@@ -27,6 +27,7 @@ enum rs_kill_reason {
     RS_KILL_RUNTIME,      /* max_runtime */
     RS_KILL_CANCEL,       /* SIGINT / SIGTERM / `ralphsup stop` */
     RS_KILL_AUTH,         /* authentication failure seen in an api_retry line */
+    RS_KILL_DRAIN,        /* the batch stops for another worker's reason (jobs > 1) or a failed save */
 };
 
 /* Everything observed about one iteration. Strings are borrowed. */

@@ -23,6 +23,7 @@ struct rs_run_opts {
     int64_t max_iterations;        /* > 0: overrides [limits] max_iterations (also after reloads) */
     int64_t max_runtime_ms;        /* >= 0: overrides [limits] max_runtime (0 = unlimited); < 0: not given */
     double max_cost_usd;           /* >= 0: overrides [limits] max_cost_usd (0 = unlimited); < 0: not given */
+    int64_t jobs;                  /* > 0: overrides [limits] jobs (also after reloads) */
     bool tty;                      /* draw a live status line */
     bool no_report;                /* skip the report on finish */
     int (*exit_code)(int err);     /* required: the CLI's rs_exit_code(), for the exit code that the

@@ -12,6 +12,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* One worker in flight (jobs > 1 has several). */
+struct rs_live_worker {
+    int slot;              /* 0-based worker slot */
+    const char *school;
+    int attempt;
+    int64_t iteration;
+    long agent_pid;
+    int64_t running_ms;
+    double cost_usd;
+    bool cost_estimated;
+    const char *last_tool;
+    const char *last_progress;
+};
+
 /* What the writer knows; strings may be NULL (then the key is left out). */
 struct rs_live {
     long pid;              /* the supervisor's */
@@ -26,6 +40,11 @@ struct rs_live {
     const char *last_tool;
     const char *last_progress;
     const char *waiting;   /* e.g. "backoff 30s", or NULL */
+    const struct rs_live_worker *workers; /* every worker in flight ("workers"); the fields above
+                                           * repeat the one in flight longest */
+    size_t nworkers;
+    int jobs;              /* [limits] jobs; 0: not written */
+    int target;            /* the concurrency target of the rate limiter */
 };
 
 /*
@@ -36,7 +55,18 @@ struct rs_live {
 int rs_live_write(const char *path, const struct rs_live *l);
 
 /* What a reader gets back; absent values are NULL / has_cost false. */
+struct rs_live_view_worker {
+    char *school;
+    int slot;
+    bool has_cost;
+    double cost_usd;
+    char *last_tool;
+};
+
 struct rs_live_view {
+    struct rs_live_view_worker *workers;
+    size_t nworkers;
+    int jobs, target;      /* 0 when absent */
     bool has_cost;
     double cost_usd;
     char *last_tool;

@@ -93,6 +93,7 @@ struct rs_current {
     char *extra;            /* unknown members (JSON object text) or NULL: kept across saves; the
                              * session, last tool and progress of a running iteration are in
                              * logs/live.json (store/live.h), not here */
+    struct rs_current *next;/* the next school in flight (jobs > 1), started later; NULL at the end */
 };
 
 struct rs_stop {
@@ -115,7 +116,12 @@ struct rs_progress {
     /* Attempt history of schools that are pending again (retries). */
     struct rs_school_state *history;
     size_t nhistory;
-    struct rs_current *current; /* NULL when idle */
+    /*
+     * The schools in flight, a list in the order they started: the head is
+     * the one in flight longest ("current_school" and "current" in the file),
+     * every one is in "in_progress". NULL when idle.
+     */
+    struct rs_current *current;
     int64_t iterations;     /* iterations run so far (persisted, for max_iterations) */
     double cost_usd;        /* batch total */
     bool cost_estimated;    /* some part of cost_usd is an estimate */
@@ -186,8 +192,16 @@ struct rs_school_state *rs_progress_complete(struct rs_progress *p, const char *
 struct rs_school_state *rs_progress_fail(struct rs_progress *p, const char *name, const char *slug, const char *reason);
 /* Append a copy-able attempt to @s (strings duplicated). */
 struct rs_attempt *rs_school_state_add_attempt(struct rs_school_state *s);
-/* NULL-safe. Return: NULL. */
+/* Frees @c and every school in flight after it (c->next...). NULL-safe. Return: NULL. */
 struct rs_current *rs_current_free(struct rs_current *c);
+/* Number of schools in flight. */
+size_t rs_progress_ninflight(const struct rs_progress *p);
+/* The school in flight named @name, or NULL. */
+struct rs_current *rs_progress_inflight_find(const struct rs_progress *p, const char *name);
+/* A new zeroed entry at the end of the in-flight list (@name copied). */
+struct rs_current *rs_progress_inflight_add(struct rs_progress *p, const char *name);
+/* Unlink and free the entry named @name. Return: whether there was one. */
+bool rs_progress_inflight_remove(struct rs_progress *p, const char *name);
 /* Cost of the finished (completed + failed) schools; their number in *@n (may be NULL). */
 double rs_progress_finished_cost(const struct rs_progress *p, size_t *n);
 void rs_progress_set_stopped(struct rs_progress *p, const char *reason, const char *limit, int64_t now_ms);

@@ -119,6 +119,9 @@ Test(config, defaults, .timeout = 5)
     cr_expect_eq(l->transient_backoff_ms, 5000);
     cr_expect_eq(l->transient_backoff_max_ms, 5 * 60 * 1000);
     cr_expect_eq(l->pipe_drain_timeout_ms, 5000);
+    cr_expect_eq(l->jobs, 1);
+    cr_expect_eq(l->spawn_interval_ms, 2000);
+    cr_expect_eq(l->ramp_up_after_ms, 5 * 60 * 1000);
     struct rs_limits def;
     rs_limits_defaults(&def);
     char *diff = rs_limits_diff(&def, l);
@@ -200,6 +203,9 @@ Test(config, full_fixture_every_key, .timeout = 5)
     cr_expect_eq(cfg->limits.max_line_bytes, 2097152);
     cr_expect_eq(cfg->limits.max_identical_tool_calls, 0);
     cr_expect_eq(cfg->limits.pipe_drain_timeout_ms, 3000);
+    cr_expect_eq(cfg->limits.jobs, 4);
+    cr_expect_eq(cfg->limits.spawn_interval_ms, 250);
+    cr_expect_eq(cfg->limits.ramp_up_after_ms, 90000);
     cr_expect(!cfg->git_enabled);
     cr_expect_str_eq(cfg->git_ref, "refs/heads/batch");
     cr_expect_str_eq(cfg->git_author_name, "Batch Bot");

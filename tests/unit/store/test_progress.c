@@ -890,4 +890,60 @@ Test(progress, fuzz_a_time_before_1970_is_refused_with_its_field)
     free(text);
     rs_progress_free(p);
     rs_diags_deinit(&d);
+
+/* jobs > 1: every school in flight round-trips through in_progress; current is the first. */
+Test(progress, in_progress_lists_every_school_in_flight)
+{
+    struct rs_progress *p = rs_progress_new("west", 1795561200000);
+    rs_progress_push_pending(p, "A", false);
+    const char *names[] = {"B", "C", "D"};
+    for (int i = 0; i < 3; i++) {
+        struct rs_current *c = rs_progress_inflight_add(p, names[i]);
+        c->attempt = 1;
+        c->iteration = i + 1;
+        c->pid = 100 + i;
+        c->run_token = rs_xasprintf("%s:%d:1:ab", names[i], i + 1);
+    }
+    cr_expect_eq(rs_progress_ninflight(p), 3);
+    char *text = rs_progress_format(p);
+    cr_expect(strstr(text, "\"current_school\": \"B\""), "%s", text);
+    cr_expect(strstr(text, "\"in_progress\": ["), "%s", text);
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_progress *q = NULL;
+    cr_assert_eq(rs_progress_parse(text, strlen(text), "t.json", &q, &d), 0, "%s", d.n ? d.msgs[0] : "");
+    cr_expect_eq(rs_progress_ninflight(q), 3);
+    cr_expect_str_eq(q->current->name, "B");
+    cr_expect_str_eq(q->current->next->name, "C");
+    cr_expect_eq(q->current->next->next->pid, 102);
+    cr_expect_str_eq(q->current->next->next->run_token, "D:3:1:ab");
+    cr_expect(rs_progress_is_known(q, "C"));
+    cr_expect(rs_progress_inflight_remove(q, "C"));
+    cr_expect_eq(rs_progress_ninflight(q), 2);
+    cr_expect_str_eq(q->current->next->name, "D");
+    cr_expect_not(rs_progress_inflight_find(q, "C"));
+    /* a school both in flight and pending: removed from pending (the check's repair) */
+    rs_progress_push_pending(q, "D", false);
+    struct rs_diags fixed, refused;
+    rs_diags_init(&fixed);
+    rs_diags_init(&refused);
+    cr_expect_eq(rs_progress_check(q, "t.json", &fixed, &refused), 1);
+    cr_expect_eq(q->npending, 1);
+    cr_expect(strstr(fixed.msgs[0], "in_progress[1] \"D\"") || strstr(fixed.msgs[0], "pending"), "%s", fixed.msgs[0]);
+    /* "current" contradicting in_progress[0] is refused */
+    const char *bad = "{\"schema_version\": 1, \"batch_name\": \"w\", \"pending\": [], \"completed\": [], \"failed\": [], "
+                      "\"iterations\": 2, \"cost_usd\": 0, \"current\": {\"name\": \"X\"}, "
+                      "\"in_progress\": [{\"name\": \"Y\"}, {\"name\": \"X\"}]}";
+    struct rs_progress *r = NULL;
+    rs_diags_deinit(&d);
+    rs_diags_init(&d);
+    cr_expect_eq(rs_progress_parse(bad, strlen(bad), "bad.json", &r, &d), RS_PROGRESS_E_INVALID);
+    cr_expect(d.n && strstr(d.msgs[0], "must be the first school of in_progress"), "%s", d.n ? d.msgs[0] : "");
+    rs_progress_free(r);
+    rs_diags_deinit(&fixed);
+    rs_diags_deinit(&refused);
+    rs_diags_deinit(&d);
+    free(text);
+    rs_progress_free(q);
+    rs_progress_free(p);
 }
