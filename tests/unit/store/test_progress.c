@@ -890,6 +890,7 @@ Test(progress, fuzz_a_time_before_1970_is_refused_with_its_field)
     free(text);
     rs_progress_free(p);
     rs_diags_deinit(&d);
+}
 
 /* jobs > 1: every school in flight round-trips through in_progress; current is the first. */
 Test(progress, in_progress_lists_every_school_in_flight)
