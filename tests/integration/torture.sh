@@ -97,7 +97,7 @@ killed = early = 0
 max_gone = 0.0
 inst = []  # the kill instants (seconds after the spawn)
 gitdir = os.path.join(root, ".git")
-locks_seen, ref_locked, lock_waits = {}, False, 0
+locks_seen, ref_locked, lock_waits, busy = {}, False, 0, 0
 # The kill instants are uniform in [0, D]; D follows a target line so that
 # about 80 % of the batch is completed by the last kill, evenly (the batch never
 # finishes before it: the rest is left to the final start).
@@ -113,6 +113,7 @@ for k in range(kills):
         at = random.uniform(0, D) + (2.2 if ref_locked else 0)
         lock_waits += 1 if ref_locked else 0
         time.sleep(at)
+        busy += 1 if agent_pids() else 0  # an iteration was in flight at the kill
         try:
             p.send_signal(signal.SIGKILL)
         except ProcessLookupError:
@@ -168,7 +169,7 @@ for k in range(kills):
     if len(comp) < target:
         D = min(D * 1.15, 1.5)
     elif len(comp) > target:
-        D = max(D * 0.7, 0.02)
+        D = max(D * 0.85, 0.1)
 t_kills = time.monotonic() - t_start
 before_final = len(prev_file)
 
@@ -256,7 +257,7 @@ try:
 except OSError:
     runs = 0
 inst.sort()
-fig = {"jobs": jobs, "schools": nsch, "kills": killed, "exited_before_kill": early, "agent_runs": runs,
+fig = {"jobs": jobs, "schools": nsch, "kills": killed, "kills_with_agent_running": busy, "exited_before_kill": early, "agent_runs": runs,
        "completed_before_final": before_final, "completed": len(comp), "completed_commits": sum(done_commits.values()),
        "catch_up_commits": catchup, "commits": ncommits, "commits_checked": hist_checked, "kill_phase_s": round(t_kills, 1),
        "total_s": round(time.monotonic() - t_start, 1), "max_s_to_no_agent": round(max_gone, 2),
