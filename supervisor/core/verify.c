@@ -606,6 +606,10 @@ static void check_row_leads(struct vctx *v, const struct rs_csv_record *rec, siz
 static int on_record(void *ud, const struct rs_csv_record *rec)
 {
     struct vctx *v = ud;
+    /* The parser carries NUL bytes (a field has its length); a CSV for people never holds one. */
+    for (size_t i = 0; i < rec->nfields; i++)
+        if (memchr(rec->fields[i], '\0', rec->lens[i]))
+            problem(v, "line %zu, field %zu: a NUL byte (0x00); the CSV must be text", rec->line, i + 1);
     if (rec->index == 0) {
         v->header = true;
         return v->o->level == RS_VERIFY_LEADS ? check_header_leads(v, rec) : check_header_counts(v, rec);

@@ -215,6 +215,22 @@ Test(verify, several_problems_are_joined_and_counted)
     rs_verify_result_deinit(&r);
 }
 
+/* A NUL byte anywhere is refused at both levels, naming line and field (the parser itself carries it). */
+Test(verify, nul_byte_is_refused)
+{
+    static const char csv[] = HDR "University of Utah,Jane\0Doe,Head Coach,Soccer,jdoe@utah.edu,,no,," DIR_URL
+                                  ",,,,,,none\n";
+    struct rs_verify_opts o = leads_opts();
+    struct rs_verify_result r;
+    cr_assert_eq(rs_verify_csv_buffer(csv, sizeof csv - 1, &o, &r), 1);
+    cr_expect(strstr(r.reason, "line 2, field 2: a NUL byte (0x00)") != NULL, "%s", r.reason);
+    rs_verify_result_deinit(&r);
+    o.level = RS_VERIFY_COUNTS;
+    cr_assert_eq(rs_verify_csv_buffer(csv, sizeof csv - 1, &o, &r), 1);
+    cr_expect(strstr(r.reason, "a NUL byte") != NULL, "%s", r.reason);
+    rs_verify_result_deinit(&r);
+}
+
 Test(verify, no_domains_means_any_domain)
 {
     const char *csv = HDR NO_ROW("Jane Doe", "jdoe@gmail.com");
