@@ -775,6 +775,9 @@ static void verify_done(struct rs_iteration *it)
         .assigned_shown = assigned_shown,
         .attempt_started_ms = it->o.attempt_started_ms,
         .csv_mtime_ms = mtime_ms,
+        .csv_snapshot = it->o.csv_before_ns != 0,
+        .csv_unchanged = it->o.csv_before_ns > 0 && mtime_ms != 0 &&
+                         (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == it->o.csv_before_ns,
     };
     struct rs_verify_result vr;
     int r = rs_verify_csv_file(&vo, &vr);

@@ -635,7 +635,17 @@ static bool check_file(struct vctx *v)
                 o->assigned_shown ? o->assigned_shown : o->assigned_real);
         return false;
     }
-    if (o->attempt_started_ms > 0 && o->csv_mtime_ms + RS_VERIFY_MTIME_SLACK_MS < o->attempt_started_ms) {
+    if (o->csv_snapshot) {
+        if (o->csv_unchanged) {
+            char d[32];
+            if (o->attempt_started_ms > o->csv_mtime_ms) /* the age, for the message only */
+                problem(v, "%s was not written during this attempt (last modified %s before it started): write it again",
+                        shown, rs_duration_format(o->attempt_started_ms - o->csv_mtime_ms, d, sizeof d));
+            else
+                problem(v, "%s was not written during this attempt (unchanged since it started): write it again", shown);
+            return false;
+        }
+    } else if (o->attempt_started_ms > 0 && o->csv_mtime_ms + RS_VERIFY_MTIME_SLACK_MS < o->attempt_started_ms) {
         char d[32];
         problem(v, "%s was not written during this attempt (last modified %s before it started): write it again", shown,
                 rs_duration_format(o->attempt_started_ms - o->csv_mtime_ms, d, sizeof d));

@@ -272,6 +272,32 @@ Test(verify, assigned_file_and_freshness)
     rs_verify_result_deinit(&r);
 }
 
+/* The snapshot (csv_snapshot): the mtime compared with the one before the attempt, not with a wall
+ * clock that may have been stepped. A file written a "day before" the start by a stepped clock is fresh. */
+Test(verify, freshness_by_snapshot_ignores_the_wall_clock)
+{
+    const char *csv = HDR NO_ROW("Jane Doe", "");
+    struct rs_verify_opts o = leads_opts();
+    o.csv_shown = "output/university-of-utah.csv";
+    o.csv_real = o.assigned_real = "/b/output/university-of-utah.csv";
+    o.attempt_started_ms = INT64_C(1800000000000);
+    o.csv_mtime_ms = o.attempt_started_ms - 86400 * 1000;
+    o.csv_snapshot = true;
+    struct rs_verify_result r;
+    cr_expect_eq(rs_verify_csv_buffer(csv, strlen(csv), &o, &r), 0, "%s", r.reason ? r.reason : "");
+    rs_verify_result_deinit(&r);
+    o.csv_unchanged = true;
+    cr_expect_eq(rs_verify_csv_buffer(csv, strlen(csv), &o, &r), 1);
+    cr_expect_str_eq(r.reason, "output/university-of-utah.csv was not written during this attempt (last modified "
+                               "24h00m before it started): write it again");
+    rs_verify_result_deinit(&r);
+    o.csv_mtime_ms = o.attempt_started_ms + 86400 * 1000; /* unchanged, "after" the start by a stepped clock */
+    cr_expect_eq(rs_verify_csv_buffer(csv, strlen(csv), &o, &r), 1);
+    cr_expect_str_eq(r.reason, "output/university-of-utah.csv was not written during this attempt (unchanged since it "
+                               "started): write it again");
+    rs_verify_result_deinit(&r);
+}
+
 Test(verify, yes_share_flags_for_review_without_failing)
 {
     const char *csv = HDR YES_ROW("Ann Lee") YES_ROW("Bo Diaz") NO_ROW("Cy Park", "");
