@@ -87,8 +87,8 @@ assert_file_json "$PA" '[a["attempt"] for a in S("Usage Limit University")["atte
 assert_file_json "$PA" 'W("Transient University") == "completed" and [o for o, r in R("Transient University")] == ["transient", "completed"] and "429" in R("Transient University")[0][1] and [a["attempt"] for a in S("Transient University")["attempts"]] == [1, 1]' \
     "api_429 once: transient (no attempt burned), then completed"
 # wrong_school
-assert_file_json "$PA" 'W("Wrong School University") == "completed" and R("Wrong School University")[0] == ("failed", "finished without RALPH_DONE/RALPH_FAILED")' \
-    "wrong_school: the marker for another school is ignored (attempt 1 had no marker of its own)"
+assert_file_json "$PA" 'W("Wrong School University") == "completed" and R("Wrong School University")[0] == ("failed", "finished without RALPH_DONE/RALPH_FAILED for this school; a marker named another school: RALPH_DONE for \"Some Other University\"")' \
+    "wrong_school: the marker for another school is ignored, and the reason names it and the school"
 n=$(events "$A/logs/events.jsonl" 'e.get("event") == "marker-ignored" and e.get("school") == "Wrong School University" and "Some Other University" in e.get("message", "")' | wc -l)
 assert_eq "$n" 1 "wrong_school: a marker-ignored event is logged"
 # big_line
