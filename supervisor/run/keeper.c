@@ -13,7 +13,8 @@
  *   pipe EOF, parent changed, or the parent-death signal
  *                the supervisor is gone: SIGTERM below us, SIGKILL after
  *                the grace period, and exit only when nothing is left
- *                (bounded: KILL_WAIT_MS after the SIGKILL).
+ *                alive and no zombie child is unreaped (bounded:
+ *                KILL_WAIT_MS after the SIGKILL).
  *
  * With the supervisor alive the keeper exits as soon as the agent has, with
  * its status; whatever the agent left behind is then the supervisor's, as
@@ -63,13 +64,16 @@ struct keeper {
     int64_t give_up;  /* gone: when to stop waiting after the KILL */
 };
 
-static void reap(struct keeper *k)
+/* Reap every zombie child. Return: true when no child is left at all (ECHILD). */
+static bool reap(struct keeper *k)
 {
     for (;;) {
         int st;
         pid_t p = waitpid(-1, &st, WNOHANG);
+        if (p < 0 && errno == EINTR)
+            continue;
         if (p <= 0)
-            return;
+            return p < 0 && errno == ECHILD;
         if (p == k->agent && !k->agent_done) {
             k->agent_done = true;
             k->status = st;
@@ -195,7 +199,10 @@ int rs_keeper_run(const struct rs_keeper_opts *o)
             do_kill(&k);
         if (k.gone && k.agent_done && (k.killed || k.term)) {
             int left = rs_proctree_count_below(k.self, o->token);
-            if (left == 0 || (k.killed && rs_mono_ms() >= k.give_up))
+            /* Nothing alive below us; leave no zombie child either (reparented, it would linger). */
+            if (left == 0 && reap(&k))
+                break;
+            if (k.killed && rs_mono_ms() >= k.give_up)
                 break;
             if (left < 0 && k.killed)
                 break;
