@@ -1345,6 +1345,8 @@ static void spawn(struct worker *w, const struct rs_school *sc, double budget, c
         .envp = (const char *const *)env,
         .cwd = s->cfg->root,
         .token = w->token,
+        .keeper_exe = s->o->self_exe,
+        .keeper_grace_ms = (uint64_t)s->cfg->limits.kill_grace_ms,
         .pipe_drain_timeout_ms = (uint64_t)s->cfg->limits.pipe_drain_timeout_ms,
         .on_stdout = on_stdout,
         .on_stderr = on_stderr,
