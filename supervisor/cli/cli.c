@@ -120,6 +120,9 @@ int rs_cli_main(int argc, char **argv)
     for (size_t i = 0; i < RS_ARRAY_SIZE(commands); i++)
         if (strcmp(cmd, commands[i].name) == 0)
             return commands[i].fn(argc - 1, argv + 1);
+    /* Hidden: spawned by the runner, never typed (docs/processes.md). */
+    if (strcmp(cmd, "keeper") == 0)
+        return rs_cmd_keeper(argc - 1, argv + 1);
     fprintf(stderr, "ralphsup: unknown command \"%s\"\n\n", cmd);
     usage(stderr);
     return RS_EXIT_USAGE;

@@ -422,12 +422,20 @@ int rs_csv_parse_file(const char *path, const struct rs_csv_opts *opts, rs_csv_r
     struct rs_csv_error dummy;
     if (!err)
         err = &dummy;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO without a writer must not block; only regular files are read. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         err->line = err->col = 0;
         snprintf(err->msg, sizeof(err->msg), "cannot open: %s", strerror(e));
         return -e;
+    }
+    struct stat fst;
+    if (fstat(fd, &fst) == 0 && !S_ISREG(fst.st_mode)) {
+        close(fd);
+        err->line = err->col = 0;
+        snprintf(err->msg, sizeof(err->msg), "not a regular file");
+        return -EINVAL;
     }
     struct rs_csv_parser *p = rs_csv_parser_new(opts, cb, ud);
     struct stat st;

@@ -111,6 +111,7 @@ struct rs_iteration {
     char *failed_reason;
     bool failed_retryable;
     char *invalid_marker;
+    char *other_marker; /* the first marker ignored for naming another school */
 
     /* verification */
     bool verified;
@@ -188,6 +189,7 @@ struct rs_iteration *rs_iteration_free(struct rs_iteration *it)
     free(it->done_csv);
     free(it->failed_reason);
     free(it->invalid_marker);
+    free(it->other_marker);
     free(it->verify_error);
     free(it->stderr_text);
     free(it->csv_abs);
@@ -234,6 +236,9 @@ static void on_marker(struct rs_iteration *it, const struct rs_marker *m)
     }
     if (!is_our_school(it, m->school)) {
         it->counts.markers_ignored++;
+        if (!it->other_marker)
+            it->other_marker = rs_xasprintf("%s for \"%s\"", m->kind == RS_MARKER_DONE ? "RALPH_DONE" : "RALPH_FAILED",
+                                            m->school);
         note(it, "marker-ignored", "ignored %s marker for another school (\"%s\"; current school is \"%s\")",
              m->kind == RS_MARKER_DONE ? "RALPH_DONE" : "RALPH_FAILED", m->school, it->school);
         return;
@@ -736,6 +741,19 @@ static void verify_done(struct rs_iteration *it)
     char assigned_real[PATH_MAX];
     struct stat st;
     int64_t mtime_ms = stat(real, &st) == 0 ? (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 : 0;
+    if (mtime_ms && !S_ISREG(st.st_mode)) {
+        /* A FIFO would block the read (and the supervisor) forever; a device or a directory is no CSV. */
+        it->verify_error = rs_xasprintf("RALPH_DONE csv %s is not a regular file (%s)", shown,
+                                        S_ISFIFO(st.st_mode)   ? "a FIFO"
+                                        : S_ISDIR(st.st_mode)  ? "a directory"
+                                        : S_ISSOCK(st.st_mode) ? "a socket"
+                                                               : "a device");
+        free(assigned);
+        free(assigned_shown);
+        free(shown);
+        free(abs);
+        return;
+    }
     const char *aliases[64];
     /* Replay without --school checks the rows against the school the marker names. */
     const char *school = it->school[0] ? it->school : it->done_school ? it->done_school : "";
@@ -757,6 +775,9 @@ static void verify_done(struct rs_iteration *it)
         .assigned_shown = assigned_shown,
         .attempt_started_ms = it->o.attempt_started_ms,
         .csv_mtime_ms = mtime_ms,
+        .csv_snapshot = it->o.csv_before_ns != 0,
+        .csv_unchanged = it->o.csv_before_ns > 0 && mtime_ms != 0 &&
+                         (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == it->o.csv_before_ns,
     };
     struct rs_verify_result vr;
     int r = rs_verify_csv_file(&vo, &vr);
@@ -836,4 +857,5 @@ void rs_iteration_finish(struct rs_iteration *it, int spawn_error, bool exited, 
     obs->failed_reason = it->failed_reason;
     obs->failed_retryable = it->failed_retryable;
     obs->invalid_marker = it->invalid_marker;
+    obs->other_marker = it->other_marker;
 }

@@ -275,6 +275,11 @@ void rs_policy_classify(const struct rs_iter_obs *o, struct rs_verdict *v)
         set(v, RS_VERDICT_ITEM_FAILED, "invalid marker: %s", o->invalid_marker);
         return;
     }
+    if (o->other_marker) {
+        set(v, RS_VERDICT_ITEM_FAILED, "finished without RALPH_DONE/RALPH_FAILED for this school; a marker named another school: %s",
+            o->other_marker);
+        return;
+    }
     set(v, RS_VERDICT_ITEM_FAILED, "finished without RALPH_DONE/RALPH_FAILED");
 }
 

@@ -606,6 +606,10 @@ static void check_row_leads(struct vctx *v, const struct rs_csv_record *rec, siz
 static int on_record(void *ud, const struct rs_csv_record *rec)
 {
     struct vctx *v = ud;
+    /* The parser carries NUL bytes (a field has its length); a CSV for people never holds one. */
+    for (size_t i = 0; i < rec->nfields; i++)
+        if (memchr(rec->fields[i], '\0', rec->lens[i]))
+            problem(v, "line %zu, field %zu: a NUL byte (0x00); the CSV must be text", rec->line, i + 1);
     if (rec->index == 0) {
         v->header = true;
         return v->o->level == RS_VERIFY_LEADS ? check_header_leads(v, rec) : check_header_counts(v, rec);
@@ -631,7 +635,17 @@ static bool check_file(struct vctx *v)
                 o->assigned_shown ? o->assigned_shown : o->assigned_real);
         return false;
     }
-    if (o->attempt_started_ms > 0 && o->csv_mtime_ms + RS_VERIFY_MTIME_SLACK_MS < o->attempt_started_ms) {
+    if (o->csv_snapshot) {
+        if (o->csv_unchanged) {
+            char d[32];
+            if (o->attempt_started_ms > o->csv_mtime_ms) /* the age, for the message only */
+                problem(v, "%s was not written during this attempt (last modified %s before it started): write it again",
+                        shown, rs_duration_format(o->attempt_started_ms - o->csv_mtime_ms, d, sizeof d));
+            else
+                problem(v, "%s was not written during this attempt (unchanged since it started): write it again", shown);
+            return false;
+        }
+    } else if (o->attempt_started_ms > 0 && o->csv_mtime_ms + RS_VERIFY_MTIME_SLACK_MS < o->attempt_started_ms) {
         char d[32];
         problem(v, "%s was not written during this attempt (last modified %s before it started): write it again", shown,
                 rs_duration_format(o->attempt_started_ms - o->csv_mtime_ms, d, sizeof d));

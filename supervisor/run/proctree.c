@@ -4,7 +4,8 @@
  * process group) of every process and, when a token is asked for,
  * /proc/PID/environ (read again while it is empty because the process is in
  * the middle of an execve); the tree of a run is the closure over PPid links of
- * everything that matches the group or the token. Signalling repeats the scan
+ * everything that matches the group or the token (or, for the keeper, that
+ * descends from a given root). Signalling repeats the scan
  * while it finds processes it has not signalled yet, so a child forked
  * between scan and kill is caught by the next round.
  *
@@ -58,6 +59,7 @@ enum match_mode { MATCH_NONE, MATCH_EXACT, MATCH_PREFIX };
 
 struct query {
     pid_t leader;        /* 0: no group / leader part */
+    pid_t root;          /* > 0: its children (and so all its descendants) are members, not itself */
     const char *token;   /* NULL: no token part */
     enum match_mode mode;
 };
@@ -312,6 +314,8 @@ static void mark_tree(struct snapshot *s, const struct query *q)
         struct pinfo *p = &s->v[i];
         if (q->leader > 0 && (p->pid == q->leader || p->pgrp == q->leader))
             p->in = true;
+        if (q->root > 0 && p->ppid == q->root)
+            p->in = true;
         if (is_dead(p->state) || protected_pid(p->pid))
             p->in = false;
     }
@@ -401,7 +405,7 @@ int rs_proctree_signal_tree(pid_t leader, const char *token, int sig)
 {
     if (leader < 0 || (leader == 0 && !token) || (token && !token_ok(token)) || sig < 0)
         return -EINVAL;
-    struct query q = {leader, token, token ? MATCH_EXACT : MATCH_NONE};
+    struct query q = {leader, 0, token, token ? MATCH_EXACT : MATCH_NONE};
     return walk_tree(&q, sig);
 }
 
@@ -414,13 +418,26 @@ int rs_proctree_kill_token(const char *token_prefix, int sig)
 {
     if (!token_ok(token_prefix) || sig < 0)
         return -EINVAL;
-    struct query q = {0, token_prefix, MATCH_PREFIX};
+    struct query q = {0, 0, token_prefix, MATCH_PREFIX};
     return walk_tree(&q, sig);
 }
 
 int rs_proctree_count_token(const char *token_prefix)
 {
     return rs_proctree_kill_token(token_prefix, 0);
+}
+
+int rs_proctree_signal_below(pid_t root, const char *token, int sig)
+{
+    if (root <= 0 || (token && !token_ok(token)) || sig < 0)
+        return -EINVAL;
+    struct query q = {0, root, token, token ? MATCH_EXACT : MATCH_NONE};
+    return walk_tree(&q, sig);
+}
+
+int rs_proctree_count_below(pid_t root, const char *token)
+{
+    return rs_proctree_signal_below(root, token, 0);
 }
 
 int rs_proctree_reap_zombies(const pid_t *keep, size_t n_keep)

@@ -3,10 +3,13 @@
  * One agent process on a libuv loop, from spawn to "nothing of it is left".
  *
  * Life of a runner: resolve the command (execvp rules) so that "not found"
- * is an error of rs_runner_start() and not setpriv's exit 127; spawn it
+ * is an error of rs_runner_start() and not the wrapper's exit 127; spawn it
  * detached (own session, pgid == pid) with RALPHSUP_RUN_TOKEN added to its
- * environment, wrapped in `setpriv --pdeathsig KILL --`; read stdout and
- * stderr into the caller's callbacks. The run ends when three things have
+ * environment, wrapped in the iteration keeper (`ralphsup keeper --grace MS
+ * --token T --watch-fd 3 --`, run/keeper.c, when the caller names the
+ * binary; fd 3 is the read end of a pipe whose write end only this runner
+ * holds, so its EOF means the supervisor is gone) or else in `setpriv
+ * --pdeathsig KILL --`; read stdout and stderr into the caller's callbacks. The run ends when three things have
  * happened in any order: exit_cb, EOF on stdout, EOF on stderr. After the
  * exit a drain timer bounds the wait for EOF (a grandchild may hold a
  * pipe); when it fires the tree is killed and the pipes are closed. Then the
@@ -20,6 +23,7 @@
  * Deliberately not here: parsing the output, deciding when to stop, logging.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +63,9 @@ struct rs_runner {
     rs_runner_finish_cb on_finish;
     void *userdata;
 
+    int watch_fd; /* write end of the keeper's pipe; -1 without a keeper */
     bool pdeathsig;
+    bool keeper;
     bool spawned;
     bool exited;
     bool out_done;
@@ -138,6 +144,8 @@ int rs_runner_resolve_command(const char *cmd, const char *path, const char *cwd
 
 static void free_mem(struct rs_runner *r)
 {
+    if (r->watch_fd >= 0)
+        close(r->watch_fd);
     free(r->token);
     free(r);
 }
@@ -346,15 +354,45 @@ int rs_runner_start(uv_loop_t *loop, const struct rs_runner_opts *o, struct rs_r
     r->on_stderr = o->on_stderr;
     r->on_finish = o->on_finish;
     r->userdata = o->userdata;
-    r->pdeathsig = !o->no_pdeathsig && access(RS_RUNNER_SETPRIV, X_OK) == 0;
+    r->watch_fd = -1;
+    r->keeper = o->keeper_exe && !o->no_pdeathsig;
+    r->pdeathsig = r->keeper || (!o->no_pdeathsig && access(RS_RUNNER_SETPRIV, X_OK) == 0);
 
-    /* argv: [setpriv --pdeathsig KILL --] resolved args... */
+    /* The keeper's pipe: both ends close-on-exec here; libuv dups the read end to fd 3. */
+    int wp[2] = {-1, -1};
+    if (r->keeper && (pipe(wp) < 0 || fcntl(wp[0], F_SETFD, FD_CLOEXEC) < 0 ||
+                      fcntl(wp[1], F_SETFD, FD_CLOEXEC) < 0)) {
+        ret = -errno;
+        if (wp[0] >= 0) {
+            close(wp[0]);
+            close(wp[1]);
+        }
+        free(resolved);
+        free_mem(r);
+        return ret;
+    }
+    r->watch_fd = wp[1];
+
+    /* argv: [keeper … -- | setpriv --pdeathsig KILL --] resolved args... */
     size_t argc = 0;
     while (o->argv[argc])
         argc++;
-    char **args = rs_xcalloc(argc + 5, sizeof *args);
+    char **args = rs_xcalloc(argc + 12, sizeof *args);
+    char grace[32];
+    snprintf(grace, sizeof grace, "%llu", (unsigned long long)o->keeper_grace_ms);
     size_t k = 0;
-    if (r->pdeathsig) {
+    if (r->keeper) {
+        args[k++] = (char *)o->keeper_exe;
+        args[k++] = (char *)"keeper";
+        args[k++] = (char *)"--grace";
+        args[k++] = grace;
+        args[k++] = (char *)"--token";
+        args[k++] = (char *)o->token;
+        args[k++] = (char *)"--watch-fd";
+        args[k++] = (char *)"3";
+        args[k++] = (char *)"--";
+        args[k++] = resolved;
+    } else if (r->pdeathsig) {
         args[k++] = (char *)RS_RUNNER_SETPRIV;
         args[k++] = (char *)"--pdeathsig";
         args[k++] = (char *)"KILL";
@@ -388,29 +426,33 @@ int rs_runner_start(uv_loop_t *loop, const struct rs_runner_opts *o, struct rs_r
     uv_timer_init(loop, &r->t_drain);
     r->pending = 4;
 
-    uv_stdio_container_t stdio[3];
+    uv_stdio_container_t stdio[4];
     memset(stdio, 0, sizeof stdio);
     stdio[0].flags = UV_IGNORE; /* libuv opens /dev/null for fds 0-2 */
     stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
     stdio[1].data.stream = (uv_stream_t *)&r->out;
     stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
     stdio[2].data.stream = (uv_stream_t *)&r->err;
+    stdio[3].flags = UV_INHERIT_FD;
+    stdio[3].data.fd = wp[0];
 
     uv_process_options_t po;
     memset(&po, 0, sizeof po);
     po.exit_cb = exit_cb;
-    po.file = r->pdeathsig ? RS_RUNNER_SETPRIV : resolved;
+    po.file = r->keeper ? o->keeper_exe : r->pdeathsig ? RS_RUNNER_SETPRIV : resolved;
     po.args = args;
     po.env = env;
     po.cwd = o->cwd;
     po.flags = UV_PROCESS_DETACHED;
-    po.stdio_count = 3;
+    po.stdio_count = r->keeper ? 4 : 3;
     po.stdio = stdio;
 
     /* uv_spawn initialises the process handle even when it fails. */
     ret = uv_spawn(loop, &r->proc, &po);
     r->pending++;
     r->proc.data = r;
+    if (wp[0] >= 0)
+        close(wp[0]); /* the keeper has its copy; only the write end stays here */
     free(env);
     free(token_entry);
     free(args);
@@ -447,6 +489,11 @@ pid_t rs_runner_pid(const struct rs_runner *r)
 bool rs_runner_has_pdeathsig(const struct rs_runner *r)
 {
     return r && r->pdeathsig;
+}
+
+bool rs_runner_has_keeper(const struct rs_runner *r)
+{
+    return r && r->keeper;
 }
 
 bool rs_runner_finished(const struct rs_runner *r)

@@ -733,6 +733,16 @@ static void usage_pause(struct sup *s, int64_t until_ms)
     batch_event(s, RS_BEV_USAGE_LIMIT);
 }
 
+/* The assigned CSV's mtime in ns (-1: absent): "written during this attempt" without the wall clock. */
+static int64_t csv_mtime_ns(struct sup *s, const struct rs_school *sc)
+{
+    char *csv = rs_batch_output_csv(s->b, sc);
+    struct stat st;
+    int64_t ns = stat(csv, &st) == 0 ? (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec : -1;
+    free(csv);
+    return ns ? ns : -1;
+}
+
 /* RS_SACT_DECIDE: the iteration ended; decide (core/decide.c) and record it. */
 static void decide_and_record(struct worker *w)
 {
@@ -757,7 +767,10 @@ static void decide_and_record(struct worker *w)
     const struct rs_verdict *v = &dc.v;
     s->consecutive_transients = dc.consecutive_transients;
 
-    int64_t now = in.now_ms;
+    /* The attempt's end is its start plus its length on the monotonic clock: a wall-clock
+     * step during the attempt changes no duration (in.now_ms stays the wall time, for resetsAt). */
+    uv_update_time(&s->loop);
+    int64_t now = w->started_ms + (int64_t)(uv_now(&s->loop) - w->started_mono);
     bool est = false;
     double cost = w->it ? rs_iteration_cost(w->it, &est) : 0;
     if (!h->started_ms)
@@ -1310,7 +1323,8 @@ static void spawn(struct worker *w, const struct rs_school *sc, double budget, c
     struct rs_iteration_opts io = {.cfg = s->cfg, .aliases = s->b->aliases, .school = sc->name,
                                    .school_slug = sc->slug, .note = on_note, .ud = w, .calib = s->calib,
                                    .email_domains = (const char *const *)sc->email_domains,
-                                   .nemail_domains = sc->nemail_domains, .attempt_started_ms = w->started_ms};
+                                   .nemail_domains = sc->nemail_domains, .attempt_started_ms = w->started_ms,
+                                   .csv_before_ns = csv_mtime_ns(s, sc)};
     rs_iteration_new(&io, &w->it);
 
     if (rs_progress_save(p, s->cfg->progress, rs_now_ms()) < 0) {
@@ -1331,6 +1345,8 @@ static void spawn(struct worker *w, const struct rs_school *sc, double budget, c
         .envp = (const char *const *)env,
         .cwd = s->cfg->root,
         .token = w->token,
+        .keeper_exe = s->o->self_exe,
+        .keeper_grace_ms = (uint64_t)s->cfg->limits.kill_grace_ms,
         .pipe_drain_timeout_ms = (uint64_t)s->cfg->limits.pipe_drain_timeout_ms,
         .on_stdout = on_stdout,
         .on_stderr = on_stderr,
@@ -1643,6 +1659,14 @@ static void reload(struct sup *s)
         struct rs_evrec *e = rs_evrec_new("reload-failed");
         rs_evrec_str(e, "message", msg);
         emit(s, e);
+        /* Committed too: the audit trail shows that a reload was asked and refused. */
+        char subject[768];
+        size_t first = strcspn(msg, "\n");
+        rs_utf8_printf(subject, sizeof subject, "ralphsup: config reload failed, limits kept: %.*s", (int)first, msg);
+        struct worker *c = oldest(s);
+        struct rs_transition t = {.event = "reload-failed", .cost_usd = -1, .subject = subject,
+                                  .body = msg[first] ? msg : NULL, .school = c ? c->school->name : NULL};
+        commit(s, &t);
         free(msg);
         rs_diags_deinit(&d);
         return;

@@ -408,6 +408,21 @@ static int commit_transition(struct rs_batch *b, const struct rs_transition *t, 
     free(body);
     if (rs_git_notice(b->git))
         rs_diags_add(warn, "git: %s", rs_git_notice(b->git));
+    const char *why = NULL;
+    if (r == 0 && rs_git_index_skipped(b->git, &why)) {
+        /* The commit landed; only git's index is stale (another process holds .git/index.lock). Said once. */
+        if (!b->index_warned) {
+            char *rel = rs_config_relpath(b->cfg, b->cfg->progress);
+            rs_diags_add(warn,
+                         "git: committed, but the index was not refreshed (%s): until a later commit refreshes it, "
+                         "`git status` shows %s as changed (nothing is lost; `git reset -q -- %s` fixes the index)",
+                         why ? why : "locked", rel, rel);
+            free(rel);
+        }
+        b->index_warned = true;
+    } else if (r == 0) {
+        b->index_warned = false;
+    }
     if (r == RS_GIT_E_DEFERRED) {
         rs_diags_add(warn, "git: commit \"%s\" deferred: %s (the progress file is saved; the next transition commits it)",
                      t->subject, err[0] ? err : "repository locked by another git process");

@@ -2,6 +2,8 @@
 # The fault scenarios of batch A of failures.sh, shared with jobs.sh (which runs
 # them with jobs = 4 and checks the same classification): fault_batch DIR [EXTRA_LIMITS]
 # makes the batch in DIR, one school per behaviour of tests/fixtures/fake-claude.sh.
+# (big_line has its own batch in failures.sh: 81 MiB of output can take longer
+# than this batch's 6 s iteration_timeout under ASan on a loaded machine.)
 fault_batch() {
     local A=$1
     LIMITS="${2:+$2
@@ -12,8 +14,7 @@ max_line_bytes = 16777216" \
     make_batch "$A" "Done University" "Wrong Count University" "Escape University" "Permanent University" \
         "Retryable University" "No Marker University" "No Result University" "Exit Two University" \
         "Crash University" "Hang University" "Slow University" "Repeat University" "Costly University" \
-        "Usage Limit University" "Transient University" "Wrong School University" "Big Line University" \
-        "Grandchild University"
+        "Usage Limit University" "Transient University" "Wrong School University" "Grandchild University"
     plan "$A" '{
       "Done University": {"default": "done"},
       "Wrong Count University": {"default": "done_wrong_count"},
@@ -31,7 +32,6 @@ max_line_bytes = 16777216" \
       "Usage Limit University": {"run1": "usage_limit", "default": "done"},
       "Transient University": {"run1": "api_429", "default": "done"},
       "Wrong School University": {"1": "wrong_school", "default": "done"},
-      "Big Line University": {"default": "big_line"},
       "Grandchild University": {"default": "grandchild"}
     }'
 }

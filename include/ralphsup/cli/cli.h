@@ -38,6 +38,8 @@ int rs_cmd_audit(int argc, char **argv);
  * 64 for a usage error outside `hook guard`.
  */
 int rs_cmd_hook(int argc, char **argv);
+/* rs_cmd_keeper() (cli_keeper.c) - `ralphsup keeper`, hidden: the iteration keeper run/runner.c spawns. */
+int rs_cmd_keeper(int argc, char **argv);
 
 /* Shared CLI helpers. */
 /* Print every message of @d to stderr prefixed with "ralphsup: ". */

@@ -71,6 +71,9 @@ struct rs_iteration_opts {
     const char *const *email_domains;  /* the school's, copied; NULL/0: any domain */
     size_t nemail_domains;
     int64_t attempt_started_ms;        /* epoch ms; 0: the CSV's mtime is not checked (replay) */
+    /* The assigned CSV's mtime (ns since the epoch) when the attempt started, -1 when it did not
+     * exist; 0: not taken (freshness then compares the mtime with attempt_started_ms). */
+    int64_t csv_before_ns;
 };
 
 int rs_iteration_new(const struct rs_iteration_opts *o, struct rs_iteration **out);

@@ -62,6 +62,8 @@ struct rs_iter_obs {
     const char *failed_reason;
     bool failed_retryable;
     const char *invalid_marker;   /* a malformed marker's problem, if any */
+    const char *other_marker;     /* the first RALPH_DONE/RALPH_FAILED ignored because it named
+                                   * another school: "RALPH_DONE for \"X\"" */
 };
 
 enum rs_verdict_kind {

@@ -53,6 +53,10 @@ struct rs_verify_opts {
     const char *assigned_shown;      /* the same as messages show it (NULL: assigned_real) */
     int64_t attempt_started_ms;      /* epoch ms; 0: freshness not checked (replay) */
     int64_t csv_mtime_ms;            /* the claimed file's mtime, epoch ms */
+    /* Clock-free freshness (used instead of the two above when csv_snapshot): the file's mtime
+     * was compared with the one it had when the attempt started; a wall-clock step cannot fool it. */
+    bool csv_snapshot;
+    bool csv_unchanged;              /* it existed then, with the same mtime: not written */
 };
 
 struct rs_verify_result {

@@ -64,6 +64,25 @@ int rs_proctree_signal_tree(pid_t leader, const char *token, int sig);
 int rs_proctree_count_tree(pid_t leader, const char *token);
 
 /*
+ * rs_proctree_signal_below() - send @sig to every live descendant of @root
+ * (PPid links, transitively; @root itself is never signalled) and, when
+ * @token is not NULL, to every live process carrying RALPHSUP_RUN_TOKEN equal
+ * to @token and its descendants. Rounds as rs_proctree_signal_tree(). The
+ * keeper (run/keeper.c) calls it with its own pid: as a child subreaper every
+ * orphan of its tree, setsid'd or not, is reparented to it and so stays below it.
+ * Return: number of distinct processes signalled (>= 0), or negative errno
+ * (-EINVAL for @root <= 0 or a bad token).
+ */
+int rs_proctree_signal_below(pid_t root, const char *token, int sig);
+
+/*
+ * rs_proctree_count_below() - number of live processes that
+ * rs_proctree_signal_below() would signal, without signalling anything.
+ * Return: count (>= 0), or negative errno.
+ */
+int rs_proctree_count_below(pid_t root, const char *token);
+
+/*
  * rs_proctree_kill_token() - send @sig to every live process whose
  * RALPHSUP_RUN_TOKEN value starts with @token_prefix, and to their
  * descendants. Used at start-up to remove leftovers of runs recorded in the

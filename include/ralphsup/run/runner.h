@@ -3,8 +3,12 @@
  * The runner spawns one agent process on a caller-owned libuv loop and
  * guarantees that nothing of it survives: the agent runs in its own session
  * and process group (UV_PROCESS_DETACHED), carries RALPHSUP_RUN_TOKEN in its
- * environment (inherited by every descendant), and is wrapped in
- * `setpriv --pdeathsig KILL --` so a kill -9 of the supervisor kills it too.
+ * environment (inherited by every descendant), and is wrapped in the
+ * iteration keeper (`ralphsup keeper`, run/keeper.h) when the caller names
+ * the ralphsup binary: a child subreaper that holds the whole tree and kills
+ * it (TERM → grace → KILL) when the supervisor is gone, tools in their own
+ * session included; else in `setpriv --pdeathsig KILL --`, which kills only
+ * the agent itself on a kill -9 of the supervisor.
  * stdout and stderr are pipes whose raw bytes go to the caller's callbacks;
  * stdin is /dev/null. A run is finished only when the agent exited AND both
  * pipes reached EOF; a grandchild that keeps a pipe open after the exit gets
@@ -17,8 +21,11 @@
  * forked exits), and do not block SIGCHLD (libuv learns of the exit
  * through it).
  * The setpriv wrapper leaves a tiny window (between fork and its prctl) in
- * which a kill -9 of the supervisor is missed: the start-up token scan
- * (rs_proctree_kill_token()) covers it.
+ * which a kill -9 of the supervisor is missed, and with either wrapper what
+ * the agent left behind after it exited belongs to the supervisor until the
+ * finish kills it: the start-up token scan (rs_proctree_kill_token()) covers
+ * both. The keeper has no such window at the start (its pipe exists before
+ * the fork).
  *
  * Also here: the zombie reaper for orphans reparented to a subreaper, which
  * needs the loop to know which children libuv owns.
@@ -76,7 +83,11 @@ struct rs_runner_opts {
     const char *cwd;
     /* Value of RALPHSUP_RUN_TOKEN, e.g. "<batch>:<iteration>:<random>"; required. */
     const char *token;
-    /* Spawn without the setpriv wrapper (also done when setpriv is missing). */
+    /* The ralphsup binary to run as the keeper (`EXE keeper …`); NULL: setpriv. */
+    const char *keeper_exe;
+    /* The keeper's grace between SIGTERM and SIGKILL once the supervisor is gone. */
+    uint64_t keeper_grace_ms;
+    /* Spawn without any wrapper, keeper or setpriv (also done when setpriv is missing). */
     bool no_pdeathsig;
     /* How long to wait for pipe EOF after the agent exited; 0 = default. */
     uint64_t pipe_drain_timeout_ms;
@@ -112,10 +123,12 @@ int rs_runner_resolve_command(const char *cmd, const char *path, const char *cwd
  */
 int rs_runner_start(uv_loop_t *loop, const struct rs_runner_opts *o, struct rs_runner **out);
 
-/* PID of the agent (also its process group id). */
+/* PID of the process spawned, the keeper's when there is one (also the process group id). */
 pid_t rs_runner_pid(const struct rs_runner *r);
-/* True when the agent runs under setpriv --pdeathsig KILL. */
+/* True when the agent runs under setpriv --pdeathsig KILL or the keeper. */
 bool rs_runner_has_pdeathsig(const struct rs_runner *r);
+/* True when the agent runs under the keeper (rs_runner_pid() is then the keeper's pid). */
+bool rs_runner_has_keeper(const struct rs_runner *r);
 /* True once on_finish has been called. */
 bool rs_runner_finished(const struct rs_runner *r);
 

@@ -34,6 +34,7 @@ struct rs_batch {
     int progress_state;             /* 0, RS_PROGRESS_E_NOT_FOUND or RS_PROGRESS_E_INVALID */
     struct rs_diags progress_diags; /* why the progress file is invalid */
     struct rs_diags notices;        /* things opening did on the user's behalf (print as warnings) */
+    bool index_warned;              /* a skipped index refresh was said (once until one succeeds) */
 };
 
 enum {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ralphsup/core/csv.h"
@@ -392,4 +393,23 @@ Test(csv, fuzz_file_cap_comes_after_an_earlier_error_and_names_its_line)
         cr_expect(e.line == 4 && strstr(e.msg, "larger than 12 bytes"), "step %zu: line %zu %s", step, e.line, e.msg);
     }
     rs_buf_deinit(&sink.out);
+}
+
+/* A FIFO (or any file that is not regular) is refused at once: opening one
+ * without O_NONBLOCK would block until a writer comes, and with it the supervisor. */
+Test(csv, fifo_is_refused_without_blocking)
+{
+    char dir[] = "/tmp/rs-csv-fifo-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    char *path = rs_xasprintf("%s/x.csv", dir);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    struct rs_csv_error e = {0};
+    int r = rs_csv_parse_file(path, NULL, NULL, NULL, &e);
+    cr_expect_eq(r, -EINVAL);
+    cr_expect_str_eq(e.msg, "not a regular file");
+    r = rs_csv_parse_file(dir, NULL, NULL, NULL, &e);
+    cr_expect_lt(r, 0, "a directory is refused too");
+    unlink(path);
+    rmdir(dir);
+    free(path);
 }

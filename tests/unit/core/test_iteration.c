@@ -114,7 +114,9 @@ Test(iteration, markers_for_another_school_are_ignored)
     struct rs_verdict v;
     rs_policy_classify(&o, &v);
     cr_expect_eq(v.kind, RS_VERDICT_ITEM_FAILED);
-    cr_expect_str_eq(v.reason, "finished without RALPH_DONE/RALPH_FAILED");
+    /* The reason says a marker named another school, and which (issue 12). */
+    cr_expect_str_eq(v.reason, "finished without RALPH_DONE/RALPH_FAILED for this school; a marker named another "
+                               "school: RALPH_DONE for \"University of Oregon\"");
     fx_free(&f);
 }
 

@@ -141,6 +141,10 @@ static const struct row rows[] = {
      RS_VERDICT_ITEM_FAILED, true, RS_OK, NULL, "max_cost_per_school_usd"},
     {"invalid marker", {.exited = true, .got_init = true, .got_result = true, .invalid_marker = "\"coaches\" must be an integer"},
      RS_VERDICT_ITEM_FAILED, false, RS_OK, NULL, "invalid marker"},
+    {"a marker for another school is named in the reason",
+     {.exited = true, .got_init = true, .got_result = true, .other_marker = "RALPH_DONE for \"Some Other University\""},
+     RS_VERDICT_ITEM_FAILED, false, RS_OK, NULL,
+     "finished without RALPH_DONE/RALPH_FAILED for this school; a marker named another school: RALPH_DONE for \"Some Other University\""},
 };
 
 Test(policy, classify_every_failure_class)

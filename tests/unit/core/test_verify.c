@@ -215,6 +215,22 @@ Test(verify, several_problems_are_joined_and_counted)
     rs_verify_result_deinit(&r);
 }
 
+/* A NUL byte anywhere is refused at both levels, naming line and field (the parser itself carries it). */
+Test(verify, nul_byte_is_refused)
+{
+    static const char csv[] = HDR "University of Utah,Jane\0Doe,Head Coach,Soccer,jdoe@utah.edu,,no,," DIR_URL
+                                  ",,,,,,none\n";
+    struct rs_verify_opts o = leads_opts();
+    struct rs_verify_result r;
+    cr_assert_eq(rs_verify_csv_buffer(csv, sizeof csv - 1, &o, &r), 1);
+    cr_expect(strstr(r.reason, "line 2, field 2: a NUL byte (0x00)") != NULL, "%s", r.reason);
+    rs_verify_result_deinit(&r);
+    o.level = RS_VERIFY_COUNTS;
+    cr_assert_eq(rs_verify_csv_buffer(csv, sizeof csv - 1, &o, &r), 1);
+    cr_expect(strstr(r.reason, "a NUL byte") != NULL, "%s", r.reason);
+    rs_verify_result_deinit(&r);
+}
+
 Test(verify, no_domains_means_any_domain)
 {
     const char *csv = HDR NO_ROW("Jane Doe", "jdoe@gmail.com");
@@ -253,6 +269,32 @@ Test(verify, assigned_file_and_freshness)
     rs_verify_result_deinit(&r);
     o.csv_mtime_ms = o.attempt_started_ms + 5000;
     cr_expect_eq(rs_verify_csv_buffer(csv, strlen(csv), &o, &r), 0);
+    rs_verify_result_deinit(&r);
+}
+
+/* The snapshot (csv_snapshot): the mtime compared with the one before the attempt, not with a wall
+ * clock that may have been stepped. A file written a "day before" the start by a stepped clock is fresh. */
+Test(verify, freshness_by_snapshot_ignores_the_wall_clock)
+{
+    const char *csv = HDR NO_ROW("Jane Doe", "");
+    struct rs_verify_opts o = leads_opts();
+    o.csv_shown = "output/university-of-utah.csv";
+    o.csv_real = o.assigned_real = "/b/output/university-of-utah.csv";
+    o.attempt_started_ms = INT64_C(1800000000000);
+    o.csv_mtime_ms = o.attempt_started_ms - 86400 * 1000;
+    o.csv_snapshot = true;
+    struct rs_verify_result r;
+    cr_expect_eq(rs_verify_csv_buffer(csv, strlen(csv), &o, &r), 0, "%s", r.reason ? r.reason : "");
+    rs_verify_result_deinit(&r);
+    o.csv_unchanged = true;
+    cr_expect_eq(rs_verify_csv_buffer(csv, strlen(csv), &o, &r), 1);
+    cr_expect_str_eq(r.reason, "output/university-of-utah.csv was not written during this attempt (last modified "
+                               "24h00m before it started): write it again");
+    rs_verify_result_deinit(&r);
+    o.csv_mtime_ms = o.attempt_started_ms + 86400 * 1000; /* unchanged, "after" the start by a stepped clock */
+    cr_expect_eq(rs_verify_csv_buffer(csv, strlen(csv), &o, &r), 1);
+    cr_expect_str_eq(r.reason, "output/university-of-utah.csv was not written during this attempt (unchanged since it "
+                               "started): write it again");
     rs_verify_result_deinit(&r);
 }
 

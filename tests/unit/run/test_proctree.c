@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for proctree.c: token scans with prefixes, descendants without
- * a token, process-group trees, zombie reaping that leaves listed children
+ * a token, process-group trees, the keeper's descendants-of-a-root query, zombie reaping that leaves listed children
  * alone, subreaper, argument checks. Processes are started with posix_spawn
  * and always waited for by the test.
  */
@@ -233,6 +233,25 @@ Test(proctree, subreaper_and_token_of, .timeout = 10)
     cr_expect_eq(rs_proctree_token_of(999999999, buf, sizeof buf), -ESRCH);
     if (!getenv(RS_PROCTREE_TOKEN_VAR))
         cr_expect_eq(rs_proctree_token_of(getpid(), buf, sizeof buf), RS_PROCTREE_E_NO_TOKEN);
+}
+
+/* The keeper's query: everything below a root (never the root), without any token. */
+Test(proctree, signal_below_reaches_descendants_not_the_root, .timeout = 10)
+{
+    pid_t kid = spawn_sh("sleep 30 & sleep 30 & wait; exec sleep 30", NULL, false);
+    int n = -1;
+    for (int i = 0; i < 300 && n != 3; i++) {
+        n = rs_proctree_count_below(getpid(), NULL);
+        if (n != 3)
+            usleep(10000);
+    }
+    cr_expect_eq(n, 3, "bash and its two sleeps are below the test process, got %d", n);
+    cr_expect_eq(rs_proctree_count_below(kid, NULL), 2, "only the sleeps are below bash");
+    cr_expect_eq(rs_proctree_signal_below(kid, NULL, SIGKILL), 2, "the root is not signalled");
+    cr_expect_eq(kill(kid, 0), 0, "bash itself still runs");
+    kill(kid, SIGKILL);
+    cr_expect_eq(term_sig(kid), SIGKILL);
+    cr_expect_eq(rs_proctree_signal_below(0, NULL, SIGTERM), -EINVAL);
 }
 
 Test(proctree, invalid_arguments)
