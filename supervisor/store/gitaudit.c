@@ -41,6 +41,15 @@
 /* Default lock backoff: 5 retries after the first try, 50 ms doubling to 800 ms. */
 #define DEFAULT_LOCK_RETRIES 5
 #define DEFAULT_LOCK_FIRST_MS 50
+/*
+ * The index refresh is best effort and blocks the caller's event loop: it
+ * waits for a held index.lock at most this long in all, and once it gave up
+ * on one, later commits try once without waiting until a refresh succeeds.
+ * A stale index.lock (a git or ralphsup killed while writing the index) is
+ * never removed (a user's `git commit` holds it while the editor is open),
+ * and with the full ref backoff it cost every later commit 1.55 s.
+ */
+#define INDEX_WAIT_MAX_MS 150
 /* A ref that keeps moving under us this often is a runaway writer, not a race. */
 #define MAX_MOVED_RETRIES 64
 
@@ -54,6 +63,7 @@ struct rs_git {
     unsigned lock_retries;
     unsigned lock_first_ms;
     bool index_skipped;
+    bool index_gave_up; /* the last refresh gave up on a held index.lock */
     char index_why[256];
     char notice[512];   /* what the last commit did besides committing, or "" */
 };
@@ -592,21 +602,26 @@ static void refresh_index(struct rs_git *g, char **rels, size_t n)
         snprintf(g->index_why, sizeof(g->index_why), "cannot load the index: %s", git_msg());
         return;
     }
-    unsigned wait = g->lock_first_ms;
+    unsigned wait = g->lock_first_ms, waited = 0;
+    unsigned retries = g->index_gave_up ? 0 : g->lock_retries;
     for (unsigned attempt = 0;; attempt++) {
         int r = git_index_read(idx, 0);
         for (size_t i = 0; r == 0 && i < n; i++)
             r = git_index_add_bypath(idx, rels[i]);
         if (r == 0)
             r = git_index_write(idx);
-        if (r == 0)
+        if (r == 0) {
+            g->index_gave_up = false;
             break;
-        if (r != GIT_ELOCKED || attempt >= g->lock_retries) {
+        }
+        if (r != GIT_ELOCKED || attempt >= retries || waited + wait > INDEX_WAIT_MAX_MS) {
             g->index_skipped = true;
+            g->index_gave_up = r == GIT_ELOCKED;
             snprintf(g->index_why, sizeof(g->index_why), "index not refreshed: %s", git_msg());
             break;
         }
         sleep_ms(wait);
+        waited += wait;
         wait *= 2;
     }
     git_index_free(idx);

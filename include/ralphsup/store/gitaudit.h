@@ -87,7 +87,11 @@ bool rs_git_index_skipped(const struct rs_git *g, const char **why);
  * rs_git_set_backoff() - lock backoff: after the first try, up to @retries
  * more tries, waiting @first_ms, then doubling (default 5 retries from
  * 50 ms: 50, 100, 200, 400, 800 ms). Applies to ref locks (then
- * RS_GIT_E_DEFERRED) and to the index refresh (then skipped).
+ * RS_GIT_E_DEFERRED) and to the index refresh (then skipped), which
+ * waits at most 150 ms in all: it is best effort and blocks the caller.
+ * Once a refresh gave up on a held index.lock, later commits try the index
+ * once without waiting until a refresh succeeds (a stale index.lock, left
+ * by a process killed while writing the index, costs nothing after that).
  */
 void rs_git_set_backoff(struct rs_git *g, unsigned retries, unsigned first_ms);
 

@@ -349,6 +349,36 @@ Test(gitaudit, index_lock_on_head_commits_and_skips_refresh)
     expect_fsck();
 }
 
+/*
+ * A stale index.lock (left by a process killed while writing the index; the
+ * kill -9 torture leaves one) must not stall every commit: the refresh waits
+ * at most 150 ms in all, whatever the ref backoff (here 5 retries from 4 s:
+ * 124 s of waiting per commit without that bound, far past the timeout), and
+ * after it gave up the next commits try once; the commits all stand.
+ */
+Test(gitaudit, stale_index_lock_costs_each_commit_no_backoff, .timeout = 20)
+{
+    git_init_with_commit();
+    cr_assert_eq(sh("touch .git/index.lock"), 0);
+    struct rs_git *g = open_ref("HEAD");
+    rs_git_set_backoff(g, 5, 4000);
+    char oid[41];
+    for (int i = 0; i < 3; i++) {
+        write_file("batch_progress.json", i == 0 ? "{\"v\":0}\n" : i == 1 ? "{\"v\":1}\n" : "{\"v\":2}\n");
+        cr_expect_eq(commit1(g, "batch_progress.json", "locked", oid), 0, "%s", err);
+        cr_expect(rs_git_index_skipped(g, NULL), "commit %d", i);
+    }
+    expect_out("4\n", "git rev-list --count HEAD");
+    cr_expect(exists_in_repo(".git/index.lock"), "a held index.lock is never removed");
+    cr_assert_eq(sh("rm .git/index.lock"), 0);
+    write_file("batch_progress.json", "{\"v\":3}\n");
+    cr_expect_eq(commit1(g, "batch_progress.json", "unlocked", oid), 0, "%s", err);
+    cr_expect(!rs_git_index_skipped(g, NULL), "the lock gone, the index is refreshed again");
+    expect_out("", "git status --porcelain");
+    rs_git_free(g);
+    expect_fsck();
+}
+
 Test(gitaudit, ref_lock_defers_with_nothing_committed)
 {
     git_init_with_commit();
