@@ -19,6 +19,11 @@ part() { [ "$PART" = all ] || [ "$PART" = "$1" ]; }
 
 : "${FAULTSHIM:=$RALPHSUP_BUILD_ROOT/tests/integration/faultshim.so}"
 [ -f "$FAULTSHIM" ] || { echo "not ok 1 - fault shim $FAULTSHIM missing"; exit 1; }
+# Under ASan (the sanitizer build of the suite) the ASan runtime must come first in
+# the list of preloaded libraries, before the shim (which the sanitizer build links
+# against it too): preload it explicitly, as ASan's own message asks.
+asan_rt=$(ldd "$RALPHSUP" 2>/dev/null | awk '$1 ~ /^libasan\.so/ { print $3; exit }')
+[ -n "$asan_rt" ] && FAULTSHIM="$asan_rt $FAULTSHIM"
 uptime_s() { cut -d' ' -f1 /proc/uptime; } # the test's own clock: never stepped
 
 # intact DIR DESC: the progress file parses, git fsck is clean
@@ -42,7 +47,7 @@ part io && for fault in 5:EIO 28:ENOSPC; do
     A=$(new_tmp)
     AGENT_ENV='FAKE_SLOW_S = "1"' make_batch "$A" "First University" "Second University" "Third University"
     plan "$A" '{"Second University": {"default": "slow_done"}}'
-    FAULT_ARM="$A/.arm" FAULT_PATH="$A/batch_progress.json" FAULT_ERRNO=$en LD_PRELOAD=$FAULTSHIM \
+    FAULT_ARM="$A/.arm" FAULT_PATH="$A/batch_progress.json" FAULT_ERRNO=$en LD_PRELOAD="$FAULTSHIM" \
         bg_start "$A/sup.out" "$RALPHSUP" start "$A/config/batch.toml"
     SUP=$BG_PID
     wait_for 20 started "$A" "Second University" && touch "$A/.arm"
@@ -67,7 +72,7 @@ part io && for fault in 5:EIO 28:ENOSPC; do
     G=$(new_tmp)
     AGENT_ENV='FAKE_SLOW_S = "1"' make_batch "$G" "First University" "Second University" "Third University"
     plan "$G" '{"Second University": {"default": "slow_done"}, "Third University": {"default": "slow_done"}}'
-    FAULT_ARM="$G/.arm" FAULT_PATH="$G/.git/objects/" FAULT_ERRNO=$en LD_PRELOAD=$FAULTSHIM \
+    FAULT_ARM="$G/.arm" FAULT_PATH="$G/.git/objects/" FAULT_ERRNO=$en LD_PRELOAD="$FAULTSHIM" \
         bg_start "$G/sup.out" "$RALPHSUP" start "$G/config/batch.toml"
     SUP=$BG_PID
     wait_for 20 started "$G" "Second University" && touch "$G/.arm"
@@ -242,7 +247,7 @@ echo 0 >"$K/.clock"
 STEPPER=$!
 T_PIDS+=("$STEPPER")
 t0=$(uptime_s)
-FAULT_CLOCK="$K/.clock" LD_PRELOAD=$FAULTSHIM timeout 50 "$RALPHSUP" start "$K/config/batch.toml" </dev/null >"$K/out" 2>&1
+FAULT_CLOCK="$K/.clock" LD_PRELOAD="$FAULTSHIM" timeout 50 "$RALPHSUP" start "$K/config/batch.toml" </dev/null >"$K/out" 2>&1
 rc=$?
 t1=$(uptime_s)
 kill "$STEPPER"; wait "$STEPPER" 2>/dev/null
