@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ralphsup/core/decide.h"
 #include "ralphsup/store/auditfile.h"
 #include "ralphsup/store/batch.h"
 #include "ralphsup/store/live.h"
@@ -276,6 +277,28 @@ struct status_figures {
     int64_t current_ms;  /* how long the current school has run */
 };
 
+/* The concurrency achieved over every attempt on record and every school in flight. */
+static double concurrency(const struct rs_progress *p, int64_t now)
+{
+    const struct rs_school_state *lists[] = {p->completed, p->failed, p->history};
+    const size_t counts[] = {p->ncompleted, p->nfailed, p->nhistory};
+    size_t n = rs_progress_ninflight(p);
+    for (size_t l = 0; l < 3; l++)
+        for (size_t i = 0; i < counts[l]; i++)
+            n += lists[l][i].nattempts;
+    struct rs_interval *iv = rs_xcalloc(n ? n : 1, sizeof(*iv));
+    size_t k = 0;
+    for (size_t l = 0; l < 3; l++)
+        for (size_t i = 0; i < counts[l]; i++)
+            for (size_t j = 0; j < lists[l][i].nattempts; j++)
+                iv[k++] = (struct rs_interval){lists[l][i].attempts[j].started_ms, lists[l][i].attempts[j].finished_ms};
+    for (const struct rs_current *c = p->current; c && k < n; c = c->next)
+        iv[k++] = (struct rs_interval){c->started_ms, now};
+    double r = rs_decide_concurrency(iv, k);
+    free(iv);
+    return r;
+}
+
 static void compute_figures(const struct rs_progress *p, int64_t now, struct status_figures *f)
 {
     memset(f, 0, sizeof(*f));
@@ -291,15 +314,17 @@ static void compute_figures(const struct rs_progress *p, int64_t now, struct sta
     double finished_cost = rs_progress_finished_cost(p, &nfin);
     f->avg_ms = n ? (double)sum / (double)n : 0;
     f->avg_cost = nfin ? finished_cost / (double)nfin : 0;
-    size_t inflight = rs_progress_ninflight(p);
-    size_t remaining = p->npending + inflight;
-    /* The remaining work divided by the concurrency achieved: the schools in flight now. */
-    f->eta_ms = n ? (int64_t)(f->avg_ms * (double)remaining / (double)(inflight > 1 ? inflight : 1)) : -1;
-    if (p->current && p->current->started_ms > 0) {
+    size_t remaining = p->npending + rs_progress_ninflight(p);
+    /* The work left (less what the schools in flight have done), divided by
+     * the concurrency the batch achieved so far (busy time over the time
+     * anything ran, from every attempt; core/decide.c). */
+    double work = f->avg_ms * (double)remaining;
+    for (const struct rs_current *c = p->current; c; c = c->next)
+        if (c->started_ms > 0 && now > c->started_ms)
+            work -= (double)(now - c->started_ms < (int64_t)f->avg_ms ? now - c->started_ms : (int64_t)f->avg_ms);
+    if (p->current && p->current->started_ms > 0)
         f->current_ms = now - p->current->started_ms;
-        if (f->eta_ms > 0)
-            f->eta_ms = f->eta_ms - (f->current_ms < (int64_t)f->avg_ms ? f->current_ms : (int64_t)f->avg_ms);
-    }
+    f->eta_ms = n ? (int64_t)(work / concurrency(p, now)) : -1;
     f->projected = p->cost_usd + f->avg_cost * (double)remaining;
 }
 

@@ -173,6 +173,38 @@ double rs_decide_expected_cost(double *costs, size_t n, double cap)
     return n % 2 ? costs[n / 2] : (costs[n / 2 - 1] + costs[n / 2]) / 2;
 }
 
+static int cmp_interval(const void *a, const void *b)
+{
+    const struct rs_interval *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+double rs_decide_concurrency(struct rs_interval *iv, size_t n)
+{
+    qsort(iv, n, sizeof(*iv), cmp_interval);
+    int64_t busy = 0, span = 0, from = 0, to = 0;
+    bool open = false;
+    for (size_t i = 0; i < n; i++) {
+        if (iv[i].end <= iv[i].start)
+            continue;
+        busy += iv[i].end - iv[i].start;
+        if (open && iv[i].start <= to) {
+            if (iv[i].end > to)
+                to = iv[i].end;
+            continue;
+        }
+        if (open)
+            span += to - from;
+        from = iv[i].start;
+        to = iv[i].end;
+        open = true;
+    }
+    if (open)
+        span += to - from;
+    double c = span > 0 ? (double)busy / (double)span : 1;
+    return c > 1 ? c : 1;
+}
+
 enum rs_kill_reason rs_decide_running(const struct rs_running_in *in, char *reason, size_t n)
 {
     const struct rs_limits *l = in->limits;

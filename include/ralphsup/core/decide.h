@@ -104,6 +104,19 @@ void rs_decide_spawn(const struct rs_spawn_in *in, struct rs_spawn_decision *d);
 /* The median of @n costs (sorted in place); with none, @cap (max_cost_per_school_usd) when > 0, else 0. */
 double rs_decide_expected_cost(double *costs, size_t n, double cap);
 
+/* One worker's busy time: an attempt from its start to its end (epoch ms). */
+struct rs_interval {
+    int64_t start, end;
+};
+
+/*
+ * The concurrency a batch achieved: the summed length of @iv over the length
+ * of their union (the time at least one worker ran), so a batch that stood
+ * still between runs is not counted as slow. At least 1; 1 when @iv holds no
+ * interval of positive length. Sorts @iv in place.
+ */
+double rs_decide_concurrency(struct rs_interval *iv, size_t n);
+
 struct rs_running_in {
     const struct rs_limits *limits;
     struct rs_batch_usage usage;   /* cost_usd: spent plus the other workers' streamed cost */

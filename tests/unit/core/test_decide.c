@@ -196,6 +196,29 @@ Test(decide, expected_cost_is_the_median)
     cr_expect_float_eq(rs_decide_expected_cost(c4, 4, 0), 3, 1e-12);
 }
 
+/* The ETA's divisor: busy time over the time at least one worker ran. */
+Test(decide, concurrency_achieved)
+{
+    struct {
+        const char *name;
+        struct rs_interval iv[6];
+        size_t n;
+        double want;
+    } cases[] = {
+        {"no interval: 1", {{0, 0}}, 0, 1},
+        {"one worker", {{0, 100}}, 1, 1},
+        {"one worker, a gap between runs does not count", {{0, 100}, {1000, 1100}}, 2, 1},
+        {"four at once", {{0, 100}, {0, 100}, {0, 100}, {0, 100}}, 4, 4},
+        {"staggered: 3 × 100 ms over 120 ms", {{20, 120}, {0, 100}, {10, 110}}, 3, 2.5},
+        {"two runs: 2 at once, a pause, then 1", {{0, 100}, {0, 100}, {500, 600}}, 3, 1.5},
+        {"nested interval", {{0, 100}, {10, 20}}, 2, 1.1},
+        {"empty and reversed intervals ignored", {{5, 5}, {9, 3}, {0, 100}, {0, 100}}, 4, 2},
+    };
+    for (size_t i = 0; i < RS_ARRAY_SIZE(cases); i++)
+        cr_expect_float_eq(rs_decide_concurrency(cases[i].iv, cases[i].n), cases[i].want, 1e-9, "%s: %f", cases[i].name,
+                           rs_decide_concurrency(cases[i].iv, cases[i].n));
+}
+
 Test(decide, rate_limiter_halves_ramps_and_follows_reloads)
 {
     struct rs_ratelimit rl;
