@@ -432,6 +432,7 @@ static json_t *status_json(const struct rs_batch *b, pid_t holder, int64_t now)
         json_object_set_new(e, "running_s", json_real(c->started_ms > 0 ? (double)(now - c->started_ms) / 1000.0 : 0));
         json_object_set_new(e, "cost_usd", w && w->has_cost ? json_real(w->cost_usd) : json_null());
         json_object_set_new(e, "last_tool", w && w->last_tool ? json_string(w->last_tool) : json_null());
+        json_object_set_new(e, "waiting", w && w->waiting ? json_string(w->waiting) : json_null());
         json_array_append_new(inp, e);
     }
     json_object_set_new(o, "in_progress", inp);
@@ -508,6 +509,8 @@ static void status_text(const struct rs_batch *b, pid_t holder, int64_t now)
                 printf(" · %s so far", rs_money_format(w->cost_usd, m1, sizeof m1));
             if (w && w->slot >= 0)
                 printf(" · worker %d", w->slot + 1);
+            if (w && w->waiting)
+                printf(" · waiting: %s", w->waiting);
             printf("\n");
         }
     }

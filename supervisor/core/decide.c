@@ -210,11 +210,19 @@ enum rs_kill_reason rs_decide_running(const struct rs_running_in *in, char *reas
     const struct rs_limits *l = in->limits;
     char d[32];
     if (in->check_time) {
+        /* Before its first line an agent is starting, not stalling: first_output_timeout applies. */
+        bool starting = l->first_output_timeout_ms > 0 && !in->got_output;
+        if (starting && in->elapsed_ms >= l->first_output_timeout_ms) {
+            snprintf(reason, n, "agent did not start: no output within %s (first_output_timeout)",
+                     rs_duration_format(l->first_output_timeout_ms, d, sizeof d));
+            return RS_KILL_NO_START;
+        }
         if (l->iteration_timeout_ms > 0 && in->elapsed_ms >= l->iteration_timeout_ms) {
             snprintf(reason, n, "iteration_timeout reached (%s)", rs_duration_format(l->iteration_timeout_ms, d, sizeof d));
             return RS_KILL_TIMEOUT;
         }
-        if (l->stall_timeout_ms > 0 && in->silent_ms >= l->stall_timeout_ms) {
+        /* Waiting out an announced API retry is not stalling: the deadline moves by the delay. */
+        if (!starting && l->stall_timeout_ms > 0 && in->silent_ms >= l->stall_timeout_ms + in->retry_wait_ms) {
             snprintf(reason, n, "stalled: no output for %s (stall_timeout)",
                      rs_duration_format(l->stall_timeout_ms, d, sizeof d));
             return RS_KILL_STALL;

@@ -125,6 +125,10 @@ struct rs_running_in {
     bool check_time;               /* also the timeouts (on the tick) */
     int64_t elapsed_ms;            /* since the spawn */
     int64_t silent_ms;             /* since the last output byte */
+    bool got_output;               /* a line on stdout since the spawn */
+    int64_t retry_wait_ms;         /* rs_iteration_retry_wait(): the CLI is waiting out an API retry
+                                    * this long (0: it is not); the stall deadline moves by as much */
+    const char *retry_what;        /* its text, for the reason */
 };
 
 /* The kill reason for an iteration in flight, or RS_KILL_NONE; @reason (>= 256 bytes) says why. */
