@@ -31,6 +31,8 @@ static const struct command commands[] = {
     {"reload", rs_cmd_reload, "make the running supervisor re-read its [limits] (SIGHUP)"},
     {"init", rs_cmd_init, "validate the batch and create the progress file (every school pending)"},
     {"status", rs_cmd_status, "show progress: completed / failed / pending, current school, ETA, cost"},
+    {"retry", rs_cmd_retry, "put failed schools back at the front of pending, attempts reset (history kept)"},
+    {"skip", rs_cmd_skip, "fail pending schools without running them, with the operator's reason"},
     {"resume", rs_cmd_resume, "put an interrupted current school back at the front of pending"},
     {"recover", rs_cmd_recover, "restore a missing or unreadable progress file from the git audit trail"},
     {"report", rs_cmd_report, "write the master report (CSV + xlsx) from the progress file and the CSVs"},
