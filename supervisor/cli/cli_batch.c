@@ -558,7 +558,8 @@ static void on_watch_signal(int sig)
  * status --watch: the status every 2 s, like watch(1) would show it: on a
  * terminal the screen is cleared first (no colour, so NO_COLOR changes
  * nothing), otherwise each one is printed after the last, so a log or a
- * pipe keeps them all. SIGINT / SIGTERM end it with exit 0.
+ * pipe keeps them all. SIGINT / SIGTERM end it with exit 0; a first
+ * status that fails ends it with that status.
  */
 static int status_watch(const char *config, int json)
 {
@@ -568,10 +569,12 @@ static int status_watch(const char *config, int json)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     bool tty = isatty(STDOUT_FILENO);
-    while (!watch_interrupted) {
+    for (bool first = true; !watch_interrupted; first = false) {
         if (tty)
             fputs("\033[H\033[2J", stdout);
-        status_once(config, json);
+        int ex = status_once(config, json);
+        if (first && ex)
+            return ex; /* no batch to watch (a wrong CONFIG); later failures are shown and watched on */
         if (!json && !tty)
             putchar('\n');
         if (fflush(stdout) == EOF)
