@@ -100,6 +100,10 @@ bg_wait "$W"
 assert_eq "$BG_RC" 0 "status --watch exits 0 on SIGINT"
 assert_le 2 "$(grep -c '^batch itest' "$B/watch.out")" "status --watch printed the status at least twice in 3 s"
 assert_not_contains "$(cat "$B/watch.out")" $'\033' "no escape sequences off a terminal"
+# On a terminal (script(1) gives it one): the screen is cleared before each status.
+script -qec "timeout -s INT 3 '$RALPHSUP' status '$CB' --watch" "$B/watch.tty" </dev/null >/dev/null 2>&1
+assert_le 2 "$(grep -o $'\033\[H\033\[2J' "$B/watch.tty" | wc -l)" "status --watch on a terminal clears and redraws (2 s apart)"
+assert_le 2 "$(grep -c 'batch itest' "$B/watch.tty")" "... the status each time"
 "$RALPHSUP" stop "$CB" --wait >/dev/null
 bg_wait "$SUP"
 assert_eq "$BG_RC" 143 "stop: 143"
