@@ -1736,7 +1736,7 @@ static void reload(struct sup *s)
  * longer fits the state (the school moved on meanwhile) is refused in the
  * log and the events, nothing changed.
  */
-static void apply_ops(struct sup *s)
+static void apply_ops(struct sup *s, bool dispatch_after)
 {
     char **paths = NULL;
     size_t n = 0;
@@ -1777,7 +1777,7 @@ static void apply_ops(struct sup *s)
         free(paths[i]);
     }
     free(paths);
-    if (changed && s->state == RS_BATCH_RUNNING && !uv_is_active((uv_handle_t *)&s->next))
+    if (dispatch_after && changed && s->state == RS_BATCH_RUNNING && !uv_is_active((uv_handle_t *)&s->next))
         batch_event(s, RS_BEV_SLOT_FREE);
 }
 
@@ -1790,7 +1790,7 @@ static void on_signal(uv_signal_t *h, int sig)
     }
     if (sig == SIGUSR1) {
         if (!s->done)
-            apply_ops(s);
+            apply_ops(s, true);
         return;
     }
     if (s->done)
@@ -2056,7 +2056,7 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
 
     requeue_interrupted(s);
     if (!s->err)
-        apply_ops(s); /* requests queued while no loop listened */
+        apply_ops(s, false); /* requests queued while no loop listened; the first dispatch follows */
     if (!s->err) {
         uv_timer_start(&s->tick, on_tick, 1000, 1000);
         uv_timer_start(&s->lag, on_lag, LAG_PERIOD_MS, LAG_PERIOD_MS);
