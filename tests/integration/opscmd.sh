@@ -7,11 +7,17 @@
 #  - `retry` / `skip` while `start` runs: the supervisor applies and commits
 #    them (one commit each), and runs the retried school;
 #  - `start --max-schools N`: a trial run stops cleanly after N schools, exit 0;
-#  - `status --watch`: repeated output off a terminal, exits 0 on SIGINT.
+#  - `status --watch`: repeated output off a terminal, exits 0 on SIGINT;
+#  - the agent does not inherit ralphsup's ignored SIGUSR1 and SIGPIPE.
 source "$(dirname "$0")/lib.sh"
 export ANTHROPIC_API_KEY=sk-ant-test-opscmd-0000
 ncommits() { git -C "$1" rev-list --count HEAD; }
 pj() { "$PY" -c "import json,sys; p=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$1/batch_progress.json" "$2"; }
+
+# ralphsup ignores SIGUSR1 (a request to the lock's holder) and SIGPIPE (main.c); the agent,
+# exec'd by the keeper, must get both back at their defaults (an ignored signal survives exec).
+ign=$("$RALPHSUP" keeper --grace 1000 -- /bin/grep '^SigIgn:' /proc/self/status | awk '{print $2}')
+assert_eq "$(( 0x${ign:-1} & (1 << 9 | 1 << 12) ))" 0 "the agent's SIGUSR1 and SIGPIPE are not ignored (SigIgn $ign)"
 
 # ---- without a supervisor -------------------------------------------------------------
 A=$(new_tmp)
