@@ -22,6 +22,8 @@ PACKAGES=(
   util-linux procps
   # tests and benchmarks: independent xlsx reader, baselines, jq, /usr/bin/time
   python3 python3-openpyxl python3-xlsxwriter python3-pandas jq time curl bc
+  # man pages (scdoc sources, rendered with man -l in a test) and the bash completion's test
+  scdoc man-db bash-completion
   # the Claude Code CLI comes from npm
   nodejs npm
 )

@@ -13,6 +13,7 @@
 
 #include "ralphsup/cli/cli.h"
 #include "ralphsup/base/common.h"
+#include "ralphsup/core/config.h"
 #include "ralphsup/cli/doctor.h"
 
 #ifndef RALPHSUP_VERSION
@@ -31,6 +32,8 @@ static const struct command commands[] = {
     {"reload", rs_cmd_reload, "make the running supervisor re-read its [limits] (SIGHUP)"},
     {"init", rs_cmd_init, "validate the batch and create the progress file (every school pending)"},
     {"status", rs_cmd_status, "show progress: completed / failed / pending, current school, ETA, cost"},
+    {"retry", rs_cmd_retry, "put failed schools back at the front of pending, attempts reset (history kept)"},
+    {"skip", rs_cmd_skip, "fail pending schools without running them, with the operator's reason"},
     {"resume", rs_cmd_resume, "put an interrupted current school back at the front of pending"},
     {"recover", rs_cmd_recover, "restore a missing or unreadable progress file from the git audit trail"},
     {"report", rs_cmd_report, "write the master report (CSV + xlsx) from the progress file and the CSVs"},
@@ -47,7 +50,30 @@ static void usage(FILE *f)
                "iteration, and keeps the run bounded, resumable and auditable.\n\ncommands:\n");
     for (size_t i = 0; i < RS_ARRAY_SIZE(commands); i++)
         fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n`ralphsup <command> --help` describes each command. Exit codes: docs/cli.md.\n");
+    fprintf(f, "\n`ralphsup help <command>` (or `ralphsup <command> --help`) describes each command;\n"
+               "man ralphsup(1) and ralphsup.toml(5). Exit codes: docs/cli.md.\n");
+}
+
+/*
+ * Hidden `ralphsup __list commands|keys`: the command table and the config
+ * schema, one per line, for the checks that keep the man pages, the
+ * completion and the docs from drifting (tests/docs/). Return: exit code.
+ */
+static int list_tables(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "commands") == 0) {
+        for (size_t i = 0; i < RS_ARRAY_SIZE(commands); i++)
+            printf("%s\n", commands[i].name);
+        return RS_EXIT_OK;
+    }
+    if (argc == 2 && strcmp(argv[1], "keys") == 0) {
+        const char *sec, *key;
+        for (size_t i = 0; rs_config_schema_key(i, &sec, &key); i++)
+            printf("%s.%s\n", sec, key);
+        return RS_EXIT_OK;
+    }
+    fprintf(stderr, "usage: ralphsup __list commands|keys\n");
+    return RS_EXIT_USAGE;
 }
 
 void rs_cli_print_diags(const struct rs_diags *d, const char *prefix)
@@ -109,6 +135,17 @@ int rs_cli_main(int argc, char **argv)
         return RS_EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "help") == 0 && argc == 3) {
+        /* `ralphsup help start` is `ralphsup start --help`. */
+        for (size_t i = 0; i < RS_ARRAY_SIZE(commands); i++)
+            if (strcmp(argv[2], commands[i].name) == 0) {
+                char help[] = "--help";
+                return commands[i].fn(2, (char *[]){argv[2], help, NULL});
+            }
+        fprintf(stderr, "ralphsup help: unknown command \"%s\"\n\n", argv[2]);
+        usage(stderr);
+        return RS_EXIT_USAGE;
+    }
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return RS_EXIT_OK;
@@ -123,6 +160,8 @@ int rs_cli_main(int argc, char **argv)
     /* Hidden: spawned by the runner, never typed (docs/processes.md). */
     if (strcmp(cmd, "keeper") == 0)
         return rs_cmd_keeper(argc - 1, argv + 1);
+    if (strcmp(cmd, "__list") == 0)
+        return list_tables(argc - 1, argv + 1);
     fprintf(stderr, "ralphsup: unknown command \"%s\"\n\n", cmd);
     usage(stderr);
     return RS_EXIT_USAGE;

@@ -241,14 +241,18 @@ int rs_cmd_init(int argc, char **argv)
 /* ---- status ----------------------------------------------------------------- */
 
 static const char status_help[] =
-    "usage: ralphsup status CONFIG [--json]\n\n"
+    "usage: ralphsup status CONFIG [--json] [--watch]\n\n"
     "Completed / failed / pending counts, the current school and for how long,\n"
     "failed schools with reasons, an ETA from the average duration of completed\n"
     "schools, cost spent and the projected total. Safe while a supervisor runs\n"
     "(it only reads the progress file, which is always replaced atomically).\n"
     "A config with errors still works: then only [batch] root, progress and\n"
     "log_dir are read, with a warning. When `ralphsup audit` has run, the counts\n"
-    "of its results (output_dir/audit.json) end the list.\n";
+    "of its results (output_dir/audit.json) end the list.\n"
+    "  --json    one JSON object (with --watch: one per line)\n"
+    "  --watch   show it again every 2 s until interrupted (Ctrl-C, exit 0): on a\n"
+    "            terminal the screen is cleared and redrawn, otherwise each\n"
+    "            status follows the last one\n";
 
 /* The running supervisor's live.json (last tool, heartbeat, waiting, cost so far); empty when none. */
 static void load_live(const struct rs_batch *b, pid_t holder, struct rs_live_view *v)
@@ -540,18 +544,24 @@ static void status_text(const struct rs_batch *b, pid_t holder, int64_t now)
     audit_text(b);
 }
 
+static int status_once(const char *config, int json);
+static int status_watch(const char *config, int json);
+
 int rs_cmd_status(int argc, char **argv)
 {
     if (rs_cli_wants_help(argc, argv)) {
         fputs(status_help, stdout);
         return RS_EXIT_OK;
     }
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {0, 0, 0, 0}};
-    int json = 0, c;
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"watch", no_argument, NULL, 'w'}, {0, 0, 0, 0}};
+    int json = 0, watch = 0, c;
     optind = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'j') {
             json = 1;
+        } else if (c == 'w') {
+            watch = 1;
         } else {
             fputs(status_help, stderr);
             return RS_EXIT_USAGE;
@@ -561,6 +571,52 @@ int rs_cmd_status(int argc, char **argv)
     int ex = one_config_arg(argc, argv, "status", &config);
     if (ex)
         return ex;
+    return watch ? status_watch(config, json) : status_once(config, json);
+}
+
+static volatile sig_atomic_t watch_interrupted;
+
+static void on_watch_signal(int sig)
+{
+    (void)sig;
+    watch_interrupted = 1;
+}
+
+/*
+ * status --watch: the status every 2 s, like watch(1) would show it: on a
+ * terminal the screen is cleared first (no colour, so NO_COLOR changes
+ * nothing), otherwise each one is printed after the last, so a log or a
+ * pipe keeps them all. SIGINT / SIGTERM end it with exit 0; a first
+ * status that fails ends it with that status.
+ */
+static int status_watch(const char *config, int json)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_watch_signal; /* no SA_RESTART: the sleep ends at once */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    bool tty = isatty(STDOUT_FILENO);
+    for (bool first = true; !watch_interrupted; first = false) {
+        if (tty)
+            fputs("\033[H\033[2J", stdout);
+        int ex = status_once(config, json);
+        if (first && ex)
+            return ex; /* no batch to watch (a wrong CONFIG); later failures are shown and watched on */
+        if (!json && !tty)
+            putchar('\n');
+        if (fflush(stdout) == EOF)
+            return rs_cli_flush_stdout(RS_EXIT_OK);
+        struct timespec ts = {2, 0};
+        while (!watch_interrupted && nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+        }
+    }
+    return RS_EXIT_OK;
+}
+
+static int status_once(const char *config, int json)
+{
+    int ex;
     struct rs_diags d, problems;
     rs_diags_init(&d);
     rs_diags_init(&problems);

@@ -28,7 +28,8 @@
 
 static const char start_help[] =
     "usage: ralphsup start CONFIG [--max-iterations N] [--max-runtime DURATION]\n"
-    "                             [--max-cost-usd USD] [--jobs N] [--no-report]\n\n"
+    "                             [--max-cost-usd USD] [--jobs N] [--max-schools N]\n"
+    "                             [--no-report]\n\n"
     "Run the batch unattended: one Claude Code iteration per school until nothing\n"
     "is pending or a limit stops it. Creates the progress file if there is none,\n"
     "and resumes an interrupted batch by itself (the interrupted school goes back\n"
@@ -43,11 +44,14 @@ static const char start_help[] =
     "                          (0 = unlimited)\n"
     "  --jobs N                override [limits] jobs: agents at once, 1 to 64, under\n"
     "                          one budget and one rate limiter (also after reloads)\n"
+    "  --max-schools N         a trial run: start no more schools once N finished in\n"
+    "                          this run (completed or failed), then stop cleanly, exit 0\n"
     "  --no-report             do not write the master report when the batch finishes\n\n"
     "Signals: SIGHUP reloads [limits]; SIGINT/SIGTERM cancel cleanly (exit 130/143),\n"
     "a second one kills at once. `ralphsup stop` and `ralphsup reload` send them.\n"
-    "Exit: 0 finished, 3 limit, 65 data, 69 agent unavailable, 74 I/O, 75 locked or\n"
-    "too many transient errors, 77 authentication failed, 78 config.\n";
+    "Exit: 0 finished (or a --max-schools trial run done), 3 limit, 65 data, 69 agent\n"
+    "unavailable, 74 I/O, 75 locked or too many transient errors, 77 authentication\n"
+    "failed, 78 config.\n";
 
 /*
  * Before running: reconcile the progress file with the school list (aliases
@@ -101,6 +105,7 @@ int rs_cmd_start(int argc, char **argv)
         {"max-cost-usd", required_argument, NULL, 'c'},
         {"no-report", no_argument, NULL, 'n'},
         {"jobs", required_argument, NULL, 'j'},
+        {"max-schools", required_argument, NULL, 's'},
         {0, 0, 0, 0},
     };
     struct rs_run_opts ro = {.max_runtime_ms = -1, .max_cost_usd = -1, .exit_code = rs_exit_code};
@@ -144,6 +149,14 @@ int rs_cmd_start(int argc, char **argv)
             ro.jobs = strtoll(optarg, &end, 10);
             if (!*optarg || *end || ro.jobs < 1 || ro.jobs > 64) {
                 fprintf(stderr, "ralphsup start: --jobs expects a whole number from 1 to 64, got \"%s\"\n", optarg);
+                return RS_EXIT_USAGE;
+            }
+            break;
+        case 's':
+            ro.max_schools = strtoll(optarg, &end, 10);
+            if (!*optarg || *end || ro.max_schools < 1 || ro.max_schools > 1000000) {
+                fprintf(stderr, "ralphsup start: --max-schools expects a whole number from 1 to 1000000, got \"%s\"\n",
+                        optarg);
                 return RS_EXIT_USAGE;
             }
             break;

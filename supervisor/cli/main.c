@@ -8,6 +8,11 @@
  * what the exit status says (docs/cli.md, "Output"). An ignored signal stays
  * ignored across exec: libuv's uv_spawn() resets every disposition in the
  * child, and the doctor's own fork resets SIGPIPE.
+ *
+ * SIGUSR1 is ignored too: `ralphsup retry` / `skip` send it to whoever holds
+ * the batch's lock, and only the supervisor's loop (which installs its own
+ * handler) acts on it; any other holder (`init`, `resume`, another `retry`)
+ * must not be killed by it (docs/operations.md).
  */
 #include <signal.h>
 
@@ -16,5 +21,6 @@
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
     return rs_cli_flush_stdout(rs_cli_main(argc, argv));
 }

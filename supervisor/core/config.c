@@ -165,6 +165,22 @@ static const struct section sections[] = {
     {"audit", audit_fields, RS_ARRAY_SIZE(audit_fields), false},
 };
 
+bool rs_config_schema_key(size_t i, const char **section, const char **key)
+{
+    for (size_t k = 0; k < RS_ARRAY_SIZE(sections); k++) {
+        const struct section *sc = &sections[k];
+        const struct field *f = sc->fields ? sc->fields : price_fields;
+        size_t n = sc->fields ? sc->nfields : RS_ARRAY_SIZE(price_fields);
+        if (i < n) {
+            *section = sc->name;
+            *key = f[i].key;
+            return true;
+        }
+        i -= n;
+    }
+    return false;
+}
+
 /*
  * input, output, cache_write (5 minutes), cache_read, cache_write_1h. 1-hour
  * cache writes cost 2x input, 5-minute ones 1.25x: what the Claude Code CLI

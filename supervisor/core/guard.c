@@ -288,6 +288,21 @@ static int deny(char **reason, const char *fmt, ...)
     return RS_GUARD_DENY;
 }
 
+/* Whether @lex / @res is the operator's request queue "<progress>.ops" or inside it (store/ops.h). */
+static bool in_ops_queue(const struct rs_guard *g, const char *lex, const char *res)
+{
+    const char *const bases[] = {g->progress_lex, g->progress_res};
+    const char *const paths[] = {lex, res};
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = bases[i] ? strlen(bases[i]) : 0;
+        for (size_t k = 0; n && k < 2; k++)
+            if (paths[k] && strncmp(paths[k], bases[i], n) == 0 && strncmp(paths[k] + n, ".ops", 4) == 0 &&
+                (paths[k][n + 4] == '/' || paths[k][n + 4] == '\0'))
+                return true;
+    }
+    return false;
+}
+
 /* The write rules for one resolved reading @res of the target (@lex lexical, @sp as shown). */
 static int check_write_target(const struct rs_guard *g, const char *sp, const char *lex, const char *res,
                               char **reason)
@@ -299,6 +314,8 @@ static int check_write_target(const struct rs_guard *g, const char *sp, const ch
                             "your output file)", g->progress_base);
     if (names_file(lex, res, g->lock_lex, g->lock_res))
         return deny(reason, "%s is the supervisor's lock file; do not write it", g->lock_base);
+    if (in_ops_queue(g, lex, res))
+        return deny(reason, "%s is the operator's request queue (`ralphsup retry` / `skip`); do not write it", sp);
     if (has_git_component(lex) || has_git_component(res))
         return deny(reason, "%s is inside a .git directory; the git history is the supervisor's audit trail, "
                             "do not modify it", sp);

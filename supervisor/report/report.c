@@ -395,6 +395,21 @@ static void w_text(struct gen *g, lxw_worksheet *ws, uint32_t r, uint16_t c, con
     rs_buf_deinit(&b);
 }
 
+/*
+ * The report on paper (docs/report.md, "Printing"): the Summary fits one
+ * page wide (as many pages down as it needs); the lead sheets print in
+ * landscape with their header row repeated on every page.
+ */
+static void print_setup(struct gen *g)
+{
+    worksheet_fit_to_pages(g->ws_summary, 1, 0);
+    lxw_worksheet *const lists[] = {g->ws_leads, g->ws_warm, g->ws_failed, g->ws_run};
+    for (size_t i = 0; i < RS_ARRAY_SIZE(lists); i++) {
+        worksheet_set_landscape(lists[i]);
+        note_lxw(g, worksheet_repeat_rows(lists[i], 0, 0));
+    }
+}
+
 static void header_row(struct gen *g, lxw_worksheet *ws, const char *const *names, size_t n, const double *widths)
 {
     for (size_t i = 0; i < n; i++) {
@@ -1427,6 +1442,7 @@ int rs_report_generate(const struct rs_config *cfg, const struct rs_progress *pr
     note_lxw(&g, worksheet_set_column(g.ws_warm, RS_REPORT_NCOLS, RS_REPORT_NCOLS, 34, NULL));
     worksheet_freeze_panes(g.ws_leads, 1, 0);
     worksheet_freeze_panes(g.ws_warm, 1, 0);
+    print_setup(&g);
     g.leads_row = g.warm_row = 1;
     if (cfg->report_csv_bom)
         rs_buf_puts(&g.out, "\xEF\xBB\xBF");

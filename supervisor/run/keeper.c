@@ -139,6 +139,9 @@ static _Noreturn void exec_agent(const struct rs_keeper_opts *o, const sigset_t 
     (void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
     (void)prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
     sigprocmask(SIG_SETMASK, oldmask, NULL);
+    /* main.c ignores these two, and an ignored signal survives exec: the agent gets the defaults. */
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGUSR1, SIG_DFL);
     execv(o->argv[0], o->argv);
     int e = errno;
     dprintf(STDERR_FILENO, "ralphsup keeper: cannot execute %s: %s\n", o->argv[0], strerror(e));

@@ -39,6 +39,7 @@
 #include "ralphsup/store/eventlog.h"
 #include "ralphsup/store/gitaudit.h"
 #include "ralphsup/store/live.h"
+#include "ralphsup/store/ops.h"
 #include "ralphsup/core/decide.h"
 #include "ralphsup/core/fsm.h"
 #include "ralphsup/core/iteration.h"
@@ -123,7 +124,7 @@ struct sup {
     struct rs_batch *b;
     struct rs_config *cfg;
     const struct rs_run_opts *o;
-    uv_signal_t sigint, sigterm, sighup;
+    uv_signal_t sigint, sigterm, sighup, sigusr1;
     uv_timer_t tick, next, lag;
     struct rs_runner_reaper *reaper;
     struct rs_eventlog *log;
@@ -156,6 +157,7 @@ struct sup {
     uint64_t lag_last_hr;        /* the lag timer's last run (uv_hrtime, ns) */
     uint64_t stall_max_ms;       /* the longest the loop was late */
     uint64_t commit_max_ms;      /* the longest rs_batch_commit() (save + git) on the loop */
+    int64_t finished_run;        /* schools completed or failed by this run (start --max-schools) */
 };
 
 struct stop_arg {
@@ -704,7 +706,8 @@ static void iter_release(struct worker *w)
 static int failed_attempts(const struct rs_school_state *h)
 {
     int n = 0;
-    for (size_t i = 0; h && i < h->nattempts; i++)
+    /* Attempts before an operator's `ralphsup retry` (store/ops.c) are history, not the count. */
+    for (size_t i = h ? h->attempts_reset : 0; h && i < h->nattempts; i++)
         if (h->attempts[i].outcome == RS_OUTCOME_FAILED)
             n++;
     return n;
@@ -834,6 +837,7 @@ static void decide_and_record(struct worker *w)
         a->outcome = RS_OUTCOME_COMPLETED;
         struct rs_school_state *st = rs_progress_complete(p, name, slug);
         st->finished_ms = now;
+        s->finished_run++;
         st->coaches = (int)dn.coaches;
         st->overlaps = (int)dn.overlaps;
         free(st->csv);
@@ -877,6 +881,7 @@ static void decide_and_record(struct worker *w)
                                       v->permanent ? "Not retried: the failure is permanent." : "No attempts left.");
             struct rs_school_state *st = rs_progress_fail(p, name, slug, v->reason);
             st->finished_ms = now;
+            s->finished_run++;
             rs_utf8_printf(subject, sizeof subject, "ralphsup: failed %s after %d attempt%s: %s", name, n, n == 1 ? "" : "s",
                      v->reason);
             t.event = "failed";
@@ -1444,6 +1449,7 @@ static void fail_unspawned(struct sup *s, const struct rs_school *sc, const char
     rs_progress_remove_pending(p, sc->name);
     struct rs_school_state *st = rs_progress_fail(p, sc->name, sc->slug, why);
     st->finished_ms = rs_now_ms();
+    s->finished_run++;
     rs_utf8_printf(subject, sizeof subject, "ralphsup: failed %s: %s", sc->name, why);
     struct rs_transition t = {.event = "failed", .school = sc->name, .cost_usd = -1, .subject = subject};
     commit(s, &t);
@@ -1459,6 +1465,29 @@ static double expected_cost(struct sup *s)
     double e = rs_decide_expected_cost(c, p->ncompleted, s->cfg->limits.max_cost_per_school_usd);
     free(c);
     return e;
+}
+
+/*
+ * start --max-schools N, a trial run: once N schools finished in this run
+ * (or are in flight towards it) nothing new starts, and when the last one is
+ * recorded the batch stops cleanly, exit 0, status "stopped" with the reason
+ * (docs/operations.md). Return: whether dispatch must not start a school.
+ */
+static bool trial_run_full(struct sup *s)
+{
+    int64_t n = s->o->max_schools;
+    if (n <= 0 || s->finished_run + active_workers(s) < n)
+        return false;
+    if (active_workers(s) == 0) {
+        char reason[256];
+        snprintf(reason, sizeof reason,
+                 "trial run: --max-schools %lld reached (%lld finished in this run); `ralphsup start` again goes on "
+                 "with the %zu pending",
+                 (long long)n, (long long)s->finished_run, s->b->prog->npending);
+        set_stop(s, STOP_PLAIN, RS_OK, reason, "max_schools", RS_STATUS_STOPPED, -1, RS_KILL_DRAIN);
+        batch_event(s, RS_BEV_STOP);
+    }
+    return true;
 }
 
 /* RS_BACT_DISPATCH: start workers, in batch order, while the spawn gate says go. */
@@ -1477,6 +1506,8 @@ static void dispatch(struct sup *s)
                     return;
             }
         }
+        if (sc && trial_run_full(s))
+            return;
         struct rs_school_state *h = sc ? rs_progress_history(p, sc->name, sc->slug, false) : NULL;
         uint64_t now = uv_now(&s->loop);
         struct rs_spawn_in in = {.limits = &s->cfg->limits, .usage = usage_now(s), .have_pending = sc != NULL,
@@ -1710,11 +1741,67 @@ static void reload(struct sup *s)
         batch_event(s, RS_BEV_SLOT_FREE);
 }
 
+/*
+ * SIGUSR1 from `ralphsup retry` / `skip` (and once at start): apply every
+ * queued operator request (store/ops.h), each one commit; a request that no
+ * longer fits the state (the school moved on meanwhile) is refused in the
+ * log and the events, nothing changed.
+ */
+static void apply_ops(struct sup *s, bool dispatch_after)
+{
+    char **paths = NULL;
+    size_t n = 0;
+    if (rs_ops_claim(s->cfg->progress, &paths, &n) < 0)
+        return;
+    bool changed = false;
+    for (size_t i = 0; i < n; i++) {
+        struct rs_diags d, done;
+        rs_diags_init(&d);
+        rs_diags_init(&done);
+        struct rs_op *op = NULL;
+        if (rs_op_load(paths[i], &op, &d) == 0 && rs_op_apply(s->b->prog, op, rs_now_ms(), &done, &d) > 0) {
+            char subject[768];
+            rs_op_subject(op, subject, sizeof subject);
+            char *body = rs_diags_join(&done);
+            struct rs_transition t = {.event = rs_op_event(op->kind), .school = op->n == 1 ? op->names[0] : NULL,
+                                      .cost_usd = -1, .subject = subject, .body = body};
+            struct rs_evrec *e = rs_evrec_new(rs_op_event(op->kind));
+            rs_evrec_strv(e, "schools", (const char *const *)op->names, op->n);
+            rs_evrec_str(e, "reason", op->reason);
+            emit(s, e);
+            commit(s, &t);
+            say(s, "%s", subject + strlen("ralphsup: "));
+            free(body);
+            changed = true;
+        } else {
+            char *msg = d.n ? rs_diags_join(&d) : rs_xstrdup("unreadable request");
+            struct rs_evrec *e = rs_evrec_new("operator-refused");
+            rs_evrec_str(e, "message", msg);
+            emit(s, e);
+            say(s, "operator request refused, nothing changed: %s", msg);
+            free(msg);
+        }
+        rs_op_free(op);
+        rs_diags_deinit(&d);
+        rs_diags_deinit(&done);
+        unlink(paths[i]);
+        free(paths[i]);
+    }
+    free(paths);
+    if (dispatch_after && changed && s->state == RS_BATCH_RUNNING && !uv_is_active((uv_handle_t *)&s->next))
+        batch_event(s, RS_BEV_SLOT_FREE);
+}
+
 static void on_signal(uv_signal_t *h, int sig)
 {
     struct sup *s = h->data;
     if (sig == SIGHUP) {
         reload(s);
+        return;
+    }
+    if (sig == SIGUSR1) {
+        if (!s->done)
+            apply_ops(s, true);
         return;
     }
     if (s->done)
@@ -1940,10 +2027,12 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     uv_signal_init(&s->loop, &s->sigint);
     uv_signal_init(&s->loop, &s->sigterm);
     uv_signal_init(&s->loop, &s->sighup);
-    s->sigint.data = s->sigterm.data = s->sighup.data = s;
+    uv_signal_init(&s->loop, &s->sigusr1);
+    s->sigint.data = s->sigterm.data = s->sighup.data = s->sigusr1.data = s;
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     uv_signal_start(&s->sighup, on_signal, SIGHUP);
+    uv_signal_start(&s->sigusr1, on_signal, SIGUSR1);
     uv_timer_init(&s->loop, &s->tick);
     uv_timer_init(&s->loop, &s->next);
     uv_timer_init(&s->loop, &s->lag);
@@ -1977,6 +2066,8 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     }
 
     requeue_interrupted(s);
+    if (!s->err)
+        apply_ops(s, false); /* requests queued while no loop listened; the first dispatch follows */
     if (!s->err) {
         uv_timer_start(&s->tick, on_tick, 1000, 1000);
         uv_timer_start(&s->lag, on_lag, LAG_PERIOD_MS, LAG_PERIOD_MS);
@@ -2003,6 +2094,9 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
         iter_release(&s->w[i]);
     /* Close everything, let the close callbacks run, and the loop must close. */
     s->reaper = rs_runner_reaper_close(s->reaper);
+    /* libuv puts SIG_DFL back on stop: a late `retry` must not kill the report's writer (main.c). */
+    uv_signal_stop(&s->sigusr1);
+    signal(SIGUSR1, SIG_IGN);
     uv_walk(&s->loop, walk_close, NULL);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&s->loop) != 0)

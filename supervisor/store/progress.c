@@ -442,6 +442,8 @@ static json_t *state_to_json(const struct rs_school_state *s, bool completed, bo
     for (size_t i = 0; i < s->nattempts; i++)
         json_array_append_new(arr, attempt_to_json(&s->attempts[i]));
     json_object_set_new(o, "attempts", arr);
+    if (s->attempts_reset)
+        json_object_set_new(o, "attempts_reset", json_integer((json_int_t)s->attempts_reset));
     put_extra(o, s->extra);
     return o;
 }
@@ -779,7 +781,7 @@ static const char *const attempt_keys[] = {"attempt", "iteration", "started", "f
                                            "cost_estimated", "outcome", "class", "reason", "exit_status",
                                            "session_id", NULL};
 static const char *const state_keys[] = {"name", "slug", "started", "finished", "duration_s", "cost_usd",
-                                         "attempts", NULL};
+                                         "attempts", "attempts_reset", NULL};
 static const char *const completed_keys[] = {"coaches", "overlaps", "csv", "review", NULL};
 static const char *const failed_keys[] = {"reason", NULL};
 static const char *const current_keys[] = {"name", "slug", "attempt", "iteration", "started", "supervisor_pid", "pid",
@@ -883,6 +885,9 @@ static void parse_state(struct ctx *c, json_t *sj, size_t i, void *arg)
             s->reason = rs_xstrdup("unknown");
     }
     parse_attempts(c, json_object_get(sj, "attempts"), s, w);
+    s->attempts_reset = (size_t)get_whole(c, sj, "attempts_reset", w, INT_MAX);
+    if (s->attempts_reset > s->nattempts)
+        s->attempts_reset = s->nattempts;
     s->extra = extras_of(sj, state_keys, d->completed ? completed_keys : d->failed ? failed_keys : NULL);
     free(w);
 }

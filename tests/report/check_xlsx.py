@@ -132,6 +132,21 @@ def main():
     if bool(a.expect_partial or a.expect_problem) != has_problems:
         fail(f"Problems sheet present={has_problems}, expected={bool(a.expect_partial or a.expect_problem)}")
 
+    # 1b. On paper: the Summary fits one page wide, the lead sheets repeat their header row.
+    summary = wb["Summary"]
+    if not summary.sheet_properties.pageSetUpPr or not summary.sheet_properties.pageSetUpPr.fitToPage:
+        fail("Summary is not set to fit to page")
+    # fitToWidth 1 is the OOXML default, which libxlsxwriter leaves out (openpyxl reads None).
+    if summary.page_setup.fitToWidth not in (None, 1, "1") or summary.page_setup.fitToHeight not in (0, "0"):
+        fail(f"Summary fits {summary.page_setup.fitToWidth} wide x {summary.page_setup.fitToHeight} tall, "
+             "expected 1 wide x any tall")
+    for title in ("Leads", "Warm leads", "Failed", "Run"):
+        ws = wb[title]
+        if (ws.print_title_rows or "").replace("$", "") != "1:1":
+            fail(f"{title} does not repeat its header row when printed (print_title_rows {ws.print_title_rows!r})")
+        if ws.page_setup.orientation != "landscape":
+            fail(f"{title} prints {ws.page_setup.orientation}, expected landscape")
+
     # 2. Leads sheet, as Excel shows it.
     leads = wb["Leads"]
     if leads.freeze_panes != "A2":

@@ -30,6 +30,9 @@ int rs_cmd_reload(int argc, char **argv);
 int rs_cmd_replay(int argc, char **argv);
 int rs_cmd_report(int argc, char **argv);
 int rs_cmd_audit(int argc, char **argv);
+/* cli_ops.c: the operator's `retry` and `skip` (docs/operations.md). */
+int rs_cmd_retry(int argc, char **argv);
+int rs_cmd_skip(int argc, char **argv);
 /*
  * rs_cmd_hook() (cli_hook.c) - `ralphsup hook guard [--config CONFIG]`: the command
  * Claude Code runs before each matched tool call (argv[0] == "hook").

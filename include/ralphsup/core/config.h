@@ -127,6 +127,15 @@ struct rs_config {
     char *audit_user_agent;
 };
 
+/*
+ * rs_config_schema_key() - the @i-th key of the config schema, in file
+ * order: *@section ("batch", "limits", ...; "prices" for the keys of one
+ * model's [prices."<model>"] table) and *@key. For the documentation's
+ * checks (`ralphsup __list keys`, the man-pages test). Return: false past
+ * the last key.
+ */
+bool rs_config_schema_key(size_t i, const char **section, const char **key);
+
 /* Positive return codes of rs_config_load(). */
 enum {
     RS_CONFIG_E_INVALID = 1, /* diagnostics appended to @diags */

@@ -26,6 +26,7 @@ struct rs_run_opts {
     int64_t jobs;                  /* > 0: overrides [limits] jobs (also after reloads) */
     bool tty;                      /* draw a live status line */
     bool no_report;                /* skip the report on finish */
+    int64_t max_schools;           /* > 0: a trial run, stop cleanly after this many schools finished */
     int (*exit_code)(int err);     /* required: the CLI's rs_exit_code(), for the exit code that the
                                     * "stopped" commit, batch-stopped event and line name */
 };

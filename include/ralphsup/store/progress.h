@@ -78,6 +78,8 @@ struct rs_school_state {
     char *reason;           /* failed only */
     struct rs_attempt *attempts;
     size_t nattempts;
+    size_t attempts_reset;  /* the first attempts_reset attempts were made before an operator's
+                             * `ralphsup retry`: kept, no longer counted toward max_attempts_per_school */
     char *extra;            /* unknown members (JSON object text) or NULL: kept across saves */
 };
 

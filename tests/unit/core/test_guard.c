@@ -106,6 +106,16 @@ Test(guard, write_lock_is_denied)
     cr_expect_eq(write_at("locklink", root), RS_GUARD_DENY);
 }
 
+Test(guard, write_into_the_operators_request_queue_is_denied)
+{
+    char *reason = NULL;
+    cr_expect_eq(decide("Write", "batch_progress.json.ops/1-2.json", NULL, root, &reason), RS_GUARD_DENY);
+    cr_expect(strstr(reason, "the operator's request queue"), "%s", reason);
+    free(reason);
+    cr_expect_eq(write_at("batch_progress.json.ops", root), RS_GUARD_DENY);
+    cr_expect_eq(write_at("batch_progress.json.opsfoo", root), RS_GUARD_ALLOW, "only the queue itself");
+}
+
 Test(guard, write_inside_any_git_dir_is_denied)
 {
     char *reason = NULL;
