@@ -75,6 +75,12 @@ static void take_config(struct rs_service *sv, const struct rs_config *cfg)
     strv_free(sv->events);
     free(sv->textfile);
     sv->argv = strv_copy(cfg->notify_command, cfg->nnotify_command);
+    /* A program named with a relative path is relative to [batch] root (like [agent] command); a bare name goes through PATH. */
+    if (sv->argv && sv->argv[0][0] != '/' && strchr(sv->argv[0], '/')) {
+        char *abs = rs_path_join(cfg->root, sv->argv[0]);
+        free(sv->argv[0]);
+        sv->argv[0] = abs;
+    }
     sv->events = strv_copy(cfg->notify_events, cfg->nnotify_events);
     sv->timeout_ms = (uint64_t)cfg->notify_timeout_ms;
     sv->textfile = cfg->metrics_textfile ? rs_xstrdup(cfg->metrics_textfile) : NULL;
