@@ -53,6 +53,7 @@ struct job {
 
 struct rs_notifier {
     uv_loop_t *loop;
+    char *cwd;
     rs_notify_done_cb cb;
     void *ud;
     struct job *queue, *queue_tail; /* waiting */
@@ -129,8 +130,10 @@ static void on_closed(uv_handle_t *h)
     }
     job_free(j);
     if (n->freeing) {
-        if (!n->nrunning)
+        if (!n->nrunning) {
+            free(n->cwd);
             free(n);
+        }
         return;
     }
     start_next(n);
@@ -257,7 +260,7 @@ static void job_start(struct job *j)
         {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&j->err},
     };
     char **env = job_env(j->vars);
-    uv_process_options_t o = {.exit_cb = on_exit_cb, .file = j->argv[0], .args = j->argv, .env = env,
+    uv_process_options_t o = {.exit_cb = on_exit_cb, .file = j->argv[0], .args = j->argv, .env = env, .cwd = n->cwd,
                               .flags = UV_PROCESS_DETACHED, .stdio_count = 3, .stdio = stdio};
     int r = uv_spawn(n->loop, &j->proc, &o);
     free(env);
@@ -289,10 +292,11 @@ static void start_next(struct rs_notifier *n)
     }
 }
 
-struct rs_notifier *rs_notifier_new(uv_loop_t *loop, rs_notify_done_cb cb, void *ud)
+struct rs_notifier *rs_notifier_new(uv_loop_t *loop, const char *cwd, rs_notify_done_cb cb, void *ud)
 {
     struct rs_notifier *n = rs_xcalloc(1, sizeof(*n));
     n->loop = loop;
+    n->cwd = cwd ? rs_xstrdup(cwd) : NULL;
     n->cb = cb;
     n->ud = ud;
     return n;
@@ -340,6 +344,7 @@ struct rs_notifier *rs_notifier_free(struct rs_notifier *n)
     n->queue = n->queue_tail = NULL;
     n->nqueued = 0;
     if (!n->nrunning) {
+        free(n->cwd);
         free(n);
         return NULL;
     }

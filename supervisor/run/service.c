@@ -171,7 +171,7 @@ struct rs_service *rs_service_new(uv_loop_t *loop, const struct rs_config *cfg, 
     sv->p = p;
     sv->h = *h;
     sv->sd = rs_sdnotify_new();
-    sv->nt = rs_notifier_new(loop, on_notified, sv);
+    sv->nt = rs_notifier_new(loop, cfg->root, on_notified, sv);
     take_config(sv, cfg);
     uv_timer_init(loop, &sv->watchdog);
     uv_timer_init(loop, &sv->metrics);

@@ -28,7 +28,8 @@ struct rs_notifier; /* opaque */
 /* @problem: NULL on success, else e.g. "exit status 3: curl: (7) Failed to connect" / "timed out after 30s". */
 typedef void (*rs_notify_done_cb)(void *ud, const char *event, const char *problem);
 
-struct rs_notifier *rs_notifier_new(uv_loop_t *loop, rs_notify_done_cb cb, void *ud);
+/* The commands run in @cwd (copied; NULL: ralphsup's own). */
+struct rs_notifier *rs_notifier_new(uv_loop_t *loop, const char *cwd, rs_notify_done_cb cb, void *ud);
 
 /*
  * rs_notifier_send() - run @argv (NULL-terminated; argv[0] looked up in
