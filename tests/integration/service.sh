@@ -55,7 +55,7 @@ wait_for 10 test -e "$A/sd.jsonl.ready" || not_ok "the notify socket receiver st
 t0=$(date +%s%N)
 NOTIFY_OUT="$A/notified.txt" NOTIFY_SOCKET="$A/sock/notify" WATCHDOG_USEC=1000000 LISTEN_FDS=3 LISTEN_PID=1 \
     CLAUDE_CODE_ENABLE_TELEMETRY=1 OTEL_RESOURCE_ATTRIBUTES="team=research,site=a%2Cb" FAKE_SLOW_S=3 \
-    bg_start "$A/sup.out" "$RALPHSUP" start "$A/config/batch.toml"
+    bg_start "$A/sup.out" bash -c 'WATCHDOG_PID=$$ exec "$0" start "$1"' "$RALPHSUP" "$A/config/batch.toml"
 SUP=$BG_PID
 wait_for 20 grep -qs '^Alpha University|' "$A/.fake/log" || not_ok "the first agent started"
 wait_for 10 grep -qs '"msg": "READY=1"' "$A/sd.jsonl" || not_ok "READY=1 came before the SIGHUP"
@@ -92,7 +92,7 @@ import json, sys
 t = [json.loads(l)["t"] for l in open(sys.argv[1]) if json.loads(l)["msg"].startswith("STATUS=[")]
 sys.exit(0 if all(b - a >= 0.95 for a, b in zip(t, t[1:])) else 1)
 EOF
-# WATCHDOG_USEC=1 s: a ping every 500 ms, none later than the 1 s deadline.
+# WATCHDOG_USEC=1 s (WATCHDOG_PID = ralphsup's pid, through exec): a ping every 500 ms, none later than the 1 s deadline.
 cad=$("$PY" - "$A/sd.jsonl" <<'EOF'
 import json, sys
 t = [json.loads(l)["t"] for l in open(sys.argv[1]) if json.loads(l)["msg"] == "WATCHDOG=1"]
