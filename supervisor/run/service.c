@@ -75,7 +75,7 @@ static void take_config(struct rs_service *sv, const struct rs_config *cfg)
     strv_free(sv->events);
     free(sv->textfile);
     sv->argv = strv_copy(cfg->notify_command, cfg->nnotify_command);
-    /* A program named with a relative path is relative to [batch] root (like [agent] command); a bare name goes through PATH. */
+    /* A relative path is relative to [batch] root (like [agent] command); a bare name goes through PATH. */
     if (sv->argv && sv->argv[0][0] != '/' && strchr(sv->argv[0], '/')) {
         char *abs = rs_path_join(cfg->root, sv->argv[0]);
         free(sv->argv[0]);

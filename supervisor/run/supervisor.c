@@ -1741,7 +1741,8 @@ static void on_signal(uv_signal_t *h, int sig)
         return;
     }
     s->cancel_signal = sig;
-    rs_service_stopping(s->svc, sig == SIGINT ? "cancelled by SIGINT: stopping the agents" : "cancelled by SIGTERM: stopping the agents");
+    rs_service_stopping(s->svc, sig == SIGINT ? "cancelled by SIGINT: stopping the agents"
+                                              : "cancelled by SIGTERM: stopping the agents");
     struct rs_evrec *e = rs_evrec_new("cancel");
     rs_evrec_str(e, "signal", signame(sig));
     emit(s, e);
