@@ -62,6 +62,12 @@ rc=0
 "$RALPHSUP" start "$CONFIG" || rc=$?
 
 echo
+echo "== notifications ([notify] command: each event's JSON on its stdin) ==========="
+cat "$DEMO/logs/notifications.jsonl" 2>/dev/null || echo "(none)"
+echo
+echo "== metrics ([metrics] textfile, for node_exporter; HELP/TYPE lines left out) =="
+grep -v '^#' "$DEMO/logs/ralphsup.prom" 2>/dev/null || echo "(none)"
+echo
 echo "== ralphsup audit (is each warm lead's evidence on its page?) ==============="
 echo "(evidence pages: fictional, served on http://127.0.0.1:$EPORT from data/demo_evidence)"
 "$RALPHSUP" audit "$CONFIG" || true
@@ -92,6 +98,8 @@ echo "progress file:   $DEMO/batch_progress.json"
 echo "status:          $RALPHSUP status $CONFIG"
 echo "audit trail:     git -C $DEMO log --format='%h %s%n%(trailers)'"
 echo "decisions:       $DEMO/logs/events.jsonl"
+echo "notifications:   $DEMO/logs/notifications.jsonl ([notify] in config/demo.toml)"
+echo "metrics:         $DEMO/logs/ralphsup.prom ([metrics] textfile)"
 echo "audit results:   $DEMO/output/audit.json (the Warm leads sheet's audit column)"
 echo "transcripts:     $DEMO/logs/<iteration>-<slug>.jsonl"
 for f in "$DEMO"/output/master_report_*; do [ -e "$f" ] && echo "master report:   $f"; done

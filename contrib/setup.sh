@@ -24,6 +24,11 @@ PACKAGES=(
   python3 python3-openpyxl python3-xlsxwriter python3-pandas jq time curl bc
   # man pages (scdoc sources, rendered with man -l in a test) and the bash completion's test
   scdoc man-db bash-completion
+  # tests of the service side (docs/operations.md): promtool (checks the [metrics] textfile;
+  # Debian ships it only in the prometheus package, which on a host running systemd also
+  # starts a Prometheus server: `systemctl disable --now prometheus` if unwanted) and
+  # systemd-analyze (verifies contrib/systemd/ralphsup@.service)
+  prometheus systemd
   # the Claude Code CLI comes from npm
   nodejs npm
 )

@@ -45,6 +45,8 @@ enum kind {
     K_IDENT,    /* author name / e-mail: no '<', '>' or control characters */
     K_LEVEL,    /* [verify] level: "leads" | "counts" */
     K_SHARE,    /* a fraction: a number from 0 to 1 */
+    K_ARGV,     /* a command: array of strings, at least one, the first non-empty */
+    K_EVENTS,   /* [notify] events: array of names of rs_notify_events[] */
 };
 
 struct field {
@@ -137,6 +139,20 @@ static const struct field audit_fields[] = {
     {"user_agent", K_STRING, CFG(audit_user_agent), 0, 0, 0},
 };
 
+static const struct field notify_fields[] = {
+    {"command", K_ARGV, CFG(notify_command), CFG(nnotify_command), 0, 0},
+    {"events", K_EVENTS, CFG(notify_events), CFG(nnotify_events), 0, 0},
+    {"timeout", K_DURATION, CFG(notify_timeout_ms), 0, SEC_MS, HOUR_MS},
+};
+
+static const struct field metrics_fields[] = {
+    {"textfile", K_PATH, CFG(metrics_textfile), 0, 0, 0},
+};
+
+const char *const rs_notify_events[] = {"batch-finished", "batch-stopped", "batch-paused",
+                                        "school-failed",  "stalled-killed", "budget-crossed"};
+const size_t rs_notify_nevents = RS_ARRAY_SIZE(rs_notify_events);
+
 /* Price keys are money fields of struct rs_price. */
 static const struct field price_fields[] = {
     {"input", K_MONEY, offsetof(struct rs_price, input_per_mtok), 0, 0, 0},
@@ -163,6 +179,8 @@ static const struct section sections[] = {
     {"verify", verify_fields, RS_ARRAY_SIZE(verify_fields), false},
     {"doctor", doctor_fields, RS_ARRAY_SIZE(doctor_fields), false},
     {"audit", audit_fields, RS_ARRAY_SIZE(audit_fields), false},
+    {"notify", notify_fields, RS_ARRAY_SIZE(notify_fields), false},
+    {"metrics", metrics_fields, RS_ARRAY_SIZE(metrics_fields), false},
 };
 
 bool rs_config_schema_key(size_t i, const char **section, const char **key)
@@ -571,6 +589,59 @@ static bool valid_ref(const char *s)
     return true;
 }
 
+/* K_ARGV (a program and its arguments, at least the program) and K_EVENTS (known event names). */
+static void set_list(struct ctx *c, const struct rs_toml_node *n, const char *sec, const struct field *f, char ***dst,
+                     size_t *count)
+{
+    char **v = NULL;
+    size_t k = 0;
+    size_t before = c->diags->n;
+    set_strings(c, n, sec, f->key, &v, &k);
+    if (c->diags->n != before || !v)
+        return;
+    bool ok = true;
+    if (f->kind == K_ARGV && k == 0) {
+        problem(c, n->vline, n->vcol, sec, f->key, "expected the program and its arguments, got an empty array");
+        ok = false;
+    }
+    for (size_t i = 0; f->kind == K_EVENTS && i < k; i++) {
+        bool known = false;
+        for (size_t j = 0; j < rs_notify_nevents; j++)
+            known = known || strcmp(v[i], rs_notify_events[j]) == 0;
+        if (!known) {
+            const char *hint = rs_did_you_mean(v[i], rs_notify_events, rs_notify_nevents);
+            const struct rs_toml_node *e = &n->children[i];
+            problem(c, e->vline, e->vcol, sec, f->key, "unknown event \"%s\"%s%s%s (known: batch-finished, "
+                    "batch-stopped, batch-paused, school-failed, stalled-killed, budget-crossed)", v[i],
+                    hint ? "; did you mean \"" : "", hint ? hint : "", hint ? "\"?" : "");
+            ok = false;
+        }
+    }
+    if (!ok) {
+        free_strv(v);
+        return;
+    }
+    free_strv(*dst);
+    *dst = v;
+    *count = k;
+}
+
+bool rs_config_notifies(const struct rs_config *cfg, const char *event)
+{
+    if (!cfg->notify_command || !event)
+        return false;
+    if (!cfg->notify_events) {
+        for (size_t j = 0; j < rs_notify_nevents; j++)
+            if (strcmp(event, rs_notify_events[j]) == 0)
+                return true;
+        return false;
+    }
+    for (size_t i = 0; i < cfg->nnotify_events; i++)
+        if (strcmp(cfg->notify_events[i], event) == 0)
+            return true;
+    return false;
+}
+
 /* Apply one key of a section. @base is the struct the field offsets refer to. */
 static void set_field(struct ctx *c, const struct rs_toml_node *n, const char *sec, const struct field *f, void *base)
 {
@@ -654,6 +725,10 @@ static void set_field(struct ctx *c, const struct rs_toml_node *n, const char *s
         break;
     case K_ENV:
         set_env(c, n, sec, f->key, (struct rs_kv **)(void *)p, (size_t *)(void *)((char *)base + f->off2));
+        break;
+    case K_ARGV:
+    case K_EVENTS:
+        set_list(c, n, sec, f, (char ***)(void *)p, (size_t *)(void *)((char *)base + f->off2));
         break;
     }
 }
@@ -793,7 +868,8 @@ static void load_root(struct ctx *c, const struct rs_toml_node *root, struct rs_
                 problem(c, n->line, n->col, n->key, NULL, "unknown section; did you mean '%s'?", hint);
             else
                 problem(c, n->line, n->col, n->key, NULL,
-                        "unknown section (known sections: batch, agent, limits, prices, git, report, verify, doctor, audit)");
+                        "unknown section (known sections: batch, agent, limits, prices, git, report, verify, doctor, audit, "
+                        "notify, metrics)");
             continue;
         }
         if (n->kind != RS_TOML_TABLE) {
@@ -883,6 +959,7 @@ static void set_defaults(struct rs_config *cfg, const char *abs_path)
     cfg->audit_max_bytes = 5 * MIB;
     cfg->audit_per_host_interval_ms = SEC_MS;
     cfg->audit_user_agent = rs_xstrdup("ralphsup-audit/1 (evidence check)");
+    cfg->notify_timeout_ms = 30 * SEC_MS;
 }
 
 /* Replace *@p (raw, or NULL for @dflt) by normalize(join(@base, raw)). */
@@ -913,6 +990,7 @@ static void resolve_paths(struct rs_config *cfg)
         cfg->report_dir = rs_xstrdup(cfg->output_dir);
     resolve(&cfg->log_dir, r, "logs");
     resolve(&cfg->cache_dir, r, NULL);
+    resolve(&cfg->metrics_textfile, r, NULL);
 }
 
 /* Checks that involve more than one key. */
@@ -1025,6 +1103,9 @@ struct rs_config *rs_config_free(struct rs_config *cfg)
     free(cfg->git_author_name);
     free(cfg->git_author_email);
     free(cfg->audit_user_agent);
+    free_strv(cfg->notify_command);
+    free_strv(cfg->notify_events);
+    free(cfg->metrics_textfile);
     free_strv(cfg->report_truthy);
     free(cfg);
     return NULL;

@@ -48,7 +48,10 @@
 #include "ralphsup/core/prompt.h"
 #include "ralphsup/report/report.h"
 #include "ralphsup/run/runner.h"
+#include "ralphsup/run/sdnotify.h"
+#include "ralphsup/run/service.h"
 #include "ralphsup/run/settings.h"
+#include "ralphsup/core/otel.h"
 #include "ralphsup/core/stream.h"
 #include "ralphsup/run/supervisor.h"
 #include "ralphsup/base/utf8.h"
@@ -128,6 +131,7 @@ struct sup {
     uv_timer_t tick, next, lag;
     struct rs_runner_reaper *reaper;
     struct rs_eventlog *log;
+    struct rs_service *svc; /* sd_notify, [notify], [metrics] (run/service.c) */
     struct rs_prompt *prompt;
     char *agent_path;
     char *settings;    /* --settings JSON (guard + hooks/<name>.settings.json), or NULL */
@@ -233,6 +237,7 @@ static void say(struct sup *s, const char *fmt, ...)
 static void emit(struct sup *s, struct rs_evrec *r)
 {
     uint64_t before = rs_eventlog_dropped(s->log);
+    rs_service_event(s->svc, r);
     rs_eventlog_emit(s->log, r);
     uint64_t lost = rs_eventlog_dropped(s->log) - before;
     if (!lost)
@@ -340,7 +345,7 @@ static void write_live(struct sup *s, bool force)
 static void draw_live(struct sup *s)
 {
     write_live(s, false);
-    if (!s->o->tty)
+    if (!s->o->tty && !rs_service_has_manager(s->svc))
         return;
     const struct rs_progress *p = s->b->prog;
     char line[512], d[32], m1[32], m2[32], eta[64];
@@ -394,6 +399,9 @@ static void draw_live(struct sup *s)
     } else {
         return;
     }
+    rs_service_status(s->svc, line, false);
+    if (!s->o->tty)
+        return;
     /* Clip to the terminal's width (in characters): a wrapped line breaks the \r redraw. */
     struct winsize ws;
     size_t cols = ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 ? (size_t)ws.ws_col - 1 : 159;
@@ -509,6 +517,7 @@ static bool commit(struct sup *s, const struct rs_transition *t)
         save_failed(s);
         return false;
     }
+    rs_service_transition(s->svc);
     return true;
 }
 
@@ -523,6 +532,8 @@ static void shutdown_loop(struct sup *s)
 {
     s->done = true;
     live_clear(s);
+    rs_service_stopping(s->svc, s->b->prog->stopped && s->b->prog->stopped->reason ? s->b->prog->stopped->reason
+                                                                                   : "finished");
     uv_timer_stop(&s->tick);
     uv_timer_stop(&s->next);
     uv_timer_stop(&s->lag);
@@ -682,6 +693,7 @@ static void finish_batch(struct sup *s)
     rs_evrec_int(r, "commit_max_ms", (int64_t)s->commit_max_ms);
     emit(s, r);
     say(s, "%s", subject + strlen("ralphsup: "));
+    rs_service_stopping(s->svc, subject + strlen("ralphsup: "));
     shutdown_loop(s);
 }
 
@@ -889,6 +901,10 @@ static void decide_and_record(struct worker *w)
             t.body = body;
             commit(s, &t);
             free(body);
+            struct rs_evrec *fe = ev_school(w, "school-failed");
+            rs_evrec_int(fe, "attempts", n);
+            rs_evrec_str(fe, "reason", v->reason);
+            emit(s, fe);
         } else {
             rs_progress_push_pending(p, name, true);
             rs_utf8_printf(subject, sizeof subject, "ralphsup: attempt %d/%lld failed for %s: %s", w->attempt,
@@ -1036,6 +1052,11 @@ static void request_stop(struct worker *w, const struct stop_arg *a)
         struct rs_evrec *r = ev_school(w, "stop-iteration");
         rs_evrec_str(r, "reason", a->detail);
         emit(s, r);
+        if (a->why == RS_KILL_STALL) {
+            struct rs_evrec *st = ev_school(w, "stalled-killed");
+            rs_evrec_str(st, "reason", a->detail);
+            emit(s, st);
+        }
         say(s, "%s: stopping the agent: %s", w->school->name, a->detail ? a->detail : "");
     }
     rs_runner_stop(w->runner, (uint64_t)s->cfg->limits.kill_grace_ms);
@@ -1173,7 +1194,7 @@ static char **build_env(struct sup *s, const struct worker *w)
     char **env = rs_xcalloc(n + s->cfg->nenv + 9, sizeof(char *));
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        bool overridden = strncmp(environ[i], "RALPHSUP_", 9) == 0;
+        bool overridden = strncmp(environ[i], "RALPHSUP_", 9) == 0 || rs_sdnotify_env_private(environ[i]);
         for (size_t j = 0; j < s->cfg->nenv && !overridden; j++) {
             size_t kl = strlen(s->cfg->env[j].key);
             if (strncmp(environ[i], s->cfg->env[j].key, kl) == 0 && environ[i][kl] == '=')
@@ -1190,6 +1211,7 @@ static char **build_env(struct sup *s, const struct worker *w)
     env[k++] = rs_xasprintf("RALPHSUP_SCHOOL=%s", sc->name);
     env[k++] = rs_xasprintf("RALPHSUP_ITERATION=%lld", (long long)w->iteration);
     env[k++] = rs_xasprintf("RALPHSUP_WORKER=%d", w->slot + 1);
+    rs_otel_apply(env, &k, s->cfg->name, sc->name, w->attempt, w->iteration);
     env[k] = NULL;
     return env;
 }
@@ -1694,6 +1716,7 @@ static void reload(struct sup *s)
     struct rs_diags d;
     rs_diags_init(&d);
     struct rs_config *fresh = NULL;
+    rs_service_reloading(s->svc);
     int r = rs_config_load(s->cfg->path, &fresh, &d);
     if (r != 0) {
         char *msg = d.n ? rs_diags_join(&d) : rs_xstrdup(r < 0 ? strerror(-r) : "invalid");
@@ -1711,12 +1734,12 @@ static void reload(struct sup *s)
         commit(s, &t);
         free(msg);
         rs_diags_deinit(&d);
+        rs_service_reloaded(s->svc, NULL, "config reload failed, limits kept");
         return;
     }
     rs_diags_deinit(&d);
     struct rs_limits nl = fresh->limits;
     rs_run_opts_apply(s->o, &nl);
-    rs_config_free(fresh);
     char *diff = rs_limits_diff(&s->cfg->limits, &nl);
     s->cfg->limits = nl;
     rs_ratelimit_set_jobs(&s->rl, (int)nl.jobs);
@@ -1732,6 +1755,8 @@ static void reload(struct sup *s)
     emit(s, e);
     commit(s, &t);
     say(s, "%s", subject + strlen("ralphsup: "));
+    rs_service_reloaded(s->svc, fresh, subject + strlen("ralphsup: "));
+    rs_config_free(fresh);
     free(diff);
     /* The iterations in flight go on unless a new limit is already exceeded; a raised jobs starts workers now. */
     for (int i = 0; i < MAX_JOBS; i++)
@@ -1814,6 +1839,8 @@ static void on_signal(uv_signal_t *h, int sig)
         return;
     }
     s->cancel_signal = sig;
+    rs_service_stopping(s->svc, sig == SIGINT ? "cancelled by SIGINT: stopping the agents"
+                                              : "cancelled by SIGTERM: stopping the agents");
     struct rs_evrec *e = rs_evrec_new("cancel");
     rs_evrec_str(e, "signal", signame(sig));
     emit(s, e);
@@ -1891,6 +1918,16 @@ static void requeue_interrupted(struct sup *s)
     }
     free(inf);
     free(v);
+}
+
+static void service_emit(void *ud, struct rs_evrec *r)
+{
+    emit(ud, r);
+}
+
+static int service_workers(void *ud)
+{
+    return active_workers(ud);
 }
 
 static void walk_close(uv_handle_t *h, void *arg)
@@ -2038,6 +2075,8 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     uv_timer_init(&s->loop, &s->lag);
     s->tick.data = s->next.data = s->lag.data = s;
     s->start_mono = uv_now(&s->loop);
+    struct rs_service_hooks hooks = {.emit = service_emit, .workers = service_workers, .ud = s};
+    s->svc = rs_service_new(&s->loop, s->cfg, b->prog, &hooks);
     rs_ratelimit_init(&s->rl, (int)s->cfg->limits.jobs, (int64_t)s->start_mono);
 
     struct rs_evrec *e = rs_evrec_new("supervisor-started");
@@ -2072,6 +2111,7 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
         uv_timer_start(&s->tick, on_tick, 1000, 1000);
         uv_timer_start(&s->lag, on_lag, LAG_PERIOD_MS, LAG_PERIOD_MS);
         arm_next(s, 0);
+        rs_service_ready(s->svc);
         uv_run(&s->loop, UV_RUN_DEFAULT);
     }
     ex = s->err;
@@ -2092,6 +2132,11 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     }
     for (int i = 0; i < MAX_JOBS; i++)
         iter_release(&s->w[i]);
+    /* The notifications of the end (batch-finished, batch-stopped) are delivered; each has its timeout. */
+    rs_service_stopping(s->svc, "stopping");
+    while (rs_service_busy(s->svc))
+        uv_run(&s->loop, UV_RUN_ONCE);
+    s->svc = rs_service_free(s->svc);
     /* Close everything, let the close callbacks run, and the loop must close. */
     s->reaper = rs_runner_reaper_close(s->reaper);
     /* libuv puts SIG_DFL back on stop: a late `retry` must not kill the report's writer (main.c). */

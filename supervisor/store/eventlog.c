@@ -146,6 +146,23 @@ void rs_evrec_strv(struct rs_evrec *r, const char *key, const char *const *v, si
     json_object_set_new(r->o, key, a);
 }
 
+const char *rs_evrec_name(const struct rs_evrec *r)
+{
+    const char *s = json_string_value(json_object_get(r->o, "event"));
+    return s ? s : "";
+}
+
+char *rs_evrec_dump(const struct rs_evrec *r)
+{
+    char *s = json_dumps(r->o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10) | JSON_ENSURE_ASCII);
+    if (!s)
+        return NULL;
+    size_t n;
+    char *red = rs_redact(s, strlen(s), &n);
+    free(s);
+    return red;
+}
+
 void rs_eventlog_emit(struct rs_eventlog *el, struct rs_evrec *r)
 {
     if (!r)

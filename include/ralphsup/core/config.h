@@ -125,6 +125,16 @@ struct rs_config {
     int64_t audit_max_bytes;           /* body bytes read per page; default 5 MiB */
     int64_t audit_per_host_interval_ms;/* between two requests to one host; default 1s */
     char *audit_user_agent;
+
+    /* [notify] (docs/operations.md#notifications) */
+    char **notify_command;             /* argv (no shell), NULL-terminated; NULL = no notifications */
+    size_t nnotify_command;
+    char **notify_events;              /* names of rs_notify_events[]; NULL = all of them */
+    size_t nnotify_events;
+    int64_t notify_timeout_ms;         /* one run of the command; default 30s */
+
+    /* [metrics] (docs/operations.md#metrics) */
+    char *metrics_textfile;            /* absolute path of the Prometheus text file, or NULL */
 };
 
 /*
@@ -135,6 +145,14 @@ struct rs_config {
  * the last key.
  */
 bool rs_config_schema_key(size_t i, const char **section, const char **key);
+ * The events a [notify] command can be run for, in docs order: each is the
+ * "event" of a logs/events.jsonl record (batch-finished, batch-stopped,
+ * batch-paused, school-failed, stalled-killed, budget-crossed).
+ */
+extern const char *const rs_notify_events[];
+extern const size_t rs_notify_nevents;
+/* True when [notify] events selects @event (and a command is set). */
+bool rs_config_notifies(const struct rs_config *cfg, const char *event);
 
 /* Positive return codes of rs_config_load(). */
 enum {

@@ -34,6 +34,10 @@ void rs_evrec_real(struct rs_evrec *r, const char *key, double value);
 void rs_evrec_bool(struct rs_evrec *r, const char *key, bool value);
 /* Add a string-array field. */
 void rs_evrec_strv(struct rs_evrec *r, const char *key, const char *const *v, size_t n);
+/* The record's "event" name (valid while @r lives). */
+const char *rs_evrec_name(const struct rs_evrec *r);
+/* The record as one line of compact JSON, redacted, as it is written (caller frees), or NULL (no memory). */
+char *rs_evrec_dump(const struct rs_evrec *r);
 /* Write the record as one line (redacted) and free it. @el may be NULL (record dropped). */
 void rs_eventlog_emit(struct rs_eventlog *el, struct rs_evrec *r);
 /* First write error seen (negative errno) or 0. */

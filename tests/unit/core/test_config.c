@@ -76,6 +76,10 @@ Test(config, defaults, .timeout = 5)
     cr_expect_str_eq(cfg->dir, dir);
     cr_expect_str_eq(cfg->name, "my-batch");
     cr_expect_str_eq(cfg->root, dir);
+    cr_expect_null(cfg->notify_command, "no [notify] command: no notifications");
+    cr_expect(!rs_config_notifies(cfg, "batch-finished"));
+    cr_expect_eq(cfg->notify_timeout_ms, 30000);
+    cr_expect_null(cfg->metrics_textfile);
     e = rs_path_join(dir, "s.json");
     cr_expect_str_eq(cfg->schools, e);
     free(e);
@@ -225,6 +229,17 @@ Test(config, full_fixture_every_key, .timeout = 5)
     cr_expect_eq(cfg->audit_max_bytes, 1048576);
     cr_expect_eq(cfg->audit_per_host_interval_ms, 250);
     cr_expect_str_eq(cfg->audit_user_agent, "test-agent/1");
+    cr_assert_eq(cfg->nnotify_command, 3);
+    cr_expect_str_eq(cfg->notify_command[0], "contrib/notify/webhook.sh");
+    cr_expect_str_eq(cfg->notify_command[2], "https://ntfy.example.org/batch");
+    cr_expect_null(cfg->notify_command[3]);
+    cr_assert_eq(cfg->nnotify_events, 2);
+    cr_expect(rs_config_notifies(cfg, "budget-crossed"));
+    cr_expect(!rs_config_notifies(cfg, "school-failed"), "not in [notify] events");
+    cr_expect_eq(cfg->notify_timeout_ms, 45000);
+    e = rs_path_join(root, "metrics/ralphsup.prom");
+    cr_expect_str_eq(cfg->metrics_textfile, e);
+    free(e);
 
     rs_config_free(cfg);
     rs_diags_deinit(&d);
@@ -940,4 +955,30 @@ Test(config, verify_section, .timeout = 5)
     free(all);
     rs_diags_deinit(&d);
     free(path);
+}
+
+Test(config, notify_events_default_all_and_checked, .timeout = 5)
+{
+    const char *dir = tmpdir();
+    char *path = write_file(dir, "n.toml", "[batch]\nschools = \"s.json\"\n[notify]\ncommand = [\"notify-send\"]\n");
+    struct rs_config *cfg = NULL;
+    struct rs_diags d;
+    rs_diags_init(&d);
+    cr_assert_eq(rs_config_load(path, &cfg, &d), 0);
+    for (size_t i = 0; i < rs_notify_nevents; i++)
+        cr_expect(rs_config_notifies(cfg, rs_notify_events[i]), "%s: all events when [notify] events is absent",
+                  rs_notify_events[i]);
+    cr_expect(!rs_config_notifies(cfg, "iteration-finished"), "only the notification events");
+    cfg = rs_config_free(cfg);
+    free(path);
+    path = write_file(dir, "n2.toml",
+                      "[batch]\nschools = \"s.json\"\n[notify]\ncommand = [\"x\"]\nevents = [\"school-failed\", \"paused\"]\n"
+                      "[metrics]\ntextfile = 3\n");
+    cr_expect_eq(rs_config_load(path, &cfg, &d), RS_CONFIG_E_INVALID);
+    char *msgs = joined(&d);
+    cr_expect(strstr(msgs, "n2.toml:5:28: [notify] events: unknown event \"paused\"; did you mean \"batch-paused\"?"), "%s", msgs);
+    cr_expect(strstr(msgs, "[metrics] textfile: "), "%s", msgs);
+    free(msgs);
+    free(path);
+    rs_diags_deinit(&d);
 }
