@@ -145,6 +145,8 @@ struct rs_config {
  * the last key.
  */
 bool rs_config_schema_key(size_t i, const char **section, const char **key);
+
+/*
  * The events a [notify] command can be run for, in docs order: each is the
  * "event" of a logs/events.jsonl record (batch-finished, batch-stopped,
  * batch-paused, school-failed, stalled-killed, budget-crossed).
