@@ -3,14 +3,15 @@
  * The one JSON scanner (see include/ralphsup/base/json.h for the contract).
  *
  * The validator is non-recursive: containers are kept on a byte stack of
- * RS_JSON_MAX_DEPTH entries. Strings are checked in 64-byte blocks: one
+ * RS_JSON_DEPTH_CAP entries. Strings are checked in 64-byte blocks: one
  * pass makes the masks of quotes, backslashes and control bytes; escaped
  * characters come from the backslash mask by carry arithmetic (see
  * escaped_bits()), so only escapes are visited one by one. The walks of
  * validated text trust what they read (they never fail, they stop at the
  * end) and use the long-string index to jump over big strings.
  *
- * Pure code: no I/O, no global state, no allocation except the index.
+ * Pure code: no I/O, no global state, no allocation except the index (and
+ * the copy of a number longer than 63 bytes).
  */
 #include "ralphsup/base/json.h"
 
@@ -62,7 +63,7 @@ void rs_json_scan_init(struct rs_json_scan *v, unsigned flags, unsigned max_dept
 {
     memset(v, 0, sizeof(*v));
     v->flags = flags;
-    v->max_depth = max_depth && max_depth < RS_JSON_MAX_DEPTH ? max_depth : RS_JSON_MAX_DEPTH;
+    v->max_depth = max_depth && max_depth <= RS_JSON_DEPTH_CAP ? max_depth : RS_JSON_MAX_DEPTH;
 }
 
 static const char *fail(struct rs_json_scan *v, const char *at, enum rs_json_err err)
@@ -454,12 +455,14 @@ static const char *scan_literal(struct rs_json_scan *v, const char *p, const cha
 
 const char *rs_json_scan_value(struct rs_json_scan *v, const char *p, const char *e)
 {
-    unsigned char stack[RS_JSON_MAX_DEPTH]; /* 1 object, 2 array */
+    unsigned char stack[RS_JSON_DEPTH_CAP]; /* 1 object, 2 array */
     size_t depth = 0, max = v->max_depth ? v->max_depth : RS_JSON_MAX_DEPTH;
 value:
     p = rs_json_skip_ws(p, e);
     if (p >= e)
         return fail(v, p, RS_JSON_E_END);
+    if (depth == max && (v->flags & RS_JSON_VALUE_DEPTH))
+        return fail(v, p, RS_JSON_E_DEPTH);
     switch (*p) {
     case '{':
         if (depth == max)
@@ -821,10 +824,12 @@ size_t rs_json_unescape_line(const char *p, const char *e, char *out, size_t cap
 
 bool rs_json_f64(struct rs_json_span v, double *out)
 {
-    char tmp[64];
+    char small[64];
     size_t n = (size_t)(v.e - v.p);
-    if (n == 0 || n >= sizeof(tmp) || !(*v.p == '-' || is_digit(*v.p)))
+    if (n == 0 || !(*v.p == '-' || is_digit(*v.p)))
         return false;
+    /* jansson reads a number of any length: so do we (a long one is copied to the heap). */
+    char *tmp = n < sizeof small ? small : rs_xmalloc(n + 1);
     memcpy(tmp, v.p, n);
     tmp[n] = '\0';
     /* strtod follows LC_NUMERIC; JSON always uses '.'. */
@@ -836,7 +841,10 @@ bool rs_json_f64(struct rs_json_span v, double *out)
     }
     char *end;
     *out = strtod(tmp, &end);
-    return end == tmp + n;
+    bool ok = end == tmp + n;
+    if (tmp != small)
+        free(tmp);
+    return ok;
 }
 
 bool rs_json_i64(struct rs_json_span v, int64_t *out)

@@ -425,6 +425,35 @@ Test(progress, deep_nesting_is_left_to_jansson)
     free(doc);
 }
 
+Test(progress, the_nesting_bound_is_jansson_s)
+{
+    /* Around jansson's cap (2048 levels, every value counting one), innermost a number or an empty array. */
+    int verdicts[2] = {0, 0};
+    for (int depth = 2040; depth <= 2050; depth++) {
+        for (int empty = 0; empty < 2; empty++) {
+            char *doc = nested(depth);
+            if (empty && depth % 2 == 0) { /* the innermost is an object's member: no empty variant */
+                free(doc);
+                continue;
+            }
+            if (empty) {
+                char *zero = strstr(doc, "[0]");
+                cr_assert_not_null(zero);
+                zero[1] = ' ';
+            }
+            json_t *oracle = json_loads(doc, JSON_ALLOW_NUL, NULL);
+            int r = parse_like_jansson(doc, strlen(doc));
+            cr_expect_eq(r, oracle ? 0 : RS_PROGRESS_E_INVALID, "depth %d, empty %d: jansson %s", depth, empty,
+                         oracle ? "accepts" : "refuses");
+            verdicts[oracle != NULL]++;
+            json_decref(oracle);
+            free(doc);
+        }
+    }
+    cr_expect(verdicts[0] > 0 && verdicts[1] > 0, "both sides of the bound: %d refused, %d accepted", verdicts[0],
+              verdicts[1]);
+}
+
 Test(progress, single_byte_mutations_agree_with_jansson)
 {
     const char *doc = "{\"batch_name\": \"m\", \"status\": \"running\", \"pending\": [\"A\", \"B\\u00e9\"],\n"
