@@ -589,6 +589,21 @@ bool rs_streq_ci(const char *a, const char *b)
     return strcasecmp(a, b) == 0;
 }
 
+bool rs_has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
+void rs_strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
 const char *rs_money_format(double usd, char *buf, size_t n)
 {
     snprintf(buf, n, "$%.2f", usd);

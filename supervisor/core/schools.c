@@ -126,14 +126,6 @@ static bool is_blank(const char *s)
     return true;
 }
 
-static bool has_control(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
-}
-
 /* A copy of @s fit for quoting in a message: control bytes and quotes
  * replaced, long names cut (on a UTF-8 boundary) with "...". */
 static char *display(const char *s)
@@ -491,7 +483,7 @@ static bool alias_text_ok(struct report *r, struct rs_json_pos p, const char *wh
         problem(r, p, "%s must not be empty", what);
         return false;
     }
-    if (strlen(s) > NAME_MAX_BYTES || has_control(s)) {
+    if (strlen(s) > NAME_MAX_BYTES || rs_has_control(s)) {
         char *d = display(s);
         problem(r, p, "%s \"%s\" is longer than %d bytes or contains control characters", what, d,
                 NAME_MAX_BYTES);
@@ -740,7 +732,7 @@ static const char *req_string(struct list_ctx *c, const json_t *o, const char *f
         problem(&c->rep, p, "%s: \"%s\" is longer than %zu bytes", label, field, max);
         return NULL;
     }
-    if (has_control(s)) {
+    if (rs_has_control(s)) {
         problem(&c->rep, p, "%s: \"%s\" contains control characters", label, field);
         return NULL;
     }
@@ -917,13 +909,6 @@ static void check_duplicates(struct list_ctx *c)
     rs_strmap_deinit(&seen);
 }
 
-static void free_domains(char **v)
-{
-    for (char **q = v; q && *q; q++)
-        free(*q);
-    free(v);
-}
-
 static void recs_free(struct list_ctx *c)
 {
     for (size_t i = 0; i < c->n; i++) {
@@ -932,7 +917,7 @@ static void recs_free(struct list_ctx *c)
         free(c->recs[i].conference);
         free(c->recs[i].state);
         free(c->recs[i].athletics_url);
-        free_domains(c->recs[i].email_domains);
+        rs_strv_free(c->recs[i].email_domains);
     }
     free(c->recs);
 }
@@ -943,7 +928,7 @@ static char *opt_top_string(struct list_ctx *c, const json_t *root, const char *
     const json_t *v = json_object_get(root, field);
     if (!v)
         return NULL;
-    if (!json_is_string(v) || has_control(json_string_value(v))) {
+    if (!json_is_string(v) || rs_has_control(json_string_value(v))) {
         problem(&c->rep, p, "\"%s\" must be a string without control characters, got %s", field, jtype(v));
         return NULL;
     }
@@ -1128,7 +1113,7 @@ struct rs_school_list *rs_school_list_free(struct rs_school_list *l)
         free(l->v[i].state);
         free(l->v[i].slug);
         free(l->v[i].athletics_url);
-        free_domains(l->v[i].email_domains);
+        rs_strv_free(l->v[i].email_domains);
     }
     free(l->v);
     free(l->batch_name);

@@ -511,45 +511,21 @@ static int canon_member_cmp(const void *a, const void *b)
 
 static void canon_char(struct canon *c, unsigned char ch)
 {
-    static const char hex[] = "0123456789abcdef";
+    static const char hex[] = "0123456789abcdef", from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
+    const char *k = ch ? strchr(from, ch) : NULL;
     char *o = c->out + c->n;
-    switch (ch) {
-    case '"':
-    case '\\':
+    if (k) {
         o[0] = '\\';
-        o[1] = (char)ch;
+        o[1] = to[k - from];
         c->n += 2;
-        return;
-    case '\b':
-        memcpy(o, "\\b", 2);
-        c->n += 2;
-        return;
-    case '\f':
-        memcpy(o, "\\f", 2);
-        c->n += 2;
-        return;
-    case '\n':
-        memcpy(o, "\\n", 2);
-        c->n += 2;
-        return;
-    case '\r':
-        memcpy(o, "\\r", 2);
-        c->n += 2;
-        return;
-    case '\t':
-        memcpy(o, "\\t", 2);
-        c->n += 2;
-        return;
-    default:
-        if (ch < 0x20) {
-            memcpy(o, "\\u00", 4);
-            o[4] = hex[ch >> 4];
-            o[5] = hex[ch & 15];
-            c->n += 6;
-        } else {
-            o[0] = (char)ch;
-            c->n += 1;
-        }
+    } else if (ch < 0x20) {
+        memcpy(o, "\\u00", 4);
+        o[4] = hex[ch >> 4];
+        o[5] = hex[ch & 15];
+        c->n += 6;
+    } else {
+        o[0] = (char)ch;
+        c->n += 1;
     }
 }
 

@@ -117,6 +117,10 @@ const char *rs_did_you_mean(const char *s, const char *const *cands, size_t n);
 char *rs_redact(const char *s, size_t len, size_t *out_len);
 /* Case-insensitive ASCII string equality. */
 bool rs_streq_ci(const char *a, const char *b);
+/* rs_has_control() - @s holds a C0 control character or DEL. */
+bool rs_has_control(const char *s);
+/* rs_strv_free() - free each string of the NULL-terminated array @v, then @v (NULL-safe). */
+void rs_strv_free(char **v);
 /*
  * rs_plural() - @one when @n is 1, else @many: for counts in messages,
  * printf("%zu %s", n, rs_plural(n, "overlap", "overlaps")).
