@@ -660,15 +660,21 @@ const char *rs_json_skip(const char *p, const char *e, const struct rs_json_inde
     return p;
 }
 
-bool rs_json_object_begin(struct rs_json_iter *it, struct rs_json_span v, const struct rs_json_index *ix)
+/* Start a walk of the container @v if it opens with @open. */
+static bool walk_begin(struct rs_json_iter *it, struct rs_json_span v, const struct rs_json_index *ix, char open)
 {
     const char *p = rs_json_skip_ws(v.p, v.e);
-    if (p >= v.e || *p != '{')
+    if (p >= v.e || *p != open)
         return false;
     it->p = rs_json_skip_ws(p + 1, v.e);
     it->e = v.e;
     it->ix = ix;
     return true;
+}
+
+bool rs_json_object_begin(struct rs_json_iter *it, struct rs_json_span v, const struct rs_json_index *ix)
+{
+    return walk_begin(it, v, ix, '{');
 }
 
 bool rs_json_object_next(struct rs_json_iter *it, struct rs_json_span *key, struct rs_json_span *val)
@@ -690,13 +696,7 @@ bool rs_json_object_next(struct rs_json_iter *it, struct rs_json_span *key, stru
 
 bool rs_json_array_begin(struct rs_json_iter *it, struct rs_json_span v, const struct rs_json_index *ix)
 {
-    const char *p = rs_json_skip_ws(v.p, v.e);
-    if (p >= v.e || *p != '[')
-        return false;
-    it->p = rs_json_skip_ws(p + 1, v.e);
-    it->e = v.e;
-    it->ix = ix;
-    return true;
+    return walk_begin(it, v, ix, '[');
 }
 
 bool rs_json_array_next(struct rs_json_iter *it, struct rs_json_span *val)

@@ -23,7 +23,7 @@
 
 /* ---- files ------------------------------------------------------------- */
 
-static int write_all(int fd, const void *data, size_t len)
+int rs_write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
     while (len > 0) {
@@ -63,7 +63,7 @@ int rs_file_write_atomic(const char *path, const void *data, size_t len, unsigne
         free(tmp);
         return r;
     }
-    r = write_all(fd, data, len);
+    r = rs_write_all(fd, data, len);
     if (r == 0 && fchmod(fd, (mode_t)mode) < 0)
         r = -errno;
     if (r == 0 && fsync(fd) < 0)

@@ -491,11 +491,6 @@ bool rs_runner_has_pdeathsig(const struct rs_runner *r)
     return r && r->pdeathsig;
 }
 
-bool rs_runner_has_keeper(const struct rs_runner *r)
-{
-    return r && r->keeper;
-}
-
 bool rs_runner_finished(const struct rs_runner *r)
 {
     return r && r->reported;

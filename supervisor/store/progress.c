@@ -636,23 +636,18 @@ static char *describe(struct rs_json_span v)
     return rs_xstrdup("null");
 }
 
-RS_PRINTF(4, 5) static void bad_type(struct ctx *c, struct rs_json_span v, const char *field, const char *fmt, ...)
+static void bad_type(struct ctx *c, struct rs_json_span v, const char *field, const char *want)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    char *want = rs_xvasprintf(fmt, ap);
-    va_end(ap);
     char *got = describe(v);
     bad(c, "%s must be %s (got %s)", field, want, got);
     free(got);
-    free(want);
 }
 
 /* A wrongly typed member @key of @where: "<where>.<key> must be <want> (got ...)". */
 static void bad_member(struct ctx *c, struct rs_json_span v, const char *key, const char *where, const char *want)
 {
     char *f = field_path(where, key);
-    bad_type(c, v, f, "%s", want);
+    bad_type(c, v, f, want);
     free(f);
 }
 
@@ -708,12 +703,9 @@ static int64_t whole_value(struct ctx *c, struct rs_json_span v, const char *key
         ok = true;
     }
     if (!ok || n < min || n > max) {
-        char *f = field_path(where, key);
-        if (min == 0)
-            bad_type(c, v, f, "a whole number >= 0");
-        else
-            bad_type(c, v, f, "a whole number >= %lld", (long long)min);
-        free(f);
+        char want[48];
+        snprintf(want, sizeof want, "a whole number >= %lld", (long long)min);
+        bad_member(c, v, key, where, want);
         return def;
     }
     return n;

@@ -28,6 +28,8 @@
 int rs_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
 /* fsync the directory containing @path. */
 int rs_fsync_parent_dir(const char *path);
+/* rs_write_all() - write all @len bytes to @fd (retrying on EINTR). Return: 0 or -errno. */
+int rs_write_all(int fd, const void *data, size_t len);
 /*
  * rs_file_read() - read a whole file, at most @max bytes. Sets *out (NUL
  * terminated, caller frees) and *len. Return: 0, -EFBIG if larger than @max,
