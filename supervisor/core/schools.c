@@ -556,7 +556,6 @@ int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_a
 
     /* Then the aliases. */
     size_t acap = 0;
-    struct rs_json_pos *apos = NULL;
     mi = 0;
     size_t ci = 0;
     json_object_foreach(root, key, val) {
@@ -613,11 +612,9 @@ int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_a
                     acap = acap ? acap * 2 : 64;
                     a->alias = rs_xrealloc(a->alias, acap * sizeof(*a->alias));
                     a->alias_of = rs_xrealloc(a->alias_of, acap * sizeof(*a->alias_of));
-                    apos = rs_xrealloc(apos, acap * sizeof(*apos));
                 }
                 a->alias[a->nalias] = rs_xstrdup(s);
                 a->alias_of[a->nalias] = canon;
-                apos[a->nalias] = ap;
                 a->nalias++;
             }
             free(k);
@@ -625,7 +622,6 @@ int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_a
         free(el.v);
         free(dk);
     }
-    free(apos);
     free(cpos);
     free(mem);
     json_decref(root);
