@@ -673,16 +673,8 @@ int rs_aliases_load(const char *path, struct rs_aliases **out, struct rs_diags *
  * The school list.
  */
 struct school_rec {
-    char *canon;   /* resolved canonical name, or NULL if the name is bad */
-    char *given;
-    size_t index;
+    struct rs_school s; /* s.name: the resolved canonical name, or NULL if the name is bad; no slug yet */
     struct rs_json_pos pos;
-    int priority;
-    char *conference, *state;
-    char *athletics_url; /* optional */
-    char **email_domains; /* optional, NULL-terminated */
-    size_t nemail_domains;
-    bool ok;       /* no problem in this element */
 };
 
 struct list_ctx {
@@ -692,6 +684,17 @@ struct list_ctx {
     size_t n, cap;
 };
 
+static void school_deinit(struct rs_school *s)
+{
+    free(s->name);
+    free(s->given_name);
+    free(s->conference);
+    free(s->state);
+    free(s->slug);
+    free(s->athletics_url);
+    rs_strv_free(s->email_domains);
+}
+
 static struct school_rec *new_rec(struct list_ctx *c, size_t index, struct rs_json_pos p)
 {
     if (c->n == c->cap) {
@@ -700,9 +703,9 @@ static struct school_rec *new_rec(struct list_ctx *c, size_t index, struct rs_js
     }
     struct school_rec *r = &c->recs[c->n++];
     memset(r, 0, sizeof(*r));
-    r->index = index;
+    r->s.index = index;
     r->pos = p;
-    r->priority = 2;
+    r->s.priority = 2;
     return r;
 }
 
@@ -737,14 +740,14 @@ static const char *req_string(struct list_ctx *c, const json_t *o, const char *f
 
 static void check_name(struct list_ctx *c, struct school_rec *r, const char *name, const char *label)
 {
-    r->given = rs_xstrdup(name);
+    r->s.given_name = rs_xstrdup(name);
     if (rs_aliases_empty(c->aliases)) {
-        r->canon = rs_xstrdup(name);
+        r->s.name = rs_xstrdup(name);
         return;
     }
     const char *canon = rs_aliases_resolve(c->aliases, name);
     if (canon) {
-        r->canon = rs_xstrdup(canon);
+        r->s.name = rs_xstrdup(canon);
         return;
     }
     const char *dym = rs_did_you_mean(name, c->aliases->cands, c->aliases->ncands);
@@ -768,7 +771,7 @@ static void check_name(struct list_ctx *c, struct school_rec *r, const char *nam
 static void check_state(struct list_ctx *c, struct school_rec *r, const char *st, const char *label)
 {
     if (rs_schools_state_valid(st)) {
-        r->state = rs_xstrdup(st);
+        r->s.state = rs_xstrdup(st);
         return;
     }
     char *d = display(st);
@@ -811,7 +814,7 @@ static void check_links(struct list_ctx *c, struct school_rec *r, const json_t *
         problem(&c->rep, p, "%s: \"athletics_url\" must be an https URL (\"https://cubuffs.com\"), got %s", label, got);
         free(got);
     } else if (u) {
-        r->athletics_url = rs_xstrdup(json_string_value(u));
+        r->s.athletics_url = rs_xstrdup(json_string_value(u));
     }
     const json_t *d = json_object_get(o, "email_domains");
     if (!d)
@@ -821,7 +824,7 @@ static void check_links(struct list_ctx *c, struct school_rec *r, const json_t *
                 DOMAINS_MAX, json_is_array(d) ? "a longer array" : jtype(d));
         return;
     }
-    r->email_domains = rs_xcalloc(json_array_size(d) + 1, sizeof(char *));
+    r->s.email_domains = rs_xcalloc(json_array_size(d) + 1, sizeof(char *));
     size_t i;
     const json_t *e;
     json_array_foreach(d, i, e) {
@@ -832,14 +835,13 @@ static void check_links(struct list_ctx *c, struct school_rec *r, const json_t *
             free(got);
             continue;
         }
-        r->email_domains[r->nemail_domains++] = rs_xstrdup(json_string_value(e));
+        r->s.email_domains[r->s.nemail_domains++] = rs_xstrdup(json_string_value(e));
     }
 }
 
 /* Validate one element of "schools" (a parsed json value). */
 static void check_school(struct list_ctx *c, const json_t *o, size_t index, struct rs_json_pos p)
 {
-    size_t before = c->rep.problems;
     struct school_rec *r = new_rec(c, index, p);
     char *label = rs_xasprintf("schools[%zu]", index);
     if (!json_is_object(o)) {
@@ -860,7 +862,7 @@ static void check_school(struct list_ctx *c, const json_t *o, size_t index, stru
         check_name(c, r, name, label);
     const char *conf = req_string(c, o, "conference", label, p, CONFERENCE_MAX_BYTES);
     if (conf)
-        r->conference = rs_xstrdup(conf);
+        r->s.conference = rs_xstrdup(conf);
     const char *st = req_string(c, o, "state", label, p, 64);
     if (st)
         check_state(c, r, st, label);
@@ -868,7 +870,7 @@ static void check_school(struct list_ctx *c, const json_t *o, size_t index, stru
     if (pr) {
         json_int_t v = json_is_integer(pr) ? json_integer_value(pr) : 0;
         if (v >= 1 && v <= 3) {
-            r->priority = (int)v;
+            r->s.priority = (int)v;
         } else {
             char *got = jvalue_text(pr);
             problem(&c->rep, p, "%s: priority must be 1, 2 or 3, got %s", label, got);
@@ -876,7 +878,6 @@ static void check_school(struct list_ctx *c, const json_t *o, size_t index, stru
         }
     }
     check_links(c, r, o, label, p);
-    r->ok = c->rep.problems == before;
     free(label);
 }
 
@@ -886,19 +887,18 @@ static void check_duplicates(struct list_ctx *c)
     struct rs_strmap seen = {0};
     for (size_t i = 0; i < c->n; i++) {
         struct school_rec *r = &c->recs[i];
-        if (!r->canon)
+        if (!r->s.name)
             continue;
-        char *k = name_key(r->canon);
+        char *k = name_key(r->s.name);
         if (!rs_strmap_add(&seen, k, i)) {
             const struct school_rec *f = &c->recs[*rs_strmap_get(&seen, k)];
-            char *dg = display(r->given), *df = display(f->given), *dc = display(r->canon);
+            char *dg = display(r->s.given_name), *df = display(f->s.given_name), *dc = display(r->s.name);
             problem(&c->rep, r->pos,
                     "schools[%zu] \"%s\": duplicate of schools[%zu] \"%s\" at %s:%d:%d (both are \"%s\")",
-                    r->index, dg, f->index, df, c->rep.file, f->pos.line, f->pos.col, dc);
+                    r->s.index, dg, f->s.index, df, c->rep.file, f->pos.line, f->pos.col, dc);
             free(dg);
             free(df);
             free(dc);
-            r->ok = false;
         }
         free(k);
     }
@@ -908,12 +908,7 @@ static void check_duplicates(struct list_ctx *c)
 static void recs_free(struct list_ctx *c)
 {
     for (size_t i = 0; i < c->n; i++) {
-        free(c->recs[i].canon);
-        free(c->recs[i].given);
-        free(c->recs[i].conference);
-        free(c->recs[i].state);
-        free(c->recs[i].athletics_url);
-        rs_strv_free(c->recs[i].email_domains);
+        school_deinit(&c->recs[i].s);
     }
     free(c->recs);
 }
@@ -1065,20 +1060,8 @@ out:
     l->created = created;
     l->n = c.n;
     l->v = rs_xcalloc(c.n ? c.n : 1, sizeof(*l->v));
-    for (size_t i = 0; i < c.n; i++) {
-        struct school_rec *r = &c.recs[i];
-        l->v[i] = (struct rs_school){
-            .name = r->canon,
-            .given_name = r->given,
-            .conference = r->conference,
-            .state = r->state,
-            .priority = r->priority,
-            .index = r->index,
-            .athletics_url = r->athletics_url,
-            .email_domains = r->email_domains,
-            .nemail_domains = r->nemail_domains,
-        };
-    }
+    for (size_t i = 0; i < c.n; i++)
+        l->v[i] = c.recs[i].s;
     free(c.recs);
     assign_slugs(l);
     *out = l;
@@ -1102,15 +1085,8 @@ struct rs_school_list *rs_school_list_free(struct rs_school_list *l)
 {
     if (!l)
         return NULL;
-    for (size_t i = 0; i < l->n; i++) {
-        free(l->v[i].name);
-        free(l->v[i].given_name);
-        free(l->v[i].conference);
-        free(l->v[i].state);
-        free(l->v[i].slug);
-        free(l->v[i].athletics_url);
-        rs_strv_free(l->v[i].email_domains);
-    }
+    for (size_t i = 0; i < l->n; i++)
+        school_deinit(&l->v[i]);
     free(l->v);
     free(l->batch_name);
     free(l->created);
