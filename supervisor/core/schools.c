@@ -96,28 +96,6 @@ static int usps_lookup_loose(const char *s)
  * Small text helpers.
  */
 
-/* Lookup key of a name: ASCII lower case, blank runs collapsed, trimmed. */
-static char *name_key(const char *s)
-{
-    size_t n = strlen(s);
-    char *out = rs_xmalloc(n + 1);
-    size_t o = 0;
-    bool blank = false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == ' ' || c == '\t') {
-            blank = true;
-            continue;
-        }
-        if (blank && o > 0)
-            out[o++] = ' ';
-        blank = false;
-        out[o++] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : (char)c;
-    }
-    out[o] = '\0';
-    return out;
-}
-
 static bool is_blank(const char *s)
 {
     for (; *s; s++)
@@ -445,7 +423,7 @@ const char *rs_aliases_resolve(const struct rs_aliases *a, const char *name)
 {
     if (rs_aliases_empty(a) || !name)
         return NULL;
-    char *k = name_key(name);
+    char *k = rs_name_key(name, strlen(name));
     const size_t *v = rs_strmap_get(&a->map, k);
     free(k);
     return v ? a->canon[*v >> 1] : NULL;
@@ -455,7 +433,7 @@ size_t rs_aliases_of(const struct rs_aliases *a, const char *canon, const char *
 {
     if (rs_aliases_empty(a) || !canon)
         return 0;
-    char *k = name_key(canon);
+    char *k = rs_name_key(canon, strlen(canon));
     const size_t *v = rs_strmap_get(&a->map, k);
     free(k);
     if (!v)
@@ -538,7 +516,7 @@ int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_a
         mi++;
         if (!alias_text_ok(&rep, p, "a canonical name", key))
             continue;
-        char *k = name_key(key);
+        char *k = rs_name_key(key, strlen(key));
         size_t idx = a->ncanon;
         if (!rs_strmap_add(&a->map, k, idx << 1)) {
             size_t other = *rs_strmap_get(&a->map, k) >> 1;
@@ -589,7 +567,7 @@ int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_a
             const char *s = json_string_value(av);
             if (!alias_text_ok(&rep, ap, "an alias", s))
                 continue;
-            char *k = name_key(s);
+            char *k = rs_name_key(s, strlen(s));
             const size_t *prev = rs_strmap_get(&a->map, k);
             if (prev && (*prev >> 1) == canon) {
                 /* The canonical name itself or a repeated alias: harmless. */
@@ -889,7 +867,7 @@ static void check_duplicates(struct list_ctx *c)
         struct school_rec *r = &c->recs[i];
         if (!r->s.name)
             continue;
-        char *k = name_key(r->s.name);
+        char *k = rs_name_key(r->s.name, strlen(r->s.name));
         if (!rs_strmap_add(&seen, k, i)) {
             const struct school_rec *f = &c->recs[*rs_strmap_get(&seen, k)];
             char *dg = display(r->s.given_name), *df = display(f->s.given_name), *dc = display(r->s.name);
@@ -1121,10 +1099,11 @@ const struct rs_school *rs_schools_find(const struct rs_school_list *l, const st
     if (!l || !name)
         return NULL;
     const char *canon = rs_aliases_resolve(a, name);
-    char *key = name_key(canon ? canon : name);
+    const char *look = canon ? canon : name;
+    char *key = rs_name_key(look, strlen(look));
     const struct rs_school *hit = NULL;
     for (size_t i = 0; i < l->n && !hit; i++) {
-        char *k = name_key(l->v[i].name);
+        char *k = rs_name_key(l->v[i].name, strlen(l->v[i].name));
         if (strcmp(k, key) == 0 || rs_streq_ci(l->v[i].slug, name) || rs_streq_ci(l->v[i].given_name, name))
             hit = &l->v[i];
         free(k);

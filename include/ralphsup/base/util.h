@@ -36,6 +36,8 @@ int rs_write_all(int fd, const void *data, size_t len);
  * or negative errno.
  */
 int rs_file_read(const char *path, size_t max, char **out, size_t *len);
+/* rs_fd_read() - the same from the open descriptor @fd, up to its end (left open). */
+int rs_fd_read(int fd, size_t max, char **out, size_t *len);
 /* mkdir -p; Return 0 or negative errno. */
 int rs_mkdir_p(const char *path, unsigned mode);
 bool rs_file_exists(const char *path);
@@ -119,6 +121,11 @@ const char *rs_did_you_mean(const char *s, const char *const *cands, size_t n);
 char *rs_redact(const char *s, size_t len, size_t *out_len);
 /* Case-insensitive ASCII string equality. */
 bool rs_streq_ci(const char *a, const char *b);
+/*
+ * rs_name_key() - the lookup key of a name (@n bytes of @s): ASCII lower
+ * case, runs of blanks (space, tab) made one space, trimmed. Caller frees.
+ */
+char *rs_name_key(const char *s, size_t n);
 /* rs_has_control() - @s holds a C0 control character or DEL. */
 bool rs_has_control(const char *s);
 /* rs_strv_free() - free each string of the NULL-terminated array @v, then @v (NULL-safe). */
