@@ -118,10 +118,7 @@ static void index_add(struct rs_json_index *ix, const char *start, const char *e
 {
     if (ix->n == RS_JSON_INDEX_MAX)
         return;
-    if (ix->n == ix->cap) {
-        ix->cap = ix->cap ? ix->cap * 2 : 16;
-        ix->v = rs_xrealloc(ix->v, ix->cap * sizeof(*ix->v));
-    }
+    ix->v = rs_xgrow(ix->v, ix->n, &ix->cap, sizeof(*ix->v), 16);
     ix->v[ix->n++] = (struct rs_json_span){start, end};
 }
 
@@ -929,10 +926,7 @@ static void pieces_push(struct rs_json_pieces *s, struct rs_json_cursor *c, size
         start++;
     while (end > start && rs_json_is_ws(c->b[end - 1]))
         end--;
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 32;
-        s->v = rs_xrealloc(s->v, s->cap * sizeof(*s->v));
-    }
+    s->v = rs_xgrow(s->v, s->n, &s->cap, sizeof(*s->v), 32);
     s->v[s->n++] = (struct rs_json_piece){start, end, rs_json_cursor_at(c, start), no_comma};
 }
 

@@ -675,10 +675,7 @@ static void school_deinit(struct rs_school *s)
 
 static struct school_rec *new_rec(struct list_ctx *c, size_t index, struct rs_json_pos p)
 {
-    if (c->n == c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 32;
-        c->recs = rs_xrealloc(c->recs, c->cap * sizeof(*c->recs));
-    }
+    c->recs = rs_xgrow(c->recs, c->n, &c->cap, sizeof(*c->recs), 32);
     struct school_rec *r = &c->recs[c->n++];
     memset(r, 0, sizeof(*r));
     r->s.index = index;

@@ -158,10 +158,7 @@ static void add_marker(struct rs_stream *s, struct rs_marker *m)
         rs_marker_deinit(m);
         return;
     }
-    if (s->nmk == s->capmk) {
-        s->capmk = s->capmk ? s->capmk * 2 : 8;
-        s->mk = rs_xrealloc(s->mk, s->capmk * sizeof(*s->mk));
-    }
+    s->mk = rs_xgrow(s->mk, s->nmk, &s->capmk, sizeof(*s->mk), 8);
     s->mk[s->nmk++] = *m;
 }
 
@@ -231,10 +228,7 @@ void rs_stream_get_stats(const struct rs_stream *s, struct rs_stream_stats *out)
 /* Grow a per-line item vector (kept in the reader, reused across lines). */
 static void *vec_slot(void **vec, size_t *cap, size_t n, size_t size)
 {
-    if (n == *cap) {
-        *cap = *cap ? *cap * 2 : 8;
-        *vec = rs_xrealloc(*vec, *cap * size);
-    }
+    *vec = rs_xgrow(*vec, n, cap, size, 8);
     return (char *)*vec + n * size;
 }
 

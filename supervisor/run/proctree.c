@@ -293,10 +293,7 @@ static int snapshot_take(struct snapshot *s, const struct query *q, struct rs_bu
             if (read_environ_settled(&pi, scratch) == 0 && environ_token(scratch, q->token, q->mode))
                 pi.in = true;
         }
-        if (s->n == s->cap) {
-            s->cap = s->cap ? s->cap * 2 : 256;
-            s->v = rs_xrealloc(s->v, s->cap * sizeof *s->v);
-        }
+        s->v = rs_xgrow(s->v, s->n, &s->cap, sizeof *s->v, 256);
         s->v[s->n++] = pi;
     }
     closedir(d);
@@ -376,10 +373,7 @@ static int walk_tree(const struct query *q, int sig)
                 continue;
             if (sig && kill(p->pid, sig) < 0)
                 continue; /* ESRCH: gone meanwhile; EPERM: not ours to signal */
-            if (ndone == capdone) {
-                capdone = capdone ? capdone * 2 : 32;
-                done = rs_xrealloc(done, capdone * sizeof *done);
-            }
+            done = rs_xgrow(done, ndone, &capdone, sizeof *done, 32);
             done[ndone++] = p->pid;
             fresh++;
         }
