@@ -615,6 +615,16 @@ char *rs_name_key(const char *s, size_t n)
     return k;
 }
 
+void rs_trim_blanks(const char **s, size_t *n)
+{
+    while (*n && (**s == ' ' || **s == '\t')) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
+        (*n)--;
+}
+
 bool rs_has_control(const char *s)
 {
     for (; *s; s++)

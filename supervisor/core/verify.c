@@ -34,11 +34,6 @@ static const char *const checked_words[] = {"coach", "school", "none"};
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static bool blank(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
 /* A trimmed view of a cell. */
 struct cell {
     const char *s;
@@ -47,12 +42,7 @@ struct cell {
 
 static struct cell trim(const char *s, size_t n)
 {
-    while (n && blank(*s)) {
-        s++;
-        n--;
-    }
-    while (n && blank(s[n - 1]))
-        n--;
+    rs_trim_blanks(&s, &n);
     return (struct cell){s, n};
 }
 

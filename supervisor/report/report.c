@@ -663,10 +663,7 @@ static const char *audit_result(struct gen *g, const struct unit *u)
         return "not audited";
     const char *c = g->val[COL_COACH];
     size_t n = g->vlen[COL_COACH];
-    while (n && (*c == ' ' || *c == '\t'))
-        c++, n--;
-    while (n && (c[n - 1] == ' ' || c[n - 1] == '\t'))
-        n--;
+    rs_trim_blanks(&c, &n);
     char *coach = rs_xstrndup(c, n);
     const struct rs_audit_lead *l = rs_auditfile_find(g->audit, u->name, coach);
     free(coach);

@@ -126,6 +126,8 @@ bool rs_streq_ci(const char *a, const char *b);
  * case, runs of blanks (space, tab) made one space, trimmed. Caller frees.
  */
 char *rs_name_key(const char *s, size_t n);
+/* rs_trim_blanks() - move *@s and shorten *@n past the blanks (space, tab) at both ends. */
+void rs_trim_blanks(const char **s, size_t *n);
 /* rs_has_control() - @s holds a C0 control character or DEL. */
 bool rs_has_control(const char *s);
 /* rs_strv_free() - free each string of the NULL-terminated array @v, then @v (NULL-safe). */

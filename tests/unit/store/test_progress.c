@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Progress store: round trip, transitions, seed-schema import, errors, crash-safe save,
- * and the lean loader (scanner + one element at a time), checked against jansson's own
- * verdict on the whole document, which is the oracle for what is valid JSON.
+ * and the lean loader (the scanner, then the values read from the text, no DOM), checked
+ * against jansson's own verdict on the whole document, the oracle for what is valid JSON.
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -404,7 +404,7 @@ static char *nested(int depth)
 
 Test(progress, deep_nesting_is_left_to_jansson)
 {
-    /* Deeper than the scanner's cap but fine for jansson: loads through the fallback. */
+    /* Deep, but within jansson's cap (the scanner's, since the loader has no DOM fallback): loads. */
     char *doc = nested(200);
     struct rs_diags d;
     rs_diags_init(&d);
@@ -776,7 +776,7 @@ Test(progress, a_utf8_bom_is_skipped_and_said)
 
 Test(progress, unknown_members_survive_a_save)
 {
-    /* Through the lean loader and through the DOM fallback (nesting deeper than the scanner's cap). */
+    /* Shallow and deep unknown members (the deep case once went through a DOM fallback). */
     for (int fallback = 0; fallback < 2; fallback++) {
         char *deep = rs_xstrdup("0");
         for (int i = 0; fallback && i < 70; i++) {
