@@ -862,7 +862,7 @@ bool rs_json_i64(struct rs_json_span v, int64_t *out)
         p++;
     }
     if (p == v.e) {
-        *out = neg ? -(int64_t)acc : (int64_t)acc;
+        *out = neg ? (int64_t)(0 - acc) : (int64_t)acc; /* -(int64_t)acc would overflow for INT64_MIN */
         return true;
     }
 as_real:;
