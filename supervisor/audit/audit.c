@@ -43,10 +43,7 @@ static char *cell(const struct rs_csv_record *rec, size_t j)
     /* Trim blanks: a URL or name with a stray space is still the same. */
     const char *s = rec->fields[j];
     size_t n = rec->lens[j];
-    while (n && (*s == ' ' || *s == '\t'))
-        s++, n--;
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        n--;
+    rs_trim_blanks(&s, &n);
     return rs_utf8_clean(s, n, 0, NULL, NULL);
 }
 

@@ -40,6 +40,14 @@ void *rs_xrealloc(void *p, size_t n)
     return q;
 }
 
+void *rs_xgrow(void *p, size_t n, size_t *cap, size_t size, size_t first)
+{
+    if (n < *cap)
+        return p;
+    *cap = *cap ? *cap * 2 : first;
+    return rs_xrealloc(p, *cap * size);
+}
+
 char *rs_xstrdup(const char *s)
 {
     return rs_xstrndup(s, strlen(s));
@@ -96,10 +104,7 @@ void rs_diags_deinit(struct rs_diags *d)
 
 static void diags_push(struct rs_diags *d, char *msg)
 {
-    if (d->n == d->cap) {
-        d->cap = d->cap ? d->cap * 2 : 8;
-        d->msgs = rs_xrealloc(d->msgs, d->cap * sizeof(*d->msgs));
-    }
+    d->msgs = rs_xgrow(d->msgs, d->n, &d->cap, sizeof(*d->msgs), 8);
     d->msgs[d->n++] = msg;
 }
 

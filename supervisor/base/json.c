@@ -3,14 +3,15 @@
  * The one JSON scanner (see include/ralphsup/base/json.h for the contract).
  *
  * The validator is non-recursive: containers are kept on a byte stack of
- * RS_JSON_MAX_DEPTH entries. Strings are checked in 64-byte blocks: one
+ * RS_JSON_DEPTH_CAP entries. Strings are checked in 64-byte blocks: one
  * pass makes the masks of quotes, backslashes and control bytes; escaped
  * characters come from the backslash mask by carry arithmetic (see
  * escaped_bits()), so only escapes are visited one by one. The walks of
  * validated text trust what they read (they never fail, they stop at the
  * end) and use the long-string index to jump over big strings.
  *
- * Pure code: no I/O, no global state, no allocation except the index.
+ * Pure code: no I/O, no global state, no allocation except the index (and
+ * the copy of a number longer than 63 bytes).
  */
 #include "ralphsup/base/json.h"
 
@@ -62,7 +63,7 @@ void rs_json_scan_init(struct rs_json_scan *v, unsigned flags, unsigned max_dept
 {
     memset(v, 0, sizeof(*v));
     v->flags = flags;
-    v->max_depth = max_depth && max_depth < RS_JSON_MAX_DEPTH ? max_depth : RS_JSON_MAX_DEPTH;
+    v->max_depth = max_depth && max_depth <= RS_JSON_DEPTH_CAP ? max_depth : RS_JSON_MAX_DEPTH;
 }
 
 static const char *fail(struct rs_json_scan *v, const char *at, enum rs_json_err err)
@@ -117,10 +118,7 @@ static void index_add(struct rs_json_index *ix, const char *start, const char *e
 {
     if (ix->n == RS_JSON_INDEX_MAX)
         return;
-    if (ix->n == ix->cap) {
-        ix->cap = ix->cap ? ix->cap * 2 : 16;
-        ix->v = rs_xrealloc(ix->v, ix->cap * sizeof(*ix->v));
-    }
+    ix->v = rs_xgrow(ix->v, ix->n, &ix->cap, sizeof(*ix->v), 16);
     ix->v[ix->n++] = (struct rs_json_span){start, end};
 }
 
@@ -454,12 +452,14 @@ static const char *scan_literal(struct rs_json_scan *v, const char *p, const cha
 
 const char *rs_json_scan_value(struct rs_json_scan *v, const char *p, const char *e)
 {
-    unsigned char stack[RS_JSON_MAX_DEPTH]; /* 1 object, 2 array */
+    unsigned char stack[RS_JSON_DEPTH_CAP]; /* 1 object, 2 array */
     size_t depth = 0, max = v->max_depth ? v->max_depth : RS_JSON_MAX_DEPTH;
 value:
     p = rs_json_skip_ws(p, e);
     if (p >= e)
         return fail(v, p, RS_JSON_E_END);
+    if (depth == max && (v->flags & RS_JSON_VALUE_DEPTH))
+        return fail(v, p, RS_JSON_E_DEPTH);
     switch (*p) {
     case '{':
         if (depth == max)
@@ -657,15 +657,21 @@ const char *rs_json_skip(const char *p, const char *e, const struct rs_json_inde
     return p;
 }
 
-bool rs_json_object_begin(struct rs_json_iter *it, struct rs_json_span v, const struct rs_json_index *ix)
+/* Start a walk of the container @v if it opens with @open. */
+static bool walk_begin(struct rs_json_iter *it, struct rs_json_span v, const struct rs_json_index *ix, char open)
 {
     const char *p = rs_json_skip_ws(v.p, v.e);
-    if (p >= v.e || *p != '{')
+    if (p >= v.e || *p != open)
         return false;
     it->p = rs_json_skip_ws(p + 1, v.e);
     it->e = v.e;
     it->ix = ix;
     return true;
+}
+
+bool rs_json_object_begin(struct rs_json_iter *it, struct rs_json_span v, const struct rs_json_index *ix)
+{
+    return walk_begin(it, v, ix, '{');
 }
 
 bool rs_json_object_next(struct rs_json_iter *it, struct rs_json_span *key, struct rs_json_span *val)
@@ -687,13 +693,7 @@ bool rs_json_object_next(struct rs_json_iter *it, struct rs_json_span *key, stru
 
 bool rs_json_array_begin(struct rs_json_iter *it, struct rs_json_span v, const struct rs_json_index *ix)
 {
-    const char *p = rs_json_skip_ws(v.p, v.e);
-    if (p >= v.e || *p != '[')
-        return false;
-    it->p = rs_json_skip_ws(p + 1, v.e);
-    it->e = v.e;
-    it->ix = ix;
-    return true;
+    return walk_begin(it, v, ix, '[');
 }
 
 bool rs_json_array_next(struct rs_json_iter *it, struct rs_json_span *val)
@@ -821,10 +821,12 @@ size_t rs_json_unescape_line(const char *p, const char *e, char *out, size_t cap
 
 bool rs_json_f64(struct rs_json_span v, double *out)
 {
-    char tmp[64];
+    char small[64];
     size_t n = (size_t)(v.e - v.p);
-    if (n == 0 || n >= sizeof(tmp) || !(*v.p == '-' || is_digit(*v.p)))
+    if (n == 0 || !(*v.p == '-' || is_digit(*v.p)))
         return false;
+    /* jansson reads a number of any length: so do we (a long one is copied to the heap). */
+    char *tmp = n < sizeof small ? small : rs_xmalloc(n + 1);
     memcpy(tmp, v.p, n);
     tmp[n] = '\0';
     /* strtod follows LC_NUMERIC; JSON always uses '.'. */
@@ -836,7 +838,10 @@ bool rs_json_f64(struct rs_json_span v, double *out)
     }
     char *end;
     *out = strtod(tmp, &end);
-    return end == tmp + n;
+    bool ok = end == tmp + n;
+    if (tmp != small)
+        free(tmp);
+    return ok;
 }
 
 bool rs_json_i64(struct rs_json_span v, int64_t *out)
@@ -857,7 +862,7 @@ bool rs_json_i64(struct rs_json_span v, int64_t *out)
         p++;
     }
     if (p == v.e) {
-        *out = neg ? -(int64_t)acc : (int64_t)acc;
+        *out = neg ? (int64_t)(0 - acc) : (int64_t)acc; /* -(int64_t)acc would overflow for INT64_MIN */
         return true;
     }
 as_real:;
@@ -921,10 +926,7 @@ static void pieces_push(struct rs_json_pieces *s, struct rs_json_cursor *c, size
         start++;
     while (end > start && rs_json_is_ws(c->b[end - 1]))
         end--;
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 32;
-        s->v = rs_xrealloc(s->v, s->cap * sizeof(*s->v));
-    }
+    s->v = rs_xgrow(s->v, s->n, &s->cap, sizeof(*s->v), 32);
     s->v[s->n++] = (struct rs_json_piece){start, end, rs_json_cursor_at(c, start), no_comma};
 }
 

@@ -23,7 +23,7 @@
 
 /* ---- files ------------------------------------------------------------- */
 
-static int write_all(int fd, const void *data, size_t len)
+int rs_write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
     while (len > 0) {
@@ -63,7 +63,7 @@ int rs_file_write_atomic(const char *path, const void *data, size_t len, unsigne
         free(tmp);
         return r;
     }
-    r = write_all(fd, data, len);
+    r = rs_write_all(fd, data, len);
     if (r == 0 && fchmod(fd, (mode_t)mode) < 0)
         r = -errno;
     if (r == 0 && fsync(fd) < 0)
@@ -88,6 +88,13 @@ int rs_file_read(const char *path, size_t max, char **out, size_t *len)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
+    int r = rs_fd_read(fd, max, out, len);
+    close(fd);
+    return r;
+}
+
+int rs_fd_read(int fd, size_t max, char **out, size_t *len)
+{
     struct rs_buf b;
     rs_buf_init(&b);
     char chunk[65536];
@@ -108,7 +115,6 @@ int rs_file_read(const char *path, size_t max, char **out, size_t *len)
         }
         rs_buf_append(&b, chunk, (size_t)n);
     }
-    close(fd);
     if (r < 0) {
         rs_buf_deinit(&b);
         return r;
@@ -587,6 +593,51 @@ char *rs_redact(const char *s, size_t len, size_t *out_len)
 bool rs_streq_ci(const char *a, const char *b)
 {
     return strcasecmp(a, b) == 0;
+}
+
+char *rs_name_key(const char *s, size_t n)
+{
+    char *k = rs_xmalloc(n + 1);
+    size_t o = 0;
+    bool sp = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == ' ' || ch == '\t') {
+            sp = o > 0;
+            continue;
+        }
+        if (sp)
+            k[o++] = ' ';
+        sp = false;
+        k[o++] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : (char)ch;
+    }
+    k[o] = '\0';
+    return k;
+}
+
+void rs_trim_blanks(const char **s, size_t *n)
+{
+    while (*n && (**s == ' ' || **s == '\t')) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
+        (*n)--;
+}
+
+bool rs_has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
+void rs_strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
 }
 
 const char *rs_money_format(double usd, char *buf, size_t n)

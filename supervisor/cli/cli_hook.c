@@ -44,25 +44,6 @@ static const char hook_help[] =
     "When the config cannot be loaded, $RALPHSUP_ROOT and $RALPHSUP_PROGRESS are\n"
     "used; without them, writing tools are denied. Details: hooks/README.md.\n";
 
-/* Read all of stdin, at most @max bytes. Return 0, -EFBIG, or negative errno. */
-static int read_stdin(size_t max, struct rs_buf *b)
-{
-    char chunk[65536];
-    for (;;) {
-        ssize_t n = read(STDIN_FILENO, chunk, sizeof(chunk));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (n == 0)
-            return 0;
-        if (b->len + (size_t)n > max)
-            return -EFBIG;
-        rs_buf_append(b, chunk, (size_t)n);
-    }
-}
-
 /* Append one denial to <log_dir>/guard.jsonl; best effort, never fatal. */
 static void log_denial(const char *log_dir, const struct rs_guard_call *c, const char *reason)
 {
@@ -161,9 +142,9 @@ static int hook_guard(int argc, char **argv)
     if (!config)
         config = getenv("RALPHSUP_CONFIG");
 
-    struct rs_buf in;
-    rs_buf_init(&in);
-    int r = read_stdin(RS_GUARD_MAX_INPUT, &in);
+    char *in = NULL;
+    size_t inlen = 0;
+    int r = rs_fd_read(STDIN_FILENO, RS_GUARD_MAX_INPUT, &in, &inlen);
     struct rs_guard_call call;
     char *owned = NULL;
     char err[256];
@@ -173,7 +154,7 @@ static int hook_guard(int argc, char **argv)
         ex = undecided(NULL, err, NULL, NULL);
         goto out;
     }
-    if (rs_guard_call_parse(rs_buf_cstr(&in), in.len, &call, &owned, err, sizeof(err)) < 0) {
+    if (rs_guard_call_parse(in, inlen, &call, &owned, err, sizeof(err)) < 0) {
         ex = undecided(NULL, err, NULL, NULL);
         goto out;
     }
@@ -225,7 +206,7 @@ static int hook_guard(int argc, char **argv)
 out:
     free(owned);
     free(arg_err);
-    rs_buf_deinit(&in);
+    free(in);
     return ex;
 }
 

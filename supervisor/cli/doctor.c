@@ -239,13 +239,6 @@ static char **agent_environ(const struct rs_config *cfg)
     return env;
 }
 
-static void free_strv(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
 /* The value of @key the agent will see: [agent] env first, then ours. Sets *where. */
 static const char *agent_var(const struct rs_config *cfg, const char *key, const char **where)
 {
@@ -505,7 +498,7 @@ static void check_agent(struct doctor *d)
     }
     free(first);
     rs_buf_deinit(&out);
-    free_strv(env);
+    rs_strv_free(env);
     free(path);
 }
 

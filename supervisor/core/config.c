@@ -302,14 +302,6 @@ static const char *type_name(const struct rs_toml_node *n)
     return rs__toml_kind_name(n->kind);
 }
 
-static bool has_control(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
-}
-
 /* Known keys of a section as one "a, b, c" string (caller frees). */
 static char *key_list(const struct field *f, size_t n)
 {
@@ -424,56 +416,29 @@ static void set_duration(struct ctx *c, const struct rs_toml_node *n, const char
     *dst = ms;
 }
 
-static void set_money(struct ctx *c, const struct rs_toml_node *n, const char *sec, const char *key, double *dst)
+/* A number from 0: an amount in USD (up to MONEY_MAX), or with @share a fraction up to 1 ([verify] max_yes_share). */
+static void set_number(struct ctx *c, const struct rs_toml_node *n, const char *sec, const char *key, double *dst,
+                       bool share)
 {
+    const char *what = share ? "a share" : "an amount in USD";
     double v;
     if (n->kind == RS_TOML_INTEGER)
         v = (double)n->integer;
     else if (n->kind == RS_TOML_FLOAT)
         v = n->real;
     else {
-        problem(c, n->vline, n->vcol, sec, key, "expected an amount in USD (a number >= 0 like 20 or 2.5), got %s",
-                type_name(n));
+        problem(c, n->vline, n->vcol, sec, key, "expected %s (%s), got %s", what,
+                share ? "a number from 0 to 1 like 0.5" : "a number >= 0 like 20 or 2.5", type_name(n));
         return;
     }
-    if (!isfinite(v) || v < 0 || v > MONEY_MAX) {
+    if (!isfinite(v) || v < 0 || v > (share ? 1 : MONEY_MAX)) {
         char *t = value_text(n);
-        problem(c, n->vline, n->vcol, sec, key, "expected an amount in USD between 0 and 1000000, got %s", t);
+        problem(c, n->vline, n->vcol, sec, key, "expected %s %s, got %s", what,
+                share ? "from 0 to 1" : "between 0 and 1000000", t);
         free(t);
         return;
     }
     *dst = v;
-}
-
-/* A fraction from 0 to 1 ([verify] max_yes_share). */
-static void set_share(struct ctx *c, const struct rs_toml_node *n, const char *sec, const char *key, double *dst)
-{
-    double v;
-    if (n->kind == RS_TOML_INTEGER)
-        v = (double)n->integer;
-    else if (n->kind == RS_TOML_FLOAT)
-        v = n->real;
-    else {
-        problem(c, n->vline, n->vcol, sec, key, "expected a share (a number from 0 to 1 like 0.5), got %s",
-                type_name(n));
-        return;
-    }
-    if (!isfinite(v) || v < 0 || v > 1) {
-        char *t = value_text(n);
-        problem(c, n->vline, n->vcol, sec, key, "expected a share from 0 to 1, got %s", t);
-        free(t);
-        return;
-    }
-    *dst = v;
-}
-
-static void free_strv(char **v)
-{
-    if (!v)
-        return;
-    for (char **p = v; *p; p++)
-        free(*p);
-    free(v);
 }
 
 static void set_strings(struct ctx *c, const struct rs_toml_node *n, const char *sec, const char *key,
@@ -509,10 +474,10 @@ static void set_strings(struct ctx *c, const struct rs_toml_node *n, const char 
         v[k++] = rs_xstrdup(s);
     }
     if (!ok) {
-        free_strv(v);
+        rs_strv_free(v);
         return;
     }
-    free_strv(*dst);
+    rs_strv_free(*dst);
     *dst = v;
     *count = k;
 }
@@ -618,10 +583,10 @@ static void set_list(struct ctx *c, const struct rs_toml_node *n, const char *se
         }
     }
     if (!ok) {
-        free_strv(v);
+        rs_strv_free(v);
         return;
     }
-    free_strv(*dst);
+    rs_strv_free(*dst);
     *dst = v;
     *count = k;
 }
@@ -642,6 +607,25 @@ bool rs_config_notifies(const struct rs_config *cfg, const char *event)
     return false;
 }
 
+/* A string key (K_STRING, K_PATH, K_IDENT, K_REF), each kind with its own check. */
+static void set_text(struct ctx *c, const struct rs_toml_node *n, const char *sec, const struct field *f, char **dst)
+{
+    const char *s = want_string(c, n, sec, f->key,
+                                f->kind == K_PATH  ? "a path (string)"
+                                : f->kind == K_REF ? "\"HEAD\" or \"refs/heads/<branch>\""
+                                                   : "a non-empty string");
+    if (!s)
+        return;
+    if (f->kind == K_STRING && rs_has_control(s))
+        problem(c, n->vline, n->vcol, sec, f->key, "must be a single line without control characters");
+    else if (f->kind == K_IDENT && (rs_has_control(s) || strpbrk(s, "<>")))
+        problem(c, n->vline, n->vcol, sec, f->key, "must be one line without '<', '>' or control characters");
+    else if (f->kind == K_REF && !valid_ref(s))
+        problem(c, n->vline, n->vcol, sec, f->key, "expected \"HEAD\" or \"refs/heads/<branch>\", got \"%s\"", s);
+    else
+        set_str(dst, s);
+}
+
 /* Apply one key of a section. @base is the struct the field offsets refer to. */
 static void set_field(struct ctx *c, const struct rs_toml_node *n, const char *sec, const struct field *f, void *base)
 {
@@ -649,36 +633,10 @@ static void set_field(struct ctx *c, const struct rs_toml_node *n, const char *s
     const char *s;
     switch (f->kind) {
     case K_STRING:
-        s = want_string(c, n, sec, f->key, "a non-empty string");
-        if (s && has_control(s)) {
-            problem(c, n->vline, n->vcol, sec, f->key, "must be a single line without control characters");
-            s = NULL;
-        }
-        if (s)
-            set_str((char **)p, s);
-        break;
     case K_PATH:
-        s = want_string(c, n, sec, f->key, "a path (string)");
-        if (s)
-            set_str((char **)p, s);
-        break;
     case K_IDENT:
-        s = want_string(c, n, sec, f->key, "a non-empty string");
-        if (s && (has_control(s) || strpbrk(s, "<>"))) {
-            problem(c, n->vline, n->vcol, sec, f->key, "must be one line without '<', '>' or control characters");
-            s = NULL;
-        }
-        if (s)
-            set_str((char **)p, s);
-        break;
     case K_REF:
-        s = want_string(c, n, sec, f->key, "\"HEAD\" or \"refs/heads/<branch>\"");
-        if (s && !valid_ref(s)) {
-            problem(c, n->vline, n->vcol, sec, f->key, "expected \"HEAD\" or \"refs/heads/<branch>\", got \"%s\"", s);
-            s = NULL;
-        }
-        if (s)
-            set_str((char **)p, s);
+        set_text(c, n, sec, f, (char **)p);
         break;
     case K_ORDER:
         s = want_string(c, n, sec, f->key, "\"priority\" or \"list\"");
@@ -703,7 +661,7 @@ static void set_field(struct ctx *c, const struct rs_toml_node *n, const char *s
             problem(c, n->vline, n->vcol, sec, f->key, "expected \"leads\" or \"counts\", got \"%s\"", s);
         break;
     case K_SHARE:
-        set_share(c, n, sec, f->key, (double *)(void *)p);
+        set_number(c, n, sec, f->key, (double *)(void *)p, true);
         break;
     case K_BOOL:
         if (n->kind != RS_TOML_BOOLEAN)
@@ -718,7 +676,7 @@ static void set_field(struct ctx *c, const struct rs_toml_node *n, const char *s
         set_duration(c, n, sec, f, (int64_t *)(void *)p);
         break;
     case K_MONEY:
-        set_money(c, n, sec, f->key, (double *)(void *)p);
+        set_number(c, n, sec, f->key, (double *)(void *)p, false);
         break;
     case K_STRINGS:
         set_strings(c, n, sec, f->key, (char ***)(void *)p, (size_t *)(void *)((char *)base + f->off2));
@@ -766,7 +724,7 @@ static void load_prices(struct ctx *c, const struct rs_toml_node *t, struct rs_c
                     "expected a table of prices (input, output, cache_write, cache_write_1h, cache_read), got %s", type_name(m));
             goto next;
         }
-        if (m->key[0] == '\0' || has_control(m->key) || strlen(m->key) > 200) {
+        if (m->key[0] == '\0' || rs_has_control(m->key) || strlen(m->key) > 200) {
             problem(c, m->line, m->col, sec, NULL, "expected a model id prefix like \"claude-opus-4\" or \"*\"");
             goto next;
         }
@@ -784,7 +742,7 @@ static void load_prices(struct ctx *c, const struct rs_toml_node *t, struct rs_c
                 unknown_key(c, k, sec, price_fields, RS_ARRAY_SIZE(price_fields));
                 continue;
             }
-            set_money(c, k, sec, f->key, (double *)(void *)((char *)&p + f->off));
+            set_number(c, k, sec, f->key, (double *)(void *)((char *)&p + f->off), false);
             set[f - price_fields] = true;
         }
         if (!old) {
@@ -1093,7 +1051,7 @@ struct rs_config *rs_config_free(struct rs_config *cfg)
     free(cfg->log_dir);
     free(cfg->cache_dir);
     free(cfg->command);
-    free_strv(cfg->args);
+    rs_strv_free(cfg->args);
     free(cfg->model);
     free_env(cfg->env, cfg->nenv);
     for (size_t i = 0; i < cfg->nprices; i++)
@@ -1103,10 +1061,10 @@ struct rs_config *rs_config_free(struct rs_config *cfg)
     free(cfg->git_author_name);
     free(cfg->git_author_email);
     free(cfg->audit_user_agent);
-    free_strv(cfg->notify_command);
-    free_strv(cfg->notify_events);
+    rs_strv_free(cfg->notify_command);
+    rs_strv_free(cfg->notify_events);
     free(cfg->metrics_textfile);
-    free_strv(cfg->report_truthy);
+    rs_strv_free(cfg->report_truthy);
     free(cfg);
     return NULL;
 }
@@ -1241,7 +1199,7 @@ static char **locator_slot(struct rs_config *cfg, const char *key)
 
 static bool locator_value_ok(const char *s, size_t len)
 {
-    return len > 0 && len == strlen(s) && !has_control(s);
+    return len > 0 && len == strlen(s) && !rs_has_control(s);
 }
 
 /* [batch] from a parsed tree; wrongly typed values keep their defaults. */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ralphsup/core/csv.h"
+#include "ralphsup/base/util.h"
 
 enum state {
     S_FIELD_START,     /* at the start of a field (or of a record) */
@@ -484,16 +485,6 @@ const char *rs_csv_error_format(const char *file, const struct rs_csv_error *err
 
 /* ---- header names and truthy values ------------------------------------ */
 
-static void trim(const char **s, size_t *len)
-{
-    while (*len && ((*s)[0] == ' ' || (*s)[0] == '\t')) {
-        (*s)++;
-        (*len)--;
-    }
-    while (*len && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t'))
-        (*len)--;
-}
-
 static bool eq_ci(const char *s, size_t len, const char *word)
 {
     size_t wl = strlen(word);
@@ -513,7 +504,7 @@ static bool eq_ci(const char *s, size_t len, const char *word)
 
 bool rs_csv_name_eq(const char *s, size_t len, const char *name)
 {
-    trim(&s, &len);
+    rs_trim_blanks(&s, &len);
     return eq_ci(s, len, name);
 }
 
@@ -523,7 +514,7 @@ bool rs_csv_is_truthy(const char *s, size_t len, const char *const *truthy, size
         truthy = rs_csv_default_truthy;
         n = rs_csv_default_ntruthy;
     }
-    trim(&s, &len);
+    rs_trim_blanks(&s, &len);
     if (len == 0)
         return false;
     for (size_t i = 0; i < n; i++)

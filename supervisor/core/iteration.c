@@ -199,9 +199,7 @@ struct rs_iteration *rs_iteration_free(struct rs_iteration *it)
     free(it->csv_rel);
     free(it->review);
     free(it->done_school);
-    for (size_t i = 0; i < it->o.nemail_domains; i++)
-        free(it->domains[i]);
-    free(it->domains);
+    rs_strv_free(it->domains);
     free(it);
     return NULL;
 }

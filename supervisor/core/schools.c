@@ -96,42 +96,12 @@ static int usps_lookup_loose(const char *s)
  * Small text helpers.
  */
 
-/* Lookup key of a name: ASCII lower case, blank runs collapsed, trimmed. */
-static char *name_key(const char *s)
-{
-    size_t n = strlen(s);
-    char *out = rs_xmalloc(n + 1);
-    size_t o = 0;
-    bool blank = false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == ' ' || c == '\t') {
-            blank = true;
-            continue;
-        }
-        if (blank && o > 0)
-            out[o++] = ' ';
-        blank = false;
-        out[o++] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : (char)c;
-    }
-    out[o] = '\0';
-    return out;
-}
-
 static bool is_blank(const char *s)
 {
     for (; *s; s++)
         if (*s != ' ' && *s != '\t')
             return false;
     return true;
-}
-
-static bool has_control(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
 }
 
 /* A copy of @s fit for quoting in a message: control bytes and quotes
@@ -453,7 +423,7 @@ const char *rs_aliases_resolve(const struct rs_aliases *a, const char *name)
 {
     if (rs_aliases_empty(a) || !name)
         return NULL;
-    char *k = name_key(name);
+    char *k = rs_name_key(name, strlen(name));
     const size_t *v = rs_strmap_get(&a->map, k);
     free(k);
     return v ? a->canon[*v >> 1] : NULL;
@@ -463,7 +433,7 @@ size_t rs_aliases_of(const struct rs_aliases *a, const char *canon, const char *
 {
     if (rs_aliases_empty(a) || !canon)
         return 0;
-    char *k = name_key(canon);
+    char *k = rs_name_key(canon, strlen(canon));
     const size_t *v = rs_strmap_get(&a->map, k);
     free(k);
     if (!v)
@@ -491,7 +461,7 @@ static bool alias_text_ok(struct report *r, struct rs_json_pos p, const char *wh
         problem(r, p, "%s must not be empty", what);
         return false;
     }
-    if (strlen(s) > NAME_MAX_BYTES || has_control(s)) {
+    if (strlen(s) > NAME_MAX_BYTES || rs_has_control(s)) {
         char *d = display(s);
         problem(r, p, "%s \"%s\" is longer than %d bytes or contains control characters", what, d,
                 NAME_MAX_BYTES);
@@ -546,7 +516,7 @@ int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_a
         mi++;
         if (!alias_text_ok(&rep, p, "a canonical name", key))
             continue;
-        char *k = name_key(key);
+        char *k = rs_name_key(key, strlen(key));
         size_t idx = a->ncanon;
         if (!rs_strmap_add(&a->map, k, idx << 1)) {
             size_t other = *rs_strmap_get(&a->map, k) >> 1;
@@ -564,7 +534,6 @@ int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_a
 
     /* Then the aliases. */
     size_t acap = 0;
-    struct rs_json_pos *apos = NULL;
     mi = 0;
     size_t ci = 0;
     json_object_foreach(root, key, val) {
@@ -598,7 +567,7 @@ int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_a
             const char *s = json_string_value(av);
             if (!alias_text_ok(&rep, ap, "an alias", s))
                 continue;
-            char *k = name_key(s);
+            char *k = rs_name_key(s, strlen(s));
             const size_t *prev = rs_strmap_get(&a->map, k);
             if (prev && (*prev >> 1) == canon) {
                 /* The canonical name itself or a repeated alias: harmless. */
@@ -621,11 +590,9 @@ int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_a
                     acap = acap ? acap * 2 : 64;
                     a->alias = rs_xrealloc(a->alias, acap * sizeof(*a->alias));
                     a->alias_of = rs_xrealloc(a->alias_of, acap * sizeof(*a->alias_of));
-                    apos = rs_xrealloc(apos, acap * sizeof(*apos));
                 }
                 a->alias[a->nalias] = rs_xstrdup(s);
                 a->alias_of[a->nalias] = canon;
-                apos[a->nalias] = ap;
                 a->nalias++;
             }
             free(k);
@@ -633,7 +600,6 @@ int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_a
         free(el.v);
         free(dk);
     }
-    free(apos);
     free(cpos);
     free(mem);
     json_decref(root);
@@ -685,16 +651,8 @@ int rs_aliases_load(const char *path, struct rs_aliases **out, struct rs_diags *
  * The school list.
  */
 struct school_rec {
-    char *canon;   /* resolved canonical name, or NULL if the name is bad */
-    char *given;
-    size_t index;
+    struct rs_school s; /* s.name: the resolved canonical name, or NULL if the name is bad; no slug yet */
     struct rs_json_pos pos;
-    int priority;
-    char *conference, *state;
-    char *athletics_url; /* optional */
-    char **email_domains; /* optional, NULL-terminated */
-    size_t nemail_domains;
-    bool ok;       /* no problem in this element */
 };
 
 struct list_ctx {
@@ -704,17 +662,25 @@ struct list_ctx {
     size_t n, cap;
 };
 
+static void school_deinit(struct rs_school *s)
+{
+    free(s->name);
+    free(s->given_name);
+    free(s->conference);
+    free(s->state);
+    free(s->slug);
+    free(s->athletics_url);
+    rs_strv_free(s->email_domains);
+}
+
 static struct school_rec *new_rec(struct list_ctx *c, size_t index, struct rs_json_pos p)
 {
-    if (c->n == c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 32;
-        c->recs = rs_xrealloc(c->recs, c->cap * sizeof(*c->recs));
-    }
+    c->recs = rs_xgrow(c->recs, c->n, &c->cap, sizeof(*c->recs), 32);
     struct school_rec *r = &c->recs[c->n++];
     memset(r, 0, sizeof(*r));
-    r->index = index;
+    r->s.index = index;
     r->pos = p;
-    r->priority = 2;
+    r->s.priority = 2;
     return r;
 }
 
@@ -740,7 +706,7 @@ static const char *req_string(struct list_ctx *c, const json_t *o, const char *f
         problem(&c->rep, p, "%s: \"%s\" is longer than %zu bytes", label, field, max);
         return NULL;
     }
-    if (has_control(s)) {
+    if (rs_has_control(s)) {
         problem(&c->rep, p, "%s: \"%s\" contains control characters", label, field);
         return NULL;
     }
@@ -749,14 +715,14 @@ static const char *req_string(struct list_ctx *c, const json_t *o, const char *f
 
 static void check_name(struct list_ctx *c, struct school_rec *r, const char *name, const char *label)
 {
-    r->given = rs_xstrdup(name);
+    r->s.given_name = rs_xstrdup(name);
     if (rs_aliases_empty(c->aliases)) {
-        r->canon = rs_xstrdup(name);
+        r->s.name = rs_xstrdup(name);
         return;
     }
     const char *canon = rs_aliases_resolve(c->aliases, name);
     if (canon) {
-        r->canon = rs_xstrdup(canon);
+        r->s.name = rs_xstrdup(canon);
         return;
     }
     const char *dym = rs_did_you_mean(name, c->aliases->cands, c->aliases->ncands);
@@ -780,7 +746,7 @@ static void check_name(struct list_ctx *c, struct school_rec *r, const char *nam
 static void check_state(struct list_ctx *c, struct school_rec *r, const char *st, const char *label)
 {
     if (rs_schools_state_valid(st)) {
-        r->state = rs_xstrdup(st);
+        r->s.state = rs_xstrdup(st);
         return;
     }
     char *d = display(st);
@@ -823,7 +789,7 @@ static void check_links(struct list_ctx *c, struct school_rec *r, const json_t *
         problem(&c->rep, p, "%s: \"athletics_url\" must be an https URL (\"https://cubuffs.com\"), got %s", label, got);
         free(got);
     } else if (u) {
-        r->athletics_url = rs_xstrdup(json_string_value(u));
+        r->s.athletics_url = rs_xstrdup(json_string_value(u));
     }
     const json_t *d = json_object_get(o, "email_domains");
     if (!d)
@@ -833,7 +799,7 @@ static void check_links(struct list_ctx *c, struct school_rec *r, const json_t *
                 DOMAINS_MAX, json_is_array(d) ? "a longer array" : jtype(d));
         return;
     }
-    r->email_domains = rs_xcalloc(json_array_size(d) + 1, sizeof(char *));
+    r->s.email_domains = rs_xcalloc(json_array_size(d) + 1, sizeof(char *));
     size_t i;
     const json_t *e;
     json_array_foreach(d, i, e) {
@@ -844,14 +810,13 @@ static void check_links(struct list_ctx *c, struct school_rec *r, const json_t *
             free(got);
             continue;
         }
-        r->email_domains[r->nemail_domains++] = rs_xstrdup(json_string_value(e));
+        r->s.email_domains[r->s.nemail_domains++] = rs_xstrdup(json_string_value(e));
     }
 }
 
 /* Validate one element of "schools" (a parsed json value). */
 static void check_school(struct list_ctx *c, const json_t *o, size_t index, struct rs_json_pos p)
 {
-    size_t before = c->rep.problems;
     struct school_rec *r = new_rec(c, index, p);
     char *label = rs_xasprintf("schools[%zu]", index);
     if (!json_is_object(o)) {
@@ -872,7 +837,7 @@ static void check_school(struct list_ctx *c, const json_t *o, size_t index, stru
         check_name(c, r, name, label);
     const char *conf = req_string(c, o, "conference", label, p, CONFERENCE_MAX_BYTES);
     if (conf)
-        r->conference = rs_xstrdup(conf);
+        r->s.conference = rs_xstrdup(conf);
     const char *st = req_string(c, o, "state", label, p, 64);
     if (st)
         check_state(c, r, st, label);
@@ -880,7 +845,7 @@ static void check_school(struct list_ctx *c, const json_t *o, size_t index, stru
     if (pr) {
         json_int_t v = json_is_integer(pr) ? json_integer_value(pr) : 0;
         if (v >= 1 && v <= 3) {
-            r->priority = (int)v;
+            r->s.priority = (int)v;
         } else {
             char *got = jvalue_text(pr);
             problem(&c->rep, p, "%s: priority must be 1, 2 or 3, got %s", label, got);
@@ -888,7 +853,6 @@ static void check_school(struct list_ctx *c, const json_t *o, size_t index, stru
         }
     }
     check_links(c, r, o, label, p);
-    r->ok = c->rep.problems == before;
     free(label);
 }
 
@@ -898,41 +862,28 @@ static void check_duplicates(struct list_ctx *c)
     struct rs_strmap seen = {0};
     for (size_t i = 0; i < c->n; i++) {
         struct school_rec *r = &c->recs[i];
-        if (!r->canon)
+        if (!r->s.name)
             continue;
-        char *k = name_key(r->canon);
+        char *k = rs_name_key(r->s.name, strlen(r->s.name));
         if (!rs_strmap_add(&seen, k, i)) {
             const struct school_rec *f = &c->recs[*rs_strmap_get(&seen, k)];
-            char *dg = display(r->given), *df = display(f->given), *dc = display(r->canon);
+            char *dg = display(r->s.given_name), *df = display(f->s.given_name), *dc = display(r->s.name);
             problem(&c->rep, r->pos,
                     "schools[%zu] \"%s\": duplicate of schools[%zu] \"%s\" at %s:%d:%d (both are \"%s\")",
-                    r->index, dg, f->index, df, c->rep.file, f->pos.line, f->pos.col, dc);
+                    r->s.index, dg, f->s.index, df, c->rep.file, f->pos.line, f->pos.col, dc);
             free(dg);
             free(df);
             free(dc);
-            r->ok = false;
         }
         free(k);
     }
     rs_strmap_deinit(&seen);
 }
 
-static void free_domains(char **v)
-{
-    for (char **q = v; q && *q; q++)
-        free(*q);
-    free(v);
-}
-
 static void recs_free(struct list_ctx *c)
 {
     for (size_t i = 0; i < c->n; i++) {
-        free(c->recs[i].canon);
-        free(c->recs[i].given);
-        free(c->recs[i].conference);
-        free(c->recs[i].state);
-        free(c->recs[i].athletics_url);
-        free_domains(c->recs[i].email_domains);
+        school_deinit(&c->recs[i].s);
     }
     free(c->recs);
 }
@@ -943,7 +894,7 @@ static char *opt_top_string(struct list_ctx *c, const json_t *root, const char *
     const json_t *v = json_object_get(root, field);
     if (!v)
         return NULL;
-    if (!json_is_string(v) || has_control(json_string_value(v))) {
+    if (!json_is_string(v) || rs_has_control(json_string_value(v))) {
         problem(&c->rep, p, "\"%s\" must be a string without control characters, got %s", field, jtype(v));
         return NULL;
     }
@@ -1084,20 +1035,8 @@ out:
     l->created = created;
     l->n = c.n;
     l->v = rs_xcalloc(c.n ? c.n : 1, sizeof(*l->v));
-    for (size_t i = 0; i < c.n; i++) {
-        struct school_rec *r = &c.recs[i];
-        l->v[i] = (struct rs_school){
-            .name = r->canon,
-            .given_name = r->given,
-            .conference = r->conference,
-            .state = r->state,
-            .priority = r->priority,
-            .index = r->index,
-            .athletics_url = r->athletics_url,
-            .email_domains = r->email_domains,
-            .nemail_domains = r->nemail_domains,
-        };
-    }
+    for (size_t i = 0; i < c.n; i++)
+        l->v[i] = c.recs[i].s;
     free(c.recs);
     assign_slugs(l);
     *out = l;
@@ -1121,15 +1060,8 @@ struct rs_school_list *rs_school_list_free(struct rs_school_list *l)
 {
     if (!l)
         return NULL;
-    for (size_t i = 0; i < l->n; i++) {
-        free(l->v[i].name);
-        free(l->v[i].given_name);
-        free(l->v[i].conference);
-        free(l->v[i].state);
-        free(l->v[i].slug);
-        free(l->v[i].athletics_url);
-        free_domains(l->v[i].email_domains);
-    }
+    for (size_t i = 0; i < l->n; i++)
+        school_deinit(&l->v[i]);
     free(l->v);
     free(l->batch_name);
     free(l->created);
@@ -1164,10 +1096,11 @@ const struct rs_school *rs_schools_find(const struct rs_school_list *l, const st
     if (!l || !name)
         return NULL;
     const char *canon = rs_aliases_resolve(a, name);
-    char *key = name_key(canon ? canon : name);
+    const char *look = canon ? canon : name;
+    char *key = rs_name_key(look, strlen(look));
     const struct rs_school *hit = NULL;
     for (size_t i = 0; i < l->n && !hit; i++) {
-        char *k = name_key(l->v[i].name);
+        char *k = rs_name_key(l->v[i].name, strlen(l->v[i].name));
         if (strcmp(k, key) == 0 || rs_streq_ci(l->v[i].slug, name) || rs_streq_ci(l->v[i].given_name, name))
             hit = &l->v[i];
         free(k);

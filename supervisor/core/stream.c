@@ -158,10 +158,7 @@ static void add_marker(struct rs_stream *s, struct rs_marker *m)
         rs_marker_deinit(m);
         return;
     }
-    if (s->nmk == s->capmk) {
-        s->capmk = s->capmk ? s->capmk * 2 : 8;
-        s->mk = rs_xrealloc(s->mk, s->capmk * sizeof(*s->mk));
-    }
+    s->mk = rs_xgrow(s->mk, s->nmk, &s->capmk, sizeof(*s->mk), 8);
     s->mk[s->nmk++] = *m;
 }
 
@@ -231,10 +228,7 @@ void rs_stream_get_stats(const struct rs_stream *s, struct rs_stream_stats *out)
 /* Grow a per-line item vector (kept in the reader, reused across lines). */
 static void *vec_slot(void **vec, size_t *cap, size_t n, size_t size)
 {
-    if (n == *cap) {
-        *cap = *cap ? *cap * 2 : 8;
-        *vec = rs_xrealloc(*vec, *cap * size);
-    }
+    *vec = rs_xgrow(*vec, n, cap, size, 8);
     return (char *)*vec + n * size;
 }
 
@@ -511,45 +505,21 @@ static int canon_member_cmp(const void *a, const void *b)
 
 static void canon_char(struct canon *c, unsigned char ch)
 {
-    static const char hex[] = "0123456789abcdef";
+    static const char hex[] = "0123456789abcdef", from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
+    const char *k = ch ? strchr(from, ch) : NULL;
     char *o = c->out + c->n;
-    switch (ch) {
-    case '"':
-    case '\\':
+    if (k) {
         o[0] = '\\';
-        o[1] = (char)ch;
+        o[1] = to[k - from];
         c->n += 2;
-        return;
-    case '\b':
-        memcpy(o, "\\b", 2);
-        c->n += 2;
-        return;
-    case '\f':
-        memcpy(o, "\\f", 2);
-        c->n += 2;
-        return;
-    case '\n':
-        memcpy(o, "\\n", 2);
-        c->n += 2;
-        return;
-    case '\r':
-        memcpy(o, "\\r", 2);
-        c->n += 2;
-        return;
-    case '\t':
-        memcpy(o, "\\t", 2);
-        c->n += 2;
-        return;
-    default:
-        if (ch < 0x20) {
-            memcpy(o, "\\u00", 4);
-            o[4] = hex[ch >> 4];
-            o[5] = hex[ch & 15];
-            c->n += 6;
-        } else {
-            o[0] = (char)ch;
-            c->n += 1;
-        }
+    } else if (ch < 0x20) {
+        memcpy(o, "\\u00", 4);
+        o[4] = hex[ch >> 4];
+        o[5] = hex[ch & 15];
+        c->n += 6;
+    } else {
+        o[0] = (char)ch;
+        c->n += 1;
     }
 }
 

@@ -34,11 +34,6 @@ static const char *const checked_words[] = {"coach", "school", "none"};
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static bool blank(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
 /* A trimmed view of a cell. */
 struct cell {
     const char *s;
@@ -47,12 +42,7 @@ struct cell {
 
 static struct cell trim(const char *s, size_t n)
 {
-    while (n && blank(*s)) {
-        s++;
-        n--;
-    }
-    while (n && blank(s[n - 1]))
-        n--;
+    rs_trim_blanks(&s, &n);
     return (struct cell){s, n};
 }
 
@@ -67,27 +57,6 @@ static bool cell_in(struct cell c, const char *const *words, size_t n)
         if (cell_is(c, words[i]))
             return true;
     return false;
-}
-
-/* Name key: ASCII lower case, blank runs collapsed to one space, trimmed. */
-static char *name_key(const char *s, size_t n)
-{
-    char *k = rs_xmalloc(n + 1);
-    size_t o = 0;
-    bool sp = false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (blank((char)ch)) {
-            sp = o > 0;
-            continue;
-        }
-        if (sp)
-            k[o++] = ' ';
-        sp = false;
-        k[o++] = (char)tolower(ch);
-    }
-    k[o] = '\0';
-    return k;
 }
 
 /* Show @c in a message: valid UTF-8, at most SHOW_MAX bytes ("…" when cut). */
@@ -413,7 +382,7 @@ static void check_row_leads(struct vctx *v, const struct rs_csv_record *rec, siz
 
     /* school */
     struct cell sc = col(v, rec, RS_COL_SCHOOL);
-    char *sk = name_key(sc.s, sc.n);
+    char *sk = rs_name_key(sc.s, sc.n);
     bool school_ok = false;
     for (size_t i = 0; i < v->nschool_keys && !school_ok; i++)
         school_ok = strcmp(sk, v->school_keys[i]) == 0;
@@ -428,7 +397,7 @@ static void check_row_leads(struct vctx *v, const struct rs_csv_record *rec, siz
     if (!coach.n) {
         problem(v, "%s: coach_name is empty", at);
     } else {
-        char *k = name_key(coach.s, coach.n);
+        char *k = rs_name_key(coach.s, coach.n);
         size_t first = rs_strmap_add(&v->names, k, row) ? 0 : *rs_strmap_get(&v->names, k);
         free(k);
         if (first)
@@ -606,9 +575,9 @@ static void begin(struct vctx *v, const struct rs_verify_opts *o, struct rs_veri
     rs_buf_init(&v->reasons);
     v->school_keys = rs_xcalloc(o->naliases + 1, sizeof(char *));
     if (o->school)
-        v->school_keys[v->nschool_keys++] = name_key(o->school, strlen(o->school));
+        v->school_keys[v->nschool_keys++] = rs_name_key(o->school, strlen(o->school));
     for (size_t i = 0; i < o->naliases; i++)
-        v->school_keys[v->nschool_keys++] = name_key(o->aliases[i], strlen(o->aliases[i]));
+        v->school_keys[v->nschool_keys++] = rs_name_key(o->aliases[i], strlen(o->aliases[i]));
 }
 
 static int end(struct vctx *v, int pr, const struct rs_csv_error *err)

@@ -319,10 +319,7 @@ static void add_problem(struct gen *g, bool note, const char *file, size_t line,
         g->sum->errors++;
     if (g->nprobs >= PROBLEMS_MAX)
         return;
-    if (g->nprobs == g->capprobs) {
-        g->capprobs = g->capprobs ? g->capprobs * 2 : 16;
-        g->probs = rs_xrealloc(g->probs, g->capprobs * sizeof(*g->probs));
-    }
+    g->probs = rs_xgrow(g->probs, g->nprobs, &g->capprobs, sizeof(*g->probs), 16);
     struct problem *p = &g->probs[g->nprobs++];
     va_list ap;
     va_start(ap, fmt);
@@ -336,10 +333,7 @@ static void add_problem(struct gen *g, bool note, const char *file, size_t line,
 
 static struct unit *add_unit(struct gen *g)
 {
-    if (g->nunits == g->capunits) {
-        g->capunits = g->capunits ? g->capunits * 2 : 64;
-        g->units = rs_xrealloc(g->units, g->capunits * sizeof(*g->units));
-    }
+    g->units = rs_xgrow(g->units, g->nunits, &g->capunits, sizeof(*g->units), 64);
     struct unit *u = &g->units[g->nunits++];
     memset(u, 0, sizeof(*u));
     return u;
@@ -684,10 +678,7 @@ static const char *audit_result(struct gen *g, const struct unit *u)
         return "not audited";
     const char *c = g->val[COL_COACH];
     size_t n = g->vlen[COL_COACH];
-    while (n && (*c == ' ' || *c == '\t'))
-        c++, n--;
-    while (n && (c[n - 1] == ' ' || c[n - 1] == '\t'))
-        n--;
+    rs_trim_blanks(&c, &n);
     char *coach = rs_xstrndup(c, n);
     const struct rs_audit_lead *l = rs_auditfile_find(g->audit, u->name, coach);
     free(coach);

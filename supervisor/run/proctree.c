@@ -355,10 +355,7 @@ static int snapshot_take(struct snapshot *s, const struct query *q, struct rs_bu
         struct pinfo pi;
         if (read_stat((pid_t)v, &pi) < 0)
             continue; /* vanished or unreadable */
-        if (s->n == s->cap) {
-            s->cap = s->cap ? s->cap * 2 : 256;
-            s->v = rs_xrealloc(s->v, s->cap * sizeof *s->v);
-        }
+        s->v = rs_xgrow(s->v, s->n, &s->cap, sizeof *s->v, 256);
         s->v[s->n++] = pi;
     }
     closedir(d);
@@ -455,10 +452,7 @@ static int walk_tree(const struct query *q, int sig)
                 continue;
             if (sig && kill(p->pid, sig) < 0)
                 continue; /* ESRCH: gone meanwhile; EPERM: not ours to signal */
-            if (ndone == capdone) {
-                capdone = capdone ? capdone * 2 : 32;
-                done = rs_xrealloc(done, capdone * sizeof *done);
-            }
+            done = rs_xgrow(done, ndone, &capdone, sizeof *done, 32);
             done[ndone++] = p->pid;
             fresh++;
         }

@@ -494,11 +494,6 @@ bool rs_runner_has_pdeathsig(const struct rs_runner *r)
     return r && r->pdeathsig;
 }
 
-bool rs_runner_has_keeper(const struct rs_runner *r)
-{
-    return r && r->keeper;
-}
-
 bool rs_runner_finished(const struct rs_runner *r)
 {
     return r && r->reported;
@@ -574,10 +569,7 @@ static void collect_process_pid(uv_handle_t *h, void *arg)
     pid_t pid = uv_process_get_pid((uv_process_t *)h);
     if (pid <= 0)
         return;
-    if (rp->nkeep == rp->capkeep) {
-        rp->capkeep = rp->capkeep ? rp->capkeep * 2 : 16;
-        rp->keep = rs_xrealloc(rp->keep, rp->capkeep * sizeof *rp->keep);
-    }
+    rp->keep = rs_xgrow(rp->keep, rp->nkeep, &rp->capkeep, sizeof *rp->keep, 16);
     rp->keep[rp->nkeep++] = pid;
 }
 

@@ -51,10 +51,7 @@ struct rs_auditfile *rs_auditfile_free(struct rs_auditfile *f)
 
 struct rs_audit_lead *rs_auditfile_add(struct rs_auditfile *f)
 {
-    if (f->n == f->cap) {
-        f->cap = f->cap ? f->cap * 2 : 16;
-        f->leads = rs_xrealloc(f->leads, f->cap * sizeof(*f->leads));
-    }
+    f->leads = rs_xgrow(f->leads, f->n, &f->cap, sizeof(*f->leads), 16);
     struct rs_audit_lead *l = &f->leads[f->n++];
     memset(l, 0, sizeof(*l));
     return l;

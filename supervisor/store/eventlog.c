@@ -42,21 +42,6 @@ struct rs_evrec {
     json_t *o;
 };
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int rs_eventlog_open(const char *dir, struct rs_eventlog **out)
 {
     int r = rs_mkdir_p(dir, 0755);
@@ -174,7 +159,7 @@ void rs_eventlog_emit(struct rs_eventlog *el, struct rs_evrec *r)
             char *red = rs_redact(s, strlen(s), &n);
             red = rs_xrealloc(red, n + 2);
             red[n++] = '\n';
-            int e = write_all(el->fd, red, n);
+            int e = rs_write_all(el->fd, red, n);
             if (e < 0) {
                 el->dropped++;
                 if (!el->error)
@@ -286,7 +271,7 @@ static void emit_redacted(int fd, const char *data, size_t len)
 {
     size_t n;
     char *red = rs_redact(data, len, &n);
-    write_all(fd, red, n);
+    rs_write_all(fd, red, n);
     free(red);
 }
 
@@ -348,7 +333,7 @@ void rs_transcript_write_stderr(struct rs_transcript *t, const char *data, size_
     if (cut) {
         t->errtrunc = true;
         hold_flush(&t->err, t->errfd);
-        write_all(t->errfd, "\n[ralphsup: stderr truncated at 1 MiB]\n", 39);
+        rs_write_all(t->errfd, "\n[ralphsup: stderr truncated at 1 MiB]\n", 39);
     }
 }
 

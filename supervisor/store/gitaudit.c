@@ -35,6 +35,7 @@
 #include <git2.h>
 
 #include "ralphsup/store/gitaudit.h"
+#include "ralphsup/base/strmap.h"
 #include "ralphsup/base/utf8.h"
 #include "ralphsup/base/util.h"
 
@@ -785,44 +786,12 @@ out:
 
 /* ---- history ------------------------------------------------------------------- */
 
-/* Open-addressing set of blob ids seen during one history walk. */
-struct oidset {
-    git_oid *slots;
-    bool *used;
-    size_t cap, n;
-};
-
-static size_t oid_hash(const git_oid *id)
+/* Insert the blob id @id into @seen (its hex form). Return: false when it was already there. */
+static bool blob_seen_add(struct rs_strmap *seen, const git_oid *id)
 {
-    uint64_t h = 0;
-    memcpy(&h, id->id, sizeof(h));
-    return (size_t)h;
-}
-
-/* Insert @id; returns false when it was already present. */
-static bool oidset_add(struct oidset *s, const git_oid *id)
-{
-    if ((s->n + 1) * 2 > s->cap) {
-        struct oidset t = {.cap = s->cap ? s->cap * 2 : 64};
-        t.slots = rs_xcalloc(t.cap, sizeof(*t.slots));
-        t.used = rs_xcalloc(t.cap, sizeof(*t.used));
-        for (size_t i = 0; i < s->cap; i++)
-            if (s->used[i])
-                oidset_add(&t, &s->slots[i]);
-        free(s->slots);
-        free(s->used);
-        *s = t;
-    }
-    size_t i = oid_hash(id) & (s->cap - 1);
-    while (s->used[i]) {
-        if (git_oid_equal(&s->slots[i], id))
-            return false;
-        i = (i + 1) & (s->cap - 1);
-    }
-    s->used[i] = true;
-    git_oid_cpy(&s->slots[i], id);
-    s->n++;
-    return true;
+    char hex[GIT_OID_HEXSZ + 1];
+    git_oid_tostr(hex, sizeof hex, id);
+    return rs_strmap_add(seen, hex, 0);
 }
 
 int rs_git_history_blob(struct rs_git *g, const char *path, rs_git_blob_cb cb, void *userdata, char *err,
@@ -834,7 +803,7 @@ int rs_git_history_blob(struct rs_git *g, const char *path, rs_git_blob_cb cb, v
     }
     char *rel = NULL;
     git_revwalk *walk = NULL;
-    struct oidset seen = {0};
+    struct rs_strmap seen = {0}; /* the blobs already handed out */
     git_oid tip;
     int r = repo_path(g, path, &rel, err, errlen);
     if (r < 0)
@@ -868,7 +837,7 @@ int rs_git_history_blob(struct rs_git *g, const char *path, rs_git_blob_cb cb, v
         if (git_commit_lookup(&c, g->repo, &cid) < 0 || git_commit_tree(&t, c) < 0) {
             r = git_fail(err, errlen, "cannot read commit");
         } else if (git_tree_entry_bypath(&e, t, rel) == 0 && git_tree_entry_type(e) == GIT_OBJECT_BLOB &&
-                   oidset_add(&seen, git_tree_entry_id(e))) {
+                   blob_seen_add(&seen, git_tree_entry_id(e))) {
             if (git_blob_lookup(&b, g->repo, git_tree_entry_id(e)) < 0) {
                 r = git_fail(err, errlen, "cannot read blob");
             } else {
@@ -886,8 +855,7 @@ int rs_git_history_blob(struct rs_git *g, const char *path, rs_git_blob_cb cb, v
             break;
     }
 out:
-    free(seen.slots);
-    free(seen.used);
+    rs_strmap_deinit(&seen);
     git_revwalk_free(walk);
     free(rel);
     return r;

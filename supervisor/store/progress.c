@@ -2,8 +2,8 @@
 /*
  * batch_progress.json: the durable batch state. This module converts between
  * the plain struct rs_progress and JSON (jansson) and saves crash-safely
- * through rs_file_write_atomic(). Loading never holds a DOM of the whole file
- * (see "parsing" below): it costs the file plus the structs. The schema is
+ * through rs_file_write_atomic(). Loading builds no DOM at all (see
+ * "parsing" below): it costs the file plus the structs. The schema is
  * documented in docs/progress.md; it is a superset of the seed's schema
  * (batch_name, started, last_updated, current_school, completed, failed,
  * pending keep their meaning).
@@ -536,26 +536,28 @@ int rs_progress_save(struct rs_progress *p, const char *path, int64_t now_ms)
     return r;
 }
 
-/* ---- parsing: from JSON values to structs ------------------------------------- */
+/* ---- parsing: from JSON text to structs ------------------------------------- */
 
 /*
- * Loading is lean: the whole document is never turned into a jansson DOM.
- * The JSON scanner (base/json.c, as strict as jansson) checks the syntax of
- * the whole buffer and finds the text of each top-level member; the big
- * arrays are then walked again without checking and converted one element
- * at a time, each element parsed by jansson on its own and freed
- * right after. Peak memory is the file buffer, the structs and one element's
- * DOM. Whenever the scanner or jansson refuses something, the whole buffer is
- * parsed again the old way (one DOM), which yields jansson's own
- * "line:col: invalid JSON" diagnostic, and, should jansson accept what the
- * scanner refused (say nesting deeper than the scanner's cap), the result.
+ * Loading never builds a DOM. The scanner (base/json.c with RS_JSON_JANSSON
+ * and jansson's own nesting bound, so it refuses exactly what jansson
+ * refuses) checks the whole buffer once; the values are then read straight
+ * from the validated text (rs_json_object_next, rs_json_unescape, the
+ * numbers), one member at a time. Peak memory is the file buffer and the
+ * structs. A file the scanner refuses is handed to jansson, for its own
+ * "line:col: invalid JSON" diagnostic.
  */
+
+/* jansson's JSON_PARSER_MAX_DEPTH (not in its header), counted its way: every value is a level. */
+#define PROGRESS_MAX_DEPTH 2048
+/* Longest member name worth decoding: longer ones are not ours. */
+#define KEY_MAX 32
 
 struct ctx {
     const char *origin;
     struct rs_diags *diags;
+    const struct rs_json_index *ix; /* the long strings of the file */
     int errors;
-    bool syntax; /* jansson refused a value the scanner accepted: start over */
 };
 
 RS_PRINTF(2, 3) static void bad(struct ctx *c, const char *fmt, ...)
@@ -575,43 +577,86 @@ static char *field_path(const char *where, const char *key)
     return where[0] ? rs_xasprintf("%s.%s", where, key) : rs_xstrdup(key);
 }
 
-/* What @v is, for "... (got X)": the value itself when short, else its kind. Caller frees. */
-static char *describe(json_t *v)
+/* An absent member is the span {NULL, NULL}; jansson's json_is_null() and friends, on validated text. */
+static bool is_none(struct rs_json_span v)
 {
-    if (json_is_object(v))
+    return !v.p || rs_json_is_literal(v, "null");
+}
+
+static bool is_number(struct rs_json_span v)
+{
+    return v.p && (*v.p == '-' || (*v.p >= '0' && *v.p <= '9'));
+}
+
+/* A number jansson reads as an integer: no fraction, no exponent. */
+static bool is_integer(struct rs_json_span v)
+{
+    if (!is_number(v))
+        return false;
+    for (const char *p = v.p; p < v.e; p++)
+        if (*p == '.' || *p == 'e' || *p == 'E')
+            return false;
+    return true;
+}
+
+static bool is_bool(struct rs_json_span v)
+{
+    return v.p && (rs_json_is_literal(v, "true") || rs_json_is_literal(v, "false"));
+}
+
+/* The string @v decoded, NUL-terminated: a \u0000 ends it, as with json_string_value(). Caller frees. */
+static char *text_of(struct rs_json_span v)
+{
+    size_t cap = (size_t)(v.e - v.p);
+    char *s = rs_xmalloc(cap + 1);
+    s[rs_json_unescape(v, s, cap, NULL)] = '\0';
+    return s;
+}
+
+/* What @v is, for "... (got X)": the value itself when short, else its kind. Caller frees. */
+static char *describe(struct rs_json_span v)
+{
+    if (rs_json_is_object(v))
         return rs_xstrdup("an object");
-    if (json_is_array(v))
+    if (rs_json_is_array(v))
         return rs_xstrdup("an array");
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
+    if (rs_json_is_string(v)) {
+        char *s = text_of(v);
         size_t n = rs_utf8_boundary(s, strlen(s), 40);
-        return rs_xasprintf("a string \"%.*s%s\"", (int)n, s, s[n] ? "..." : "");
+        char *r = rs_xasprintf("a string \"%.*s%s\"", (int)n, s, s[n] ? "..." : "");
+        free(s);
+        return r;
     }
-    if (json_is_true(v) || json_is_false(v))
-        return rs_xstrdup(json_is_true(v) ? "true" : "false");
-    if (json_is_integer(v))
-        return rs_xasprintf("%lld", (long long)json_integer_value(v));
-    if (json_is_real(v))
-        return rs_xasprintf("%g", json_real_value(v));
+    if (is_bool(v))
+        return rs_xstrdup(*v.p == 't' ? "true" : "false");
+    int64_t i;
+    double d;
+    if (is_integer(v) && rs_json_i64(v, &i))
+        return rs_xasprintf("%lld", (long long)i);
+    if (is_number(v) && rs_json_f64(v, &d))
+        return rs_xasprintf("%g", d);
     return rs_xstrdup("null");
 }
 
-RS_PRINTF(4, 5) static void bad_type(struct ctx *c, json_t *v, const char *field, const char *fmt, ...)
+static void bad_type(struct ctx *c, struct rs_json_span v, const char *field, const char *want)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    char *want = rs_xvasprintf(fmt, ap);
-    va_end(ap);
     char *got = describe(v);
     bad(c, "%s must be %s (got %s)", field, want, got);
     free(got);
-    free(want);
 }
 
-/* @v is the value of @key in @where (NULL when absent). */
-static char *str_value(struct ctx *c, json_t *v, const char *key, bool required, const char *where)
+/* A wrongly typed member @key of @where: "<where>.<key> must be <want> (got ...)". */
+static void bad_member(struct ctx *c, struct rs_json_span v, const char *key, const char *where, const char *want)
 {
-    if (!v || json_is_null(v)) {
+    char *f = field_path(where, key);
+    bad_type(c, v, f, want);
+    free(f);
+}
+
+/* @v is the value of @key in @where (absent: p NULL). */
+static char *str_value(struct ctx *c, struct rs_json_span v, const char *key, bool required, const char *where)
+{
+    if (is_none(v)) {
         if (required) {
             char *f = field_path(where, key);
             bad(c, "missing required field \"%s\"", f);
@@ -619,219 +664,194 @@ static char *str_value(struct ctx *c, json_t *v, const char *key, bool required,
         }
         return NULL;
     }
-    if (!json_is_string(v)) {
-        char *f = field_path(where, key);
-        bad_type(c, v, f, "a string");
-        free(f);
+    if (!rs_json_is_string(v)) {
+        bad_member(c, v, key, where, "a string");
         return NULL;
     }
-    return rs_xstrdup(json_string_value(v));
+    return text_of(v);
 }
 
-static int64_t time_value(struct ctx *c, json_t *v, const char *key, const char *where)
+static int64_t time_value(struct ctx *c, struct rs_json_span v, const char *key, const char *where)
 {
-    if (!v || json_is_null(v))
+    if (is_none(v))
         return 0;
     int64_t ms = 0;
+    char *s = rs_json_is_string(v) ? text_of(v) : NULL;
     /*
      * A time at or before 1970-01-01T00:00:00Z would be saved as null (0 is
      * "absent" in memory): refused, so a file loads as it saves (fuzzing).
      */
-    if (!json_is_string(v) || rs_time_parse_iso(json_string_value(v), &ms) < 0 || ms <= 0) {
-        char *f = field_path(where, key);
-        bad_type(c, v, f, "an ISO 8601 UTC time after 1970 like \"2026-11-24T20:33:10Z\"");
-        free(f);
+    if (!s || rs_time_parse_iso(s, &ms) < 0 || ms <= 0) {
+        bad_member(c, v, key, where, "an ISO 8601 UTC time after 1970 like \"2026-11-24T20:33:10Z\"");
         ms = 0;
     }
+    free(s);
     return ms;
 }
 
 /* A whole number in [@min, @max]; absent or null gives @def. */
-static int64_t whole_value(struct ctx *c, json_t *v, const char *key, const char *where, int64_t min, int64_t max,
-                           int64_t def)
+static int64_t whole_value(struct ctx *c, struct rs_json_span v, const char *key, const char *where, int64_t min,
+                           int64_t max, int64_t def)
 {
-    if (!v || json_is_null(v))
+    if (is_none(v))
         return def;
     bool ok = false;
     int64_t n = def;
-    if (json_is_integer(v)) {
-        n = json_integer_value(v);
+    double d;
+    if (is_integer(v)) {
+        ok = rs_json_i64(v, &n);
+    } else if (is_number(v) && rs_json_f64(v, &d) && d == floor(d) && fabs(d) < 9e15) {
+        n = (int64_t)d;
         ok = true;
-    } else if (json_is_real(v)) {
-        double d = json_real_value(v);
-        if (d == floor(d) && fabs(d) < 9e15) {
-            n = (int64_t)d;
-            ok = true;
-        }
     }
     if (!ok || n < min || n > max) {
-        char *f = field_path(where, key);
-        if (min == 0)
-            bad_type(c, v, f, "a whole number >= 0");
-        else
-            bad_type(c, v, f, "a whole number >= %lld", (long long)min);
-        free(f);
+        char want[48];
+        snprintf(want, sizeof want, "a whole number >= %lld", (long long)min);
+        bad_member(c, v, key, where, want);
         return def;
     }
     return n;
 }
 
 /* An amount in USD (a number >= 0); absent or null gives 0. */
-static double money_value(struct ctx *c, json_t *v, const char *key, const char *where)
+static double money_value(struct ctx *c, struct rs_json_span v, const char *key, const char *where)
 {
-    if (!v || json_is_null(v))
+    if (is_none(v))
         return 0.0;
-    double d = json_is_number(v) ? json_number_value(v) : -1.0;
-    if (!(d >= 0) || !isfinite(d)) {
-        char *f = field_path(where, key);
-        bad_type(c, v, f, "a number >= 0 (USD)");
-        free(f);
+    double d = -1.0;
+    if (!is_number(v) || !rs_json_f64(v, &d) || !(d >= 0) || !isfinite(d)) {
+        bad_member(c, v, key, where, "a number >= 0 (USD)");
         return 0.0;
     }
     return d;
 }
 
-static bool bool_value(struct ctx *c, json_t *v, const char *key, const char *where)
+static bool bool_value(struct ctx *c, struct rs_json_span v, const char *key, const char *where)
 {
-    if (!v || json_is_null(v))
+    if (is_none(v))
         return false;
-    if (!json_is_boolean(v)) {
-        char *f = field_path(where, key);
-        bad_type(c, v, f, "true or false");
-        free(f);
+    if (!is_bool(v)) {
+        bad_member(c, v, key, where, "true or false");
         return false;
     }
-    return json_is_true(v);
+    return *v.p == 't';
 }
 
 /* A value that is derived on save (duration_s): checked, then ignored. */
-static void derived_number(struct ctx *c, json_t *v, const char *key, const char *where)
+static void derived_number(struct ctx *c, struct rs_json_span v, const char *key, const char *where)
 {
-    if (v && !json_is_null(v) && !json_is_number(v)) {
-        char *f = field_path(where, key);
-        bad_type(c, v, f, "a number");
-        free(f);
-    }
+    if (!is_none(v) && !is_number(v))
+        bad_member(c, v, key, where, "a number");
 }
 
-static char *get_str(struct ctx *c, json_t *o, const char *key, bool required, const char *where)
+/* The index in @keys (NULL-ended) of the member name token @k, or -1. */
+static int key_index(struct rs_json_span k, const char *const *keys)
 {
-    return str_value(c, json_object_get(o, key), key, required, where);
-}
-
-static int64_t get_time(struct ctx *c, json_t *o, const char *key, const char *where)
-{
-    return time_value(c, json_object_get(o, key), key, where);
-}
-
-static int64_t get_whole(struct ctx *c, json_t *o, const char *key, const char *where, int64_t max)
-{
-    return whole_value(c, json_object_get(o, key), key, where, 0, max, 0);
-}
-
-static double get_money(struct ctx *c, json_t *o, const char *key, const char *where)
-{
-    return money_value(c, json_object_get(o, key), key, where);
-}
-
-static bool key_in(const char *k, const char *const *known)
-{
-    for (size_t i = 0; known[i]; i++)
-        if (strcmp(k, known[i]) == 0)
-            return true;
-    return false;
-}
-
-/* A copy of @s (jansson's allocation) made with ours, the original freed through jansson. */
-static char *own_json_text(char *s)
-{
-    json_malloc_t m;
-    json_free_t f;
-    json_get_alloc_funcs(&m, &f);
-    char *r = s ? rs_xstrdup(s) : NULL;
-    if (s)
-        f(s);
-    return r;
+    char key[KEY_MAX];
+    bool cut = false;
+    size_t n = rs_json_unescape(k, key, sizeof key, &cut);
+    for (int i = 0; !cut && keys[i]; i++)
+        if (n == strlen(keys[i]) && memcmp(key, keys[i], n) == 0)
+            return i;
+    return -1;
 }
 
 /*
- * The members of object @o that are neither in @known nor in @also (may be
- * NULL), as a compact JSON object text to write back on save; NULL when none.
+ * The members of the object @o: the value of each of @keys (NULL-ended) in
+ * @vals (absent: {NULL, NULL}; the last of duplicates wins, as in jansson)
+ * and, when @extra is not NULL, the others as JSON object text (NULL when
+ * none), written back on save. A key whose bit in @known is clear counts
+ * as one of the others.
  */
-static char *extras_of(json_t *o, const char *const *known, const char *const *also)
+static void members(const struct ctx *c, struct rs_json_span o, const char *const *keys, unsigned known,
+                    struct rs_json_span *vals, char **extra)
 {
-    json_t *ex = NULL;
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v) {
-        if (key_in(k, known) || (also && key_in(k, also)))
-            continue;
-        if (!ex)
-            ex = json_object();
-        json_object_set(ex, k, v);
+    for (size_t i = 0; keys[i]; i++)
+        vals[i] = (struct rs_json_span){NULL, NULL};
+    struct rs_buf b;
+    rs_buf_init(&b);
+    struct rs_json_iter it;
+    struct rs_json_span k, v;
+    rs_json_object_begin(&it, o, c->ix);
+    while (rs_json_object_next(&it, &k, &v)) {
+        int i = key_index(k, keys);
+        if (i >= 0 && (known >> i & 1u)) {
+            vals[i] = v;
+        } else if (extra) {
+            rs_buf_putc(&b, b.len ? ',' : '{');
+            rs_buf_append(&b, k.p, (size_t)(v.e - k.p));
+        }
     }
-    if (!ex)
-        return NULL;
-    char *s = own_json_text(json_dumps(ex, JSON_COMPACT | JSON_PRESERVE_ORDER));
-    json_decref(ex);
-    return s;
+    if (extra) {
+        if (b.len)
+            rs_buf_putc(&b, '}');
+        *extra = b.len ? rs_buf_steal(&b) : NULL;
+    }
+    rs_buf_deinit(&b);
 }
 
+#define ALL_KEYS (~0u)
+
+enum { A_ATTEMPT, A_ITERATION, A_STARTED, A_FINISHED, A_DURATION, A_COST, A_ESTIMATED, A_OUTCOME, A_CLASS,
+       A_REASON, A_EXIT, A_SESSION, A_COUNT };
 static const char *const attempt_keys[] = {"attempt", "iteration", "started", "finished", "duration_s", "cost_usd",
                                            "cost_estimated", "outcome", "class", "reason", "exit_status",
                                            "session_id", NULL};
-static const char *const state_keys[] = {"name", "slug", "started", "finished", "duration_s", "cost_usd",
-                                         "attempts", "attempts_reset", NULL};
-static const char *const completed_keys[] = {"coaches", "overlaps", "csv", "review", NULL};
-static const char *const failed_keys[] = {"reason", NULL};
+/* A school's members; the last five are known only in completed (coaches .. review) or failed (reason). */
+enum { S_NAME, S_SLUG, S_STARTED, S_FINISHED, S_DURATION, S_COST, S_ATTEMPTS, S_ATTEMPTS_RESET, S_COACHES, S_OVERLAPS,
+       S_CSV, S_REVIEW, S_REASON, S_COUNT };
+static const char *const state_keys[] = {"name", "slug", "started", "finished", "duration_s", "cost_usd", "attempts",
+                                         "attempts_reset", "coaches", "overlaps", "csv", "review", "reason", NULL};
+#define STATE_KNOWN ((1u << S_COACHES) - 1)
+#define COMPLETED_KNOWN (STATE_KNOWN | 1u << S_COACHES | 1u << S_OVERLAPS | 1u << S_CSV | 1u << S_REVIEW)
+#define FAILED_KNOWN (STATE_KNOWN | 1u << S_REASON)
+enum { C_NAME, C_SLUG, C_ATTEMPT, C_ITERATION, C_STARTED, C_SUPERVISOR_PID, C_PID, C_RUN_TOKEN, C_COUNT };
 static const char *const current_keys[] = {"name", "slug", "attempt", "iteration", "started", "supervisor_pid", "pid",
                                            "run_token", NULL};
 
-static void parse_attempts(struct ctx *c, json_t *arr, struct rs_school_state *s, const char *where)
+static void parse_attempts(struct ctx *c, struct rs_json_span arr, struct rs_school_state *s, const char *where)
 {
-    if (!arr || json_is_null(arr))
+    if (is_none(arr))
         return;
-    if (!json_is_array(arr)) {
-        char *f = field_path(where, "attempts");
-        bad_type(c, arr, f, "an array of attempt objects");
-        free(f);
+    if (!rs_json_is_array(arr)) {
+        bad_member(c, arr, "attempts", where, "an array of attempt objects");
         return;
     }
-    size_t i;
-    json_t *aj;
-    json_array_foreach(arr, i, aj) {
+    struct rs_json_iter it;
+    struct rs_json_span aj, m[A_COUNT];
+    rs_json_array_begin(&it, arr, c->ix);
+    for (size_t i = 0; rs_json_array_next(&it, &aj); i++) {
         char *w = rs_xasprintf("%s.attempts[%zu]", where, i);
-        if (!json_is_object(aj)) {
+        if (!rs_json_is_object(aj)) {
             bad_type(c, aj, w, "an object");
             free(w);
             continue;
         }
         struct rs_attempt *a = rs_school_state_add_attempt(s);
-        a->attempt = (int)get_whole(c, aj, "attempt", w, INT_MAX);
-        a->iteration = get_whole(c, aj, "iteration", w, INT64_MAX);
-        a->started_ms = get_time(c, aj, "started", w);
-        a->finished_ms = get_time(c, aj, "finished", w);
-        derived_number(c, json_object_get(aj, "duration_s"), "duration_s", w);
-        a->cost_usd = get_money(c, aj, "cost_usd", w);
-        a->cost_estimated = bool_value(c, json_object_get(aj, "cost_estimated"), "cost_estimated", w);
-        a->outcome_other = get_str(c, aj, "outcome", false, w);
+        members(c, aj, attempt_keys, ALL_KEYS, m, &a->extra);
+        a->attempt = (int)whole_value(c, m[A_ATTEMPT], "attempt", w, 0, INT_MAX, 0);
+        a->iteration = whole_value(c, m[A_ITERATION], "iteration", w, 0, INT64_MAX, 0);
+        a->started_ms = time_value(c, m[A_STARTED], "started", w);
+        a->finished_ms = time_value(c, m[A_FINISHED], "finished", w);
+        derived_number(c, m[A_DURATION], "duration_s", w);
+        a->cost_usd = money_value(c, m[A_COST], "cost_usd", w);
+        a->cost_estimated = bool_value(c, m[A_ESTIMATED], "cost_estimated", w);
+        a->outcome_other = str_value(c, m[A_OUTCOME], "outcome", false, w);
         a->outcome = rs_outcome_parse(a->outcome_other);
         if (a->outcome != RS_OUTCOME_OTHER) {
             free(a->outcome_other);
             a->outcome_other = NULL;
         }
-        a->failure_class = get_str(c, aj, "class", false, w);
-        a->reason = get_str(c, aj, "reason", false, w);
-        a->exit_status = get_str(c, aj, "exit_status", false, w);
-        a->session_id = get_str(c, aj, "session_id", false, w);
-        a->extra = extras_of(aj, attempt_keys, NULL);
+        a->failure_class = str_value(c, m[A_CLASS], "class", false, w);
+        a->reason = str_value(c, m[A_REASON], "reason", false, w);
+        a->exit_status = str_value(c, m[A_EXIT], "exit_status", false, w);
+        a->session_id = str_value(c, m[A_SESSION], "session_id", false, w);
         free(w);
     }
 }
 
 /* Where the elements of one of the school arrays go. */
 struct states_dst {
-    int member; /* enum member, below */
     const char *key;
     struct rs_school_state **v;
     size_t *n;
@@ -840,95 +860,95 @@ struct states_dst {
 };
 
 /* Element @i of "completed", "failed" or "retry_history". */
-static void parse_state(struct ctx *c, json_t *sj, size_t i, void *arg)
+static void parse_state(struct ctx *c, struct rs_json_span sj, size_t i, void *arg)
 {
     const struct states_dst *d = arg;
     char *w = rs_xasprintf("%s[%zu]", d->key, i);
-    if (json_is_string(sj) && (d->completed || d->failed)) {
+    if (rs_json_is_string(sj) && (d->completed || d->failed)) {
         /* Seed schema: completed/failed may be plain names. */
         struct rs_school_state *s = states_push(d->v, d->n);
-        s->name = rs_xstrdup(json_string_value(sj));
+        s->name = text_of(sj);
         s->slug = rs_xstrdup("");
         if (d->failed)
             s->reason = rs_xstrdup("unknown (imported from seed progress file)");
         free(w);
         return;
     }
-    if (!json_is_object(sj)) {
+    if (!rs_json_is_object(sj)) {
         bad_type(c, sj, w, d->completed || d->failed ? "an object or a school name" : "an object");
         free(w);
         return;
     }
-    char *name = get_str(c, sj, "name", true, w);
+    struct rs_json_span m[S_COUNT];
+    char *extra;
+    members(c, sj, state_keys, d->completed ? COMPLETED_KNOWN : d->failed ? FAILED_KNOWN : STATE_KNOWN, m, &extra);
+    char *name = str_value(c, m[S_NAME], "name", true, w);
     if (!name) {
+        free(extra);
         free(w);
         return;
     }
     struct rs_school_state *s = states_push(d->v, d->n);
     s->name = name;
-    s->slug = get_str(c, sj, "slug", false, w);
+    s->extra = extra;
+    s->slug = str_value(c, m[S_SLUG], "slug", false, w);
     if (!s->slug)
         s->slug = rs_xstrdup("");
-    s->started_ms = get_time(c, sj, "started", w);
-    s->finished_ms = get_time(c, sj, "finished", w);
-    derived_number(c, json_object_get(sj, "duration_s"), "duration_s", w);
-    s->cost_usd = get_money(c, sj, "cost_usd", w);
+    s->started_ms = time_value(c, m[S_STARTED], "started", w);
+    s->finished_ms = time_value(c, m[S_FINISHED], "finished", w);
+    derived_number(c, m[S_DURATION], "duration_s", w);
+    s->cost_usd = money_value(c, m[S_COST], "cost_usd", w);
     if (d->completed) {
-        s->coaches = (int)get_whole(c, sj, "coaches", w, INT_MAX);
-        s->overlaps = (int)get_whole(c, sj, "overlaps", w, INT_MAX);
-        s->csv = get_str(c, sj, "csv", false, w);
-        s->review = get_str(c, sj, "review", false, w);
+        s->coaches = (int)whole_value(c, m[S_COACHES], "coaches", w, 0, INT_MAX, 0);
+        s->overlaps = (int)whole_value(c, m[S_OVERLAPS], "overlaps", w, 0, INT_MAX, 0);
+        s->csv = str_value(c, m[S_CSV], "csv", false, w);
+        s->review = str_value(c, m[S_REVIEW], "review", false, w);
     }
     if (d->failed) {
-        s->reason = get_str(c, sj, "reason", false, w);
+        s->reason = str_value(c, m[S_REASON], "reason", false, w);
         if (!s->reason)
             s->reason = rs_xstrdup("unknown");
     }
-    parse_attempts(c, json_object_get(sj, "attempts"), s, w);
-    s->attempts_reset = (size_t)get_whole(c, sj, "attempts_reset", w, INT_MAX);
+    parse_attempts(c, m[S_ATTEMPTS], s, w);
+    s->attempts_reset = (size_t)whole_value(c, m[S_ATTEMPTS_RESET], "attempts_reset", w, 0, INT_MAX, 0);
     if (s->attempts_reset > s->nattempts)
         s->attempts_reset = s->nattempts;
-    s->extra = extras_of(sj, state_keys, d->completed ? completed_keys : d->failed ? failed_keys : NULL);
     free(w);
 }
 
 /* Element @i of "pending". */
-static void parse_pending(struct ctx *c, json_t *v, size_t i, void *arg)
+static void parse_pending(struct ctx *c, struct rs_json_span v, size_t i, void *arg)
 {
     struct rs_progress *p = arg;
-    if (!json_is_string(v)) {
+    if (!rs_json_is_string(v)) {
         char *f = rs_xasprintf("pending[%zu]", i);
         bad_type(c, v, f, "a school name (string)");
         free(f);
         return;
     }
-    rs_progress_push_pending(p, json_string_value(v), false);
+    char *name = text_of(v);
+    rs_progress_push_pending(p, name, false);
+    free(name);
 }
 
-static struct rs_current *parse_current(struct ctx *c, json_t *cj, const char *label)
+static struct rs_current *parse_current(struct ctx *c, struct rs_json_span cj, const char *label)
 {
     struct rs_current *cur = rs_xcalloc(1, sizeof(*cur));
-    cur->name = get_str(c, cj, "name", true, label);
-    cur->slug = get_str(c, cj, "slug", false, label);
-    cur->attempt = (int)get_whole(c, cj, "attempt", label, INT_MAX);
-    cur->iteration = get_whole(c, cj, "iteration", label, INT64_MAX);
-    cur->started_ms = get_time(c, cj, "started", label);
-    cur->supervisor_pid = (int)get_whole(c, cj, "supervisor_pid", label, INT_MAX);
-    cur->pid = (int)get_whole(c, cj, "pid", label, INT_MAX);
-    cur->run_token = get_str(c, cj, "run_token", false, label);
-    cur->extra = extras_of(cj, current_keys, NULL);
+    struct rs_json_span m[C_COUNT];
+    members(c, cj, current_keys, ALL_KEYS, m, &cur->extra);
+    cur->name = str_value(c, m[C_NAME], "name", true, label);
+    cur->slug = str_value(c, m[C_SLUG], "slug", false, label);
+    cur->attempt = (int)whole_value(c, m[C_ATTEMPT], "attempt", label, 0, INT_MAX, 0);
+    cur->iteration = whole_value(c, m[C_ITERATION], "iteration", label, 0, INT64_MAX, 0);
+    cur->started_ms = time_value(c, m[C_STARTED], "started", label);
+    cur->supervisor_pid = (int)whole_value(c, m[C_SUPERVISOR_PID], "supervisor_pid", label, 0, INT_MAX, 0);
+    cur->pid = (int)whole_value(c, m[C_PID], "pid", label, 0, INT_MAX, 0);
+    cur->run_token = str_value(c, m[C_RUN_TOKEN], "run_token", false, label);
     if (cur->name)
         return cur;
     rs_current_free(cur);
     return NULL;
 }
-
-/* ---- scanning: syntax check without a DOM (base/json.c) ------------------------ */
-
-/* Deeper documents are left to jansson (its own cap is 2048): levels inside one top-level member. */
-#define SCAN_MAX_DEPTH 63
-/* Longest member name worth decoding: longer ones are not ours. */
-#define SCAN_KEY_MAX 32
 
 /* ---- the top-level members ----------------------------------------------------- */
 
@@ -953,166 +973,30 @@ enum member {
     M_COUNT
 };
 
-static const char *const member_names[M_COUNT] = {
+static const char *const member_names[M_COUNT + 1] = {
     "schema_version", "batch_name", "status",  "started",        "last_updated",
     "pending",        "completed",  "failed",  "retry_history", "current",
     "current_school", "iterations", "cost_usd", "cost_estimated", "stopped",
-    "events_dropped", "in_progress",
+    "events_dropped", "in_progress", NULL,
 };
-
-/* The document: its root DOM (fallback) or the text of each member (lean). */
-struct source {
-    json_t *root;
-    struct {
-        const char *text; /* NULL when absent */
-        size_t len;
-    } span[M_COUNT];
-    /* Lean: the members we do not know, each from its name's '"' to the end of its value. */
-    struct span {
-        const char *text;
-        size_t len;
-    } *unknown;
-    size_t nunknown;
-};
-
-static void source_deinit(struct source *src)
-{
-    free(src->unknown);
-    memset(src, 0, sizeof(*src));
-}
-
-/*
- * Check the syntax of the whole of @data and record where each member we
- * know starts and ends (the last one wins on duplicates, as in jansson), and
- * where the others are (kept across saves).
- * Return: false on anything the scanner refuses.
- */
-static bool scan_document(const char *data, size_t len, struct source *src)
-{
-    /* As strict as jansson: whatever it passes, jansson would parse. */
-    struct rs_json_scan v;
-    struct rs_json_members it;
-    struct rs_json_span k, val;
-    const char *end = data + len;
-    int r;
-    rs_json_scan_init(&v, RS_JSON_JANSSON, SCAN_MAX_DEPTH);
-    if (!rs_json_scan_object(&v, &it, data, end))
-        return false;
-    while ((r = rs_json_scan_member(&it, &k, &val)) > 0) {
-        char key[SCAN_KEY_MAX];
-        bool cut;
-        size_t keylen = rs_json_unescape(k, key, sizeof key, &cut);
-        bool known = false;
-        for (int m = 0; m < M_COUNT && !cut; m++) {
-            if (keylen == strlen(member_names[m]) && memcmp(key, member_names[m], keylen) == 0) {
-                src->span[m].text = val.p;
-                src->span[m].len = (size_t)(val.e - val.p);
-                known = true;
-            }
-        }
-        if (!known) {
-            if (needs_growth(src->nunknown) || src->nunknown < 4)
-                src->unknown = rs_xrealloc(src->unknown, (src->nunknown < 4 ? 4 : grown(src->nunknown)) *
-                                                             sizeof(*src->unknown));
-            src->unknown[src->nunknown++] = (struct span){k.p, (size_t)(val.e - k.p)};
-        }
-    }
-    return r == 0 && rs_json_skip_ws(it.p, end) == end;
-}
-
-/* Parse a span that the scanner accepted; a refusal marks the ctx for the fallback. */
-static json_t *load_span(struct ctx *c, const char *text, size_t len)
-{
-    json_error_t je;
-    json_t *v = json_loadb(text, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
-    if (!v)
-        c->syntax = true;
-    return v;
-}
-
-/* Member @m as a new reference, NULL when absent (or refused: see c->syntax). */
-static json_t *member_get(struct ctx *c, const struct source *src, enum member m)
-{
-    if (src->root)
-        return json_incref(json_object_get(src->root, member_names[m]));
-    if (!src->span[m].text || c->syntax)
-        return NULL;
-    return load_span(c, src->span[m].text, src->span[m].len);
-}
 
 enum shape { SHAPE_ABSENT, SHAPE_NULL, SHAPE_OTHER, SHAPE_ARRAY };
 
-typedef void (*element_fn)(struct ctx *c, json_t *v, size_t i, void *arg);
+typedef void (*element_fn)(struct ctx *c, struct rs_json_span v, size_t i, void *arg);
 
-/* Pass each element of array member @m to @fn, one small DOM at a time. Return: its shape. */
-static enum shape member_each(struct ctx *c, const struct source *src, enum member m, element_fn fn, void *arg)
+/* Pass each element of the array @v to @fn. Return: the shape of @v. */
+static enum shape each(struct ctx *c, struct rs_json_span v, element_fn fn, void *arg)
 {
-    if (src->root) {
-        json_t *arr = json_object_get(src->root, member_names[m]);
-        if (!arr)
-            return SHAPE_ABSENT;
-        if (!json_is_array(arr))
-            return json_is_null(arr) ? SHAPE_NULL : SHAPE_OTHER;
-        size_t i;
-        json_t *v;
-        json_array_foreach(arr, i, v)
-            fn(c, v, i, arg);
-        return SHAPE_ARRAY;
-    }
-    const char *text = src->span[m].text;
-    if (!text)
+    if (!v.p)
         return SHAPE_ABSENT;
-    if (*text != '[')
-        return *text == 'n' ? SHAPE_NULL : SHAPE_OTHER;
-    /* The scanner accepted the whole array: walk it again, element by element, without checking again. */
+    if (!rs_json_is_array(v))
+        return is_none(v) ? SHAPE_NULL : SHAPE_OTHER;
     struct rs_json_iter it;
     struct rs_json_span el;
-    rs_json_array_begin(&it, (struct rs_json_span){text, text + src->span[m].len}, NULL);
-    for (size_t i = 0; !c->syntax && rs_json_array_next(&it, &el); i++) {
-        json_t *v = load_span(c, el.p, (size_t)(el.e - el.p));
-        if (v)
-            fn(c, v, i, arg);
-        json_decref(v);
-    }
+    rs_json_array_begin(&it, v, c->ix);
+    for (size_t i = 0; rs_json_array_next(&it, &el); i++)
+        fn(c, el, i, arg);
     return SHAPE_ARRAY;
-}
-
-/* The top-level members this version does not know, as JSON object text (NULL when none). */
-static char *top_extras(struct ctx *c, const struct source *src)
-{
-    if (src->root) {
-        json_t *ex = json_object();
-        const char *k;
-        json_t *v;
-        json_object_foreach(src->root, k, v) {
-            bool known = false;
-            for (int m = 0; m < M_COUNT && !known; m++)
-                known = strcmp(k, member_names[m]) == 0;
-            if (!known)
-                json_object_set(ex, k, v);
-        }
-        char *s = json_object_size(ex) ? own_json_text(json_dumps(ex, JSON_COMPACT | JSON_PRESERVE_ORDER)) : NULL;
-        json_decref(ex);
-        return s;
-    }
-    if (!src->nunknown)
-        return NULL;
-    struct rs_buf b;
-    rs_buf_init(&b);
-    rs_buf_putc(&b, '{');
-    for (size_t i = 0; i < src->nunknown; i++) {
-        if (i)
-            rs_buf_putc(&b, ',');
-        rs_buf_append(&b, src->unknown[i].text, src->unknown[i].len);
-    }
-    rs_buf_putc(&b, '}');
-    json_t *ex = load_span(c, rs_buf_cstr(&b), b.len);
-    rs_buf_deinit(&b);
-    if (!ex)
-        return NULL;
-    char *s = own_json_text(json_dumps(ex, JSON_COMPACT | JSON_PRESERVE_ORDER));
-    json_decref(ex);
-    return s;
 }
 
 /* Sum of the attempts' costs: what the batch total is made of. */
@@ -1137,76 +1021,23 @@ static double attempts_cost(const struct rs_progress *p, size_t *nattempts, bool
     return sum;
 }
 
-/* Convert @src into a new struct rs_progress; NULL after c->syntax or c->errors. */
-static struct rs_progress *convert(struct ctx *c, const struct source *src)
+/* The schools in flight: "in_progress" (every one), else "current", else the seed's "current_school". */
+static void convert_current(struct ctx *c, struct rs_progress *p, const struct rs_json_span *top)
 {
-    struct rs_progress *p = rs_xcalloc(1, sizeof(*p));
-    json_t *v = member_get(c, src, M_SCHEMA_VERSION);
-    /* No schema_version: the seed schema (plain names, current_school), upgraded on the next save. */
-    bool seed = !v || json_is_null(v);
-    p->schema_version = (int)whole_value(c, v, "schema_version", "", 1, INT_MAX, RS_PROGRESS_SCHEMA_VERSION);
-    json_decref(v);
-    if (p->schema_version > RS_PROGRESS_SCHEMA_VERSION) {
-        rs_diags_addpos(c->diags, c->origin, 0, 0, "schema_version %d is newer than this ralphsup understands (%d)",
-                        p->schema_version, RS_PROGRESS_SCHEMA_VERSION);
-        c->errors++;
-    }
-    if (seed)
-        rs_diags_add(&p->repairs, "%s: no schema_version: read as a seed progress file and upgraded to schema_version %d",
-                     c->origin, RS_PROGRESS_SCHEMA_VERSION);
-    v = member_get(c, src, M_BATCH_NAME);
-    p->batch_name = str_value(c, v, "batch_name", true, "");
-    json_decref(v);
-    if (!p->batch_name)
-        p->batch_name = rs_xstrdup("");
-    v = member_get(c, src, M_STATUS);
-    char *status = str_value(c, v, "status", false, "");
-    p->status = RS_STATUS_INITIALIZED;
-    if (status && !rs_progress_status_parse(status, &p->status))
-        bad(c, "status must be one of initialized, running, finished, stopped, cancelled (got \"%s\")", status);
-    free(status);
-    json_decref(v);
-    v = member_get(c, src, M_STARTED);
-    p->started_ms = time_value(c, v, "started", "");
-    json_decref(v);
-    v = member_get(c, src, M_LAST_UPDATED);
-    p->last_updated_ms = time_value(c, v, "last_updated", "");
-    json_decref(v);
-
-    enum shape sh = member_each(c, src, M_PENDING, parse_pending, p);
-    if (sh == SHAPE_NULL || sh == SHAPE_OTHER)
-        bad(c, "pending must be an array of school names");
-    else if (sh == SHAPE_ABSENT && !seed)
-        bad(c, "missing required field \"pending\" (without it the schools not yet run would be skipped)");
-    const struct states_dst dst[] = {
-        {M_COMPLETED, "completed", &p->completed, &p->ncompleted, true, false},
-        {M_FAILED, "failed", &p->failed, &p->nfailed, false, true},
-        {M_RETRY_HISTORY, "retry_history", &p->history, &p->nhistory, false, false},
-    };
-    for (size_t i = 0; i < sizeof dst / sizeof dst[0]; i++) {
-        sh = member_each(c, src, (enum member)dst[i].member, parse_state, (void *)&dst[i]);
-        if (sh == SHAPE_OTHER)
-            bad(c, "%s must be an array", dst[i].key);
-        else if (sh == SHAPE_ABSENT && !seed && (dst[i].completed || dst[i].failed))
-            bad(c, "missing required field \"%s\" (without it those schools would run again)", dst[i].key);
-    }
-
-    json_t *cj = member_get(c, src, M_CURRENT);
-    json_t *cs = member_get(c, src, M_CURRENT_SCHOOL);
-    if (cs && !json_is_null(cs) && !json_is_string(cs))
+    struct rs_json_span cj = top[M_CURRENT], cs = top[M_CURRENT_SCHOOL], ip = top[M_IN_PROGRESS], e;
+    if (!is_none(cs) && !rs_json_is_string(cs))
         bad_type(c, cs, "current_school", "a school name or null");
-    json_t *ip = member_get(c, src, M_IN_PROGRESS);
-    if (ip && !json_is_null(ip) && !json_is_array(ip))
+    if (!is_none(ip) && !rs_json_is_array(ip))
         bad_type(c, ip, "in_progress", "an array of the schools in flight");
-    if (json_is_array(ip) && json_array_size(ip) > 0) {
+    struct rs_json_iter it;
+    if (rs_json_array_begin(&it, ip, c->ix) && rs_json_array_next(&it, &e)) {
         /* Every school in flight; "current" repeats the first (the one in flight longest). */
         struct rs_current **at = &p->current;
-        size_t i;
-        json_t *e;
-        json_array_foreach(ip, i, e) {
+        size_t i = 0;
+        do {
             char label[40];
-            snprintf(label, sizeof label, "in_progress[%zu]", i);
-            if (!json_is_object(e)) {
+            snprintf(label, sizeof label, "in_progress[%zu]", i++);
+            if (!rs_json_is_object(e)) {
                 bad_type(c, e, label, "an object");
                 continue;
             }
@@ -1215,39 +1046,82 @@ static struct rs_progress *convert(struct ctx *c, const struct source *src)
                 *at = cur;
                 at = &cur->next;
             }
-        }
-        const char *cn = json_is_object(cj) ? json_string_value(json_object_get(cj, "name")) : NULL;
+        } while (rs_json_array_next(&it, &e));
+        struct rs_json_span m[C_COUNT] = {{NULL, NULL}};
+        if (rs_json_is_object(cj))
+            members(c, cj, current_keys, ALL_KEYS, m, NULL);
+        char *cn = rs_json_is_string(m[C_NAME]) ? text_of(m[C_NAME]) : NULL;
         if (cn && p->current && strcmp(cn, p->current->name) != 0)
             bad(c, "current (\"%s\") must be the first school of in_progress (\"%s\")", cn, p->current->name);
-    } else if (json_is_object(cj)) {
+        free(cn);
+    } else if (rs_json_is_object(cj)) {
         p->current = parse_current(c, cj, "current");
-    } else if (cj && !json_is_null(cj)) {
+    } else if (!is_none(cj)) {
         bad_type(c, cj, "current", "an object or null");
-    } else if (json_is_string(cs)) {
+    } else if (rs_json_is_string(cs)) {
         /* Seed schema: only the name. */
         p->current = rs_xcalloc(1, sizeof(*p->current));
-        p->current->name = rs_xstrdup(json_string_value(cs));
+        p->current->name = text_of(cs);
     }
-    json_decref(cs);
-    json_decref(cj);
-    json_decref(ip);
-    v = member_get(c, src, M_ITERATIONS);
-    if ((!v || json_is_null(v)) && !seed)
+}
+
+/* Convert the validated object @root into a new struct rs_progress; NULL after c->errors. */
+static struct rs_progress *convert(struct ctx *c, struct rs_json_span root)
+{
+    struct rs_progress *p = rs_xcalloc(1, sizeof(*p));
+    struct rs_json_span top[M_COUNT];
+    members(c, root, member_names, ALL_KEYS, top, &p->extra);
+    /* No schema_version: the seed schema (plain names, current_school), upgraded on the next save. */
+    bool seed = is_none(top[M_SCHEMA_VERSION]);
+    p->schema_version =
+        (int)whole_value(c, top[M_SCHEMA_VERSION], "schema_version", "", 1, INT_MAX, RS_PROGRESS_SCHEMA_VERSION);
+    if (p->schema_version > RS_PROGRESS_SCHEMA_VERSION) {
+        rs_diags_addpos(c->diags, c->origin, 0, 0, "schema_version %d is newer than this ralphsup understands (%d)",
+                        p->schema_version, RS_PROGRESS_SCHEMA_VERSION);
+        c->errors++;
+    }
+    if (seed)
+        rs_diags_add(&p->repairs, "%s: no schema_version: read as a seed progress file and upgraded to schema_version %d",
+                     c->origin, RS_PROGRESS_SCHEMA_VERSION);
+    p->batch_name = str_value(c, top[M_BATCH_NAME], "batch_name", true, "");
+    if (!p->batch_name)
+        p->batch_name = rs_xstrdup("");
+    char *status = str_value(c, top[M_STATUS], "status", false, "");
+    p->status = RS_STATUS_INITIALIZED;
+    if (status && !rs_progress_status_parse(status, &p->status))
+        bad(c, "status must be one of initialized, running, finished, stopped, cancelled (got \"%s\")", status);
+    free(status);
+    p->started_ms = time_value(c, top[M_STARTED], "started", "");
+    p->last_updated_ms = time_value(c, top[M_LAST_UPDATED], "last_updated", "");
+
+    enum shape sh = each(c, top[M_PENDING], parse_pending, p);
+    if (sh == SHAPE_NULL || sh == SHAPE_OTHER)
+        bad(c, "pending must be an array of school names");
+    else if (sh == SHAPE_ABSENT && !seed)
+        bad(c, "missing required field \"pending\" (without it the schools not yet run would be skipped)");
+    const struct states_dst dst[] = {
+        {"completed", &p->completed, &p->ncompleted, true, false},
+        {"failed", &p->failed, &p->nfailed, false, true},
+        {"retry_history", &p->history, &p->nhistory, false, false},
+    };
+    for (size_t i = 0; i < RS_ARRAY_SIZE(dst); i++) {
+        sh = each(c, top[M_COMPLETED + i], parse_state, (void *)&dst[i]);
+        if (sh == SHAPE_OTHER)
+            bad(c, "%s must be an array", dst[i].key);
+        else if (sh == SHAPE_ABSENT && !seed && (dst[i].completed || dst[i].failed))
+            bad(c, "missing required field \"%s\" (without it those schools would run again)", dst[i].key);
+    }
+
+    convert_current(c, p, top);
+    if (is_none(top[M_ITERATIONS]) && !seed)
         bad(c, "missing required field \"iterations\" (the iterations run so far, which max_iterations counts; it "
                "cannot be recomputed safely)");
-    p->iterations = whole_value(c, v, "iterations", "", 0, INT64_MAX, 0);
-    json_decref(v);
-    v = member_get(c, src, M_COST_USD);
-    bool cost_missing = !v || json_is_null(v);
-    p->cost_usd = money_value(c, v, "cost_usd", "");
-    json_decref(v);
-    v = member_get(c, src, M_COST_ESTIMATED);
-    p->cost_estimated = bool_value(c, v, "cost_estimated", "");
-    json_decref(v);
-    v = member_get(c, src, M_EVENTS_DROPPED);
-    p->events_dropped = whole_value(c, v, "events_dropped", "", 0, INT64_MAX, 0);
-    json_decref(v);
-    if (cost_missing && !seed && !c->errors && !c->syntax) {
+    p->iterations = whole_value(c, top[M_ITERATIONS], "iterations", "", 0, INT64_MAX, 0);
+    bool cost_missing = is_none(top[M_COST_USD]);
+    p->cost_usd = money_value(c, top[M_COST_USD], "cost_usd", "");
+    p->cost_estimated = bool_value(c, top[M_COST_ESTIMATED], "cost_estimated", "");
+    p->events_dropped = whole_value(c, top[M_EVENTS_DROPPED], "events_dropped", "", 0, INT64_MAX, 0);
+    if (cost_missing && !seed && !c->errors) {
         /* Every cost ralphsup adds to the total is also an attempt's: the sum is the total. */
         size_t n = 0;
         bool est = false;
@@ -1257,19 +1131,20 @@ static struct rs_progress *convert(struct ctx *c, const struct source *src)
         rs_diags_add(&p->repairs, "%s: cost_usd was missing: recomputed as %s, the sum of the %zu attempts recorded",
                      c->origin, rs_money_format(p->cost_usd, m, sizeof m), n);
     }
-    json_t *st = member_get(c, src, M_STOPPED);
-    if (json_is_object(st)) {
-        char *reason = get_str(c, st, "reason", false, "stopped");
-        char *limit = get_str(c, st, "limit", false, "stopped");
-        rs_progress_set_stopped(p, reason ? reason : "stopped", limit, get_time(c, st, "at", "stopped"));
+    struct rs_json_span st = top[M_STOPPED];
+    if (rs_json_is_object(st)) {
+        static const char *const stop_keys[] = {"reason", "limit", "at", NULL};
+        struct rs_json_span m[3];
+        members(c, st, stop_keys, ALL_KEYS, m, NULL);
+        char *reason = str_value(c, m[0], "reason", false, "stopped");
+        char *limit = str_value(c, m[1], "limit", false, "stopped");
+        rs_progress_set_stopped(p, reason ? reason : "stopped", limit, time_value(c, m[2], "at", "stopped"));
         free(reason);
         free(limit);
-    } else if (st && !json_is_null(st)) {
+    } else if (!is_none(st)) {
         bad_type(c, st, "stopped", "an object or null");
     }
-    json_decref(st);
-    p->extra = top_extras(c, src);
-    if (!c->syntax && !c->errors) {
+    if (!c->errors) {
         struct rs_diags refused;
         rs_diags_init(&refused);
         rs_progress_check(p, c->origin, &p->repairs, &refused);
@@ -1278,9 +1153,31 @@ static struct rs_progress *convert(struct ctx *c, const struct source *src)
         c->errors += (int)refused.n;
         rs_diags_deinit(&refused);
     }
-    if (c->syntax || c->errors)
+    if (c->errors)
         p = rs_progress_free(p);
     return p;
+}
+
+/* The file is not a JSON object the scanner accepts: say why, in jansson's words. */
+static int refuse(const char *data, size_t len, const char *origin, const struct rs_json_scan *v,
+                  struct rs_diags *diags)
+{
+    json_error_t je;
+    json_t *root = json_loadb(data, len, JSON_ALLOW_NUL, &je);
+    if (!root) {
+        rs_diags_addpos(diags, origin, je.line, je.column, "invalid JSON: %s", je.text);
+    } else if (!json_is_object(root)) {
+        rs_diags_addpos(diags, origin, 0, 0, "top level must be a JSON object");
+    } else {
+        /* Never expected (the scanner refuses exactly what jansson refuses): the scanner's own words. */
+        struct rs_json_cursor cur;
+        rs_json_cursor_init(&cur, data, len);
+        struct rs_json_pos at = rs_json_cursor_at(&cur, v->err_at ? (size_t)(v->err_at - data) : len);
+        rs_diags_addpos(diags, origin, at.line, at.col, "invalid JSON: %s",
+                        rs_json_strerror(v->err ? v->err : RS_JSON_E_TRAILING));
+    }
+    json_decref(root);
+    return RS_PROGRESS_E_INVALID;
 }
 
 int rs_progress_parse(const char *data, size_t len, const char *origin, struct rs_progress **out, struct rs_diags *diags)
@@ -1291,51 +1188,22 @@ int rs_progress_parse(const char *data, size_t len, const char *origin, struct r
         data += 3;
         len -= 3;
     }
-    /*
-     * Lean path first. Its findings go to a private list so that nothing of
-     * it is reported when it gives way to the fallback.
-     */
-    struct source src;
-    memset(&src, 0, sizeof(src));
-    struct rs_diags lean;
-    rs_diags_init(&lean);
-    struct ctx c = {.origin = origin, .diags = &lean};
-    struct rs_progress *p = NULL;
-    bool done = false;
-    int r = 0;
-    if (scan_document(data, len, &src)) {
-        p = convert(&c, &src);
-        if (!c.syntax) {
-            for (size_t i = 0; i < lean.n; i++)
-                rs_diags_add(diags, "%s", lean.msgs[i]);
-            done = true;
-            r = p ? 0 : RS_PROGRESS_E_INVALID;
-        }
+    /* As strict as jansson: whatever it passes, jansson would parse. */
+    struct rs_json_index ix = {0};
+    struct rs_json_scan v;
+    rs_json_scan_init(&v, RS_JSON_JANSSON | RS_JSON_VALUE_DEPTH, PROGRESS_MAX_DEPTH);
+    v.index = &ix;
+    const char *end = data + len;
+    struct rs_json_span root = {rs_json_skip_ws(data, end), rs_json_scan_value(&v, data, end)};
+    if (!root.e || rs_json_skip_ws(root.e, end) != end || !rs_json_is_object(root)) {
+        rs_json_index_deinit(&ix);
+        return refuse(data, len, origin, &v, diags);
     }
-    source_deinit(&src);
-    rs_diags_deinit(&lean);
-
-    if (!done) {
-        /* Fallback: one DOM of the whole buffer, for jansson's diagnostic or its result. */
-        json_error_t je;
-        json_t *root = json_loadb(data, len, JSON_ALLOW_NUL, &je);
-        if (!root) {
-            rs_diags_addpos(diags, origin, je.line, je.column, "invalid JSON: %s", je.text);
-            return RS_PROGRESS_E_INVALID;
-        }
-        if (!json_is_object(root)) {
-            rs_diags_addpos(diags, origin, 0, 0, "top level must be a JSON object");
-            json_decref(root);
-            return RS_PROGRESS_E_INVALID;
-        }
-        src.root = root;
-        c = (struct ctx){.origin = origin, .diags = diags};
-        p = convert(&c, &src);
-        json_decref(root);
-        r = p ? 0 : RS_PROGRESS_E_INVALID;
-    }
+    struct ctx c = {.origin = origin, .diags = diags, .ix = &ix};
+    struct rs_progress *p = convert(&c, root);
+    rs_json_index_deinit(&ix);
     if (!p)
-        return r;
+        return RS_PROGRESS_E_INVALID;
     if (bom)
         rs_diags_add(&p->repairs, "%s: skipped the UTF-8 byte order mark at the start of the file (not written back)",
                      origin);

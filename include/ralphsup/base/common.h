@@ -49,6 +49,8 @@ enum rs_err {
 void *rs_xmalloc(size_t n);
 void *rs_xcalloc(size_t nmemb, size_t n);
 void *rs_xrealloc(void *p, size_t n);
+/* rs_xgrow() - the array @p of *@cap elements of @size, with room for element @n: *@cap doubled (0: @first) when full. */
+void *rs_xgrow(void *p, size_t n, size_t *cap, size_t size, size_t first);
 char *rs_xstrdup(const char *s);
 char *rs_xstrndup(const char *s, size_t n);
 char *rs_xasprintf(const char *fmt, ...) RS_PRINTF(1, 2);

@@ -3,7 +3,8 @@
  * The one hand-written JSON scanner: the stream reader (core/stream.c), the
  * progress loader (store/progress.c) and the school list (core/schools.c)
  * read JSON text through it. It never builds a DOM and never allocates,
- * except the long-string index, which grows on the heap within its cap.
+ * except the long-string index, which grows on the heap within its cap,
+ * and the copy of a number longer than 63 bytes.
  *
  * Three parts:
  *  1. Validation (rs_json_scan_*): checks a value, or the members of an
@@ -36,6 +37,8 @@
 
 /* Nesting accepted by default (the stream reader's bound). */
 #define RS_JSON_MAX_DEPTH 1024
+/* The largest bound a validator may be given (jansson's own: the progress loader). */
+#define RS_JSON_DEPTH_CAP 2048
 /* Strings longer than this (body bytes) are recorded in an index, when one is given. */
 #define RS_JSON_LONG_STRING 256
 /* At most this many strings per index (the rest are skipped the slow way). */
@@ -78,6 +81,8 @@ enum {
     RS_JSON_RANGE = 1 << 2,      /* integers fit int64, reals do not overflow a double */
     RS_JSON_NUL_KEYS = 1 << 3,   /* no \u0000 in member names */
     RS_JSON_JANSSON = RS_JSON_UTF8 | RS_JSON_SURROGATES | RS_JSON_RANGE | RS_JSON_NUL_KEYS,
+    /* every value, not only a container, counts one level of the bound (jansson's count) */
+    RS_JSON_VALUE_DEPTH = 1 << 4,
 };
 
 /*
@@ -102,7 +107,7 @@ struct rs_json_scan {
     const char *err_at;          /* where; may be the end of the input */
 };
 
-/* rs_json_scan_init() - a validator with @flags (RS_JSON_*) and nesting bound @max_depth (0: default). */
+/* rs_json_scan_init() - a validator with @flags (RS_JSON_*) and nesting bound @max_depth (0: default, at most RS_JSON_DEPTH_CAP). */
 void rs_json_scan_init(struct rs_json_scan *v, unsigned flags, unsigned max_depth);
 /* rs_json_strerror() - "unexpected character", ... (static text). */
 const char *rs_json_strerror(enum rs_json_err err);

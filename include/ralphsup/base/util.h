@@ -28,12 +28,16 @@
 int rs_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
 /* fsync the directory containing @path. */
 int rs_fsync_parent_dir(const char *path);
+/* rs_write_all() - write all @len bytes to @fd (retrying on EINTR). Return: 0 or -errno. */
+int rs_write_all(int fd, const void *data, size_t len);
 /*
  * rs_file_read() - read a whole file, at most @max bytes. Sets *out (NUL
  * terminated, caller frees) and *len. Return: 0, -EFBIG if larger than @max,
  * or negative errno.
  */
 int rs_file_read(const char *path, size_t max, char **out, size_t *len);
+/* rs_fd_read() - the same from the open descriptor @fd, up to its end (left open). */
+int rs_fd_read(int fd, size_t max, char **out, size_t *len);
 /* mkdir -p; Return 0 or negative errno. */
 int rs_mkdir_p(const char *path, unsigned mode);
 bool rs_file_exists(const char *path);
@@ -117,6 +121,17 @@ const char *rs_did_you_mean(const char *s, const char *const *cands, size_t n);
 char *rs_redact(const char *s, size_t len, size_t *out_len);
 /* Case-insensitive ASCII string equality. */
 bool rs_streq_ci(const char *a, const char *b);
+/*
+ * rs_name_key() - the lookup key of a name (@n bytes of @s): ASCII lower
+ * case, runs of blanks (space, tab) made one space, trimmed. Caller frees.
+ */
+char *rs_name_key(const char *s, size_t n);
+/* rs_trim_blanks() - move *@s and shorten *@n past the blanks (space, tab) at both ends. */
+void rs_trim_blanks(const char **s, size_t *n);
+/* rs_has_control() - @s holds a C0 control character or DEL. */
+bool rs_has_control(const char *s);
+/* rs_strv_free() - free each string of the NULL-terminated array @v, then @v (NULL-safe). */
+void rs_strv_free(char **v);
 /*
  * rs_plural() - @one when @n is 1, else @many: for counts in messages,
  * printf("%zu %s", n, rs_plural(n, "overlap", "overlaps")).

@@ -127,8 +127,6 @@ int rs_runner_start(uv_loop_t *loop, const struct rs_runner_opts *o, struct rs_r
 pid_t rs_runner_pid(const struct rs_runner *r);
 /* True when the agent runs under setpriv --pdeathsig KILL or the keeper. */
 bool rs_runner_has_pdeathsig(const struct rs_runner *r);
-/* True when the agent runs under the keeper (rs_runner_pid() is then the keeper's pid). */
-bool rs_runner_has_keeper(const struct rs_runner *r);
 /* True once on_finish has been called. */
 bool rs_runner_finished(const struct rs_runner *r);
 
