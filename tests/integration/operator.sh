@@ -91,6 +91,8 @@ plan "$C" '{"Alpha University": {"run1": "grandchild_hang", "default": "done"}}'
 CC="$C/config/batch.toml"
 start_sup "$C"
 wait_agent "$C" "Alpha University" grandchild_hang || not_ok "agent started"
+# ready: the tool process runs in its own session with the token (a fixed sleep is not enough under load)
+wait_for 20 grep -qs '^Alpha University|1|grandchild_hang$' "$C/.fake/ready" || not_ok "the agent's tool process is set up"
 gc=$(cat "$C/.fake/Alpha_University.grandchild" 2>/dev/null)
 tok=$(grep '^Alpha University|' "$C/.fake/log" | cut -d'|' -f6)
 # The iteration keeper (docs/processes.md) kills the tree when only the supervisor dies; to
