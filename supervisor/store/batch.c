@@ -26,6 +26,7 @@ static int open_git(struct rs_batch *b, struct rs_diags *diags)
         .author_name = b->cfg->git_author_name,
         .author_email = b->cfg->git_author_email,
         .create = true,
+        .pack_every = (unsigned)b->cfg->git_pack_every,
     };
     int r = rs_git_open(&o, &b->git, err, sizeof(err));
     if (r == 0 || r == RS_GIT_E_CREATED) {
