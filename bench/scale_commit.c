@@ -11,7 +11,7 @@
  * commits it with rs_git_commit() (packing every P commits, as
  * [git] pack_every does). Prints p50 / p99 / max of save, commit and both,
  * the progress file's size, the time of one rs_progress_load() of the end
- * file, and the size of .git next to `git gc` of the same history when
+ * file and of the status summary's write and load, and the size of .git next to `git gc` of the same history when
  * --gc is given.
  *
  * Usage: scale-commit [N] [K] [P] [--gc] [--keep]
@@ -26,6 +26,7 @@
 #include "ralphsup/cli/exitcode.h" /* the exit codes of a program (header only) */
 #include "ralphsup/store/gitaudit.h"
 #include "ralphsup/store/progress.h"
+#include "ralphsup/store/summary.h"
 
 static int64_t now_us(void)
 {
@@ -179,6 +180,17 @@ int main(int argc, char **argv)
         int lr = rs_progress_load(path, &q, &d);
         printf("rs_progress_load of the end file: %.1f ms (%s)\n", (now_us() - t0) / 1000.0, lr == 0 ? "ok" : "failed");
         rs_progress_free(q);
+        /* What `status` reads instead while the summary is current (store/summary.c). */
+        char *sum = rs_xasprintf("%s/summary.json", dir);
+        t0 = now_us();
+        int sw = rs_summary_write(sum, p, path);
+        int64_t t1 = now_us();
+        q = NULL;
+        int sl = sw == 0 ? rs_summary_load(sum, path, &q) : sw;
+        printf("rs_summary_write: %.2f ms, rs_summary_load: %.2f ms (%s)\n", (t1 - t0) / 1000.0,
+               (now_us() - t1) / 1000.0, sl == 0 ? "ok" : "failed");
+        rs_progress_free(q);
+        free(sum);
         rs_diags_deinit(&d);
     }
     g = rs_git_free(g); /* packs what is left */

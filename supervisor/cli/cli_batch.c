@@ -538,7 +538,7 @@ int rs_cmd_status(int argc, char **argv)
     rs_diags_init(&problems);
     struct rs_batch *b = NULL;
     /* status only reads the progress file: a config with errors still locates it. */
-    ex = rs_exit_code(rs_batch_open_lenient(config, RS_BATCH_NEED_PROGRESS, &b, &problems, &d));
+    ex = rs_exit_code(rs_batch_open_lenient(config, RS_BATCH_NEED_PROGRESS | RS_BATCH_SUMMARY, &b, &problems, &d));
     if (problems.n)
         rs_cli_warn_lenient(config, &problems, b ? b->cfg->progress : NULL, "to show the batch");
     rs_diags_deinit(&problems);
