@@ -244,7 +244,8 @@ static const char status_help[] =
     "Completed / failed / pending counts, the current school and for how long,\n"
     "failed schools with reasons, an ETA from the average duration of completed\n"
     "schools, cost spent and the projected total. Safe while a supervisor runs\n"
-    "(it only reads the progress file, which is always replaced atomically).\n"
+    "(it only reads the progress file, which is always replaced atomically, or\n"
+    "logs/summary.json while that describes the file as it is).\n"
     "A config with errors still works: then only [batch] root, progress and\n"
     "log_dir are read, with a warning. When `ralphsup audit` has run, the counts\n"
     "of its results (output_dir/audit.json) end the list.\n";
