@@ -204,10 +204,10 @@ int main(int argc, char **argv)
         pclose(f);
     free(cmd);
     if (gc) {
-        cmd = rs_xasprintf("git -C %s gc -q --aggressive --prune=now && du -sk %s/.git | cut -f1", dir, dir);
+        cmd = rs_xasprintf("git -C %s gc -q --prune=now && du -sk %s/.git | cut -f1", dir, dir);
         f = popen(cmd, "r");
         if (f && fscanf(f, "%ld", &kb) == 1)
-            printf(".git after git gc --aggressive: %.1f MiB\n", kb / 1024.0);
+            printf(".git after git gc --prune=now: %.1f MiB\n", kb / 1024.0);
         if (f)
             pclose(f);
         free(cmd);
