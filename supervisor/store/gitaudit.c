@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include <git2.h>
+#include <git2/sys/repository.h>
 
 #include "ralphsup/store/gitaudit.h"
 #include "ralphsup/base/utf8.h"
@@ -755,6 +756,53 @@ static int cmp_oid(const void *a, const void *b)
     return git_oid_cmp(a, b);
 }
 
+/*
+ * A second handle on the repository for the packbuilder, whose only config
+ * is "pack.windowMemory = 1". libgit2 tries each object against the 10
+ * objects before it in its size order, holding all of them and their delta
+ * indexes in memory: at 10,000 schools that is 10 progress files of 7.6 MiB
+ * each, hundreds of MiB and ten delta passes per object. With the window's
+ * memory capped it keeps one base, which here is the previous version of
+ * the same file — the best base anyway. The config lives in a temp file only
+ * while the handle opens (libgit2 reads it then and keeps its values).
+ */
+static int pack_repo(struct rs_git *g, git_repository **out, char *err, size_t errlen)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    char *path = rs_xasprintf("%s/ralphsup-pack-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    git_config *cfg = NULL;
+    git_repository *r2 = NULL;
+    int r = -EIO;
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        set_err(err, errlen, "cannot create a temp file for the pack's config: %s", strerror(errno));
+        free(path);
+        return -EIO;
+    }
+    static const char text[] = "[pack]\n\twindowMemory = 1\n";
+    bool written = write(fd, text, sizeof text - 1) == (ssize_t)(sizeof text - 1);
+    close(fd);
+    if (!written) {
+        set_err(err, errlen, "cannot write the pack's config %s", path);
+        goto out;
+    }
+    if (git_repository_open(&r2, git_repository_path(g->repo)) < 0 || git_config_new(&cfg) < 0 ||
+        git_config_add_file_ondisk(cfg, path, GIT_CONFIG_LEVEL_APP, r2, 0) < 0 ||
+        git_repository_set_config(r2, cfg) < 0) {
+        r = git_fail(err, errlen, "cannot open the repository for packing");
+        goto out;
+    }
+    *out = r2;
+    r2 = NULL;
+    r = 0;
+out:
+    git_config_free(cfg);
+    git_repository_free(r2);
+    unlink(path);
+    free(path);
+    return r;
+}
+
 int rs_git_pack(struct rs_git *g, size_t *packed, char *err, size_t errlen)
 {
     if (packed)
@@ -773,13 +821,16 @@ int rs_git_pack(struct rs_git *g, size_t *packed, char *err, size_t errlen)
     char *packdir = rs_xasprintf("%sobjects/pack", gitdir);
     char *pack = NULL, *idx = NULL;
     git_packbuilder *pb = NULL;
+    git_repository *prepo = NULL;
     int r = 0;
     if (mkdir(packdir, 0755) < 0 && errno != EEXIST) {
         set_err(err, errlen, "cannot create %s: %s", packdir, strerror(errno));
         r = -EIO;
         goto out;
     }
-    if (git_packbuilder_new(&pb, g->repo) < 0) {
+    if ((r = pack_repo(g, &prepo, err, errlen)) < 0)
+        goto out;
+    if (git_packbuilder_new(&pb, prepo) < 0) {
         r = git_fail(err, errlen, "cannot start a pack");
         goto out;
     }
@@ -830,6 +881,7 @@ int rs_git_pack(struct rs_git *g, size_t *packed, char *err, size_t errlen)
     g->unpacked = 0;
 out:
     git_packbuilder_free(pb);
+    git_repository_free(prepo);
     free(pack);
     free(idx);
     free(packdir);
