@@ -6,9 +6,10 @@
  * later write changes the inode), the counts of pending and completed
  * schools, the number of completed schools with a duration, the sum of those
  * durations and the sum of their costs (as %.17g: read back to the same
- * double) — then the progress document without pending, completed and
- * retry_history, written by the streaming writer and read back by the
- * progress loader. Both parts are small whatever the batch's size: the
+ * double), the number of attempts of each failed school — then the progress
+ * document without pending, completed and retry_history and with the failed
+ * schools' attempts left out, written by the streaming writer and read back
+ * by the progress loader. Both parts are small whatever the batch's size: the
  * schools in flight, the failed ones and the totals.
  *
  * Written by the one supervisor that holds the batch lock (or a command that
@@ -93,10 +94,17 @@ int rs_summary_write(const char *path, const struct rs_progress *p, const char *
     rs_buf_printf(&b,
                   "{\"summary\": 1, \"progress\": {\"ino\": %llu, \"size\": %lld, \"mtime_ns\": %lld}, "
                   "\"pending\": %zu, \"completed\": %zu, \"completed_timed\": %zu, \"completed_ms\": %lld, "
-                  "\"completed_cost_usd\": %.17g}\n",
+                  "\"completed_cost_usd\": %.17g, \"failed_attempts\": [",
                   (unsigned long long)st.st_ino, (long long)st.st_size, mtime_ns(&st), p->npending, p->ncompleted,
                   timed, ms, cost);
-    /* The rest: the document without the lists that grow with the batch (a shallow copy, nothing owned). */
+    for (size_t i = 0; i < p->nfailed; i++)
+        rs_buf_printf(&b, "%s%zu", i ? ", " : "", p->failed[i].nattempts);
+    rs_buf_puts(&b, "]}\n");
+    /*
+     * The rest: the document without the lists that grow with the batch, and
+     * the failed schools without their attempts (status shows only how many):
+     * shallow copies, nothing owned.
+     */
     struct rs_progress q = *p;
     q.pending = NULL;
     q.npending = 0;
@@ -104,7 +112,14 @@ int rs_summary_write(const char *path, const struct rs_progress *p, const char *
     q.ncompleted = 0;
     q.history = NULL;
     q.nhistory = 0;
+    q.failed = p->nfailed ? rs_xmalloc(p->nfailed * sizeof(*q.failed)) : NULL;
+    for (size_t i = 0; i < p->nfailed; i++) {
+        q.failed[i] = p->failed[i];
+        q.failed[i].attempts = NULL;
+        q.failed[i].nattempts = 0;
+    }
     rs_progress_write(&q, &b);
+    free(q.failed);
     int r = write_plain(path, b.data, b.len);
     rs_buf_deinit(&b);
     return r;
@@ -153,8 +168,18 @@ int rs_summary_load(const char *path, const char *progress_path, struct rs_progr
         r = -ESTALE;
         goto out;
     }
-    if (rs_progress_parse(nl + 1, len - (size_t)(nl + 1 - data), path, &p, &d) != 0)
+    json_t *fa = json_object_get(h, "failed_attempts");
+    if (!json_is_array(fa) || rs_progress_parse(nl + 1, len - (size_t)(nl + 1 - data), path, &p, &d) != 0 ||
+        json_array_size(fa) != p->nfailed)
         goto out;
+    for (size_t i = 0; i < p->nfailed; i++) {
+        json_t *k = json_array_get(fa, i);
+        if (!json_is_integer(k) || json_integer_value(k) < 0 || json_integer_value(k) > 1000000)
+            goto out;
+        p->failed[i].nattempts = (size_t)json_integer_value(k);
+        p->failed[i].attempts = rs_xcalloc(p->failed[i].nattempts ? p->failed[i].nattempts : 1,
+                                           sizeof(*p->failed[i].attempts));
+    }
     /* Placeholders: the right counts, durations and cost adding up to the file's (see the header). */
     p->npending = (size_t)npend;
     p->pending = rs_xcalloc(p->npending ? p->npending : 1, sizeof(*p->pending));

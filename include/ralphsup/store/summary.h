@@ -30,8 +30,8 @@ int rs_summary_write(const char *path, const struct rs_progress *p, const char *
 /*
  * rs_summary_load() - when the summary at @path describes the progress file
  * at @progress_path as it is now, a struct rs_progress for display only:
- * batch name, status, schools in flight, failed schools (with their
- * attempts), stop, totals exactly as in the file; completed and pending hold
+ * batch name, status, schools in flight, failed schools (their attempts
+ * as many zeroed placeholders), stop, totals exactly as in the file; completed and pending hold
  * the right number of placeholder entries (no names), whose durations and
  * costs add up to the file's (so averages are the file's), and no retry
  * history. Never save it.
