@@ -817,7 +817,8 @@ int rs_git_pack(struct rs_git *g, size_t *packed, char *err, size_t errlen)
             git_oid_cpy(&g->mine[u++], &g->mine[i]);
     g->nmine = u;
 
-    const char *gitdir = git_repository_path(g->repo); /* with a trailing '/' */
+    /* The object store is the common dir's (a linked worktree's own git dir has none). */
+    const char *gitdir = git_repository_commondir(g->repo); /* with a trailing '/' */
     char *packdir = rs_xasprintf("%sobjects/pack", gitdir);
     char *pack = NULL, *idx = NULL;
     git_packbuilder *pb = NULL;

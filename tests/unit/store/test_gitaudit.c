@@ -776,3 +776,29 @@ Test(gitaudit, pack_every_packs_only_ralphsups_objects_and_drops_their_loose_cop
     cr_expect_eq(loose_count(), user_loose);
     expect_fsck();
 }
+
+/* In a linked worktree (`git worktree add`) the objects live in the main repository's git dir. */
+Test(gitaudit, pack_in_a_linked_worktree_uses_the_common_object_store)
+{
+    git_init_with_commit();
+    cr_assert_eq(sh("git worktree add -q -b wt wt"), 0);
+    char *wt = rs_path_join(repo, "wt");
+    char *f = rs_path_join(wt, "batch_progress.json");
+    struct rs_git_opts o = {.workdir = wt, .ref = "HEAD", .pack_every = 2};
+    struct rs_git *g = NULL;
+    cr_assert_eq(rs_git_open(&o, &g, err, sizeof err), 0, "%s", err);
+    long before = loose_count();
+    char oid[41];
+    for (int i = 0; i < 2; i++) {
+        const char *doc = i ? "{\"v\": 2}\n" : "{\"v\": 1}\n";
+        cr_assert_eq(rs_file_write_atomic(f, doc, strlen(doc), 0644), 0);
+        cr_assert_eq(commit1(g, f, "t", oid), 0, "%s", err);
+    }
+    cr_expect_eq(loose_count(), before, "packed into the common dir, loose copies gone");
+    expect_out("1\n", "ls .git/objects/pack/*.pack | wc -l");
+    expect_out("{\"v\": 1}\n", "git show wt~1:batch_progress.json");
+    rs_git_free(g);
+    expect_fsck();
+    free(f);
+    free(wt);
+}
