@@ -245,7 +245,8 @@ static const char status_help[] =
     "Completed / failed / pending counts, the current school and for how long,\n"
     "failed schools with reasons, an ETA from the average duration of completed\n"
     "schools, cost spent and the projected total. Safe while a supervisor runs\n"
-    "(it only reads the progress file, which is always replaced atomically).\n"
+    "(it only reads the progress file, which is always replaced atomically, or\n"
+    "logs/summary.json while that describes the file as it is).\n"
     "A config with errors still works: then only [batch] root, progress and\n"
     "log_dir are read, with a warning. When `ralphsup audit` has run, the counts\n"
     "of its results (output_dir/audit.json) end the list.\n"
@@ -622,7 +623,7 @@ static int status_once(const char *config, int json)
     rs_diags_init(&problems);
     struct rs_batch *b = NULL;
     /* status only reads the progress file: a config with errors still locates it. */
-    ex = rs_exit_code(rs_batch_open_lenient(config, RS_BATCH_NEED_PROGRESS, &b, &problems, &d));
+    ex = rs_exit_code(rs_batch_open_lenient(config, RS_BATCH_NEED_PROGRESS | RS_BATCH_SUMMARY, &b, &problems, &d));
     if (problems.n)
         rs_cli_warn_lenient(config, &problems, b ? b->cfg->progress : NULL, "to show the batch");
     rs_diags_deinit(&problems);

@@ -111,6 +111,7 @@ static const struct field git_fields[] = {
     {"author_name", K_IDENT, CFG(git_author_name), 0, 0, 0},
     {"author_email", K_IDENT, CFG(git_author_email), 0, 0, 0},
     {"include_outputs", K_BOOL, CFG(git_include_outputs), 0, 0, 0},
+    {"pack_every", K_INT, CFG(git_pack_every), 0, 0, 1000000},
 };
 
 static const struct field report_fields[] = {
@@ -901,6 +902,7 @@ static void set_defaults(struct rs_config *cfg, const char *abs_path)
     cfg->git_author_name = rs_xstrdup("ralphsup");
     cfg->git_author_email = rs_xstrdup("ralphsup@localhost");
     cfg->git_include_outputs = false;
+    cfg->git_pack_every = 100;
     cfg->report_on_finish = true;
     cfg->verify_level = RS_VERIFY_LEADS;
     cfg->verify_max_yes_share = 0.5;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ralphsup/store/batch.h"
+#include "ralphsup/store/summary.h"
 #include "ralphsup/base/utf8.h"
 #include "ralphsup/base/util.h"
 
@@ -26,6 +27,7 @@ static int open_git(struct rs_batch *b, struct rs_diags *diags)
         .author_name = b->cfg->git_author_name,
         .author_email = b->cfg->git_author_email,
         .create = true,
+        .pack_every = (unsigned)b->cfg->git_pack_every,
     };
     int r = rs_git_open(&o, &b->git, err, sizeof(err));
     if (r == 0 || r == RS_GIT_E_CREATED) {
@@ -56,6 +58,34 @@ static void remove_stale_temps(const char *progress)
         globfree(&g);
     }
     free(pat);
+}
+
+char *rs_batch_summary_path(const struct rs_batch *b)
+{
+    return rs_path_join(b->cfg->log_dir, "summary.json");
+}
+
+void rs_batch_write_summary(const struct rs_batch *b)
+{
+    char *path = rs_batch_summary_path(b);
+    if (rs_summary_write(path, b->prog, b->cfg->progress) < 0)
+        unlink(path); /* best effort: a stale one would be refused anyway */
+    free(path);
+}
+
+/* The progress file, or with RS_BATCH_SUMMARY its summary when that is current (b->from_summary). */
+static int load_progress(struct rs_batch *b, unsigned flags)
+{
+    if (flags & RS_BATCH_SUMMARY) {
+        char *path = rs_batch_summary_path(b);
+        int r = rs_summary_load(path, b->cfg->progress, &b->prog);
+        free(path);
+        if (r == 0) {
+            b->from_summary = true;
+            return 0;
+        }
+    }
+    return rs_progress_load(b->cfg->progress, &b->prog, &b->progress_diags);
 }
 
 int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out, struct rs_diags *diags)
@@ -138,7 +168,7 @@ int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out
         remove_stale_temps(b->cfg->progress);
     }
 
-    r = rs_progress_load(b->cfg->progress, &b->prog, &b->progress_diags);
+    r = load_progress(b, flags);
     if (r < 0) {
         rs_diags_add(diags, "%s: cannot read: %s", b->cfg->progress, strerror(-r));
         ex = RS_E_IO;
@@ -442,6 +472,7 @@ int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs
         rs_diags_add(warn, "%s: cannot save progress: %s", b->cfg->progress, strerror(-r));
         return r;
     }
+    rs_batch_write_summary(b); /* a hint for `status`; a failure only makes status read the file */
     char *repaired = NULL;
     if (b->prog->repairs.n) {
         for (size_t i = 0; i < b->prog->repairs.n; i++)
@@ -505,7 +536,7 @@ int rs_batch_catch_up(struct rs_batch *b, struct rs_diags *warn)
 int rs_batch_open_lenient(const char *config_path, unsigned flags, struct rs_batch **out,
                           struct rs_diags *config_problems, struct rs_diags *diags)
 {
-    flags = (flags & RS_BATCH_NEED_PROGRESS) | RS_BATCH_NO_GIT | RS_BATCH_NO_SCHOOLS;
+    flags = (flags & (RS_BATCH_NEED_PROGRESS | RS_BATCH_SUMMARY)) | RS_BATCH_NO_GIT | RS_BATCH_NO_SCHOOLS;
     struct rs_diags strict;
     rs_diags_init(&strict);
     int ex = rs_batch_open(config_path, flags, out, &strict);
@@ -531,7 +562,7 @@ int rs_batch_open_lenient(const char *config_path, unsigned flags, struct rs_bat
         rs_batch_free(b);
         return r == -ENOENT ? RS_E_NOINPUT : RS_E_CONFIG;
     }
-    r = rs_progress_load(b->cfg->progress, &b->prog, &b->progress_diags);
+    r = load_progress(b, flags);
     if (r < 0) {
         rs_diags_add(diags, "%s: cannot read: %s", b->cfg->progress, strerror(-r));
         rs_batch_free(b);

@@ -16,9 +16,16 @@
  * committed paths (and only those) are refreshed so `git status` stays
  * clean; that step is best effort (see rs_git_index_skipped()).
  *
- * Deliberately not here: running `git gc` (libgit2 writes loose objects and
- * never packs them; the caller schedules gc), logging (errors are copied
- * into the caller's buffer), libuv and policy. One struct rs_git must only
+ * libgit2 writes every object loose (one zlib file per blob, tree and
+ * commit: a 10,000-school batch would leave gigabytes of them), so the
+ * objects this handle wrote are remembered by id and packed every
+ * pack_every commits (rs_git_pack(), also called when a run ends): one
+ * pack of just those objects, delta-compressed against each other (each
+ * version of the progress file differs from the one before by a school),
+ * written, fsynced, and only then their loose copies removed. Objects
+ * written by anyone else are never packed or removed. Deliberately not
+ * here: `git gc` of the user's objects, logging (errors are copied into the
+ * caller's buffer), libuv and policy. One struct rs_git must only
  * be used by one thread at a time (libgit2 errors are thread-local).
  */
 #define _GNU_SOURCE /* realpath */
@@ -28,11 +35,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <git2.h>
+#include <git2/sys/repository.h>
 
 #include "ralphsup/store/gitaudit.h"
 #include "ralphsup/base/strmap.h"
@@ -67,6 +77,10 @@ struct rs_git {
     bool index_gave_up; /* the last refresh gave up on a held index.lock */
     char index_why[256];
     char notice[512];   /* what the last commit did besides committing, or "" */
+    unsigned pack_every;/* rs_git_pack() after this many commits, 0: never */
+    unsigned unpacked;  /* commits since the last pack */
+    git_oid *mine;      /* loose objects this handle wrote since the last pack */
+    size_t nmine, capmine;
 };
 
 /*
@@ -216,6 +230,7 @@ int rs_git_open(const struct rs_git_opts *opts, struct rs_git **out, char *err, 
     g->fb_email = rs_xstrdup(opts->author_email && *opts->author_email ? opts->author_email : "ralphsup@localhost");
     g->lock_retries = DEFAULT_LOCK_RETRIES;
     g->lock_first_ms = DEFAULT_LOCK_FIRST_MS;
+    g->pack_every = opts->pack_every;
     *out = g;
     return outcome;
 
@@ -229,12 +244,17 @@ struct rs_git *rs_git_free(struct rs_git *g)
 {
     if (!g)
         return NULL;
+    if (g->pack_every) {
+        char err[256];
+        rs_git_pack(g, NULL, err, sizeof err); /* best effort: what stays loose is still there */
+    }
     git_repository_free(g->repo);
     free(g->workdir);
     free(g->workdir_real);
     free(g->ref);
     free(g->fb_name);
     free(g->fb_email);
+    free(g->mine);
     free(g);
     git_libgit2_shutdown();
     return NULL;
@@ -682,6 +702,194 @@ const char *rs_git_notice(const struct rs_git *g)
     return g->notice[0] ? g->notice : NULL;
 }
 
+/* ---- packing ------------------------------------------------------------------ */
+
+static void track(struct rs_git *g, const git_oid *id)
+{
+    if (g->nmine == g->capmine) {
+        g->capmine = g->capmine ? g->capmine * 2 : 64;
+        g->mine = rs_xrealloc(g->mine, g->capmine * sizeof(*g->mine));
+    }
+    git_oid_cpy(&g->mine[g->nmine++], id);
+}
+
+/*
+ * Remember what commit @id wrote: the commit, its root tree, the subtree of
+ * each directory on the way to each of @rels, and their blobs (@up).
+ */
+static void track_commit(struct rs_git *g, const git_oid *id, char **rels, const git_tree_update *up, size_t n)
+{
+    git_commit *c = NULL;
+    git_tree *t = NULL;
+    track(g, id);
+    for (size_t i = 0; i < n; i++)
+        track(g, &up[i].id);
+    if (git_commit_lookup(&c, g->repo, id) < 0 || git_commit_tree(&t, c) < 0)
+        goto out;
+    track(g, git_tree_id(t));
+    for (size_t i = 0; i < n; i++) {
+        for (char *sl = strchr(rels[i], '/'); sl; sl = strchr(sl + 1, '/')) {
+            git_tree_entry *e = NULL;
+            *sl = '\0';
+            if (git_tree_entry_bypath(&e, t, rels[i]) == 0 && git_tree_entry_type(e) == GIT_OBJECT_TREE)
+                track(g, git_tree_entry_id(e));
+            *sl = '/';
+            git_tree_entry_free(e);
+        }
+    }
+out:
+    git_tree_free(t);
+    git_commit_free(c);
+}
+
+static int fsync_path(const char *path, bool dir)
+{
+    int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = fsync(fd) < 0 ? -errno : 0;
+    close(fd);
+    return r;
+}
+
+static int cmp_oid(const void *a, const void *b)
+{
+    return git_oid_cmp(a, b);
+}
+
+/*
+ * A second handle on the repository for the packbuilder, whose only config
+ * is "pack.windowMemory = 1". libgit2 tries each object against the 10
+ * objects before it in its size order, holding all of them and their delta
+ * indexes in memory: at 10,000 schools that is 10 progress files of 7.6 MiB
+ * each, hundreds of MiB and ten delta passes per object. With the window's
+ * memory capped it keeps one base, which here is the previous version of
+ * the same file — the best base anyway. The config lives in a temp file only
+ * while the handle opens (libgit2 reads it then and keeps its values).
+ */
+static int pack_repo(struct rs_git *g, git_repository **out, char *err, size_t errlen)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    char *path = rs_xasprintf("%s/ralphsup-pack-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    git_config *cfg = NULL;
+    git_repository *r2 = NULL;
+    int r = -EIO;
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        set_err(err, errlen, "cannot create a temp file for the pack's config: %s", strerror(errno));
+        free(path);
+        return -EIO;
+    }
+    static const char text[] = "[pack]\n\twindowMemory = 1\n";
+    bool written = write(fd, text, sizeof text - 1) == (ssize_t)(sizeof text - 1);
+    close(fd);
+    if (!written) {
+        set_err(err, errlen, "cannot write the pack's config %s", path);
+        goto out;
+    }
+    if (git_repository_open(&r2, git_repository_path(g->repo)) < 0 || git_config_new(&cfg) < 0 ||
+        git_config_add_file_ondisk(cfg, path, GIT_CONFIG_LEVEL_APP, r2, 0) < 0 ||
+        git_repository_set_config(r2, cfg) < 0) {
+        r = git_fail(err, errlen, "cannot open the repository for packing");
+        goto out;
+    }
+    *out = r2;
+    r2 = NULL;
+    r = 0;
+out:
+    git_config_free(cfg);
+    git_repository_free(r2);
+    unlink(path);
+    free(path);
+    return r;
+}
+
+int rs_git_pack(struct rs_git *g, size_t *packed, char *err, size_t errlen)
+{
+    if (packed)
+        *packed = 0;
+    if (!g || g->nmine == 0)
+        return 0;
+    /* Sorted and unique: an object written twice (an unchanged tree) is packed once. */
+    qsort(g->mine, g->nmine, sizeof(*g->mine), cmp_oid);
+    size_t u = 0;
+    for (size_t i = 0; i < g->nmine; i++)
+        if (u == 0 || !git_oid_equal(&g->mine[u - 1], &g->mine[i]))
+            git_oid_cpy(&g->mine[u++], &g->mine[i]);
+    g->nmine = u;
+
+    /* The object store is the common dir's (a linked worktree's own git dir has none). */
+    const char *gitdir = git_repository_commondir(g->repo); /* with a trailing '/' */
+    char *packdir = rs_xasprintf("%sobjects/pack", gitdir);
+    char *pack = NULL, *idx = NULL;
+    git_packbuilder *pb = NULL;
+    git_repository *prepo = NULL;
+    int r = 0;
+    if (mkdir(packdir, 0755) < 0 && errno != EEXIST) {
+        set_err(err, errlen, "cannot create %s: %s", packdir, strerror(errno));
+        r = -EIO;
+        goto out;
+    }
+    if ((r = pack_repo(g, &prepo, err, errlen)) < 0)
+        goto out;
+    if (git_packbuilder_new(&pb, prepo) < 0) {
+        r = git_fail(err, errlen, "cannot start a pack");
+        goto out;
+    }
+    git_packbuilder_set_threads(pb, 1);
+    for (size_t i = 0; i < g->nmine; i++) {
+        if (git_packbuilder_insert(pb, &g->mine[i], NULL) < 0) {
+            r = git_fail(err, errlen, "cannot add an object to the pack");
+            goto out;
+        }
+    }
+    /*
+     * libgit2 writes the pack and its index to temporary files and renames
+     * them into place, index last; an index without its pack is ignored by
+     * git. Neither is fsynced (unless libgit2's global fsync option is on),
+     * so both are fsynced here, and the directory, before any loose copy
+     * goes: after a crash either the loose objects or the pack hold them.
+     */
+    if (git_packbuilder_write(pb, packdir, 0, NULL, NULL) < 0) {
+        r = git_fail(err, errlen, "cannot write the pack");
+        goto out;
+    }
+    pack = rs_xasprintf("%s/pack-%s.pack", packdir, git_packbuilder_name(pb));
+    idx = rs_xasprintf("%s/pack-%s.idx", packdir, git_packbuilder_name(pb));
+    if ((r = fsync_path(pack, false)) < 0 || (r = fsync_path(idx, false)) < 0 || (r = fsync_path(packdir, true)) < 0) {
+        set_err(err, errlen, "cannot fsync the pack %s: %s", pack, strerror(-r));
+        r = -EIO;
+        goto out;
+    }
+    /* The pack is durable: the loose copies may go (one that is not there is fine). */
+    char hex[GIT_OID_HEXSZ + 1];
+    for (size_t i = 0; i < g->nmine; i++) {
+        git_oid_tostr(hex, sizeof hex, &g->mine[i]);
+        char *loose = rs_xasprintf("%sobjects/%.2s/%s", gitdir, hex, hex + 2);
+        unlink(loose);
+        char *slash = strrchr(loose, '/');
+        *slash = '\0';
+        rmdir(loose); /* fails unless emptied: other objects stay */
+        free(loose);
+    }
+    git_odb *odb = NULL;
+    if (git_repository_odb(&odb, g->repo) == 0) {
+        git_odb_refresh(odb);
+        git_odb_free(odb);
+    }
+    if (packed)
+        *packed = g->nmine;
+    g->nmine = 0;
+    g->unpacked = 0;
+out:
+    git_packbuilder_free(pb);
+    git_repository_free(prepo);
+    free(pack);
+    free(idx);
+    free(packdir);
+    return r;
+}
+
 int rs_git_commit(struct rs_git *g, const char *const *paths, size_t npaths, const char *subject, const char *body,
                   const struct rs_git_trailer *trailers, size_t ntrailers, char *oid_hex, char *err, size_t errlen)
 {
@@ -774,6 +982,13 @@ int rs_git_commit(struct rs_git *g, const char *const *paths, size_t npaths, con
     git_oid_tostr(oid_hex, GIT_OID_HEXSZ + 1, &id);
     if (checked_out)
         refresh_index(g, rels, n);
+    track_commit(g, &id, rels, up, n);
+    if (g->pack_every && ++g->unpacked >= g->pack_every) {
+        char perr[256] = "";
+        if (rs_git_pack(g, NULL, perr, sizeof perr) < 0)
+            snprintf(g->notice, sizeof g->notice, "the audit trail's objects stay loose for now: %s", perr);
+        g->unpacked = 0; /* after a failure, the next try is pack_every commits later */
+    }
     r = 0;
 out:
     free(refname);

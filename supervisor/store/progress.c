@@ -21,6 +21,7 @@
 
 #include "ralphsup/base/json.h"
 #include "ralphsup/store/progress.h"
+#include "ralphsup/store/progress_write.h"
 #include "ralphsup/base/utf8.h"
 #include "ralphsup/base/util.h"
 
@@ -352,187 +353,24 @@ void rs_progress_set_stopped(struct rs_progress *p, const char *reason, const ch
 
 /* ---- serialisation -------------------------------------------------------------- */
 
-/*
- * A JSON string of @s. jansson's json_string() returns NULL for text that is
- * not UTF-8, which would silently drop the member: such text is written
- * cleaned instead (each bad sequence as U+FFFD, rs_utf8_clean()).
- */
-static json_t *jstr(const char *s)
-{
-    json_t *j = json_string(s);
-    if (j)
-        return j;
-    char *c = rs_utf8_clean(s, strlen(s), 0, NULL, NULL);
-    j = json_string(c);
-    free(c);
-    return j;
-}
-
-static json_t *jstr_or_null(const char *s)
-{
-    return s ? jstr(s) : json_null();
-}
-
-static json_t *jtime(int64_t ms)
-{
-    if (ms <= 0)
-        return json_null();
-    char b[40];
-    return jstr(rs_time_iso(ms, b, sizeof b));
-}
-
-static json_t *jmoney(double v)
-{
-    /* Round to 1/1,000,000 USD so files stay readable and diffs stable. */
-    return json_real((double)(long long)(v * 1e6 + (v >= 0 ? 0.5 : -0.5)) / 1e6);
-}
-
-/* Add the members of @extra (a JSON object text kept from loading) that @o does not have. */
-static void put_extra(json_t *o, const char *extra)
-{
-    if (!extra)
-        return;
-    json_t *ex = json_loads(extra, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    if (json_is_object(ex))
-        json_object_update_missing(o, ex);
-    json_decref(ex);
-}
-
-static json_t *attempt_to_json(const struct rs_attempt *a)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "attempt", json_integer(a->attempt));
-    json_object_set_new(o, "iteration", json_integer(a->iteration));
-    json_object_set_new(o, "started", jtime(a->started_ms));
-    json_object_set_new(o, "finished", jtime(a->finished_ms));
-    json_object_set_new(o, "duration_s",
-                        json_real(a->finished_ms > a->started_ms ? (double)(a->finished_ms - a->started_ms) / 1000.0 : 0));
-    json_object_set_new(o, "cost_usd", jmoney(a->cost_usd));
-    json_object_set_new(o, "cost_estimated", json_boolean(a->cost_estimated));
-    json_object_set_new(o, "outcome", jstr_or_null(a->outcome == RS_OUTCOME_OTHER ? a->outcome_other
-                                                                                 : rs_outcome_name(a->outcome)));
-    json_object_set_new(o, "class", jstr_or_null(a->failure_class));
-    json_object_set_new(o, "reason", jstr_or_null(a->reason));
-    json_object_set_new(o, "exit_status", jstr_or_null(a->exit_status));
-    json_object_set_new(o, "session_id", jstr_or_null(a->session_id));
-    put_extra(o, a->extra);
-    return o;
-}
-
-static json_t *state_to_json(const struct rs_school_state *s, bool completed, bool failed)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "name", jstr(s->name));
-    json_object_set_new(o, "slug", jstr(s->slug ? s->slug : ""));
-    json_object_set_new(o, "started", jtime(s->started_ms));
-    json_object_set_new(o, "finished", jtime(s->finished_ms));
-    json_object_set_new(o, "duration_s",
-                        json_real(s->finished_ms > s->started_ms ? (double)(s->finished_ms - s->started_ms) / 1000.0 : 0));
-    json_object_set_new(o, "cost_usd", jmoney(s->cost_usd));
-    if (completed) {
-        json_object_set_new(o, "coaches", json_integer(s->coaches));
-        json_object_set_new(o, "overlaps", json_integer(s->overlaps));
-        json_object_set_new(o, "csv", jstr_or_null(s->csv));
-        if (s->review)
-            json_object_set_new(o, "review", jstr(s->review));
-    }
-    if (failed)
-        json_object_set_new(o, "reason", jstr_or_null(s->reason));
-    json_t *arr = json_array();
-    for (size_t i = 0; i < s->nattempts; i++)
-        json_array_append_new(arr, attempt_to_json(&s->attempts[i]));
-    json_object_set_new(o, "attempts", arr);
-    if (s->attempts_reset)
-        json_object_set_new(o, "attempts_reset", json_integer((json_int_t)s->attempts_reset));
-    put_extra(o, s->extra);
-    return o;
-}
-
-static json_t *states_to_json(const struct rs_school_state *v, size_t n, bool completed, bool failed)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, state_to_json(&v[i], completed, failed));
-    return arr;
-}
-
-static json_t *current_json(const struct rs_current *c)
-{
-    json_t *cj = json_object();
-    json_object_set_new(cj, "name", jstr(c->name));
-    json_object_set_new(cj, "slug", jstr_or_null(c->slug));
-    json_object_set_new(cj, "attempt", json_integer(c->attempt));
-    json_object_set_new(cj, "iteration", json_integer(c->iteration));
-    json_object_set_new(cj, "started", jtime(c->started_ms));
-    json_object_set_new(cj, "supervisor_pid", json_integer(c->supervisor_pid));
-    json_object_set_new(cj, "pid", json_integer(c->pid));
-    json_object_set_new(cj, "run_token", jstr_or_null(c->run_token));
-    put_extra(cj, c->extra);
-    return cj;
-}
-
+/* The text comes from the streaming writer, store/progress_write.c (no DOM). */
 char *rs_progress_format(const struct rs_progress *p)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "schema_version", json_integer(p->schema_version));
-    json_object_set_new(o, "batch_name", jstr(p->batch_name));
-    json_object_set_new(o, "status", jstr(rs_progress_status_name(p->status)));
-    json_object_set_new(o, "started", jtime(p->started_ms));
-    json_object_set_new(o, "last_updated", jtime(p->last_updated_ms));
-    json_object_set_new(o, "current_school", p->current ? jstr(p->current->name) : json_null());
-    json_object_set_new(o, "current", p->current ? current_json(p->current) : json_null());
-    json_t *inp = json_array();
-    for (const struct rs_current *c = p->current; c; c = c->next)
-        json_array_append_new(inp, current_json(c));
-    json_object_set_new(o, "in_progress", inp);
-    json_t *pend = json_array();
-    for (size_t i = 0; i < p->npending; i++)
-        json_array_append_new(pend, jstr(p->pending[i]));
-    json_object_set_new(o, "pending", pend);
-    json_object_set_new(o, "completed", states_to_json(p->completed, p->ncompleted, true, false));
-    json_object_set_new(o, "failed", states_to_json(p->failed, p->nfailed, false, true));
-    json_object_set_new(o, "retry_history", states_to_json(p->history, p->nhistory, false, false));
-    json_object_set_new(o, "iterations", json_integer(p->iterations));
-    json_object_set_new(o, "cost_usd", jmoney(p->cost_usd));
-    json_object_set_new(o, "cost_estimated", json_boolean(p->cost_estimated));
-    if (p->events_dropped > 0)
-        json_object_set_new(o, "events_dropped", json_integer(p->events_dropped));
-    if (p->stopped) {
-        json_t *s = json_object();
-        json_object_set_new(s, "reason", jstr(p->stopped->reason));
-        json_object_set_new(s, "limit", jstr_or_null(p->stopped->limit));
-        json_object_set_new(s, "at", jtime(p->stopped->at_ms));
-        json_object_set_new(o, "stopped", s);
-    } else {
-        json_object_set_new(o, "stopped", json_null());
-    }
-    put_extra(o, p->extra);
-    char *out = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
-    json_decref(o);
-    if (!out) {
-        fprintf(stderr, "ralphsup: out of memory serialising progress\n");
-        abort();
-    }
-    /* json_dumps allocates with malloc; append a final newline for tidy diffs. */
-    size_t n = strlen(out);
-    char *res = rs_xmalloc(n + 2);
-    memcpy(res, out, n);
-    res[n] = '\n';
-    res[n + 1] = '\0';
-    free(out);
-    return res;
+    struct rs_buf b;
+    rs_buf_init(&b);
+    rs_progress_write(p, &b);
+    return rs_buf_steal(&b);
 }
 
 int rs_progress_save(struct rs_progress *p, const char *path, int64_t now_ms)
 {
     p->last_updated_ms = now_ms;
-    char *s = rs_progress_format(p);
-    /* Reasons come from the agent: never persist anything that looks like an API key. */
-    size_t n;
-    char *red = rs_redact(s, strlen(s), &n);
-    free(s);
-    int r = rs_file_write_atomic(path, red, n, 0644);
-    free(red);
+    /* Reasons come from the agent: the writer redacts anything that looks like an API key. */
+    struct rs_buf b;
+    rs_buf_init(&b);
+    rs_progress_write(p, &b);
+    int r = rs_file_write_atomic(path, b.data, b.len, 0644);
+    rs_buf_deinit(&b);
     return r;
 }
 

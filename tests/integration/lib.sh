@@ -259,6 +259,7 @@ $(merged_limits)
 
 [git]
 author_name = "ralphsup"
+${GIT_EXTRA:-}
 
 [report]
 on_finish = false

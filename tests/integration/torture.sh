@@ -21,11 +21,16 @@
 #                             budget; the issue's 300 is
 #                             `RALPHSUP_TORTURE_KILLS=300 meson test -C build integration-torture`)
 #   RALPHSUP_TORTURE_SCHOOLS  schools in the batch (default 100)
+#   RALPHSUP_TORTURE_PACK_EVERY  [git] pack_every (default 3: the audit trail is packed
+#                             every third commit, so many kills land while a pack is
+#                             written or loose copies are removed; at the end the packs
+#                             hold the history and no loose object of it is left behind)
 #   SEED                      random seed (default: a fresh one, printed)
 source "$(dirname "$0")/lib.sh"
 
 KILLS=${RALPHSUP_TORTURE_KILLS:-40}
 NSCH=${RALPHSUP_TORTURE_SCHOOLS:-100}
+PACK_EVERY=${RALPHSUP_TORTURE_PACK_EVERY:-3}
 SEED=${SEED:-$RANDOM$RANDOM}
 echo "# torture: $KILLS kills per jobs setting, $NSCH schools, SEED=$SEED"
 
@@ -272,7 +277,7 @@ for J in 1 4; do
     s=()
     for i in $(seq "$NSCH"); do s+=("School Number $i"); done
     LIMITS="jobs = $J
-spawn_interval = \"0s\"" make_batch "$A" "${s[@]}"
+spawn_interval = \"0s\"" GIT_EXTRA="pack_every = $PACK_EVERY" make_batch "$A" "${s[@]}"
     rs init "$A/config/batch.toml"
     assert_eq "$RS_RC" 0 "jobs = $J: init exits 0"
     out=$(torture "$A" "$J" 2>&1)
@@ -287,6 +292,13 @@ spawn_interval = \"0s\"" make_batch "$A" "${s[@]}"
     before=$(json_get <(echo "$fig") 'd["completed_before_final"]')
     assert_le 1 "$before" "jobs = $J: the killed runs made progress ($before of $NSCH completed before the final start)"
     check "jobs = $J: git fsck --strict passes" fsck_quiet "$A"
+    if [ "$PACK_EVERY" -gt 0 ]; then
+        npack=$(ls "$A"/.git/objects/pack/*.pack 2>/dev/null | wc -l)
+        assert_le 1 "$npack" "jobs = $J: the audit trail was packed as it went ($npack packs)"
+        loose=$(git -C "$A" count-objects -v | sed -n 's/^count: //p')
+        # the user's initial commit (tree, commit) and what killed runs left loose
+        echo "# jobs = $J: $npack packs, $loose loose objects left ($(du -sk "$A/.git/objects" | cut -f1) KiB of objects)"
+    fi
     no_batch_survivors "$A" "jobs = $J: no agent process survives at the end"
 done
 

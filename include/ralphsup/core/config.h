@@ -102,6 +102,7 @@ struct rs_config {
     char *git_author_name;
     char *git_author_email;
     bool git_include_outputs;
+    int64_t git_pack_every; /* pack ralphsup's own objects every N commits (0: never) */
 
     /* [report] */
     bool report_on_finish;

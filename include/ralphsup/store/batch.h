@@ -35,6 +35,7 @@ struct rs_batch {
     struct rs_diags progress_diags; /* why the progress file is invalid */
     struct rs_diags notices;        /* things opening did on the user's behalf (print as warnings) */
     bool index_warned;              /* a skipped index refresh was said (once until one succeeds) */
+    bool from_summary;              /* RS_BATCH_SUMMARY: prog is the summary's, for display only */
 };
 
 enum {
@@ -42,6 +43,9 @@ enum {
     RS_BATCH_NEED_PROGRESS = 1 << 1, /* a missing/invalid progress file is an error */
     RS_BATCH_NO_GIT = 1 << 2,        /* do not open the repository */
     RS_BATCH_NO_SCHOOLS = 1 << 3,    /* do not load the school list */
+    RS_BATCH_SUMMARY = 1 << 4,       /* for display (status): take <log_dir>/summary.json when it
+                                      * describes the progress file as it is (store/summary.h;
+                                      * b->from_summary), else load the file; never save b->prog then */
 };
 
 /* What a transition is, for the commit message and its trailers. */
@@ -112,6 +116,15 @@ int rs_batch_commit_files(struct rs_batch *b, const struct rs_transition *t, con
  * Return: 1 committed, 0 nothing to do, or the negative errno of the save.
  */
 int rs_batch_catch_up(struct rs_batch *b, struct rs_diags *warn);
+
+/*
+ * rs_batch_write_summary() - write <log_dir>/summary.json for the progress
+ * file just saved (rs_batch_commit() does after every save; a caller that
+ * saves b->prog by itself may too). Best effort: a failure removes it.
+ */
+void rs_batch_write_summary(const struct rs_batch *b);
+/* Path of <log_dir>/summary.json (caller frees). */
+char *rs_batch_summary_path(const struct rs_batch *b);
 
 /* Find the school of the list by any name (canonical, alias, slug). */
 const struct rs_school *rs_batch_school(const struct rs_batch *b, const char *name);

@@ -29,6 +29,7 @@ struct rs_git_opts {
     const char *author_name;  /* fallback identity when git config has none */
     const char *author_email;
     bool create;              /* create a repository at workdir if there is none */
+    unsigned pack_every;      /* rs_git_pack() after every N commits; 0: only when asked */
 };
 
 /* A trailer "Key: value". */
@@ -51,7 +52,11 @@ enum {
  * message on failure.
  */
 int rs_git_open(const struct rs_git_opts *opts, struct rs_git **out, char *err, size_t errlen);
-/* Close the repository and drop the libgit2 init reference. NULL-safe. Return: NULL. */
+/*
+ * Close the repository and drop the libgit2 init reference; with
+ * pack_every > 0, first rs_git_pack() what is still loose (best effort).
+ * NULL-safe. Return: NULL.
+ */
 struct rs_git *rs_git_free(struct rs_git *g);
 
 /*
@@ -121,6 +126,20 @@ int rs_git_identity(const struct rs_git *g, char *name, size_t nlen, char *email
 
 /* Repository workdir (absolute, with trailing '/'). */
 const char *rs_git_workdir(const struct rs_git *g);
+
+/*
+ * rs_git_pack() - pack the objects this handle wrote since the last pack
+ * (blobs, trees and commits of its commits; nothing else) into one
+ * delta-compressed pack in objects/pack, fsync the pack, its index and the
+ * directory, then remove their loose copies (emptied fan-out directories
+ * too). A kill -9 at any instant leaves every object loose, packed or both:
+ * nothing is lost and `git fsck --strict` stays clean. rs_git_commit() calls
+ * it by itself every @opts->pack_every commits (a failure there is only a
+ * notice, see rs_git_notice(); the objects stay loose and are packed next
+ * time). @packed (may be NULL) gets the number of objects packed.
+ * Return: 0 (also with nothing to pack) or -EIO with @err filled.
+ */
+int rs_git_pack(struct rs_git *g, size_t *packed, char *err, size_t errlen);
 
 /*
  * rs_git_committed() - whether @path's content in the work tree is exactly

@@ -705,3 +705,100 @@ Test(gitaudit, history_blob_newest_first_deduplicated)
     rs_git_free(g);
     expect_fsck();
 }
+
+/* Loose objects in the repository (count-objects' "count"). */
+static long loose_count(void)
+{
+    char *s = out("git count-objects -v | sed -n 's/^count: //p'");
+    long n = atol(s);
+    free(s);
+    return n;
+}
+
+/*
+ * [git] pack_every: every N commits the objects ralphsup wrote (commits,
+ * trees, blobs, also of a nested path) go into one pack and their loose
+ * copies go; the user's own loose objects (a staged file, a commit made with
+ * the CLI) stay loose and untouched; the history reads the same through the
+ * pack (git and libgit2), fsck is clean, and rs_git_free() packs the rest.
+ */
+Test(gitaudit, pack_every_packs_only_ralphsups_objects_and_drops_their_loose_copies)
+{
+    git_init_with_commit();
+    write_file("staged.txt", "the user's staged file\n");
+    cr_assert_eq(sh("git add staged.txt"), 0);
+    long user_loose = loose_count();
+    cr_assert_geq(user_loose, 4, "README blob, tree, commit, staged blob");
+    char *user_before = out("find .git/objects -type f -path '*/objects/[0-9a-f][0-9a-f]/*' -exec md5sum {} + | sort");
+
+    struct rs_git_opts o = {.workdir = repo, .ref = "HEAD", .pack_every = 4};
+    struct rs_git *g = NULL;
+    cr_assert_eq(rs_git_open(&o, &g, err, sizeof err), 0, "%s", err);
+    char oid[41];
+    const char *paths[] = {"batch_progress.json", "output/x.csv"};
+    for (int i = 1; i <= 6; i++) {
+        char *doc = rs_xasprintf("{\"v\": %d, \"schools\": [\"A\", \"B\", \"C\"]}\n", i);
+        write_file("batch_progress.json", doc);
+        write_file("output/x.csv", i % 2 ? "a,b\n" : "a,b\n1,2\n");
+        free(doc);
+        cr_assert_eq(rs_git_commit(g, paths, 2, "t", NULL, NULL, 0, oid, err, sizeof err), 0, "%s", err);
+        if (i == 4) {
+            /* Packed after the 4th commit: only the user's objects are loose. */
+            cr_expect_eq(loose_count(), user_loose);
+            expect_out("1\n", "ls .git/objects/pack/*.pack | wc -l");
+        }
+    }
+    cr_expect_gt(loose_count(), user_loose, "commits 5 and 6 are loose until the next pack");
+    size_t packed = 0;
+    cr_assert_eq(rs_git_pack(g, &packed, err, sizeof err), 0, "%s", err);
+    /* Commits 5 and 6: 2 commits, 2 root trees, 2 output/ trees, 2 progress blobs; the CSV blobs repeat. */
+    cr_expect_geq(packed, 8);
+    cr_expect_eq(loose_count(), user_loose);
+    cr_assert_eq(rs_git_pack(g, &packed, err, sizeof err), 0);
+    cr_expect_eq(packed, 0, "nothing left to pack");
+    /* Every loose object the user had is still there, byte for byte the same file. */
+    char *user_after = out("find .git/objects -type f -path '*/objects/[0-9a-f][0-9a-f]/*' -exec md5sum {} + | sort");
+    cr_expect_str_eq(user_after, user_before);
+    free(user_after);
+    free(user_before);
+    expect_out("7\n", "git rev-list --count HEAD");
+    expect_out("{\"v\": 6, \"schools\": [\"A\", \"B\", \"C\"]}\n", "git show HEAD:batch_progress.json");
+    expect_out("{\"v\": 1, \"schools\": [\"A\", \"B\", \"C\"]}\n", "git show HEAD~5:batch_progress.json");
+    expect_out("A  staged.txt\n", "git status --porcelain --untracked-files=no");
+    /* libgit2 itself still reads every version, now from the packs. */
+    int versions = 0;
+    cr_expect_eq(rs_git_history_blob(g, "batch_progress.json", count_cb, &versions, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(versions, 6);
+    /* And a commit after packing builds on the packed tip. */
+    write_file("batch_progress.json", "{\"v\": 7}\n");
+    cr_assert_eq(commit1(g, "batch_progress.json", "after", oid), 0, "%s", err);
+    rs_git_free(g); /* packs the last commit's objects */
+    cr_expect_eq(loose_count(), user_loose);
+    expect_fsck();
+}
+
+/* In a linked worktree (`git worktree add`) the objects live in the main repository's git dir. */
+Test(gitaudit, pack_in_a_linked_worktree_uses_the_common_object_store)
+{
+    git_init_with_commit();
+    cr_assert_eq(sh("git worktree add -q -b wt wt"), 0);
+    char *wt = rs_path_join(repo, "wt");
+    char *f = rs_path_join(wt, "batch_progress.json");
+    struct rs_git_opts o = {.workdir = wt, .ref = "HEAD", .pack_every = 2};
+    struct rs_git *g = NULL;
+    cr_assert_eq(rs_git_open(&o, &g, err, sizeof err), 0, "%s", err);
+    long before = loose_count();
+    char oid[41];
+    for (int i = 0; i < 2; i++) {
+        const char *doc = i ? "{\"v\": 2}\n" : "{\"v\": 1}\n";
+        cr_assert_eq(rs_file_write_atomic(f, doc, strlen(doc), 0644), 0);
+        cr_assert_eq(commit1(g, f, "t", oid), 0, "%s", err);
+    }
+    cr_expect_eq(loose_count(), before, "packed into the common dir, loose copies gone");
+    expect_out("1\n", "ls .git/objects/pack/*.pack | wc -l");
+    expect_out("{\"v\": 1}\n", "git show wt~1:batch_progress.json");
+    rs_git_free(g);
+    expect_fsck();
+    free(f);
+    free(wt);
+}

@@ -977,3 +977,72 @@ Test(progress, in_progress_lists_every_school_in_flight)
     rs_progress_free(q);
     rs_progress_free(p);
 }
+
+/*
+ * The streaming writer (store/progress_write.c) must write exactly what
+ * jansson's pretty form of the same document is (the format the schema was
+ * first written in): parse its text with jansson, dump it again with the old
+ * flags, compare the bytes. The state has every kind of member: each list,
+ * two schools in flight, a stop, dropped events, extras nested at every
+ * level, text with control characters, quotes, non-ASCII and bytes that are
+ * not UTF-8, costs that print with an exponent, whole-number reals.
+ */
+Test(progress, streaming_writer_writes_jansson_pretty_form_byte_for_byte)
+{
+    const char *doc =
+        "{\"schema_version\": 1, \"batch_name\": \"b\\\"q\\u00e9\", \"status\": \"stopped\", "
+        "\"started\": \"2026-11-24T20:00:00Z\", \"note\": {\"by\": \"ops\", \"deep\": [[1, {\"x\": []}], {}], \"r\": 1e-7}, "
+        "\"pending\": [\"P1\", \"P\\t2\"], \"failed\": [{\"name\": \"F\", \"slug\": \"f\", \"reason\": \"bad\\nline \\u0001\", "
+        "\"coaches\": 3, \"ticket\": {\"id\": [1, 2]}, \"attempts\": [{\"attempt\": 1, \"iteration\": 2, \"outcome\": \"odd\", "
+        "\"cost_usd\": 0.000001, \"usage\": {\"in\": 3}}]}], "
+        "\"completed\": [{\"name\": \"C\", \"slug\": \"c\", \"started\": \"2026-11-24T20:00:00Z\", "
+        "\"finished\": \"2026-11-24T20:06:12Z\", \"coaches\": 42, \"overlaps\": 3, \"csv\": \"output/c.csv\", "
+        "\"review\": \"30 of 42\", \"cost_usd\": 2, \"attempts\": []}], "
+        "\"retry_history\": [{\"name\": \"P1\", \"slug\": \"p1\", \"attempts\": [{\"attempt\": 1, \"iteration\": 1, "
+        "\"outcome\": \"transient\", \"reason\": \"429\"}]}], "
+        "\"in_progress\": [{\"name\": \"D\", \"slug\": \"d\", \"attempt\": 1, \"iteration\": 3, \"run_token\": \"t\", "
+        "\"host\": \"box\"}, {\"name\": \"E\", \"attempt\": 2, \"iteration\": 4}], "
+        "\"iterations\": 4, \"cost_usd\": 123456.5, \"events_dropped\": 2, "
+        "\"stopped\": {\"reason\": \"max_cost_usd reached\", \"limit\": \"max_cost_usd\", \"at\": \"2026-11-24T21:00:00Z\"}}";
+    struct rs_diags d;
+    rs_diags_init(&d);
+    struct rs_progress *p = NULL;
+    cr_assert_eq(rs_progress_parse(doc, strlen(doc), "bp.json", &p, &d), 0, "%s", d.n ? d.msgs[0] : "");
+    /* Text that is not UTF-8, from the agent: written cleaned, never dropped. */
+    free(p->failed[0].attempts[0].reason);
+    p->failed[0].attempts[0].reason = rs_xstrdup("cut \xC3 and \xFF end");
+    char *out = rs_progress_format(p);
+    json_error_t e;
+    json_t *o = json_loads(out, 0, &e);
+    cr_assert_not_null(o, "%d:%d %s\n%s", e.line, e.column, e.text, out);
+    char *ref = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    cr_assert_not_null(ref);
+    size_t n = strlen(ref);
+    cr_expect_eq(strlen(out), n + 1);
+    cr_expect_eq(out[n], '\n');
+    out[n] = '\0';
+    cr_expect_str_eq(out, ref);
+    cr_expect(strstr(out, "\"reason\": \"cut \xEF\xBF\xBD and \xEF\xBF\xBD end\""), "%s", out);
+    cr_expect(strstr(out, "\"cost_usd\": 1e-6"), "%s", out);
+    cr_expect(strstr(out, "\"cost_usd\": 2.0"), "%s", out);
+    cr_expect(strstr(out, "\"deep\": [\n      [\n        1,"), "%s", out);
+    free(ref);
+    json_decref(o);
+    free(out);
+    rs_progress_free(p);
+    rs_diags_deinit(&d);
+}
+
+Test(progress, streaming_writer_redacts_an_api_key_in_any_string)
+{
+    struct rs_progress *p = rs_progress_new("b", 1795561200000);
+    struct rs_school_state *s = rs_progress_fail(p, "F", "f", "agent said sk-ant-api03-ABCDEFGHIJKLMNOPQRSTUVWXYZ and left");
+    s->extra = rs_xstrdup("{\"note\": [\"sk-ant-api03-ZYXWVUTSRQPONMLKJIHGFEDCBA\"]}");
+    char *out = rs_progress_format(p);
+    cr_expect_null(strstr(out, "ABCDEFGHIJ"), "%s", out);
+    cr_expect_null(strstr(out, "ZYXWVUTSRQ"), "%s", out);
+    cr_expect(strstr(out, "\"reason\": \"agent said sk-ant-***REDACTED*** and left\""), "%s", out);
+    cr_expect(strstr(out, "\"note\": [\n        \"sk-ant-***REDACTED***\"\n      ]"), "%s", out);
+    free(out);
+    rs_progress_free(p);
+}
