@@ -67,6 +67,7 @@ struct rs_iteration {
     struct rs_iteration_opts o;
     char *school;
     char *slug;
+    char *work_dir; /* a copy of o.work_dir, or NULL */
 
     char *session;
     bool got_init;
@@ -159,6 +160,8 @@ int rs_iteration_new(const struct rs_iteration_opts *o, struct rs_iteration **ou
             it->domains[i] = rs_xstrdup(o->email_domains[i]);
     }
     it->o.email_domains = (const char *const *)it->domains;
+    it->work_dir = o->work_dir ? rs_xstrdup(o->work_dir) : NULL;
+    it->o.work_dir = it->work_dir;
     *out = it;
     return 0;
 }
@@ -172,6 +175,7 @@ struct rs_iteration *rs_iteration_free(struct rs_iteration *it)
     free(it->calls);
     free(it->school);
     free(it->slug);
+    free(it->work_dir);
     free(it->session);
     for (size_t i = 0; i < MSG_SLOTS; i++) {
         free(it->msgs[i].id);
@@ -697,16 +701,28 @@ bool rs_iteration_done(const struct rs_iteration *it, struct rs_iteration_done *
     return true;
 }
 
+/* <dir>/<slug>.csv: the CSV assigned in a work directory. */
+static char *assigned_in(const char *dir, const char *slug)
+{
+    char *name = rs_xasprintf("%s.csv", slug);
+    char *p = rs_path_join(dir, name);
+    free(name);
+    return p;
+}
+
 /* Verify the RALPH_DONE claim; sets verified or verify_error. */
 static void verify_done(struct rs_iteration *it)
 {
     const struct rs_config *cfg = it->o.cfg;
+    /* Where the agent's CSV lives: its iteration's work directory, or (without one) output_dir. */
+    const char *outdir = it->work_dir ? it->work_dir : cfg->output_dir;
+    const char *outname = it->work_dir ? "work directory" : "output directory";
     char *joined = rs_path_join(cfg->root, it->done_csv);
     char *abs = rs_path_normalize(joined);
     free(joined);
     if (it->done_csv[0] != '/' && !rs_file_exists(abs)) {
         /* Also accept a path relative to the output directory ("x.csv"). */
-        char *j2 = rs_path_join(cfg->output_dir, it->done_csv);
+        char *j2 = rs_path_join(outdir, it->done_csv);
         char *alt = rs_path_normalize(j2);
         free(j2);
         if (rs_file_exists(alt)) {
@@ -716,9 +732,8 @@ static void verify_done(struct rs_iteration *it)
             free(alt);
         }
     }
-    if (!rs_path_is_inside(cfg->output_dir, abs) || strcmp(abs, cfg->output_dir) == 0) {
-        it->verify_error = rs_xasprintf("RALPH_DONE csv \"%s\" is outside the output directory %s", it->done_csv,
-                                        cfg->output_dir);
+    if (!rs_path_is_inside(outdir, abs) || strcmp(abs, outdir) == 0) {
+        it->verify_error = rs_xasprintf("RALPH_DONE csv \"%s\" is outside the %s %s", it->done_csv, outname, outdir);
         free(abs);
         return;
     }
@@ -728,15 +743,15 @@ static void verify_done(struct rs_iteration *it)
         free(abs);
         return;
     }
-    if (!realpath(cfg->output_dir, realdir) || !rs_path_is_inside(realdir, real)) {
-        it->verify_error = rs_xasprintf("RALPH_DONE csv \"%s\" resolves outside the output directory (symlink to %s)",
-                                        it->done_csv, real);
+    if (!realpath(outdir, realdir) || !rs_path_is_inside(realdir, real)) {
+        it->verify_error = rs_xasprintf("RALPH_DONE csv \"%s\" resolves outside the %s (symlink to %s)",
+                                        it->done_csv, outname, real);
         free(abs);
         return;
     }
     /* The lead contract (or the counts only), on the school's assigned file, written during this attempt. */
     char *shown = rs_config_relpath(cfg, abs);
-    char *assigned = rs_config_output_csv(cfg, it->slug);
+    char *assigned = it->work_dir ? assigned_in(it->work_dir, it->slug) : rs_config_output_csv(cfg, it->slug);
     char *assigned_shown = rs_config_relpath(cfg, assigned);
     char assigned_real[PATH_MAX];
     struct stat st;
