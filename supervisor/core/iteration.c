@@ -710,13 +710,21 @@ static char *assigned_in(const char *dir, const char *slug)
     return p;
 }
 
+/* @abs (inside @work_dir) as its place in output_dir, relative to the root: "output/x.csv". */
+static char *published_name(const struct rs_config *cfg, const char *work_dir, const char *abs)
+{
+    char *dest = rs_path_join(cfg->output_dir, abs + strlen(work_dir) + 1);
+    char *shown = rs_config_relpath(cfg, dest);
+    free(dest);
+    return shown;
+}
+
 /* Verify the RALPH_DONE claim; sets verified or verify_error. */
 static void verify_done(struct rs_iteration *it)
 {
     const struct rs_config *cfg = it->o.cfg;
     /* Where the agent's CSV lives: its iteration's work directory, or (without one) output_dir. */
     const char *outdir = it->work_dir ? it->work_dir : cfg->output_dir;
-    const char *outname = it->work_dir ? "work directory" : "output directory";
     char *joined = rs_path_join(cfg->root, it->done_csv);
     char *abs = rs_path_normalize(joined);
     free(joined);
@@ -732,8 +740,35 @@ static void verify_done(struct rs_iteration *it)
             free(alt);
         }
     }
+    bool in_output = false;
+    if (it->work_dir && rs_path_is_inside(cfg->output_dir, abs) && strcmp(abs, cfg->output_dir) != 0) {
+        /* A claim named as published ("output/x.csv") means the same name in the work directory;
+         * only a file that exists in output_dir alone (an unfenced agent's, or an old one) is that one. */
+        char *in_wd = rs_path_join(it->work_dir, abs + strlen(cfg->output_dir) + 1);
+        if (rs_file_exists(in_wd) || !rs_file_exists(abs)) {
+            free(abs);
+            abs = in_wd;
+        } else {
+            free(in_wd);
+            in_output = true;
+            outdir = cfg->output_dir;
+        }
+    }
+    if (it->work_dir && !in_output && it->slug[0] && !rs_file_exists(abs)) {
+        /* The assigned file was not written, but an old published one exists: that one is judged (stale). */
+        char *mine = assigned_in(it->work_dir, it->slug), *pub = rs_config_output_csv(cfg, it->slug);
+        if (strcmp(mine, abs) == 0 && rs_file_exists(pub)) {
+            free(abs);
+            abs = pub;
+            pub = NULL;
+            in_output = true;
+            outdir = cfg->output_dir;
+        }
+        free(mine);
+        free(pub);
+    }
     if (!rs_path_is_inside(outdir, abs) || strcmp(abs, outdir) == 0) {
-        it->verify_error = rs_xasprintf("RALPH_DONE csv \"%s\" is outside the %s %s", it->done_csv, outname, outdir);
+        it->verify_error = rs_xasprintf("RALPH_DONE csv \"%s\" is outside the output directory %s", it->done_csv, outdir);
         free(abs);
         return;
     }
@@ -744,15 +779,19 @@ static void verify_done(struct rs_iteration *it)
         return;
     }
     if (!realpath(outdir, realdir) || !rs_path_is_inside(realdir, real)) {
-        it->verify_error = rs_xasprintf("RALPH_DONE csv \"%s\" resolves outside the %s (symlink to %s)",
-                                        it->done_csv, outname, real);
+        it->verify_error = rs_xasprintf("RALPH_DONE csv \"%s\" resolves outside the output directory (symlink to %s)",
+                                        it->done_csv, real);
         free(abs);
         return;
     }
     /* The lead contract (or the counts only), on the school's assigned file, written during this attempt. */
-    char *shown = rs_config_relpath(cfg, abs);
-    char *assigned = it->work_dir ? assigned_in(it->work_dir, it->slug) : rs_config_output_csv(cfg, it->slug);
-    char *assigned_shown = rs_config_relpath(cfg, assigned);
+    /* Named as it will be published (output/<slug>.csv): the work directory is the agent's output directory. */
+    bool in_wd = it->work_dir && !in_output;
+    char *shown = in_wd ? published_name(cfg, it->work_dir, abs) : rs_config_relpath(cfg, abs);
+    char *assigned = in_wd ? assigned_in(it->work_dir, it->slug) : rs_config_output_csv(cfg, it->slug);
+    char *published = rs_config_output_csv(cfg, it->slug);
+    char *assigned_shown = rs_config_relpath(cfg, published);
+    free(published);
     char assigned_real[PATH_MAX];
     struct stat st;
     int64_t mtime_ms = stat(real, &st) == 0 ? (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 : 0;

@@ -738,6 +738,17 @@ static void usage_pause(struct sup *s, int64_t until_ms)
     batch_event(s, RS_BEV_USAGE_LIMIT);
 }
 
+/* The published CSV's mtime in ns (-1: absent): "written during this attempt" without the wall clock
+ * (an old output/<slug>.csv claimed again must not count; the work directory's is new anyway). */
+static int64_t csv_mtime_ns(struct sup *s, const struct rs_school *sc)
+{
+    char *csv = rs_batch_output_csv(s->b, sc);
+    struct stat st;
+    int64_t ns = stat(csv, &st) == 0 ? (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec : -1;
+    free(csv);
+    return ns ? ns : -1;
+}
+
 /*
  * Publish the verified CSV @verified (in the work directory) as output_dir/<slug>.csv.
  * Return: the published path (caller frees), or NULL when it stays where it is (said and logged).
@@ -1395,7 +1406,7 @@ static void spawn(struct worker *w, const struct rs_school *sc, double budget, c
                                    .school_slug = sc->slug, .note = on_note, .ud = w, .calib = s->calib,
                                    .email_domains = (const char *const *)sc->email_domains,
                                    .nemail_domains = sc->nemail_domains, .attempt_started_ms = w->started_ms,
-                                   .csv_before_ns = -1, .work_dir = w->wd.dir};
+                                   .csv_before_ns = csv_mtime_ns(s, sc), .work_dir = w->wd.dir};
     rs_iteration_new(&io, &w->it);
 
     if (rs_progress_save(p, s->cfg->progress, rs_now_ms()) < 0) {
