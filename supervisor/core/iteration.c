@@ -741,6 +741,18 @@ static void verify_done(struct rs_iteration *it)
         }
     }
     bool in_output = false;
+    if (!it->work_dir) {
+        /* Replay: the work directory is gone; its CSV was published as output_dir/<name>
+         * (<root>/.ralphsup/work/<NNNN>-<slug>/<name>, run/sandbox.h RS_SANDBOX_WORK_DIR). */
+        char *wbase = rs_path_join(cfg->root, ".ralphsup/work");
+        const char *rest = rs_path_is_inside(wbase, abs) ? strchr(abs + strlen(wbase) + 1, '/') : NULL;
+        if (rest && rest[1] && !strchr(rest + 1, '/')) {
+            char *pub = rs_path_join(cfg->output_dir, rest + 1);
+            free(abs);
+            abs = pub;
+        }
+        free(wbase);
+    }
     if (it->work_dir && rs_path_is_inside(cfg->output_dir, abs) && strcmp(abs, cfg->output_dir) != 0) {
         /* A claim named as published ("output/x.csv") means the same name in the work directory;
          * only a file that exists in output_dir alone (an unfenced agent's, or an old one) is that one. */
