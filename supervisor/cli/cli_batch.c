@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ralphsup/core/decide.h"
 #include "ralphsup/store/auditfile.h"
 #include "ralphsup/store/batch.h"
 #include "ralphsup/store/live.h"
@@ -276,6 +277,28 @@ struct status_figures {
     int64_t current_ms;  /* how long the current school has run */
 };
 
+/* The concurrency achieved over every attempt on record and every school in flight. */
+static double concurrency(const struct rs_progress *p, int64_t now)
+{
+    const struct rs_school_state *lists[] = {p->completed, p->failed, p->history};
+    const size_t counts[] = {p->ncompleted, p->nfailed, p->nhistory};
+    size_t n = rs_progress_ninflight(p);
+    for (size_t l = 0; l < 3; l++)
+        for (size_t i = 0; i < counts[l]; i++)
+            n += lists[l][i].nattempts;
+    struct rs_interval *iv = rs_xcalloc(n ? n : 1, sizeof(*iv));
+    size_t k = 0;
+    for (size_t l = 0; l < 3; l++)
+        for (size_t i = 0; i < counts[l]; i++)
+            for (size_t j = 0; j < lists[l][i].nattempts; j++)
+                iv[k++] = (struct rs_interval){lists[l][i].attempts[j].started_ms, lists[l][i].attempts[j].finished_ms};
+    for (const struct rs_current *c = p->current; c && k < n; c = c->next)
+        iv[k++] = (struct rs_interval){c->started_ms, now};
+    double r = rs_decide_concurrency(iv, k);
+    free(iv);
+    return r;
+}
+
 static void compute_figures(const struct rs_progress *p, int64_t now, struct status_figures *f)
 {
     memset(f, 0, sizeof(*f));
@@ -291,15 +314,17 @@ static void compute_figures(const struct rs_progress *p, int64_t now, struct sta
     double finished_cost = rs_progress_finished_cost(p, &nfin);
     f->avg_ms = n ? (double)sum / (double)n : 0;
     f->avg_cost = nfin ? finished_cost / (double)nfin : 0;
-    size_t inflight = rs_progress_ninflight(p);
-    size_t remaining = p->npending + inflight;
-    /* The remaining work divided by the concurrency achieved: the schools in flight now. */
-    f->eta_ms = n ? (int64_t)(f->avg_ms * (double)remaining / (double)(inflight > 1 ? inflight : 1)) : -1;
-    if (p->current && p->current->started_ms > 0) {
+    size_t remaining = p->npending + rs_progress_ninflight(p);
+    /* The work left (less what the schools in flight have done), divided by
+     * the concurrency the batch achieved so far (busy time over the time
+     * anything ran, from every attempt; core/decide.c). */
+    double work = f->avg_ms * (double)remaining;
+    for (const struct rs_current *c = p->current; c; c = c->next)
+        if (c->started_ms > 0 && now > c->started_ms)
+            work -= (double)(now - c->started_ms < (int64_t)f->avg_ms ? now - c->started_ms : (int64_t)f->avg_ms);
+    if (p->current && p->current->started_ms > 0)
         f->current_ms = now - p->current->started_ms;
-        if (f->eta_ms > 0)
-            f->eta_ms = f->eta_ms - (f->current_ms < (int64_t)f->avg_ms ? f->current_ms : (int64_t)f->avg_ms);
-    }
+    f->eta_ms = n ? (int64_t)(work / concurrency(p, now)) : -1;
     f->projected = p->cost_usd + f->avg_cost * (double)remaining;
 }
 
@@ -407,6 +432,7 @@ static json_t *status_json(const struct rs_batch *b, pid_t holder, int64_t now)
         json_object_set_new(e, "running_s", json_real(c->started_ms > 0 ? (double)(now - c->started_ms) / 1000.0 : 0));
         json_object_set_new(e, "cost_usd", w && w->has_cost ? json_real(w->cost_usd) : json_null());
         json_object_set_new(e, "last_tool", w && w->last_tool ? json_string(w->last_tool) : json_null());
+        json_object_set_new(e, "waiting", w && w->waiting ? json_string(w->waiting) : json_null());
         json_array_append_new(inp, e);
     }
     json_object_set_new(o, "in_progress", inp);
@@ -483,6 +509,8 @@ static void status_text(const struct rs_batch *b, pid_t holder, int64_t now)
                 printf(" · %s so far", rs_money_format(w->cost_usd, m1, sizeof m1));
             if (w && w->slot >= 0)
                 printf(" · worker %d", w->slot + 1);
+            if (w && w->waiting)
+                printf(" · waiting: %s", w->waiting);
             printf("\n");
         }
     }

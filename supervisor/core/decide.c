@@ -173,16 +173,56 @@ double rs_decide_expected_cost(double *costs, size_t n, double cap)
     return n % 2 ? costs[n / 2] : (costs[n / 2 - 1] + costs[n / 2]) / 2;
 }
 
+static int cmp_interval(const void *a, const void *b)
+{
+    const struct rs_interval *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+double rs_decide_concurrency(struct rs_interval *iv, size_t n)
+{
+    qsort(iv, n, sizeof(*iv), cmp_interval);
+    int64_t busy = 0, span = 0, from = 0, to = 0;
+    bool open = false;
+    for (size_t i = 0; i < n; i++) {
+        if (iv[i].end <= iv[i].start)
+            continue;
+        busy += iv[i].end - iv[i].start;
+        if (open && iv[i].start <= to) {
+            if (iv[i].end > to)
+                to = iv[i].end;
+            continue;
+        }
+        if (open)
+            span += to - from;
+        from = iv[i].start;
+        to = iv[i].end;
+        open = true;
+    }
+    if (open)
+        span += to - from;
+    double c = span > 0 ? (double)busy / (double)span : 1;
+    return c > 1 ? c : 1;
+}
+
 enum rs_kill_reason rs_decide_running(const struct rs_running_in *in, char *reason, size_t n)
 {
     const struct rs_limits *l = in->limits;
     char d[32];
     if (in->check_time) {
+        /* Before its first line an agent is starting, not stalling: first_output_timeout applies. */
+        bool starting = l->first_output_timeout_ms > 0 && !in->got_output;
+        if (starting && in->elapsed_ms >= l->first_output_timeout_ms) {
+            snprintf(reason, n, "agent did not start: no output within %s (first_output_timeout)",
+                     rs_duration_format(l->first_output_timeout_ms, d, sizeof d));
+            return RS_KILL_NO_START;
+        }
         if (l->iteration_timeout_ms > 0 && in->elapsed_ms >= l->iteration_timeout_ms) {
             snprintf(reason, n, "iteration_timeout reached (%s)", rs_duration_format(l->iteration_timeout_ms, d, sizeof d));
             return RS_KILL_TIMEOUT;
         }
-        if (l->stall_timeout_ms > 0 && in->silent_ms >= l->stall_timeout_ms) {
+        /* Waiting out an announced API retry is not stalling: the deadline moves by the delay. */
+        if (!starting && l->stall_timeout_ms > 0 && in->silent_ms >= l->stall_timeout_ms + in->retry_wait_ms) {
             snprintf(reason, n, "stalled: no output for %s (stall_timeout)",
                      rs_duration_format(l->stall_timeout_ms, d, sizeof d));
             return RS_KILL_STALL;

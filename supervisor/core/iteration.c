@@ -71,6 +71,9 @@ struct rs_iteration {
 
     char *session;
     bool got_init;
+    /* The last stdout line was an api_retry: the CLI waits this long before its next try. */
+    int64_t retry_wait_ms;
+    char retry_what[128];
     char stderr_head[256];
     size_t nstderr;
     bool stderr_done;
@@ -487,6 +490,8 @@ static void on_result(struct rs_iteration *it, const struct rs_stream_result *r)
 
 enum rs_iter_action rs_iteration_on_event(struct rs_iteration *it, const struct rs_stream_event *ev)
 {
+    if (ev->kind != RS_STREAM_API_RETRY)
+        it->retry_wait_ms = 0; /* any other line: the CLI has moved on */
     switch (ev->kind) {
     case RS_STREAM_INIT:
         it->got_init = true;
@@ -515,6 +520,13 @@ enum rs_iter_action rs_iteration_on_event(struct rs_iteration *it, const struct 
     case RS_STREAM_API_RETRY: {
         const struct rs_stream_api_retry *r = &ev->api_retry;
         it->counts.api_retries++;
+        it->retry_wait_ms = r->retry_delay_ms > 0 ? (int64_t)r->retry_delay_ms : 1;
+        if (r->has_error_status && r->error_status)
+            rs_utf8_printf(it->retry_what, sizeof it->retry_what, "API retry %lld/%lld (%s %d)", (long long)r->attempt,
+                     (long long)r->max_retries, r->error ? r->error : "error", r->error_status);
+        else
+            rs_utf8_printf(it->retry_what, sizeof it->retry_what, "API retry %lld/%lld (%s)", (long long)r->attempt,
+                     (long long)r->max_retries, r->error ? r->error : "error");
         note(it, "api-retry", "CLI retrying API call (attempt %lld/%lld, %s, status %d, delay %.0f ms)",
              (long long)r->attempt, (long long)r->max_retries, r->error ? r->error : "?",
              r->has_error_status ? r->error_status : 0, r->retry_delay_ms);
@@ -682,6 +694,13 @@ const char *rs_iteration_last_tool(const struct rs_iteration *it)
 const char *rs_iteration_last_progress(const struct rs_iteration *it)
 {
     return it->last_progress;
+}
+
+int64_t rs_iteration_retry_wait(const struct rs_iteration *it, const char **what)
+{
+    if (what)
+        *what = it->retry_wait_ms > 0 ? it->retry_what : NULL;
+    return it->retry_wait_ms;
 }
 
 void rs_iteration_counts(const struct rs_iteration *it, struct rs_iteration_counts *c)
@@ -895,6 +914,7 @@ void rs_iteration_finish(struct rs_iteration *it, int spawn_error, bool exited, 
     obs->killed = killed;
     obs->kill_detail = kill_detail;
     obs->got_init = it->got_init;
+    obs->retry_waiting = it->retry_wait_ms > 0 ? it->retry_what : NULL;
     if (it->nstderr) {
         /* A character cut by the 255-byte head is left out; any other invalid byte becomes U+FFFD. */
         size_t n = it->nstderr;

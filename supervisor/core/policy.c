@@ -150,11 +150,22 @@ void rs_policy_classify(const struct rs_iter_obs *o, struct rs_verdict *v)
         v->permanent = true;
         set(v, RS_VERDICT_ITEM_FAILED, "%s", nz(o->kill_detail, "max_cost_per_school_usd reached"));
         return;
-    case RS_KILL_TIMEOUT:
-        set(v, RS_VERDICT_ITEM_FAILED, "%s", nz(o->kill_detail, "iteration_timeout reached"));
+    case RS_KILL_NO_START:
+        /* Nothing of the school was tried: the agent or its surroundings hang (transient, capped). */
+        set(v, RS_VERDICT_TRANSIENT, "%s", nz(o->kill_detail, "agent did not start: no output within first_output_timeout"));
         return;
+    case RS_KILL_TIMEOUT:
     case RS_KILL_STALL:
-        set(v, RS_VERDICT_ITEM_FAILED, "%s", nz(o->kill_detail, "stalled: no output within stall_timeout"));
+        /* Out of time while the CLI was waiting out a rate limit or an overload: not the school's fault. */
+        if (o->retry_waiting) {
+            set(v, RS_VERDICT_TRANSIENT, "%s while the CLI was waiting out an %s; requeued without counting an attempt",
+                nz(o->kill_detail, o->killed == RS_KILL_TIMEOUT ? "iteration_timeout reached" : "stalled"),
+                o->retry_waiting);
+            return;
+        }
+        set(v, RS_VERDICT_ITEM_FAILED, "%s",
+            nz(o->kill_detail, o->killed == RS_KILL_TIMEOUT ? "iteration_timeout reached"
+                                                            : "stalled: no output within stall_timeout"));
         return;
     case RS_KILL_REPEAT:
         set(v, RS_VERDICT_ITEM_FAILED, "%s", nz(o->kill_detail, "repeated identical tool call"));

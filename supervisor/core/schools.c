@@ -34,6 +34,7 @@
 #include <jansson.h>
 
 #include "ralphsup/base/json.h"
+#include "ralphsup/base/strmap.h"
 #include "ralphsup/core/schools.h"
 #include "ralphsup/core/verify.h"
 #include "ralphsup/base/utf8.h"
@@ -89,84 +90,6 @@ static int usps_lookup_loose(const char *s)
         if (rs_streq_ci(usps[i].code, s) || rs_streq_ci(usps[i].name, s))
             return (int)i;
     return -1;
-}
-
-/*-----------------------------------------------------------------------
- * A string -> size_t hash map (FNV-1a, open addressing). Keys are copied.
- * Used for alias lookup, duplicate detection and slug uniqueness, so that a
- * large (but capped) input stays O(n).
- */
-struct strmap {
-    char **keys;
-    size_t *vals;
-    size_t cap; /* power of two, or 0 */
-    size_t n;
-};
-
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
-static size_t strmap_slot(const struct strmap *m, const char *key)
-{
-    size_t i = (size_t)fnv1a(key) & (m->cap - 1);
-    while (m->keys[i] && strcmp(m->keys[i], key) != 0)
-        i = (i + 1) & (m->cap - 1);
-    return i;
-}
-
-static const size_t *strmap_get(const struct strmap *m, const char *key)
-{
-    if (m->cap == 0)
-        return NULL;
-    size_t i = strmap_slot(m, key);
-    return m->keys[i] ? &m->vals[i] : NULL;
-}
-
-static void strmap_grow(struct strmap *m)
-{
-    struct strmap old = *m;
-    m->cap = old.cap ? old.cap * 2 : 64;
-    m->keys = rs_xcalloc(m->cap, sizeof(*m->keys));
-    m->vals = rs_xcalloc(m->cap, sizeof(*m->vals));
-    for (size_t i = 0; i < old.cap; i++) {
-        if (!old.keys[i])
-            continue;
-        size_t j = strmap_slot(m, old.keys[i]);
-        m->keys[j] = old.keys[i];
-        m->vals[j] = old.vals[i];
-    }
-    free(old.keys);
-    free(old.vals);
-}
-
-/* Insert @key -> @val unless present. Return: true if inserted. */
-static bool strmap_add(struct strmap *m, const char *key, size_t val)
-{
-    if ((m->n + 1) * 2 > m->cap)
-        strmap_grow(m);
-    size_t i = strmap_slot(m, key);
-    if (m->keys[i])
-        return false;
-    m->keys[i] = rs_xstrdup(key);
-    m->vals[i] = val;
-    m->n++;
-    return true;
-}
-
-static void strmap_deinit(struct strmap *m)
-{
-    for (size_t i = 0; i < m->cap; i++)
-        free(m->keys[i]);
-    free(m->keys);
-    free(m->vals);
-    memset(m, 0, sizeof(*m));
 }
 
 /*-----------------------------------------------------------------------
@@ -320,14 +243,14 @@ char *rs_slugify(const char *name)
  * owns naturally, so the result depends only on the list order. */
 static void assign_slugs(struct rs_school_list *l)
 {
-    struct strmap used = {0};
+    struct rs_strmap used = {0};
     char **natural = rs_xcalloc(l->n ? l->n : 1, sizeof(*natural));
     for (size_t i = 0; i < l->n; i++) {
         natural[i] = rs_slugify(l->v[i].name);
-        strmap_add(&used, natural[i], i);
+        rs_strmap_add(&used, natural[i], i);
     }
     for (size_t i = 0; i < l->n; i++) {
-        const size_t *owner = strmap_get(&used, natural[i]);
+        const size_t *owner = rs_strmap_get(&used, natural[i]);
         if (owner && *owner == i) {
             l->v[i].slug = natural[i];
             natural[i] = NULL;
@@ -340,7 +263,7 @@ static void assign_slugs(struct rs_school_list *l)
             snprintf(base, sizeof base, "%s", natural[i]);
             slug_trim(base, SLUG_MAX - strlen(suffix));
             char *cand = rs_xasprintf("%s%s", base[0] ? base : "school", suffix);
-            if (strmap_add(&used, cand, i)) {
+            if (rs_strmap_add(&used, cand, i)) {
                 l->v[i].slug = cand;
                 break;
             }
@@ -350,7 +273,7 @@ static void assign_slugs(struct rs_school_list *l)
     for (size_t i = 0; i < l->n; i++)
         free(natural[i]);
     free(natural);
-    strmap_deinit(&used);
+    rs_strmap_deinit(&used);
 }
 
 /*-----------------------------------------------------------------------
@@ -499,7 +422,7 @@ struct rs_aliases {
     char **alias;       /* aliases as written */
     size_t *alias_of;   /* index into canon */
     size_t nalias;
-    struct strmap map;  /* name_key -> canon index << 1 | is_alias */
+    struct rs_strmap map;  /* name_key -> canon index << 1 | is_alias */
     const char **cands; /* canon + aliases, for "did you mean" */
     size_t ncands;
 };
@@ -516,7 +439,7 @@ struct rs_aliases *rs_aliases_free(struct rs_aliases *a)
     free(a->alias);
     free(a->alias_of);
     free(a->cands);
-    strmap_deinit(&a->map);
+    rs_strmap_deinit(&a->map);
     free(a);
     return NULL;
 }
@@ -531,7 +454,7 @@ const char *rs_aliases_resolve(const struct rs_aliases *a, const char *name)
     if (rs_aliases_empty(a) || !name)
         return NULL;
     char *k = name_key(name);
-    const size_t *v = strmap_get(&a->map, k);
+    const size_t *v = rs_strmap_get(&a->map, k);
     free(k);
     return v ? a->canon[*v >> 1] : NULL;
 }
@@ -541,7 +464,7 @@ size_t rs_aliases_of(const struct rs_aliases *a, const char *canon, const char *
     if (rs_aliases_empty(a) || !canon)
         return 0;
     char *k = name_key(canon);
-    const size_t *v = strmap_get(&a->map, k);
+    const size_t *v = rs_strmap_get(&a->map, k);
     free(k);
     if (!v)
         return 0;
@@ -625,8 +548,8 @@ int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_a
             continue;
         char *k = name_key(key);
         size_t idx = a->ncanon;
-        if (!strmap_add(&a->map, k, idx << 1)) {
-            size_t other = *strmap_get(&a->map, k) >> 1;
+        if (!rs_strmap_add(&a->map, k, idx << 1)) {
+            size_t other = *rs_strmap_get(&a->map, k) >> 1;
             char *d1 = display(key), *d2 = display(a->canon[other]);
             problem(&rep, p, "canonical name \"%s\" repeats \"%s\" (%s:%d:%d) up to case or spacing", d1,
                     d2, file, cpos[other].line, cpos[other].col);
@@ -676,7 +599,7 @@ int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_a
             if (!alias_text_ok(&rep, ap, "an alias", s))
                 continue;
             char *k = name_key(s);
-            const size_t *prev = strmap_get(&a->map, k);
+            const size_t *prev = rs_strmap_get(&a->map, k);
             if (prev && (*prev >> 1) == canon) {
                 /* The canonical name itself or a repeated alias: harmless. */
             } else if (prev && !(*prev & 1)) {
@@ -693,7 +616,7 @@ int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_a
                 free(ds);
                 free(dc);
             } else {
-                strmap_add(&a->map, k, canon << 1 | 1);
+                rs_strmap_add(&a->map, k, canon << 1 | 1);
                 if (a->nalias == acap) {
                     acap = acap ? acap * 2 : 64;
                     a->alias = rs_xrealloc(a->alias, acap * sizeof(*a->alias));
@@ -972,14 +895,14 @@ static void check_school(struct list_ctx *c, const json_t *o, size_t index, stru
 /* Duplicates after canonicalisation, each reported with both entries. */
 static void check_duplicates(struct list_ctx *c)
 {
-    struct strmap seen = {0};
+    struct rs_strmap seen = {0};
     for (size_t i = 0; i < c->n; i++) {
         struct school_rec *r = &c->recs[i];
         if (!r->canon)
             continue;
         char *k = name_key(r->canon);
-        if (!strmap_add(&seen, k, i)) {
-            const struct school_rec *f = &c->recs[*strmap_get(&seen, k)];
+        if (!rs_strmap_add(&seen, k, i)) {
+            const struct school_rec *f = &c->recs[*rs_strmap_get(&seen, k)];
             char *dg = display(r->given), *df = display(f->given), *dc = display(r->canon);
             problem(&c->rep, r->pos,
                     "schools[%zu] \"%s\": duplicate of schools[%zu] \"%s\" at %s:%d:%d (both are \"%s\")",
@@ -991,7 +914,7 @@ static void check_duplicates(struct list_ctx *c)
         }
         free(k);
     }
-    strmap_deinit(&seen);
+    rs_strmap_deinit(&seen);
 }
 
 static void free_domains(char **v)

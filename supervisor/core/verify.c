@@ -22,6 +22,7 @@
 #include "ralphsup/core/leads.h"
 #include "ralphsup/core/verify.h"
 #include "ralphsup/base/buf.h"
+#include "ralphsup/base/strmap.h"
 #include "ralphsup/base/utf8.h"
 #include "ralphsup/base/util.h"
 
@@ -313,66 +314,6 @@ static bool date_valid(struct cell c)
     return m >= 1 && m <= 12;
 }
 
-/* ---- the name set -------------------------------------------------------- */
-
-struct seen {
-    char **key;
-    size_t *row;
-    size_t cap, n;
-};
-
-static uint64_t fnv(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-/* Add @k (taken) seen at @row; return 0, or the row it was first seen at (@k freed). */
-static size_t seen_add(struct seen *t, char *k, size_t row)
-{
-    if ((t->n + 1) * 2 > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        char **key = rs_xcalloc(cap, sizeof(*key));
-        size_t *rows = rs_xcalloc(cap, sizeof(*rows));
-        for (size_t i = 0; i < t->cap; i++) {
-            if (!t->key[i])
-                continue;
-            size_t j = (size_t)(fnv(t->key[i]) & (cap - 1));
-            while (key[j])
-                j = (j + 1) & (cap - 1);
-            key[j] = t->key[i];
-            rows[j] = t->row[i];
-        }
-        free(t->key);
-        free(t->row);
-        t->key = key;
-        t->row = rows;
-        t->cap = cap;
-    }
-    size_t j = (size_t)(fnv(k) & (t->cap - 1));
-    while (t->key[j]) {
-        if (strcmp(t->key[j], k) == 0) {
-            free(k);
-            return t->row[j];
-        }
-        j = (j + 1) & (t->cap - 1);
-    }
-    t->key[j] = k;
-    t->row[j] = row;
-    t->n++;
-    return 0;
-}
-
-static void seen_free(struct seen *t)
-{
-    for (size_t i = 0; i < t->cap; i++)
-        free(t->key[i]);
-    free(t->key);
-    free(t->row);
-}
-
 /* ---- the check ------------------------------------------------------------ */
 
 struct vctx {
@@ -383,7 +324,7 @@ struct vctx {
     size_t map[RS_REPORT_NCOLS]; /* column index in the file; SIZE_MAX: absent */
     char **school_keys;          /* the school and its aliases, as name keys */
     size_t nschool_keys;
-    struct seen names;
+    struct rs_strmap names; /* coach name key -> first row */
     bool header;                 /* a header record was read */
 };
 
@@ -487,7 +428,9 @@ static void check_row_leads(struct vctx *v, const struct rs_csv_record *rec, siz
     if (!coach.n) {
         problem(v, "%s: coach_name is empty", at);
     } else {
-        size_t first = seen_add(&v->names, name_key(coach.s, coach.n), row);
+        char *k = name_key(coach.s, coach.n);
+        size_t first = rs_strmap_add(&v->names, k, row) ? 0 : *rs_strmap_get(&v->names, k);
+        free(k);
         if (first)
             problem(v, "%s: coach_name repeats row %zu (one row per coach)", at, first);
     }
@@ -694,7 +637,7 @@ static int end(struct vctx *v, int pr, const struct rs_csv_error *err)
     for (size_t i = 0; i < v->nschool_keys; i++)
         free(v->school_keys[i]);
     free(v->school_keys);
-    seen_free(&v->names);
+    rs_strmap_deinit(&v->names);
     return r->problems ? 1 : 0;
 }
 

@@ -45,6 +45,7 @@ struct pinfo {
     pid_t ppid;
     pid_t pgrp;
     unsigned flags; /* the kernel's PF_* flags */
+    unsigned long long starttime; /* clock ticks after boot */
     char state;
     bool in; /* member of the tree being computed */
 };
@@ -62,6 +63,7 @@ struct query {
     pid_t root;          /* > 0: its children (and so all its descendants) are members, not itself */
     const char *token;   /* NULL: no token part */
     enum match_mode mode;
+    unsigned long long since; /* > 0: only processes started at or after it can carry the token */
 };
 
 int rs_proctree_become_subreaper(void)
@@ -107,9 +109,13 @@ static int read_stat(pid_t pid, struct pinfo *pi)
     char st;
     int ppid, pgrp;
     unsigned flags;
-    /* state ppid pgrp session tty_nr tpgid flags */
-    if (sscanf(rp + 2, "%c %d %d %*d %*d %*d %u", &st, &ppid, &pgrp, &flags) != 4)
+    unsigned long long start;
+    /* state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime cutime
+     * cstime priority nice num_threads itrealvalue starttime */
+    if (sscanf(rp + 2, "%c %d %d %*d %*d %*d %u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &st, &ppid,
+               &pgrp, &flags, &start) != 5)
         return -EINVAL;
+    pi->starttime = start;
     pi->pid = pid;
     pi->ppid = (pid_t)ppid;
     pi->pgrp = (pid_t)pgrp;
@@ -265,9 +271,70 @@ static bool protected_pid(pid_t pid)
     return pid <= 1 || pid == getpid();
 }
 
+static int cmp_pid(const void *a, const void *b)
+{
+    const struct pinfo *x = a, *y = b;
+    return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+static bool am_subreaper(void)
+{
+    int on = 0;
+    return prctl(PR_GET_CHILD_SUBREAPER, &on, 0, 0, 0) == 0 && on;
+}
+
 /*
- * Read all processes into @s (zombies included; the caller decides).
- * When @q has a token, entries whose environment matches get in = true.
+ * Mark in @mine the processes of @s (sorted by pid) that descend from this
+ * process through PPid links. For a subreaper that is every process it
+ * started, orphans included: a setsid'd, double-forked grandchild is
+ * reparented to the nearest subreaper, never to init. A chain broken
+ * because a parent exited during the scan counts as ours (a candidate).
+ * 0 unknown, 1 ours (or a candidate), 2 not ours.
+ */
+static void mark_mine(const struct snapshot *s, unsigned char *mine)
+{
+    pid_t self = getpid();
+    size_t *chain = rs_xmalloc((s->n + 1) * sizeof *chain);
+    for (size_t i = 0; i < s->n; i++) {
+        size_t len = 0, at = i;
+        unsigned char verdict = 2;
+        for (;;) {
+            if (mine[at]) {
+                verdict = mine[at];
+                break;
+            }
+            chain[len++] = at;
+            pid_t pp = s->v[at].ppid;
+            if (pp == self) {
+                verdict = 1;
+                break;
+            }
+            if (pp <= 1 || len > s->n)
+                break; /* reached init (or the kernel's threads): not ours */
+            struct pinfo key = {.pid = pp};
+            const struct pinfo *up = bsearch(&key, s->v, s->n, sizeof *s->v, cmp_pid);
+            if (!up || up->starttime > s->v[at].starttime) {
+                /* The parent exited during the scan (or its pid was reused by a younger
+                 * process): the chain is broken, so the process stays a candidate. */
+                verdict = 1;
+                break;
+            }
+            at = (size_t)(up - s->v);
+        }
+        for (size_t k = 0; k < len; k++)
+            mine[chain[k]] = verdict;
+    }
+    free(chain);
+}
+
+/*
+ * Read all processes into @s (zombies included; the caller decides), sorted
+ * by pid. When @q has a token, entries whose environment matches get in =
+ * true. Reading another process's environment maps its memory and, for one
+ * in the middle of an execve(), waits for it: so only candidates are read —
+ * started no earlier than @q->since, and, for the tree of a live run when
+ * this process is a subreaper, descendants of this process (the only place
+ * such a tree's processes can be).
  * Return: 0, or negative errno of opendir("/proc").
  */
 static int snapshot_take(struct snapshot *s, const struct query *q, struct rs_buf *scratch)
@@ -288,11 +355,6 @@ static int snapshot_take(struct snapshot *s, const struct query *q, struct rs_bu
         struct pinfo pi;
         if (read_stat((pid_t)v, &pi) < 0)
             continue; /* vanished or unreadable */
-        /* Protected ones are never members: their environment is not read. */
-        if (q && q->token && q->mode != MATCH_NONE && !is_dead(pi.state) && !protected_pid(pi.pid)) {
-            if (read_environ_settled(&pi, scratch) == 0 && environ_token(scratch, q->token, q->mode))
-                pi.in = true;
-        }
         if (s->n == s->cap) {
             s->cap = s->cap ? s->cap * 2 : 256;
             s->v = rs_xrealloc(s->v, s->cap * sizeof *s->v);
@@ -300,6 +362,23 @@ static int snapshot_take(struct snapshot *s, const struct query *q, struct rs_bu
         s->v[s->n++] = pi;
     }
     closedir(d);
+    qsort(s->v, s->n, sizeof *s->v, cmp_pid);
+    if (!q || !q->token || q->mode == MATCH_NONE)
+        return 0;
+    unsigned char *mine = NULL;
+    if (q->mode == MATCH_EXACT && am_subreaper()) {
+        mine = rs_xcalloc(s->n ? s->n : 1, 1);
+        mark_mine(s, mine);
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        struct pinfo *pi = &s->v[i];
+        /* Protected ones are never members: their environment is not read. */
+        if (is_dead(pi->state) || protected_pid(pi->pid) || pi->starttime < q->since || (mine && mine[i] != 1))
+            continue;
+        if (read_environ_settled(pi, scratch) == 0 && environ_token(scratch, q->token, q->mode))
+            pi->in = true;
+    }
+    free(mine);
     return 0;
 }
 
@@ -401,12 +480,35 @@ out:
     return r;
 }
 
-int rs_proctree_signal_tree(pid_t leader, const char *token, int sig)
+unsigned long long rs_proctree_ticks_now(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+        return 0;
+    long hz = sysconf(_SC_CLK_TCK);
+    if (hz <= 0)
+        return 0;
+    unsigned long long t = (unsigned long long)ts.tv_sec * (unsigned long long)hz +
+                           (unsigned long long)ts.tv_nsec / (1000000000ull / (unsigned long long)hz);
+    return t > 0 ? t - 1 : 0;
+}
+
+int rs_proctree_signal_tree_since(pid_t leader, const char *token, unsigned long long since, int sig)
 {
     if (leader < 0 || (leader == 0 && !token) || (token && !token_ok(token)) || sig < 0)
         return -EINVAL;
-    struct query q = {leader, 0, token, token ? MATCH_EXACT : MATCH_NONE};
+    struct query q = {leader, 0, token, token ? MATCH_EXACT : MATCH_NONE, since};
     return walk_tree(&q, sig);
+}
+
+int rs_proctree_count_tree_since(pid_t leader, const char *token, unsigned long long since)
+{
+    return rs_proctree_signal_tree_since(leader, token, since, 0);
+}
+
+int rs_proctree_signal_tree(pid_t leader, const char *token, int sig)
+{
+    return rs_proctree_signal_tree_since(leader, token, 0, sig);
 }
 
 int rs_proctree_count_tree(pid_t leader, const char *token)
@@ -418,7 +520,7 @@ int rs_proctree_kill_token(const char *token_prefix, int sig)
 {
     if (!token_ok(token_prefix) || sig < 0)
         return -EINVAL;
-    struct query q = {0, 0, token_prefix, MATCH_PREFIX};
+    struct query q = {0, 0, token_prefix, MATCH_PREFIX, 0};
     return walk_tree(&q, sig);
 }
 
@@ -431,7 +533,7 @@ int rs_proctree_signal_below(pid_t root, const char *token, int sig)
 {
     if (root <= 0 || (token && !token_ok(token)) || sig < 0)
         return -EINVAL;
-    struct query q = {0, root, token, token ? MATCH_EXACT : MATCH_NONE};
+    struct query q = {0, root, token, token ? MATCH_EXACT : MATCH_NONE, 0};
     return walk_tree(&q, sig);
 }
 

@@ -54,6 +54,7 @@ struct rs_runner {
     int pending; /* handles initialised and not closed yet */
     pid_t pid;
     char *token;
+    unsigned long long since; /* rs_proctree_ticks_now() before the spawn */
     uint64_t drain_ms;
     uint64_t grace_deadline;
     uint64_t poll_deadline;
@@ -201,7 +202,7 @@ static void pipe_done(struct rs_runner *r, uv_pipe_t *p)
 /* SIGKILL the tree; remember stragglers when the agent already exited. */
 static void kill_tree(struct rs_runner *r)
 {
-    int n = rs_proctree_signal_tree(r->pid, r->token, SIGKILL);
+    int n = rs_proctree_signal_tree_since(r->pid, r->token, r->since, SIGKILL);
     if (r->exited && n > 0)
         r->flags |= RS_RUNNER_F_STRAGGLERS;
 }
@@ -210,7 +211,7 @@ static void finish_poll_cb(uv_timer_t *t)
 {
     struct rs_runner *r = t->data;
     kill_tree(r);
-    int alive = rs_proctree_count_tree(r->pid, r->token);
+    int alive = rs_proctree_count_tree_since(r->pid, r->token, r->since);
     if (alive == 0)
         goto done;
     uv_update_time(r->loop);
@@ -230,7 +231,7 @@ static void begin_finish(struct rs_runner *r)
     uv_timer_stop(&r->t_grace);
     uv_timer_stop(&r->t_drain);
     kill_tree(r);
-    if (rs_proctree_count_tree(r->pid, r->token) == 0) {
+    if (rs_proctree_count_tree_since(r->pid, r->token, r->since) == 0) {
         close_all(r);
         return;
     }
@@ -457,6 +458,8 @@ int rs_runner_start(uv_loop_t *loop, const struct rs_runner_opts *o, struct rs_r
     po.stdio_count = r->keeper ? 4 : 3;
     po.stdio = stdio;
 
+    /* Every process of the run starts after this: older ones need no token check. */
+    r->since = rs_proctree_ticks_now();
     /* uv_spawn initialises the process handle even when it fails. */
     ret = uv_spawn(loop, &r->proc, &po);
     r->pending++;
@@ -519,7 +522,7 @@ int rs_runner_stop(struct rs_runner *r, uint64_t grace_ms)
         return 0;
     if (!r->exited)
         r->flags |= RS_RUNNER_F_TERM_SENT;
-    int n = rs_proctree_signal_tree(r->pid, r->token, SIGTERM);
+    int n = rs_proctree_signal_tree_since(r->pid, r->token, r->since, SIGTERM);
     uv_update_time(r->loop);
     uint64_t deadline = uv_now(r->loop) + grace_ms;
     if (!r->grace_active || deadline < r->grace_deadline) {
@@ -540,7 +543,7 @@ int rs_runner_kill(struct rs_runner *r)
         r->flags |= RS_RUNNER_F_KILLED;
     uv_timer_stop(&r->t_grace);
     r->grace_active = false;
-    int n = rs_proctree_signal_tree(r->pid, r->token, SIGKILL);
+    int n = rs_proctree_signal_tree_since(r->pid, r->token, r->since, SIGKILL);
     if (r->exited && n > 0)
         r->flags |= RS_RUNNER_F_STRAGGLERS;
     return n < 0 ? n : 0;

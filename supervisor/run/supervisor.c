@@ -79,6 +79,7 @@ struct worker {
     int64_t started_ms;
     uint64_t started_mono;
     uint64_t last_output_mono;
+    bool got_stdout;           /* a byte on stdout since the spawn (first_output_timeout) */
     struct rs_runner *runner;
     struct rs_stream *stream;
     struct rs_iteration *it;
@@ -327,6 +328,7 @@ static void write_live(struct sup *s, bool force)
                                         .running_ms = (int64_t)(now - w->started_mono),
                                         .last_tool = rs_iteration_last_tool(w->it),
                                         .last_progress = rs_iteration_last_progress(w->it)};
+        rs_iteration_retry_wait(w->it, &lw[n].waiting);
         lw[n].cost_usd = rs_iteration_cost(w->it, &lw[n].cost_estimated);
         n++;
     }
@@ -375,8 +377,12 @@ static void draw_live(struct sup *s)
     } else if (c) {
         bool est;
         double cost = rs_iteration_cost(c->it, &est);
-        const char *tool = rs_iteration_last_tool(c->it);
-        char tb[61]; /* the tool's input, at most 60 bytes, cut at a character boundary */
+        const char *tool = rs_iteration_last_tool(c->it), *retry = NULL;
+        char tb[61], rb[96]; /* the tool's input, at most 60 bytes, cut at a character boundary */
+        if (rs_iteration_retry_wait(c->it, &retry) > 0) {
+            snprintf(rb, sizeof rb, "waiting: %s", retry);
+            tool = rb; /* waiting out a rate limit is not stalling (docs/failures.md) */
+        }
         rs_utf8_copy(tb, sizeof tb, tool ? tool : "starting", strlen(tool ? tool : "starting"));
         rs_utf8_printf(line, sizeof line, "[%zu/%zu] %s · attempt %d/%lld · %s · %s · %s · %s · %s spent",
                  p->ncompleted + p->nfailed + 1, total_schools(p), c->school->name, c->attempt,
@@ -1122,7 +1128,9 @@ static void check_running(struct worker *w, bool check_time)
                                .iter_cost = rs_iteration_cost(w->it, NULL),
                                .school_cost_before = w->school_cost_before, .check_time = check_time,
                                .elapsed_ms = (int64_t)(now - w->started_mono),
-                               .silent_ms = (int64_t)(now - w->last_output_mono)};
+                               .silent_ms = (int64_t)(now - w->last_output_mono),
+                               .got_output = w->got_stdout};
+    in.retry_wait_ms = rs_iteration_retry_wait(w->it, &in.retry_what);
     in.usage.cost_usd += inflight_cost(s, w);
     char reason[256];
     enum rs_kill_reason k = rs_decide_running(&in, reason, sizeof reason);
@@ -1168,6 +1176,8 @@ static void on_stream_event(const struct rs_stream_event *ev, void *ud)
 static void feed(struct worker *w, const struct feed_arg *f)
 {
     w->last_output_mono = uv_now(&w->s->loop);
+    if (!f->is_stderr)
+        w->got_stdout = true;
     if (f->is_stderr) {
         rs_transcript_write_stderr(w->tr, f->data, f->len);
         rs_iteration_stderr(w->it, f->data, f->len);
@@ -1318,6 +1328,7 @@ static void spawn(struct worker *w, const struct rs_school *sc, double budget, c
     w->iteration = p->iterations + 1;
     w->started_ms = rs_now_ms();
     w->started_mono = w->last_output_mono = uv_now(&s->loop);
+    w->got_stdout = false;
     snprintf(w->token, sizeof w->token, "%s:%lld:%ld:%08lx", sc->slug, (long long)w->iteration, (long)getpid(),
              (unsigned long)random());
 

@@ -52,6 +52,8 @@ int rs_live_write(const char *path, const struct rs_live *l)
                 json_object_set_new(e, "last_tool", json_string(w->last_tool));
             if (w->last_progress)
                 json_object_set_new(e, "last_progress", json_string(w->last_progress));
+            if (w->waiting)
+                json_object_set_new(e, "waiting", json_string(w->waiting));
             json_array_append_new(ws, e);
         }
         json_object_set_new(o, "workers", ws);
@@ -111,6 +113,7 @@ int rs_live_read(const char *path, struct rs_live_view *v)
             w->has_cost = json_is_number(c);
             w->cost_usd = w->has_cost ? json_number_value(c) : 0;
             w->last_tool = dup_str(e, "last_tool");
+            w->waiting = dup_str(e, "waiting");
         }
     }
     json_decref(j);
@@ -122,6 +125,7 @@ void rs_live_view_deinit(struct rs_live_view *v)
     for (size_t i = 0; i < v->nworkers; i++) {
         free(v->workers[i].school);
         free(v->workers[i].last_tool);
+        free(v->workers[i].waiting);
     }
     free(v->workers);
     free(v->last_tool);

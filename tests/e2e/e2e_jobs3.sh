@@ -46,7 +46,7 @@ if mx < 2: die("the workers never overlapped (max %d in flight)" % mx)
 print("requests: %d, max in flight: %d, 429s: %d" % (len(post), mx, n429))
 EOF2
 
-pyprog "starts staggered: first requests of the schools at least 0.5 s apart; spawns >= spawn_interval apart" <<'EOF2'
+pyprog "starts staggered: first requests of the first three schools spread over >= 1 s; spawns >= spawn_interval apart" <<'EOF2'
 post = [r for r in REQ() if r["method"] == "POST"]
 first = {}
 for r in post:
@@ -56,7 +56,11 @@ for r in post:
 t = sorted(first.values())
 gaps = [b - a for a, b in zip(t, t[1:])]
 if len(t) != 6: die("first requests of %d schools" % len(t))
-if min(gaps[:2]) < 0.5: die("first requests of the first three schools not staggered: gaps %r" % gaps)
+# The spawns are 1 s apart (checked below, ralphsup's own guarantee); each CLI's start-up before its
+# first request varies by a few hundred ms on a loaded machine, so the API side asks for less:
+# the first three schools' first requests spread over >= 1 s, no two within 0.25 s.
+if t[2] - t[0] < 1.0 or min(gaps[:2]) < 0.25:
+    die("first requests of the first three schools not staggered: gaps %r" % gaps)
 import datetime
 def ts(e): return datetime.datetime.fromisoformat(e["ts"].replace("Z", "+00:00")).timestamp()
 E = EV()

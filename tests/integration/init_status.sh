@@ -39,6 +39,36 @@ printf '%s' "$RS_JSON" >"$W/status.json"
 assert_file_json "$W/status.json" 'd["total"] == 24 and d["pending"] == 24 and d["completed"] == 0 and d["running"] is False and d["current"] is None and d["eta_s"] is None' \
     "status --json parses and has the counts"
 
+# ---- the ETA divides the work left by the concurrency achieved (issue 11) ----------------
+# 4 schools completed in 100 s each, 20 pending: ETA 20 × 100 s / 4 when the four ran at once,
+# 20 × 100 s when they ran one after another (a gap between them does not count).
+cp "$PW" "$W/progress.saved"
+eta_with() { # START_OFFSETS... (seconds): write the file, print status --json's eta_s
+    "$PY" - "$PW" "$@" <<'EOF'
+import json, sys, re, datetime
+p = sys.argv[1]; offs = [int(x) for x in sys.argv[2:]]
+d = json.load(open(p))
+t0 = datetime.datetime(2026, 11, 24, 20, 0, 0, tzinfo=datetime.timezone.utc)
+iso = lambda s: (t0 + datetime.timedelta(seconds=s)).strftime("%Y-%m-%dT%H:%M:%SZ")
+done, d["pending"] = d["pending"][:len(offs)], d["pending"][len(offs):]
+for i, (name, o) in enumerate(zip(done, offs)):
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    a = {"attempt": 1, "iteration": i + 1, "started": iso(o), "finished": iso(o + 100), "duration_s": 100.0,
+         "cost_usd": 0.5, "cost_estimated": False, "outcome": "completed", "class": "completed", "reason": None,
+         "exit_status": "exit 0"}
+    d["completed"].append({"name": name, "slug": slug, "started": iso(o), "finished": iso(o + 100),
+                           "duration_s": 100.0, "cost_usd": 0.5, "coaches": 3, "overlaps": 0,
+                           "csv": "output/schools/%s.csv" % slug, "attempts": [a]})
+d["iterations"] = len(offs); d["cost_usd"] = 0.5 * len(offs)
+json.dump(d, open(p, "w"), indent=2)
+EOF
+    "$RALPHSUP" status --json "$CW" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["eta_s"])'
+    cp "$W/progress.saved" "$PW"
+}
+assert_eq "$(eta_with 0 0 0 0)" "500.0" "status ETA: 4 schools that ran at once → 20 × 100 s / 4"
+assert_eq "$(eta_with 0 100 300 1000)" "2000.0" "status ETA: 4 schools one after another (with gaps) → 20 × 100 s"
+assert_eq "$(eta_with 0 0 100 100)" "1000.0" "status ETA: 4 schools two at a time → concurrency 2"
+
 # ---- init again ----------------------------------------------------------------------------
 before=$(git -C "$W" rev-parse HEAD)
 rs init "$CW"

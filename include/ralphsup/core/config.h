@@ -55,6 +55,7 @@ struct rs_limits {
     int64_t max_attempts_per_school; /* default 3 */
     int64_t iteration_timeout_ms;    /* default 30m */
     int64_t stall_timeout_ms;        /* no output bytes; default 10m */
+    int64_t first_output_timeout_ms; /* no stdout line at all since the spawn; default 2m, 0 = off */
     int64_t max_runtime_ms;          /* this invocation; 0 = unlimited; default 0 */
     double max_cost_usd;             /* batch total; 0 = unlimited */
     double max_cost_per_school_usd;  /* over all attempts; 0 = unlimited */

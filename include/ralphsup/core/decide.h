@@ -104,6 +104,19 @@ void rs_decide_spawn(const struct rs_spawn_in *in, struct rs_spawn_decision *d);
 /* The median of @n costs (sorted in place); with none, @cap (max_cost_per_school_usd) when > 0, else 0. */
 double rs_decide_expected_cost(double *costs, size_t n, double cap);
 
+/* One worker's busy time: an attempt from its start to its end (epoch ms). */
+struct rs_interval {
+    int64_t start, end;
+};
+
+/*
+ * The concurrency a batch achieved: the summed length of @iv over the length
+ * of their union (the time at least one worker ran), so a batch that stood
+ * still between runs is not counted as slow. At least 1; 1 when @iv holds no
+ * interval of positive length. Sorts @iv in place.
+ */
+double rs_decide_concurrency(struct rs_interval *iv, size_t n);
+
 struct rs_running_in {
     const struct rs_limits *limits;
     struct rs_batch_usage usage;   /* cost_usd: spent plus the other workers' streamed cost */
@@ -112,6 +125,10 @@ struct rs_running_in {
     bool check_time;               /* also the timeouts (on the tick) */
     int64_t elapsed_ms;            /* since the spawn */
     int64_t silent_ms;             /* since the last output byte */
+    bool got_output;               /* a line on stdout since the spawn */
+    int64_t retry_wait_ms;         /* rs_iteration_retry_wait(): the CLI is waiting out an API retry
+                                    * this long (0: it is not); the stall deadline moves by as much */
+    const char *retry_what;        /* its text, for the reason */
 };
 
 /* The kill reason for an iteration in flight, or RS_KILL_NONE; @reason (>= 256 bytes) says why. */

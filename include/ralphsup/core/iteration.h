@@ -122,6 +122,12 @@ const char *rs_iteration_kill_detail(const struct rs_iteration *it);
 const char *rs_iteration_session(const struct rs_iteration *it);
 const char *rs_iteration_last_tool(const struct rs_iteration *it);
 const char *rs_iteration_last_progress(const struct rs_iteration *it);
+/*
+ * When the CLI's last stdout line was an api_retry (it is waiting out a rate
+ * limit or an overload before its next try): the delay it announced in ms
+ * (at least 1) and in @what a text ("API retry 3/10 (rate_limit 429)"); else 0.
+ */
+int64_t rs_iteration_retry_wait(const struct rs_iteration *it, const char **what);
 /* Counters for the closing event. */
 struct rs_iteration_counts {
     int64_t api_messages;

@@ -28,6 +28,7 @@ enum rs_kill_reason {
     RS_KILL_CANCEL,       /* SIGINT / SIGTERM / `ralphsup stop` */
     RS_KILL_AUTH,         /* authentication failure seen in an api_retry line */
     RS_KILL_DRAIN,        /* the batch stops for another worker's reason (jobs > 1) or a failed save */
+    RS_KILL_NO_START,     /* first_output_timeout: not one line on stdout since the spawn */
 };
 
 /* Everything observed about one iteration. Strings are borrowed. */
@@ -40,6 +41,8 @@ struct rs_iter_obs {
     const char *kill_detail;  /* e.g. "repeated Bash `curl …` 5×" */
 
     bool got_init;                /* the CLI printed its system/init line */
+    const char *retry_waiting;    /* the CLI's last line was an api_retry (it was waiting out a rate
+                                   * limit or an overload): its text, else NULL */
     const char *stderr_head;      /* first line of the agent's stderr, or NULL */
     bool got_result;
     const char *result_subtype;   /* "success", "error_max_budget_usd", ... */

@@ -64,6 +64,23 @@ int rs_proctree_signal_tree(pid_t leader, const char *token, int sig);
 int rs_proctree_count_tree(pid_t leader, const char *token);
 
 /*
+ * The clock /proc/PID/stat's starttime counts in (clock ticks since boot,
+ * CLOCK_BOOTTIME), less one tick: every process forked after this call has a
+ * starttime >= the value returned.
+ */
+unsigned long long rs_proctree_ticks_now(void);
+
+/*
+ * The same two for a tree whose leader was started after @since
+ * (rs_proctree_ticks_now() taken before the spawn; 0: no bound): no process of
+ * it can be older, so the environment (the token) of older processes is not
+ * read. On a machine with hundreds of processes that is most of a scan's cost:
+ * each /proc/PID/environ read maps another process's memory.
+ */
+int rs_proctree_signal_tree_since(pid_t leader, const char *token, unsigned long long since, int sig);
+int rs_proctree_count_tree_since(pid_t leader, const char *token, unsigned long long since);
+
+/*
  * rs_proctree_signal_below() - send @sig to every live descendant of @root
  * (PPid links, transitively; @root itself is never signalled) and, when
  * @token is not NULL, to every live process carrying RALPHSUP_RUN_TOKEN equal

@@ -24,6 +24,7 @@ struct rs_live_worker {
     bool cost_estimated;
     const char *last_tool;
     const char *last_progress;
+    const char *waiting;   /* the CLI is waiting out an API retry: "API retry 3/10 (rate_limit 429)" */
 };
 
 /* What the writer knows; strings may be NULL (then the key is left out). */
@@ -61,6 +62,7 @@ struct rs_live_view_worker {
     bool has_cost;
     double cost_usd;
     char *last_tool;
+    char *waiting;
 };
 
 struct rs_live_view {

@@ -185,6 +185,42 @@ Test(decide, running_checks)
     cr_expect(strstr(why, "max_cost_usd reached ($10.10 spent of $10.00)"), "%s", why);
 }
 
+/* Waiting is not stalling (issue 14, point 6): one row per case. */
+Test(decide, running_waiting_is_not_stalling)
+{
+    struct rs_limits l = lim(); /* iteration_timeout 60 s, stall_timeout 30 s */
+    l.first_output_timeout_ms = 20000;
+    static const struct {
+        const char *name;
+        struct rs_running_in in;
+        enum rs_kill_reason want;
+        const char *why;
+    } cases[] = {
+        {"no line yet, within first_output_timeout: starting", {.check_time = true, .elapsed_ms = 19999, .silent_ms = 19999}, RS_KILL_NONE, NULL},
+        {"no line after first_output_timeout: did not start", {.check_time = true, .elapsed_ms = 20000, .silent_ms = 20000}, RS_KILL_NO_START, "agent did not start: no output within 20s (first_output_timeout)"},
+        {"stderr only is not a start (silent_ms counts stderr)", {.check_time = true, .elapsed_ms = 25000, .silent_ms = 1000}, RS_KILL_NO_START, "agent did not start"},
+        {"started, then silent past stall_timeout: stalled", {.check_time = true, .got_output = true, .elapsed_ms = 40000, .silent_ms = 30000}, RS_KILL_STALL, "stalled: no output for 30s"},
+        {"waiting out a 45 s API retry: not stalled at 60 s of silence", {.check_time = true, .got_output = true, .elapsed_ms = 59000, .silent_ms = 59000, .retry_wait_ms = 45000, .retry_what = "API retry 1/10 (rate_limit 429)"}, RS_KILL_NONE, NULL},
+        {"... but stalled once the delay and stall_timeout are both over", {.check_time = true, .got_output = true, .elapsed_ms = 59000, .silent_ms = 75000, .retry_wait_ms = 45000}, RS_KILL_STALL, "stalled"},
+        {"iteration_timeout still holds while waiting", {.check_time = true, .got_output = true, .elapsed_ms = 60000, .silent_ms = 10, .retry_wait_ms = 30000}, RS_KILL_TIMEOUT, "iteration_timeout reached"},
+        {"a stream event: no timeouts", {.check_time = false, .elapsed_ms = 99000, .silent_ms = 99000}, RS_KILL_NONE, NULL},
+    };
+    for (size_t i = 0; i < RS_ARRAY_SIZE(cases); i++) {
+        struct rs_running_in in = cases[i].in;
+        in.limits = &l;
+        char why[256] = "";
+        enum rs_kill_reason k = rs_decide_running(&in, why, sizeof why);
+        cr_expect_eq(k, cases[i].want, "%s: got %d (%s)", cases[i].name, (int)k, why);
+        if (cases[i].why)
+            cr_expect(strstr(why, cases[i].why), "%s: %s", cases[i].name, why);
+    }
+    /* first_output_timeout = 0: the old rule, stall_timeout from the spawn */
+    l.first_output_timeout_ms = 0;
+    struct rs_running_in in = {.limits = &l, .check_time = true, .elapsed_ms = 30000, .silent_ms = 30000};
+    char why[256];
+    cr_expect_eq(rs_decide_running(&in, why, sizeof why), RS_KILL_STALL);
+}
+
 Test(decide, expected_cost_is_the_median)
 {
     double none[1];
@@ -194,6 +230,29 @@ Test(decide, expected_cost_is_the_median)
     cr_expect_float_eq(rs_decide_expected_cost(c3, 3, 9), 2, 1e-12);
     double c4[] = {4, 1, 2, 10};
     cr_expect_float_eq(rs_decide_expected_cost(c4, 4, 0), 3, 1e-12);
+}
+
+/* The ETA's divisor: busy time over the time at least one worker ran. */
+Test(decide, concurrency_achieved)
+{
+    struct {
+        const char *name;
+        struct rs_interval iv[6];
+        size_t n;
+        double want;
+    } cases[] = {
+        {"no interval: 1", {{0, 0}}, 0, 1},
+        {"one worker", {{0, 100}}, 1, 1},
+        {"one worker, a gap between runs does not count", {{0, 100}, {1000, 1100}}, 2, 1},
+        {"four at once", {{0, 100}, {0, 100}, {0, 100}, {0, 100}}, 4, 4},
+        {"staggered: 3 × 100 ms over 120 ms", {{20, 120}, {0, 100}, {10, 110}}, 3, 2.5},
+        {"two runs: 2 at once, a pause, then 1", {{0, 100}, {0, 100}, {500, 600}}, 3, 1.5},
+        {"nested interval", {{0, 100}, {10, 20}}, 2, 1.1},
+        {"empty and reversed intervals ignored", {{5, 5}, {9, 3}, {0, 100}, {0, 100}}, 4, 2},
+    };
+    for (size_t i = 0; i < RS_ARRAY_SIZE(cases); i++)
+        cr_expect_float_eq(rs_decide_concurrency(cases[i].iv, cases[i].n), cases[i].want, 1e-9, "%s: %f", cases[i].name,
+                           rs_decide_concurrency(cases[i].iv, cases[i].n));
 }
 
 Test(decide, rate_limiter_halves_ramps_and_follows_reloads)

@@ -267,3 +267,29 @@ Test(proctree, invalid_arguments)
     /* A token nobody carries. */
     cr_expect_eq(rs_proctree_count_token("no-such-token-prefix:"), 0);
 }
+
+/*
+ * The starttime bound: a token carrier started before @since cannot belong to
+ * a tree spawned after it, so rs_proctree_count_tree_since() skips it (its
+ * environment is not read); one started after is found as before.
+ */
+Test(proctree, since_bounds_the_token_scan)
+{
+    char t[64];
+    snprintf(t, sizeof t, "since-%d", (int)getpid());
+    pid_t old = spawn_sh("exec sleep 60", t, true);
+    cr_expect_eq(wait_count(t, 1, 2000), 1);
+    usleep(50000); /* a few clock ticks (10 ms each at USER_HZ 100) */
+    unsigned long long since = rs_proctree_ticks_now();
+    cr_assert_gt(since, 0);
+    pid_t young = spawn_sh("exec sleep 60", t, true);
+    cr_expect_eq(wait_count(t, 2, 2000), 2);
+    cr_expect_eq(rs_proctree_count_tree(0, t), 2, "unbounded: both carriers");
+    cr_expect_eq(rs_proctree_count_tree_since(0, t, since), 1, "bounded: only the one started after");
+    cr_expect_eq(rs_proctree_count_tree_since(young, t, since), 1);
+    cr_expect_eq(rs_proctree_signal_tree_since(0, t, since, SIGKILL), 1);
+    cr_expect_eq(term_sig(young), SIGKILL);
+    cr_expect_eq(rs_proctree_count_tree_since(0, t, 0), 1, "since 0 is no bound: the old one is still there");
+    cr_expect_eq(rs_proctree_signal_tree(0, t, SIGKILL), 1);
+    cr_expect_eq(term_sig(old), SIGKILL);
+}
