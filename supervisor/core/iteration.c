@@ -760,15 +760,33 @@ static void verify_done(struct rs_iteration *it)
         }
     }
     bool in_output = false;
-    if (!it->work_dir) {
-        /* Replay: the work directory is gone; its CSV was published as output_dir/<name>
-         * (<root>/.ralphsup/work/<NNNN>-<slug>/<name>, run/sandbox.h RS_SANDBOX_WORK_DIR). */
+    bool evidence = false; /* replay: abs is log_dir/<NNNN>-<slug>.csv, the kept CSV of an unpublished attempt */
+    if (!it->work_dir && !rs_file_exists(abs)) {
+        /* Replay: the work directory (<root>/.ralphsup/work/<NNNN>-<slug>/<name>, run/sandbox.h
+         * RS_SANDBOX_WORK_DIR) is gone. An attempt that did not complete left its <slug>.csv as
+         * log_dir/<NNNN>-<slug>.csv (evidence); a completed one was published as output_dir/<name>. */
         char *wbase = rs_path_join(cfg->root, ".ralphsup/work");
-        const char *rest = rs_path_is_inside(wbase, abs) ? strchr(abs + strlen(wbase) + 1, '/') : NULL;
+        const char *d = rs_path_is_inside(wbase, abs) ? abs + strlen(wbase) + 1 : NULL;
+        const char *rest = d ? strchr(d, '/') : NULL;
         if (rest && rest[1] && !strchr(rest + 1, '/')) {
-            char *pub = rs_path_join(cfg->output_dir, rest + 1);
+            const char *dash = strchr(d, '-'), *name = rest + 1;
+            size_t slen = dash && dash < rest ? (size_t)(rest - dash - 1) : 0;
+            bool own = slen && strlen(name) == slen + 4 && strncmp(name, dash + 1, slen) == 0 &&
+                       strcmp(name + slen, ".csv") == 0;
+            char *ev = rs_xasprintf("%.*s.csv", (int)(rest - d), d);
+            char *evp = rs_path_join(cfg->log_dir, ev);
+            free(ev);
+            char *pub = rs_path_join(cfg->output_dir, name);
             free(abs);
-            abs = pub;
+            if (own && rs_file_exists(evp)) {
+                abs = evp;
+                free(pub);
+                evidence = true;
+                outdir = cfg->log_dir;
+            } else {
+                abs = pub;
+                free(evp);
+            }
         }
         free(wbase);
     }
@@ -799,7 +817,9 @@ static void verify_done(struct rs_iteration *it)
         free(pub);
     }
     if (!rs_path_is_inside(outdir, abs) || strcmp(abs, outdir) == 0) {
-        it->verify_error = rs_xasprintf("RALPH_DONE csv \"%s\" is outside the output directory %s", it->done_csv, outdir);
+        /* Named as the user knows it: output_dir, where the CSV is published (the same words in replay). */
+        it->verify_error =
+            rs_xasprintf("RALPH_DONE csv \"%s\" is outside the output directory %s", it->done_csv, cfg->output_dir);
         free(abs);
         return;
     }
@@ -819,7 +839,9 @@ static void verify_done(struct rs_iteration *it)
     /* Named as it will be published (output/<slug>.csv): the work directory is the agent's output directory. */
     bool in_wd = it->work_dir && !in_output;
     char *shown = in_wd ? published_name(cfg, it->work_dir, abs) : rs_config_relpath(cfg, abs);
-    char *assigned = in_wd ? assigned_in(it->work_dir, it->slug) : rs_config_output_csv(cfg, it->slug);
+    char *assigned = in_wd      ? assigned_in(it->work_dir, it->slug)
+                     : evidence ? rs_xstrdup(abs) /* the attempt's own <slug>.csv, kept */
+                                : rs_config_output_csv(cfg, it->slug);
     char *published = rs_config_output_csv(cfg, it->slug);
     char *assigned_shown = rs_config_relpath(cfg, published);
     free(published);

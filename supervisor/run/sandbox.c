@@ -237,6 +237,20 @@ int rs_workdir_remove(const struct rs_workdir *w)
     return remove_at(AT_FDCWD, w->dir, 0);
 }
 
+int rs_workdir_keep_evidence(const struct rs_workdir *w, const char *log_dir)
+{
+    struct stat st;
+    if (lstat(w->csv, &st) < 0 || !S_ISREG(st.st_mode))
+        return 0;
+    const char *base = strrchr(w->dir, '/');
+    char *name = rs_xasprintf("%s.csv", base ? base + 1 : w->dir);
+    char *to = rs_path_join(log_dir, name);
+    free(name);
+    int r = rs_publish_csv(w->csv, to);
+    free(to);
+    return r;
+}
+
 static int copy_file(const char *from, const char *to, unsigned mode)
 {
     char *data = NULL;

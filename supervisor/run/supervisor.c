@@ -757,25 +757,25 @@ static int64_t csv_mtime_ns(struct sup *s, const struct rs_school *sc)
 
 /*
  * Publish the verified CSV @verified (in the work directory) as output_dir/<slug>.csv.
- * Return: the published path (caller frees), or NULL when it stays where it is (said and logged).
+ * Return: the published path (caller frees), or NULL with *@why set (caller frees) when it
+ * could not be published: the attempt then did not complete (its CSV stays as evidence).
  */
-static char *publish(struct worker *w, const char *verified)
+static char *publish(struct worker *w, const char *verified, char **why)
 {
     struct sup *s = w->s;
-    if (!w->wd.dir || !verified)
-        return NULL;
     char *to = rs_config_output_csv(s->cfg, w->school->slug);
     rs_mkdir_p(s->cfg->output_dir, 0755);
     int r = rs_publish_csv(verified, to);
     if (r < 0) {
+        char *shown = rs_config_relpath(s->cfg, to);
+        *why = rs_xasprintf("RALPH_DONE csv verified, but it cannot be published as %s: %s", shown, strerror(-r));
         struct rs_evrec *e = ev_school(w, "publish-failed");
         rs_evrec_str(e, "csv", verified);
+        rs_evrec_str(e, "to", to);
         rs_evrec_str(e, "error", strerror(-r));
         emit(s, e);
-        say(s, "warning: %s: cannot publish %s to %s: %s (kept in its work directory)", w->school->name, verified, to,
-            strerror(-r));
+        free(shown);
         free(to);
-        w->wd.csv[0] = '\0'; /* keep the work directory */
         return NULL;
     }
     return to;
@@ -784,7 +784,9 @@ static char *publish(struct worker *w, const char *verified)
 /*
  * After the record: the guard's denials join logs/guard.jsonl, and the work directory goes
  * (kept for an attempt that did not complete with [agent] keep_failed_work); a school that
- * completed or failed for good also loses what earlier attempts (or a crash) left.
+ * completed or failed for good also loses what earlier attempts (or a crash) left. The CSV
+ * of an attempt that did not complete is kept as evidence, log_dir/<NNNN>-<slug>.csv, where
+ * `ralphsup replay` of its transcript finds it (core/iteration.c).
  */
 static void workdir_done(struct worker *w, enum rs_decision_action action)
 {
@@ -795,9 +797,12 @@ static void workdir_done(struct worker *w, enum rs_decision_action action)
     (void)rs_guard_log_merge(w->wd.guard_log, glog);
     free(glog);
     bool done = action == RS_DO_COMPLETE || action == RS_DO_FAIL;
-    bool keep = (action != RS_DO_COMPLETE && s->cfg->keep_failed_work) || w->wd.csv[0] == '\0';
-    if (!keep)
+    bool keep = action != RS_DO_COMPLETE && s->cfg->keep_failed_work;
+    if (!keep) {
+        if (action != RS_DO_COMPLETE)
+            (void)rs_workdir_keep_evidence(&w->wd, s->cfg->log_dir);
         (void)rs_workdir_remove(&w->wd);
+    }
     if (done && !s->cfg->keep_failed_work)
         (void)rs_workdir_sweep(s->cfg, w->school->slug);
 }
@@ -823,6 +828,20 @@ static void decide_and_record(struct worker *w)
                               .stopping = stopping_err(s), .more_work = more > 0};
     struct rs_decision dc;
     rs_decide_iteration(&in, &dc);
+    /* A verified CSV leaves the work directory for output_dir, published by us, never by the agent;
+     * one that cannot be published did not complete the school (decided again as such). */
+    char *pub_abs = NULL, *pub_rel = NULL, *pub_why = NULL;
+    struct rs_iteration_done pdn;
+    if (dc.action == RS_DO_COMPLETE && w->wd.dir && rs_iteration_done(w->it, &pdn) && pdn.csv_abs) {
+        pub_abs = publish(w, pdn.csv_abs, &pub_why);
+        if (pub_abs) {
+            pub_rel = rs_config_relpath(s->cfg, pub_abs);
+        } else {
+            obs.done_verified = false;
+            obs.verify_error = pub_why;
+            rs_decide_iteration(&in, &dc);
+        }
+    }
     const struct rs_verdict *v = &dc.v;
     s->consecutive_transients = dc.consecutive_transients;
 
@@ -884,8 +903,6 @@ static void decide_and_record(struct worker *w)
     case RS_DO_COMPLETE: {
         struct rs_iteration_done dn;
         rs_iteration_done(w->it, &dn);
-        /* The verified CSV leaves the work directory for output_dir: published by us, never by the agent. */
-        char *pub_abs = publish(w, dn.csv_abs), *pub_rel = pub_abs ? rs_config_relpath(s->cfg, pub_abs) : NULL;
         if (pub_abs) {
             dn.csv_abs = pub_abs;
             dn.csv_rel = pub_rel;
@@ -915,8 +932,6 @@ static void decide_and_record(struct worker *w)
         emit(s, r);
         commit(s, &t);
         say(s, "%s", subject + strlen("ralphsup: "));
-        free(pub_abs);
-        free(pub_rel);
         if (dc.stop && dc.limit && in.stopping == RS_OK) {
             /* Completed, and the same iteration crossed a batch limit: record both. */
             char reason[640];
@@ -1014,6 +1029,9 @@ static void decide_and_record(struct worker *w)
         break;
     }
     workdir_done(w, dc.action);
+    free(pub_abs);
+    free(pub_rel);
+    free(pub_why);
     /* Drain before this slot frees: a free slot in a running batch would dispatch. */
     if (dc.stop && s->stop.kind != STOP_NONE)
         batch_event(s, RS_BEV_STOP);

@@ -82,6 +82,14 @@ void rs_workdir_deinit(struct rs_workdir *w);
  */
 int rs_workdir_create(const struct rs_workdir *w, const char *credentials);
 
+/*
+ * rs_workdir_keep_evidence() - move the agent's CSV (@w->csv), when it wrote one, to
+ * @log_dir/<NNNN>-<slug>.csv (the name of the work directory and of the transcript):
+ * the evidence `ralphsup replay` checks for an attempt that was not published.
+ * Return: 0 (also when there is no CSV) or negative errno.
+ */
+int rs_workdir_keep_evidence(const struct rs_workdir *w, const char *log_dir);
+
 /* rs_workdir_remove() - remove the work directory and everything below it. Return: 0 or negative errno. */
 int rs_workdir_remove(const struct rs_workdir *w);
 
