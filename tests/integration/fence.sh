@@ -52,6 +52,22 @@ plan "$K" '{"Bad U": {"default": "failed_permanent"}}'
 rs start "$K/config/batch.toml"
 check "keep_failed_work: the failed attempt's work directory is kept" test -d "$K/.ralphsup/work/0001-bad-u"
 
+# ---- a verified CSV that cannot be published: a failed attempt, its CSV kept as evidence ----
+P=$(new_tmp)
+LIMITS='max_attempts_per_school = 1' make_batch "$P" "Pub U" "Next U"
+mkdir -p "$P/output/pub-u.csv/in-the-way"   # a directory where the CSV must go: rename(2) fails
+rs start "$P/config/batch.toml"
+assert_file_json "$P/batch_progress.json" 'W("Pub U") == "failed" and W("Next U") == "completed"' \
+    "unpublishable CSV: the school failed, the batch went on"
+assert_file_json "$P/batch_progress.json" \
+    '"cannot be published as output/pub-u.csv" in (S("Pub U")["attempts"][-1].get("reason") or "") and not S("Pub U").get("csv")' \
+    "unpublishable CSV: the reason names the published path, no CSV recorded"
+check "unpublishable CSV: kept as evidence in logs/0001-pub-u.csv" test -s "$P/logs/0001-pub-u.csv"
+assert_contains "$(events "$P/logs/events.jsonl" 'e.get("event") == "publish-failed"')" '"to"' "a publish-failed event"
+t=$(ls "$P"/logs/0001-pub-u.jsonl)
+out=$("$RALPHSUP" replay "$t" --config "$P/config/batch.toml" --school "Pub U" 2>&1)
+assert_contains "$out" "verdict: completed" "replay checks the kept CSV of the unpublished attempt"
+
 # ---- auto without Landlock, landlock refusing, off ----
 A=$(new_tmp)
 make_batch "$A" "Probe U"
