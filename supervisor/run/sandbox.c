@@ -103,8 +103,10 @@ int rs_sandbox_abi(void)
     return abi;
 }
 
-static uint64_t handled_for(int abi)
+uint64_t rs_sandbox_handled(int abi)
 {
+    if (abi < 1)
+        return 0;
     uint64_t h = FS_WRITE_V1;
     if (abi >= 2)
         h |= LANDLOCK_ACCESS_FS_REFER;
@@ -113,6 +115,27 @@ static uint64_t handled_for(int abi)
     if (abi >= 5)
         h |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
     return h;
+}
+
+const char *rs_sandbox_describe(int abi, char *buf, size_t n)
+{
+    uint64_t h = rs_sandbox_handled(abi);
+    snprintf(buf, n, "%s%s%s%s%s", h & LANDLOCK_ACCESS_FS_REFER ? "refer" : "",
+             h & LANDLOCK_ACCESS_FS_REFER && h & LANDLOCK_ACCESS_FS_TRUNCATE ? ", " : "",
+             h & LANDLOCK_ACCESS_FS_TRUNCATE ? "truncate" : "",
+             h & LANDLOCK_ACCESS_FS_TRUNCATE && h & LANDLOCK_ACCESS_FS_IOCTL_DEV ? ", " : "",
+             h & LANDLOCK_ACCESS_FS_IOCTL_DEV ? "ioctl_dev" : "");
+    return buf;
+}
+
+uint64_t rs_sandbox_allowed(uint64_t handled, mode_t mode, bool device)
+{
+    uint64_t allowed = handled;
+    if (!S_ISDIR(mode) || device)
+        allowed &= FS_FILE_RIGHTS; /* a file; or /dev/pts: its terminals, not new entries */
+    if (!S_ISCHR(mode) && !device)
+        allowed &= ~(uint64_t)LANDLOCK_ACCESS_FS_IOCTL_DEV;
+    return allowed;
 }
 
 /* One rule: every handled right below a directory; the file rights on anything else. */
@@ -127,14 +150,7 @@ static int add_path(int rfd, const char *path, uint64_t handled, bool device)
         close(fd);
         return e;
     }
-    uint64_t allowed = handled;
-    if (!S_ISDIR(st.st_mode))
-        allowed &= FS_FILE_RIGHTS;
-    else if (device)
-        allowed &= FS_FILE_RIGHTS; /* /dev/pts: its terminals, not new entries */
-    if (!S_ISCHR(st.st_mode) && !device)
-        allowed &= ~(uint64_t)LANDLOCK_ACCESS_FS_IOCTL_DEV;
-    struct fence_path_beneath pb = {.allowed_access = allowed, .parent_fd = fd};
+    struct fence_path_beneath pb = {.allowed_access = rs_sandbox_allowed(handled, st.st_mode, device), .parent_fd = fd};
     long r = syscall(__NR_landlock_add_rule, rfd, FENCE_RULE_PATH_BENEATH, &pb, 0);
     int e = r < 0 ? -errno : 0;
     close(fd);
@@ -146,7 +162,7 @@ int rs_sandbox_apply(int abi, const char *const *paths, size_t n, const char **f
     *failed = NULL;
     if (abi < 1)
         return -EOPNOTSUPP;
-    uint64_t handled = handled_for(abi);
+    uint64_t handled = rs_sandbox_handled(abi);
     struct fence_ruleset_attr attr = {.handled_access_fs = handled};
     long rfd = syscall(__NR_landlock_create_ruleset, &attr, sizeof attr, 0);
     if (rfd < 0)

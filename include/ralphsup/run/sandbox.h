@@ -21,8 +21,10 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ralphsup/core/config.h"
 
@@ -38,6 +40,21 @@
  * that is set to a smaller number.
  */
 int rs_sandbox_abi(void);
+
+/*
+ * The pure part of the ruleset (no system call; unit-tested):
+ * rs_sandbox_handled() - the rights a ruleset of ABI @abi handles (0 when @abi < 1): the
+ *   write, remove and make rights, plus REFER (>= 2), TRUNCATE (>= 3), IOCTL_DEV (>= 5);
+ * rs_sandbox_allowed() - of @handled, the rights granted on a path of file type @mode:
+ *   everything below a directory; writing, truncating (and on a character device its
+ *   ioctls) on anything else; @device: a rs_sandbox_devices() entry (a directory there,
+ *   /dev/pts, gets its terminals' rights, no new entries);
+ * rs_sandbox_describe() - the optional rights of ABI @abi in words, "refer, truncate,
+ *   ioctl_dev" ("" for ABI 1), into @buf; returns @buf.
+ */
+uint64_t rs_sandbox_handled(int abi);
+uint64_t rs_sandbox_allowed(uint64_t handled, mode_t mode, bool device);
+const char *rs_sandbox_describe(int abi, char *buf, size_t n);
 
 /* The character devices (and /dev/pts) every fenced agent may write to; NULL-terminated. */
 const char *const *rs_sandbox_devices(void);
