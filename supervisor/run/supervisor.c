@@ -1999,6 +1999,8 @@ static void fence_decide(struct sup *s, char *text, size_t n)
     }
     int abi = s->cfg->sandbox == RS_SANDBOX_OFF || !s->o->self_exe ? 0 : rs_sandbox_abi();
     s->fence_abi = abi;
+    if (abi > 0 && s->cfg->cache_dir)
+        rs_mkdir_p(s->cfg->cache_dir, 0755); /* a rule needs its path: a cache_dir not made yet would stop every agent */
     if (abi > 0)
         snprintf(text, n, "landlock ABI %d", abi);
     else

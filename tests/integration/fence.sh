@@ -45,6 +45,16 @@ rs start "$J/config/batch.toml"
 assert_eq "$RS_RC" 0 "jobs = 2 completes"
 assert_contains "$(cat "$J/.fake/Probe_U.fence" 2>/dev/null)" "other_work:denied" "jobs = 2: another worker's work directory is denied"
 
+# ---- [batch] cache_dir, not made yet: made at start, writable by the agent ----
+C=$(new_tmp)
+AGENT_ENV="FAKE_CACHE = \"$C/cache\"" make_batch "$C" "Probe U"
+sed -i 's/^\[batch\]$/[batch]\ncache_dir = "cache"/' "$C/config/batch.toml"
+plan "$C" '{"Probe U": {"default": "fence_probe"}}'
+rs start "$C/config/batch.toml"
+assert_eq "$RS_RC" 0 "a cache_dir that does not exist yet: the batch completes"
+assert_contains "$(cat "$C/.fake/Probe_U.fence" 2>/dev/null)" "cache:ok" "cache_dir: allowed"
+assert_contains "$(cat "$C/.fake/Probe_U.fence" 2>/dev/null)" "progress:denied" "cache_dir: the rest still fenced"
+
 # ---- keep_failed_work ----
 K=$(new_tmp)
 AGENT_EXTRA='keep_failed_work = true' LIMITS='max_attempts_per_school = 1' make_batch "$K" "Bad U"
