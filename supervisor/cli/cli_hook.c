@@ -5,7 +5,10 @@
  * the batch's protected paths from the config, asks guard.c, and prints the
  * deny JSON on stdout when the answer is no (exit 0 either way; nothing is
  * printed to allow, because an explicit "allow" would skip Claude Code's own
- * permission checks). Every denial is also appended to <log_dir>/guard.jsonl.
+ * permission checks). Every denial is also appended to <log_dir>/guard.jsonl
+ * (under the fence: to $RALPHSUP_GUARD_LOG in the iteration's work
+ * directory, which the supervisor appends to <log_dir>/guard.jsonl after
+ * the iteration).
  *
  * Failure policy: when the hook cannot decide (bad input, bad arguments, a
  * config that cannot be loaded and no RALPHSUP_ROOT/RALPHSUP_PROGRESS to
@@ -80,7 +83,9 @@ static void log_denial(const char *log_dir, const struct rs_guard_call *c, const
     json_decref(o);
     if (!line)
         return;
-    char *path = rs_path_join(log_dir, "guard.jsonl");
+    /* Fenced, logs/ is out of reach: the supervisor names a file in the work directory and merges it. */
+    const char *own = getenv("RALPHSUP_GUARD_LOG");
+    char *path = own && own[0] == '/' ? rs_xstrdup(own) : rs_path_join(log_dir, "guard.jsonl");
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     free(path);
     if (fd >= 0) {

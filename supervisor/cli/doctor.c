@@ -40,6 +40,7 @@
 #include "ralphsup/store/progress.h"
 #include "ralphsup/core/prompt.h"
 #include "ralphsup/run/runner.h"
+#include "ralphsup/run/sandbox.h"
 #include "ralphsup/core/schools.h"
 #include "ralphsup/run/settings.h"
 #include "ralphsup/base/util.h"
@@ -60,6 +61,7 @@ static const char doctor_help[] =
     "Checks: config, school list and aliases, progress file, prompt template,\n"
     "hook settings fragments, agent command and version, model price, credentials,\n"
     "API reachability (--online only), git repository and identity, free disk,\n"
+    "the Landlock fence (ABI, the rules an iteration gets, a live check),\n"
     "stale cache files, supervisor lock.\n"
     "Nothing is changed. Reference: docs/doctor.md.\n"
     "  --online   also send one HTTPS request to the API (needs curl)\n"
@@ -799,6 +801,133 @@ static void check_lock(struct doctor *d)
     free(lp);
 }
 
+/*
+ * The live check of the fence: a forked child applies the rules an iteration gets (with a
+ * temporary stand-in for its work directory) and tries to open the progress file for
+ * writing (without truncating; a missing one it tries to create). Its exit status:
+ * 0 = the write went through, 200 = the fence could not be applied, 201 = the stand-in
+ * work directory was not writable, else the errno of the denied open.
+ */
+static int fence_live(int abi, char *const *paths, size_t n, const char *workdir, const char *progress)
+{
+    bool existed = access(progress, F_OK) == 0;
+    char *probe = rs_path_join(workdir, "probe");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) {
+        free(probe);
+        return -errno;
+    }
+    if (pid == 0) {
+        const char *failed = NULL;
+        if (rs_sandbox_apply(abi, (const char *const *)paths, n, &failed) != 0)
+            _exit(200);
+        int fd = open(probe, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0)
+            _exit(201);
+        close(fd);
+        fd = open(progress, O_WRONLY | O_CLOEXEC | (existed ? 0 : O_CREAT | O_EXCL), 0644);
+        _exit(fd < 0 ? (errno > 0 && errno < 200 ? errno : 199) : 0);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (!existed && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        (void)unlink(progress); /* the fence let it through: take back what the child made */
+    unlink(probe);
+    free(probe);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+}
+
+/* [agent] sandbox against this kernel: the ABI, the rules an iteration would get, the live check. */
+static void check_fence(struct doctor *d)
+{
+    const struct rs_config *cfg = d->cfg;
+    int abi = rs_sandbox_abi();
+    if (cfg->sandbox == RS_SANDBOX_OFF) {
+        line(d, WARN, "landlock", "[agent] sandbox = \"off\": the agent runs unfenced, with the guard alone");
+        detail("fix: remove the key (default \"auto\") to fence the agent when the kernel offers Landlock "
+               "(docs/security.md)");
+        return;
+    }
+    if (abi < 1) {
+        if (cfg->sandbox == RS_SANDBOX_LANDLOCK) {
+            line(d, FAIL, "landlock", "no Landlock in this kernel, and [agent] sandbox = \"landlock\": start refuses (exit 78)");
+            detail("fix: a kernel with Landlock (5.13+, lsm=landlock), or sandbox = \"auto\" for the guard alone");
+        } else {
+            line(d, WARN, "landlock", "no Landlock in this kernel: the agent runs unfenced, with the guard alone");
+            detail("see docs/security.md for what the guard does and does not stop");
+        }
+        return;
+    }
+    char words[64];
+    rs_sandbox_describe(abi, words, sizeof words);
+    line(d, OK, "landlock", "ABI %d%s%s%s", abi, *words ? " (" : "", words, *words ? ")" : "");
+
+    /* The rules: what an iteration of the next school could write. */
+    const struct rs_school *sc = next_school(d);
+    const char *where;
+    const char *cd = agent_var(cfg, "CLAUDE_CONFIG_DIR", &where);
+    struct rs_workdir w;
+    rs_workdir_init(&w, cfg, 1, sc ? sc->slug : "school");
+    size_t n = 0;
+    char **paths = rs_sandbox_paths(cfg, &w, cd && cd[0] == '/' ? cd : NULL, &n);
+    char *wd = rel(d, w.dir);
+    detail("writable: %s/ (its CSV, tmp/ = TMPDIR%s)", wd, cd && cd[0] == '/' ? "" : ", claude/ = CLAUDE_CONFIG_DIR");
+    free(wd);
+    for (size_t i = 1; i < n; i++) {
+        char *ri = rel(d, paths[i]);
+        bool there = access(paths[i], F_OK) == 0;
+        detail("writable: %s%s", ri, there ? "" : " (does not exist yet)");
+        free(ri);
+    }
+    struct rs_buf devs;
+    rs_buf_init(&devs);
+    for (const char *const *dv = rs_sandbox_devices(); *dv; dv++)
+        rs_buf_printf(&devs, "%s%s", devs.len ? " " : "", *dv);
+    detail("devices: %s", rs_buf_cstr(&devs));
+    rs_buf_deinit(&devs);
+    detail("everything else: read and execute only");
+
+    /* The live check, with a temporary work directory standing in for the iteration's. */
+    char tmpl[] = "/tmp/ralphsup-doctor-fence-XXXXXX";
+    if (!mkdtemp(tmpl)) {
+        line(d, WARN, "fence-check", "cannot make a temporary directory: %s", strerror(errno));
+    } else {
+        free(paths[0]);
+        paths[0] = rs_xstrdup(tmpl);
+        /* Paths that do not exist yet (cache_dir before the first run) would fail the fence: left out here. */
+        size_t k = 1;
+        for (size_t i = 1; i < n; i++) {
+            if (access(paths[i], F_OK) == 0)
+                paths[k++] = paths[i];
+            else
+                free(paths[i]);
+        }
+        paths[k] = NULL;
+        n = k;
+        char *rp = rel(d, cfg->progress);
+        int r = fence_live(abi, paths, n, tmpl, cfg->progress);
+        if (r == EACCES)
+            line(d, OK, "fence-check", "a fenced child cannot write %s (EACCES), and can write its work directory", rp);
+        else if (r == 0)
+            line(d, FAIL, "fence-check", "a fenced child could write %s: the fence does not hold", rp);
+        else if (r == 200)
+            line(d, FAIL, "fence-check", "the fence could not be applied in a child (start would refuse the agent, exit 126)");
+        else if (r == 201)
+            line(d, FAIL, "fence-check", "a fenced child could not write its own work directory");
+        else
+            line(d, FAIL, "fence-check", "a fenced child's write to %s failed with %s, not EACCES", rp,
+                 r > 0 && r < 199 ? strerror(r) : "an unknown error");
+        free(rp);
+        rmdir(tmpl);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+    rs_workdir_deinit(&w);
+}
+
 /*----------------------------------------------------------------------------*/
 
 int rs_cmd_doctor(int argc, char **argv)
@@ -834,6 +963,7 @@ int rs_cmd_doctor(int argc, char **argv)
         check_agent(&d);
         check_prices(&d);
         check_credentials(&d);
+        check_fence(&d);
         check_api(&d, online);
         check_git(&d);
         check_disk(&d);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ralphsup/core/config.h"
 #include "ralphsup/base/util.h"
@@ -47,6 +48,7 @@ enum kind {
     K_SHARE,    /* a fraction: a number from 0 to 1 */
     K_ARGV,     /* a command: array of strings, at least one, the first non-empty */
     K_EVENTS,   /* [notify] events: array of names of rs_notify_events[] */
+    K_SANDBOX,  /* [agent] sandbox: "auto" | "landlock" | "off" */
 };
 
 struct field {
@@ -81,6 +83,9 @@ static const struct field agent_fields[] = {
     {"env", K_ENV, CFG(env), CFG(nenv), 0, 0},
     {"guard", K_BOOL, CFG(guard), 0, 0, 0},
     {"partial_messages", K_BOOL, CFG(partial_messages), 0, 0, 0},
+    {"sandbox", K_SANDBOX, CFG(sandbox), 0, 0, 0},
+    {"writable", K_STRINGS, CFG(writable), CFG(nwritable), 0, 0},
+    {"keep_failed_work", K_BOOL, CFG(keep_failed_work), 0, 0, 0},
 };
 
 /* Also drives rs_limits_diff(). */
@@ -220,6 +225,7 @@ static const char *const default_truthy[] = {"yes", "true", "1", "y"};
 struct ctx {
     const char *file;
     struct rs_diags *diags;
+    const struct rs_toml_node *writable; /* [agent] writable, checked once root is known */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -664,6 +670,19 @@ static void set_field(struct ctx *c, const struct rs_toml_node *n, const char *s
     case K_SHARE:
         set_number(c, n, sec, f->key, (double *)(void *)p, true);
         break;
+    case K_SANDBOX:
+        s = want_string(c, n, sec, f->key, "\"auto\", \"landlock\" or \"off\"");
+        if (!s)
+            break;
+        if (strcmp(s, "auto") == 0)
+            *(enum rs_sandbox_mode *)(void *)p = RS_SANDBOX_AUTO;
+        else if (strcmp(s, "landlock") == 0)
+            *(enum rs_sandbox_mode *)(void *)p = RS_SANDBOX_LANDLOCK;
+        else if (strcmp(s, "off") == 0)
+            *(enum rs_sandbox_mode *)(void *)p = RS_SANDBOX_OFF;
+        else
+            problem(c, n->vline, n->vcol, sec, f->key, "expected \"auto\", \"landlock\" or \"off\", got \"%s\"", s);
+        break;
     case K_BOOL:
         if (n->kind != RS_TOML_BOOLEAN)
             problem(c, n->vline, n->vcol, sec, f->key, "expected true or false, got %s", type_name(n));
@@ -681,6 +700,8 @@ static void set_field(struct ctx *c, const struct rs_toml_node *n, const char *s
         break;
     case K_STRINGS:
         set_strings(c, n, sec, f->key, (char ***)(void *)p, (size_t *)(void *)((char *)base + f->off2));
+        if (strcmp(f->key, "writable") == 0)
+            c->writable = n;
         break;
     case K_ENV:
         set_env(c, n, sec, f->key, (struct rs_kv **)(void *)p, (size_t *)(void *)((char *)base + f->off2));
@@ -951,6 +972,23 @@ static void resolve_paths(struct rs_config *cfg)
     resolve(&cfg->log_dir, r, "logs");
     resolve(&cfg->cache_dir, r, NULL);
     resolve(&cfg->metrics_textfile, r, NULL);
+    for (size_t i = 0; i < cfg->nwritable; i++)
+        resolve(&cfg->writable[i], r, NULL);
+}
+
+/* [agent] writable: each entry (now absolute) must exist, so the fence never names a missing path. */
+static void check_writable(struct ctx *c, const struct rs_config *cfg)
+{
+    for (size_t i = 0; c->writable && i < cfg->nwritable && i < c->writable->nchildren; i++) {
+        struct stat st;
+        if (stat(cfg->writable[i], &st) == 0)
+            continue;
+        const struct rs_toml_node *e = &c->writable->children[i];
+        char *where = rs_xasprintf("writable[%zu]", i);
+        problem(c, e->vline, e->vcol, "agent", where, "%s: %s (each writable path must exist)", cfg->writable[i],
+                strerror(errno));
+        free(where);
+    }
 }
 
 /* Checks that involve more than one key. */
@@ -1025,6 +1063,11 @@ int rs_config_load(const char *path, struct rs_config **out, struct rs_diags *di
         goto out;
     }
     resolve_paths(cfg);
+    check_writable(&c, cfg);
+    if (diags->n != before) {
+        r = RS_CONFIG_E_INVALID;
+        goto out;
+    }
     *out = cfg;
     cfg = NULL;
     r = 0;
@@ -1052,6 +1095,7 @@ struct rs_config *rs_config_free(struct rs_config *cfg)
     free(cfg->report_dir);
     free(cfg->log_dir);
     free(cfg->cache_dir);
+    rs_strv_free(cfg->writable);
     free(cfg->command);
     rs_strv_free(cfg->args);
     free(cfg->model);

@@ -67,6 +67,7 @@ struct rs_iteration {
     struct rs_iteration_opts o;
     char *school;
     char *slug;
+    char *work_dir; /* a copy of o.work_dir, or NULL */
 
     char *session;
     bool got_init;
@@ -162,6 +163,8 @@ int rs_iteration_new(const struct rs_iteration_opts *o, struct rs_iteration **ou
             it->domains[i] = rs_xstrdup(o->email_domains[i]);
     }
     it->o.email_domains = (const char *const *)it->domains;
+    it->work_dir = o->work_dir ? rs_xstrdup(o->work_dir) : NULL;
+    it->o.work_dir = it->work_dir;
     *out = it;
     return 0;
 }
@@ -175,6 +178,7 @@ struct rs_iteration *rs_iteration_free(struct rs_iteration *it)
     free(it->calls);
     free(it->school);
     free(it->slug);
+    free(it->work_dir);
     free(it->session);
     for (size_t i = 0; i < MSG_SLOTS; i++) {
         free(it->msgs[i].id);
@@ -714,16 +718,36 @@ bool rs_iteration_done(const struct rs_iteration *it, struct rs_iteration_done *
     return true;
 }
 
+/* <dir>/<slug>.csv: the CSV assigned in a work directory. */
+static char *assigned_in(const char *dir, const char *slug)
+{
+    char *name = rs_xasprintf("%s.csv", slug);
+    char *p = rs_path_join(dir, name);
+    free(name);
+    return p;
+}
+
+/* @abs (inside @work_dir) as its place in output_dir, relative to the root: "output/x.csv". */
+static char *published_name(const struct rs_config *cfg, const char *work_dir, const char *abs)
+{
+    char *dest = rs_path_join(cfg->output_dir, abs + strlen(work_dir) + 1);
+    char *shown = rs_config_relpath(cfg, dest);
+    free(dest);
+    return shown;
+}
+
 /* Verify the RALPH_DONE claim; sets verified or verify_error. */
 static void verify_done(struct rs_iteration *it)
 {
     const struct rs_config *cfg = it->o.cfg;
+    /* Where the agent's CSV lives: its iteration's work directory, or (without one) output_dir. */
+    const char *outdir = it->work_dir ? it->work_dir : cfg->output_dir;
     char *joined = rs_path_join(cfg->root, it->done_csv);
     char *abs = rs_path_normalize(joined);
     free(joined);
     if (it->done_csv[0] != '/' && !rs_file_exists(abs)) {
         /* Also accept a path relative to the output directory ("x.csv"). */
-        char *j2 = rs_path_join(cfg->output_dir, it->done_csv);
+        char *j2 = rs_path_join(outdir, it->done_csv);
         char *alt = rs_path_normalize(j2);
         free(j2);
         if (rs_file_exists(alt)) {
@@ -733,9 +757,67 @@ static void verify_done(struct rs_iteration *it)
             free(alt);
         }
     }
-    if (!rs_path_is_inside(cfg->output_dir, abs) || strcmp(abs, cfg->output_dir) == 0) {
-        it->verify_error = rs_xasprintf("RALPH_DONE csv \"%s\" is outside the output directory %s", it->done_csv,
-                                        cfg->output_dir);
+    bool in_output = false;
+    bool evidence = false; /* replay: abs is log_dir/<NNNN>-<slug>.csv, the kept CSV of an unpublished attempt */
+    if (!it->work_dir && !rs_file_exists(abs)) {
+        /* Replay: the work directory (<root>/.ralphsup/work/<NNNN>-<slug>/<name>, run/sandbox.h
+         * RS_SANDBOX_WORK_DIR) is gone. An attempt that did not complete left its <slug>.csv as
+         * log_dir/<NNNN>-<slug>.csv (evidence); a completed one was published as output_dir/<name>. */
+        char *wbase = rs_path_join(cfg->root, ".ralphsup/work");
+        const char *d = rs_path_is_inside(wbase, abs) ? abs + strlen(wbase) + 1 : NULL;
+        const char *rest = d ? strchr(d, '/') : NULL;
+        if (rest && rest[1] && !strchr(rest + 1, '/')) {
+            const char *dash = strchr(d, '-'), *name = rest + 1;
+            size_t slen = dash && dash < rest ? (size_t)(rest - dash - 1) : 0;
+            bool own = slen && strlen(name) == slen + 4 && strncmp(name, dash + 1, slen) == 0 &&
+                       strcmp(name + slen, ".csv") == 0;
+            char *ev = rs_xasprintf("%.*s.csv", (int)(rest - d), d);
+            char *evp = rs_path_join(cfg->log_dir, ev);
+            free(ev);
+            char *pub = rs_path_join(cfg->output_dir, name);
+            free(abs);
+            if (own && rs_file_exists(evp)) {
+                abs = evp;
+                free(pub);
+                evidence = true;
+                outdir = cfg->log_dir;
+            } else {
+                abs = pub;
+                free(evp);
+            }
+        }
+        free(wbase);
+    }
+    if (it->work_dir && rs_path_is_inside(cfg->output_dir, abs) && strcmp(abs, cfg->output_dir) != 0) {
+        /* A claim named as published ("output/x.csv") means the same name in the work directory;
+         * only a file that exists in output_dir alone (an unfenced agent's, or an old one) is that one. */
+        char *in_wd = rs_path_join(it->work_dir, abs + strlen(cfg->output_dir) + 1);
+        if (rs_file_exists(in_wd) || !rs_file_exists(abs)) {
+            free(abs);
+            abs = in_wd;
+        } else {
+            free(in_wd);
+            in_output = true;
+            outdir = cfg->output_dir;
+        }
+    }
+    if (it->work_dir && !in_output && it->slug[0] && !rs_file_exists(abs)) {
+        /* The assigned file was not written, but an old published one exists: that one is judged (stale). */
+        char *mine = assigned_in(it->work_dir, it->slug), *pub = rs_config_output_csv(cfg, it->slug);
+        if (strcmp(mine, abs) == 0 && rs_file_exists(pub)) {
+            free(abs);
+            abs = pub;
+            pub = NULL;
+            in_output = true;
+            outdir = cfg->output_dir;
+        }
+        free(mine);
+        free(pub);
+    }
+    if (!rs_path_is_inside(outdir, abs) || strcmp(abs, outdir) == 0) {
+        /* Named as the user knows it: output_dir, where the CSV is published (the same words in replay). */
+        it->verify_error =
+            rs_xasprintf("RALPH_DONE csv \"%s\" is outside the output directory %s", it->done_csv, cfg->output_dir);
         free(abs);
         return;
     }
@@ -745,16 +827,22 @@ static void verify_done(struct rs_iteration *it)
         free(abs);
         return;
     }
-    if (!realpath(cfg->output_dir, realdir) || !rs_path_is_inside(realdir, real)) {
+    if (!realpath(outdir, realdir) || !rs_path_is_inside(realdir, real)) {
         it->verify_error = rs_xasprintf("RALPH_DONE csv \"%s\" resolves outside the output directory (symlink to %s)",
                                         it->done_csv, real);
         free(abs);
         return;
     }
     /* The lead contract (or the counts only), on the school's assigned file, written during this attempt. */
-    char *shown = rs_config_relpath(cfg, abs);
-    char *assigned = rs_config_output_csv(cfg, it->slug);
-    char *assigned_shown = rs_config_relpath(cfg, assigned);
+    /* Named as it will be published (output/<slug>.csv): the work directory is the agent's output directory. */
+    bool in_wd = it->work_dir && !in_output;
+    char *shown = in_wd ? published_name(cfg, it->work_dir, abs) : rs_config_relpath(cfg, abs);
+    char *assigned = in_wd      ? assigned_in(it->work_dir, it->slug)
+                     : evidence ? rs_xstrdup(abs) /* the attempt's own <slug>.csv, kept */
+                                : rs_config_output_csv(cfg, it->slug);
+    char *published = rs_config_output_csv(cfg, it->slug);
+    char *assigned_shown = rs_config_relpath(cfg, published);
+    free(published);
     char assigned_real[PATH_MAX];
     struct stat st;
     int64_t mtime_ms = stat(real, &st) == 0 ? (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 : 0;

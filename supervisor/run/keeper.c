@@ -42,6 +42,7 @@
 #include "ralphsup/base/util.h"
 #include "ralphsup/run/keeper.h"
 #include "ralphsup/run/proctree.h"
+#include "ralphsup/run/sandbox.h"
 
 /* How often the tree is counted while waiting for it to vanish. */
 #define POLL_MS 50
@@ -142,6 +143,15 @@ static _Noreturn void exec_agent(const struct rs_keeper_opts *o, const sigset_t 
     /* main.c ignores these two, and an ignored signal survives exec: the agent gets the defaults. */
     signal(SIGPIPE, SIG_DFL);
     signal(SIGUSR1, SIG_DFL);
+    if (o->fence_abi > 0) {
+        const char *bad = NULL;
+        int r = rs_sandbox_apply(o->fence_abi, o->fence_paths, o->nfence_paths, &bad);
+        if (r < 0) {
+            dprintf(STDERR_FILENO, "ralphsup keeper: cannot apply the Landlock fence%s%s: %s\n", bad ? " to " : "",
+                    bad ? bad : "", strerror(-r));
+            _exit(126);
+        }
+    }
     execv(o->argv[0], o->argv);
     int e = errno;
     dprintf(STDERR_FILENO, "ralphsup keeper: cannot execute %s: %s\n", o->argv[0], strerror(e));

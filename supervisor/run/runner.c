@@ -358,6 +358,14 @@ int rs_runner_start(uv_loop_t *loop, const struct rs_runner_opts *o, struct rs_r
     r->watch_fd = -1;
     r->keeper = o->keeper_exe && !o->no_pdeathsig;
     r->pdeathsig = r->keeper || (!o->no_pdeathsig && access(RS_RUNNER_SETPRIV, X_OK) == 0);
+    size_t nka = 0;
+    while (o->keeper_args && o->keeper_args[nka])
+        nka++;
+    if (nka && !r->keeper) {
+        free(resolved);
+        free_mem(r);
+        return -EOPNOTSUPP; /* a fence is applied by the keeper only: never run unfenced instead */
+    }
 
     /* The keeper's pipe: both ends close-on-exec here; libuv dups the read end to fd 3. */
     int wp[2] = {-1, -1};
@@ -378,7 +386,7 @@ int rs_runner_start(uv_loop_t *loop, const struct rs_runner_opts *o, struct rs_r
     size_t argc = 0;
     while (o->argv[argc])
         argc++;
-    char **args = rs_xcalloc(argc + 12, sizeof *args);
+    char **args = rs_xcalloc(argc + nka + 12, sizeof *args);
     char grace[32];
     snprintf(grace, sizeof grace, "%llu", (unsigned long long)o->keeper_grace_ms);
     size_t k = 0;
@@ -391,6 +399,8 @@ int rs_runner_start(uv_loop_t *loop, const struct rs_runner_opts *o, struct rs_r
         args[k++] = (char *)o->token;
         args[k++] = (char *)"--watch-fd";
         args[k++] = (char *)"3";
+        for (size_t i = 0; i < nka; i++)
+            args[k++] = (char *)o->keeper_args[i];
         args[k++] = (char *)"--";
         args[k++] = resolved;
     } else if (r->pdeathsig) {

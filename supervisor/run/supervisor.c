@@ -50,6 +50,7 @@
 #include "ralphsup/run/runner.h"
 #include "ralphsup/run/sdnotify.h"
 #include "ralphsup/run/service.h"
+#include "ralphsup/run/sandbox.h"
 #include "ralphsup/run/settings.h"
 #include "ralphsup/core/otel.h"
 #include "ralphsup/core/stream.h"
@@ -96,6 +97,7 @@ struct worker {
     int64_t exit_status;
     int term_signal;
     char token[160];
+    struct rs_workdir wd; /* this iteration's work directory (run/sandbox.h); wd.dir NULL: none */
 };
 
 /* How the run stops: the first reason stands. */
@@ -136,6 +138,8 @@ struct sup {
     char *agent_path;
     char *settings;    /* --settings JSON (guard + hooks/<name>.settings.json), or NULL */
     uint64_t start_mono;
+    int fence_abi;          /* > 0: every agent runs inside the Landlock fence (run/sandbox.h) */
+    char *user_config_dir;  /* CLAUDE_CONFIG_DIR named by the user (then writable), or NULL */
 
     struct worker w[MAX_JOBS];
     enum rs_batch_state state;
@@ -710,6 +714,7 @@ static void iter_release(struct worker *w)
     w->tr = rs_transcript_close(w->tr);
     w->runner = rs_runner_free(w->runner);
     free(w->kill_detail);
+    rs_workdir_deinit(&w->wd);
     memset(w, 0, sizeof(*w));
     w->s = s;
     w->slot = slot;
@@ -754,7 +759,8 @@ static void usage_pause(struct sup *s, int64_t until_ms)
     batch_event(s, RS_BEV_USAGE_LIMIT);
 }
 
-/* The assigned CSV's mtime in ns (-1: absent): "written during this attempt" without the wall clock. */
+/* The published CSV's mtime in ns (-1: absent): "written during this attempt" without the wall clock
+ * (an old output/<slug>.csv claimed again must not count; the work directory's is new anyway). */
 static int64_t csv_mtime_ns(struct sup *s, const struct rs_school *sc)
 {
     char *csv = rs_batch_output_csv(s->b, sc);
@@ -762,6 +768,58 @@ static int64_t csv_mtime_ns(struct sup *s, const struct rs_school *sc)
     int64_t ns = stat(csv, &st) == 0 ? (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec : -1;
     free(csv);
     return ns ? ns : -1;
+}
+
+/*
+ * Publish the verified CSV @verified (in the work directory) as output_dir/<slug>.csv.
+ * Return: the published path (caller frees), or NULL with *@why set (caller frees) when it
+ * could not be published: the attempt then did not complete (its CSV stays as evidence).
+ */
+static char *publish(struct worker *w, const char *verified, char **why)
+{
+    struct sup *s = w->s;
+    char *to = rs_config_output_csv(s->cfg, w->school->slug);
+    rs_mkdir_p(s->cfg->output_dir, 0755);
+    int r = rs_publish_csv(verified, to);
+    if (r < 0) {
+        char *shown = rs_config_relpath(s->cfg, to);
+        *why = rs_xasprintf("RALPH_DONE csv verified, but it cannot be published as %s: %s", shown, strerror(-r));
+        struct rs_evrec *e = ev_school(w, "publish-failed");
+        rs_evrec_str(e, "csv", verified);
+        rs_evrec_str(e, "to", to);
+        rs_evrec_str(e, "error", strerror(-r));
+        emit(s, e);
+        free(shown);
+        free(to);
+        return NULL;
+    }
+    return to;
+}
+
+/*
+ * After the record: the guard's denials join logs/guard.jsonl, and the work directory goes
+ * (kept for an attempt that did not complete with [agent] keep_failed_work); a school that
+ * completed or failed for good also loses what earlier attempts (or a crash) left. The CSV
+ * of an attempt that did not complete is kept as evidence, log_dir/<NNNN>-<slug>.csv, where
+ * `ralphsup replay` of its transcript finds it (core/iteration.c).
+ */
+static void workdir_done(struct worker *w, enum rs_decision_action action)
+{
+    struct sup *s = w->s;
+    if (!w->wd.dir)
+        return;
+    char *glog = rs_path_join(s->cfg->log_dir, "guard.jsonl");
+    (void)rs_guard_log_merge(w->wd.guard_log, glog);
+    free(glog);
+    bool done = action == RS_DO_COMPLETE || action == RS_DO_FAIL;
+    bool keep = action != RS_DO_COMPLETE && s->cfg->keep_failed_work;
+    if (!keep) {
+        if (action != RS_DO_COMPLETE)
+            (void)rs_workdir_keep_evidence(&w->wd, s->cfg->log_dir);
+        (void)rs_workdir_remove(&w->wd);
+    }
+    if (done && !s->cfg->keep_failed_work)
+        (void)rs_workdir_sweep(s->cfg, w->school->slug);
 }
 
 /* RS_SACT_DECIDE: the iteration ended; decide (core/decide.c) and record it. */
@@ -785,6 +843,20 @@ static void decide_and_record(struct worker *w)
                               .stopping = stopping_err(s), .more_work = more > 0};
     struct rs_decision dc;
     rs_decide_iteration(&in, &dc);
+    /* A verified CSV leaves the work directory for output_dir, published by us, never by the agent;
+     * one that cannot be published did not complete the school (decided again as such). */
+    char *pub_abs = NULL, *pub_rel = NULL, *pub_why = NULL;
+    struct rs_iteration_done pdn;
+    if (dc.action == RS_DO_COMPLETE && w->wd.dir && rs_iteration_done(w->it, &pdn) && pdn.csv_abs) {
+        pub_abs = publish(w, pdn.csv_abs, &pub_why);
+        if (pub_abs) {
+            pub_rel = rs_config_relpath(s->cfg, pub_abs);
+        } else {
+            obs.done_verified = false;
+            obs.verify_error = pub_why;
+            rs_decide_iteration(&in, &dc);
+        }
+    }
     const struct rs_verdict *v = &dc.v;
     s->consecutive_transients = dc.consecutive_transients;
 
@@ -846,6 +918,10 @@ static void decide_and_record(struct worker *w)
     case RS_DO_COMPLETE: {
         struct rs_iteration_done dn;
         rs_iteration_done(w->it, &dn);
+        if (pub_abs) {
+            dn.csv_abs = pub_abs;
+            dn.csv_rel = pub_rel;
+        }
         a->outcome = RS_OUTCOME_COMPLETED;
         struct rs_school_state *st = rs_progress_complete(p, name, slug);
         st->finished_ms = now;
@@ -973,6 +1049,10 @@ static void decide_and_record(struct worker *w)
                      v->kind == RS_VERDICT_LIMIT ? w->killed : RS_KILL_DRAIN);
         break;
     }
+    workdir_done(w, dc.action);
+    free(pub_abs);
+    free(pub_rel);
+    free(pub_why);
     /* Drain before this slot frees: a free slot in a running batch would dispatch. */
     if (dc.stop && s->stop.kind != STOP_NONE)
         batch_event(s, RS_BEV_STOP);
@@ -1191,10 +1271,14 @@ static char **build_env(struct sup *s, const struct worker *w)
     size_t n = 0;
     while (environ[n])
         n++;
-    char **env = rs_xcalloc(n + s->cfg->nenv + 9, sizeof(char *));
+    char **env = rs_xcalloc(n + s->cfg->nenv + 16, sizeof(char *));
     size_t k = 0;
+    /* The work directory's TMPDIR (and Claude config directory, fenced) win over any other. */
+    bool own_tmp = w->wd.dir != NULL, own_conf = own_tmp && s->fence_abi > 0 && !s->user_config_dir;
     for (size_t i = 0; i < n; i++) {
-        bool overridden = strncmp(environ[i], "RALPHSUP_", 9) == 0 || rs_sdnotify_env_private(environ[i]);
+        bool overridden = strncmp(environ[i], "RALPHSUP_", 9) == 0 || rs_sdnotify_env_private(environ[i]) ||
+                          (own_tmp && strncmp(environ[i], "TMPDIR=", 7) == 0) ||
+                          (own_conf && strncmp(environ[i], "CLAUDE_CONFIG_DIR=", 18) == 0);
         for (size_t j = 0; j < s->cfg->nenv && !overridden; j++) {
             size_t kl = strlen(s->cfg->env[j].key);
             if (strncmp(environ[i], s->cfg->env[j].key, kl) == 0 && environ[i][kl] == '=')
@@ -1204,7 +1288,14 @@ static char **build_env(struct sup *s, const struct worker *w)
             env[k++] = rs_xstrdup(environ[i]);
     }
     for (size_t j = 0; j < s->cfg->nenv; j++)
-        env[k++] = rs_xasprintf("%s=%s", s->cfg->env[j].key, s->cfg->env[j].value);
+        if (!(own_tmp && strcmp(s->cfg->env[j].key, "TMPDIR") == 0))
+            env[k++] = rs_xasprintf("%s=%s", s->cfg->env[j].key, s->cfg->env[j].value);
+    if (own_tmp) {
+        env[k++] = rs_xasprintf("TMPDIR=%s", w->wd.tmp);
+        env[k++] = rs_xasprintf("RALPHSUP_GUARD_LOG=%s", w->wd.guard_log);
+    }
+    if (own_conf)
+        env[k++] = rs_xasprintf("CLAUDE_CONFIG_DIR=%s", w->wd.claude);
     env[k++] = rs_xasprintf("RALPHSUP_CONFIG=%s", s->cfg->path);
     env[k++] = rs_xasprintf("RALPHSUP_ROOT=%s", s->cfg->root);
     env[k++] = rs_xasprintf("RALPHSUP_PROGRESS=%s", s->cfg->progress);
@@ -1286,7 +1377,16 @@ static void spawn(struct worker *w, const struct rs_school *sc, double budget, c
     snprintf(w->token, sizeof w->token, "%s:%lld:%ld:%08lx", sc->slug, (long long)w->iteration, (long)getpid(),
              (unsigned long)random());
 
-    char *csv = rs_batch_output_csv(s->b, sc);
+    /* The iteration's own work directory: the agent's CSV, TMPDIR and Claude config live there. */
+    rs_workdir_init(&w->wd, s->cfg, w->iteration, sc->slug);
+    char *creds = NULL;
+    if (s->fence_abi > 0 && !s->user_config_dir && getenv("HOME"))
+        creds = rs_xasprintf("%s/.claude/.credentials.json", getenv("HOME"));
+    int wr = rs_workdir_create(&w->wd, creds);
+    free(creds);
+    if (wr < 0)
+        say(s, "warning: cannot create the work directory %s: %s", w->wd.dir, strerror(-wr));
+    char *csv = rs_xstrdup(w->wd.csv);
     char *csv_rel = rs_batch_relpath(s->b, csv);
     /* The values of the newer placeholders, formatted as docs/config.md says. */
     struct rs_buf doms, als;
@@ -1362,7 +1462,7 @@ static void spawn(struct worker *w, const struct rs_school *sc, double budget, c
                                    .school_slug = sc->slug, .note = on_note, .ud = w, .calib = s->calib,
                                    .email_domains = (const char *const *)sc->email_domains,
                                    .nemail_domains = sc->nemail_domains, .attempt_started_ms = w->started_ms,
-                                   .csv_before_ns = csv_mtime_ns(s, sc)};
+                                   .csv_before_ns = csv_mtime_ns(s, sc), .work_dir = w->wd.dir};
     rs_iteration_new(&io, &w->it);
 
     if (rs_progress_save(p, s->cfg->progress, rs_now_ms()) < 0) {
@@ -1372,18 +1472,23 @@ static void spawn(struct worker *w, const struct rs_school *sc, double budget, c
         rs_progress_push_pending(p, sc->name, true);
         p->iterations = w->iteration - 1;
         save_failed(s);
+        (void)rs_workdir_remove(&w->wd);
         slot_event(w, RS_SEV_SAVE_FAILED, NULL);
         return;
     }
 
     char **argv = build_argv(s, prompt, budget);
     char **env = build_env(s, w);
+    size_t nfp = 0;
+    char **fpaths = rs_sandbox_paths(s->cfg, &w->wd, s->user_config_dir, &nfp);
+    char **kargs = rs_sandbox_keeper_args(s->fence_abi, fpaths, nfp);
     struct rs_runner_opts ro = {
         .argv = (const char *const *)argv,
         .envp = (const char *const *)env,
         .cwd = s->cfg->root,
         .token = w->token,
         .keeper_exe = s->o->self_exe,
+        .keeper_args = (const char *const *)kargs,
         .keeper_grace_ms = (uint64_t)s->cfg->limits.kill_grace_ms,
         .pipe_drain_timeout_ms = (uint64_t)s->cfg->limits.pipe_drain_timeout_ms,
         .on_stdout = on_stdout,
@@ -1394,6 +1499,8 @@ static void spawn(struct worker *w, const struct rs_school *sc, double budget, c
     r = rs_runner_start(&s->loop, &ro, &w->runner);
     free_strv(argv);
     free_strv(env);
+    free_strv(fpaths);
+    free_strv(kargs);
     free(prompt);
 
     struct rs_evrec *ev = ev_school(w, "iteration-started");
@@ -1980,6 +2087,15 @@ static int load_inputs(const struct rs_config *cfg, const struct rs_run_opts *o,
         *prompt = rs_prompt_free(*prompt);
         return RS_E_CONFIG;
     }
+    if (cfg->sandbox == RS_SANDBOX_LANDLOCK && (rs_sandbox_abi() < 1 || !o->self_exe)) {
+        rs_diags_add(d, "[agent] sandbox = \"landlock\" in %s, but %s: refusing to start the agent unfenced "
+                        "(set sandbox = \"auto\" to run with the guard alone; docs/security.md)",
+                     cfg->path, o->self_exe ? "this kernel offers no Landlock" : "no keeper can apply the fence");
+        *prompt = rs_prompt_free(*prompt);
+        free(*settings);
+        *settings = NULL;
+        return RS_E_CONFIG;
+    }
     r = rs_runner_resolve_command(cfg->command, getenv("PATH"), cfg->root, agent_path);
     if (r < 0) {
         rs_diags_add(d, "agent command \"%s\" %s (set [agent] command in %s or fix PATH)", cfg->command,
@@ -1990,6 +2106,29 @@ static int load_inputs(const struct rs_config *cfg, const struct rs_run_opts *o,
         return RS_E_UNAVAILABLE;
     }
     return 0;
+}
+
+/* [agent] sandbox against the kernel: the ABI to fence with (0: none) and the start line's words. */
+static void fence_decide(struct sup *s, char *text, size_t n)
+{
+    const char *cd = NULL;
+    for (size_t j = 0; j < s->cfg->nenv; j++)
+        if (strcmp(s->cfg->env[j].key, "CLAUDE_CONFIG_DIR") == 0)
+            cd = s->cfg->env[j].value;
+    if (!cd)
+        cd = getenv("CLAUDE_CONFIG_DIR");
+    if (cd && cd[0] == '/') {
+        s->user_config_dir = rs_xstrdup(cd);
+        rs_mkdir_p(cd, 0700);
+    }
+    int abi = s->cfg->sandbox == RS_SANDBOX_OFF || !s->o->self_exe ? 0 : rs_sandbox_abi();
+    s->fence_abi = abi;
+    if (abi > 0 && s->cfg->cache_dir)
+        rs_mkdir_p(s->cfg->cache_dir, 0755); /* a rule needs its path: a cache_dir not made yet would stop every agent */
+    if (abi > 0)
+        snprintf(text, n, "landlock ABI %d", abi);
+    else
+        snprintf(text, n, "%s", s->cfg->sandbox == RS_SANDBOX_OFF ? "off" : "none (no Landlock)");
 }
 
 int rs_supervisor_check(const struct rs_batch *b, const struct rs_run_opts *o, struct rs_diags *d)
@@ -2079,8 +2218,11 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     s->svc = rs_service_new(&s->loop, s->cfg, b->prog, &hooks);
     rs_ratelimit_init(&s->rl, (int)s->cfg->limits.jobs, (int64_t)s->start_mono);
 
+    char fence_text[64];
+    fence_decide(s, fence_text, sizeof fence_text);
     struct rs_evrec *e = rs_evrec_new("supervisor-started");
     rs_evrec_int(e, "pid", getpid());
+    rs_evrec_str(e, "sandbox", fence_text);
     rs_evrec_str(e, "config", s->cfg->path);
     rs_evrec_str(e, "agent", s->agent_path);
     rs_evrec_int(e, "pending", (int64_t)b->prog->npending);
@@ -2091,6 +2233,13 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     if (s->cfg->limits.jobs > 1)
         say(s, "jobs %lld (spawn_interval %lld ms, ramp_up_after %lld ms)", (long long)s->cfg->limits.jobs,
             (long long)s->cfg->limits.spawn_interval_ms, (long long)s->cfg->limits.ramp_up_after_ms);
+    if (s->fence_abi > 0)
+        say(s, "fence: %s (the agent writes only its work directory%s)", fence_text,
+            s->cfg->cache_dir || s->cfg->nwritable ? ", cache_dir and [agent] writable" : "");
+    else if (s->cfg->sandbox == RS_SANDBOX_OFF)
+        say(s, "warning: [agent] sandbox = \"off\": the agent runs unfenced, with the guard alone (docs/security.md)");
+    else
+        say(s, "warning: no Landlock in this kernel: the agent runs unfenced, with the guard alone (docs/security.md)");
     s->calib = rs_cost_calib_new();
     const char *model = rs_config_agent_model(s->cfg);
     if (model && !rs_config_price_known(s->cfg, model)) {
@@ -2175,6 +2324,7 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     rs_prompt_free(s->prompt);
     free(s->agent_path);
     free(s->settings);
+    free(s->user_config_dir);
     free(s->waiting);
     free(s->live_path);
     free(s->price_unknown_said);

@@ -19,6 +19,10 @@ cat >> "$RALPHSUP_ROOT/hooks.log"
 echo >> "$RALPHSUP_ROOT/hooks.log"
 SH
 chmod +x "$E2E_BATCH/hooks/record.sh"
+# A user's hook runs inside the agent's Landlock fence (docs/security.md): what it writes must be
+# listed in [agent] writable (an entry must exist).
+: > "$E2E_BATCH/hooks.log"
+sed -i 's|^\[agent\]$|&\nwritable = ["hooks.log"]|' "$E2E_CONFIG"
 
 # A broken fragment first: refused at startup, nothing spawned.
 printf '{"hooks": {"PostToolUse": [}\n' > "$E2E_BATCH/hooks/broken.settings.json"
@@ -33,6 +37,7 @@ printf '{"hooks": {"PostToolUse": [{"matcher": "Write", "hooks": [{"type": "comm
     "$E2E_BATCH" > "$E2E_BATCH/hooks/record.settings.json"
 e2e_start
 check "start exits 0" test "$E2E_RC" = 0
-check "the user's PostToolUse hook ran for the CSV Write" grep -q 'output/cached-college.csv' "$E2E_BATCH/hooks.log"
+# The CSV is written in the iteration's work directory (.ralphsup/work/0001-cached-college/), then published.
+check "the user's PostToolUse hook ran for the CSV Write" grep -q '/cached-college.csv' "$E2E_BATCH/hooks.log"
 check "the hook saw the PostToolUse event" grep -q '"hook_event_name":"PostToolUse"' "$E2E_BATCH/hooks.log"
 e2e_finish

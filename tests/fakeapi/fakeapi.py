@@ -135,7 +135,9 @@ def _compile(regex, where):
         raise ScenarioError("%s: bad regex %r: %s" % (where, regex, e))
 
 
-DEFAULT_COUNTER_IGNORE = r"^[-*> \t]*Deadline \(UTC\):.*$"
+# The deadline line (changes with the clock) and any line naming the iteration's work directory
+# (ralphsup's {{output_csv}} is .ralphsup/work/<NNNN>-<slug>/<slug>.csv: a new iteration number on resume).
+DEFAULT_COUNTER_IGNORE = r"^[-*> \t]*Deadline \(UTC\):.*$|^.*\.ralphsup/work/.*$"
 
 
 def load_scenario(path):

@@ -38,15 +38,15 @@ AGENT_ENV='FAKE_MODEL = "claude-fable-5"' make_batch "$A" "Alpha University" "Be
 CA="$A/config/batch.toml"
 cat >"$A/.bin/claude-logged" <<EOF2
 #!/bin/bash
-printf '%s\n' "\$@" >>"$A/argv.txt"
-echo --- >>"$A/argv.txt"
+printf '%s\n' "\$@" >>"$A/.fake/argv.txt"
+echo --- >>"$A/.fake/argv.txt"
 exec "$A/.bin/claude" "\$@"
 EOF2
 chmod +x "$A/.bin/claude-logged"
 sed -i "s|^command = .*|command = \"$A/.bin/claude-logged\"|" "$CA"
 rs start "$CA"
 assert_eq "$RS_RC" 0 "the batch with an unpriced model finished"
-assert_eq "$(grep -c -x -- '--include-partial-messages' "$A/argv.txt")" 2 \
+assert_eq "$(grep -c -x -- '--include-partial-messages' "$A/.fake/argv.txt")" 2 \
     "--include-partial-messages passed to each of the 2 iterations by default"
 assert_eq "$(printf '%s\n' "$RS_OUT" | grep -c "warning: no price for claude-fable-5; estimates use '\*'")" 1 \
     "the unpriced model is said once on the terminal"
@@ -76,7 +76,7 @@ CB="$B/config/batch.toml"
 sed -i 's|^\[agent\]$|[agent]\nmodel = "claude-fable-5"\npartial_messages = false|' "$CB"
 cat >"$B/.bin/claude-logged" <<EOF2
 #!/bin/bash
-printf '%s\n' "\$@" >>"$B/argv.txt"
+printf '%s\n' "\$@" >>"$B/.fake/argv.txt"
 exec "$B/.bin/claude" "\$@"
 EOF2
 chmod +x "$B/.bin/claude-logged"
@@ -89,8 +89,8 @@ assert_eq "$RS_RC" 0 "the batch with [agent] model unpriced finished"
 assert_eq "$(printf '%s\n' "$RS_OUT" | grep -c "no price for claude-fable-5")" 1 "said once per run (at start, not again at init)"
 assert_contains "$RS_OUT" "warning: no price for claude-fable-5; estimates use '*' (add [prices.\"claude-fable-5\"] to $CB)" \
     "said at start with the fix"
-assert_eq "$(grep -c -x -- '--include-partial-messages' "$B/argv.txt")" 0 "partial_messages = false: not passed"
-assert_contains "$(cat "$B/argv.txt")" "claude-fable-5" "--model passed"
+assert_eq "$(grep -c -x -- '--include-partial-messages' "$B/.fake/argv.txt")" 0 "partial_messages = false: not passed"
+assert_contains "$(cat "$B/.fake/argv.txt")" "claude-fable-5" "--model passed"
 printf '[prices."claude-fable-5"]\ninput = 3\noutput = 15\n' >>"$CB"
 rs doctor "$CB"
 assert_contains "$RS_OUT" "✓ prices       claude-fable-5 priced as \"claude-fable-5\"" "doctor: priced once [prices] has it"

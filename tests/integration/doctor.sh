@@ -91,6 +91,37 @@ expect ready 0 "✓ config" "✓ schools      2 schools" "✓ prompt" "renders f
     "✓ agent" "version 2.1.197 (Claude Code)" "✓ credentials  ANTHROPIC_API_KEY is set (in the environment)" \
     "- api" "✓ git" "✓ identity" "✓ disk" "✓ lock         free" "ready" "NOT:$key" "NOT:✗"
 
+# The fence: the ABI, the rules an iteration gets, the live check (a fenced child's write to the
+# progress file is EACCES); the progress file is neither created nor changed by the check.
+abi=$(python3 -c 'import ctypes; print(max(0, ctypes.CDLL(None, use_errno=True).syscall(444, None, 0, 1)))' 2>/dev/null || echo 0)
+if [ "$abi" -ge 1 ]; then
+    expect fence-ready 0 "✓ landlock     ABI $abi" "writable: .ralphsup/work/0001-northfield-state-university/ (its CSV, tmp/ = TMPDIR, claude/ = CLAUDE_CONFIG_DIR)" \
+        "writable: cache (does not exist yet)" "devices: /dev/null" \
+        "✓ fence-check  a fenced child cannot write batch_progress.json (EACCES)"
+    [ ! -e "$root/batch_progress.json" ] || { echo "FAIL the live check left a progress file"; fails=$((fails + 1)); }
+    echo '{"keep": "me"}' > "$root/batch_progress.json"
+    cp "$root/batch_progress.json" "$tmp/progress.before"
+    ANTHROPIC_API_KEY=$key run "$cfg"
+    expect fence-check-existing 1 "✗ progress" "✓ fence-check  a fenced child cannot write batch_progress.json (EACCES)"
+    cmp -s "$root/batch_progress.json" "$tmp/progress.before" || { echo "FAIL the live check changed the progress file"; fails=$((fails + 1)); }
+    rm -f "$root/batch_progress.json"
+    mkdir -p "$root/extra"
+    sed -i 's/^\[agent\]$/[agent]\nwritable = ["extra"]/' "$cfg"
+    ANTHROPIC_API_KEY=$key run "$cfg"
+    expect fence-writable 0 "writable: extra" "✓ fence-check"
+    write_config "$tmp/bin/fake-claude"
+fi
+RALPHSUP_LANDLOCK_ABI=0 ANTHROPIC_API_KEY=$key run "$cfg"
+expect fence-none-auto 0 "! landlock     no Landlock in this kernel: the agent runs unfenced, with the guard alone" "NOT:fence-check"
+sed -i 's/^\[agent\]$/[agent]\nsandbox = "landlock"/' "$cfg"
+RALPHSUP_LANDLOCK_ABI=0 ANTHROPIC_API_KEY=$key run "$cfg"
+expect fence-none-landlock 1 "✗ landlock     no Landlock in this kernel, and [agent] sandbox = \"landlock\": start refuses (exit 78)"
+write_config "$tmp/bin/fake-claude"
+sed -i 's/^\[agent\]$/[agent]\nsandbox = "off"/' "$cfg"
+ANTHROPIC_API_KEY=$key run "$cfg"
+expect fence-off 0 "! landlock     [agent] sandbox = \"off\": the agent runs unfenced" "NOT:fence-check"
+write_config "$tmp/bin/fake-claude"
+
 # The key may come from [agent.env] instead; still never printed.
 printf '\n[agent.env]\nANTHROPIC_API_KEY = "%s"\n' "$key" >> "$cfg"
 run "$cfg"

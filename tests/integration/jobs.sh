@@ -194,7 +194,7 @@ for jobs in 1 2; do
     LIMITS="jobs = $jobs
 spawn_interval = \"100ms\"" AGENT_ENV="FAKE_FILL_DIR = \"$F/state\"
 FAKE_FILL_AFTER_S = \"1\"
-FAKE_SLOW_S = \"4\"" make_batch "$F" F1 F2 F3 F4
+FAKE_SLOW_S = \"4\"" AGENT_WRITABLE=", \"$F/state\"" make_batch "$F" F1 F2 F3 F4
     sed -i "s|^schools = |progress = \"$F/state/batch_progress.json\"\nschools = |" "$F/config/batch.toml"
     plan "$F" '{"F1":{"default":"fill_disk"},"F2":{"default":"slow_done"},"F3":{"default":"done"},"F4":{"default":"done"}}'
     rs start "$F/config/batch.toml"

@@ -213,7 +213,8 @@ new_tmp() {
 
 # make_batch DIR SCHOOL...: a batch in DIR (git init, schools, prompt, config)
 # whose agent is the fake CLI. Config: DIR/config/batch.toml; plan: DIR/plan.json;
-# fake state: DIR/.fake (outside output/). Extra [limits] lines come from
+# fake state: DIR/.fake (outside output/; writable under the fence, plus $AGENT_WRITABLE, e.g.
+# `, "cache"`; more [agent] lines from $AGENT_EXTRA). Extra [limits] lines come from
 # $LIMITS (one "key = value" per line); extra [agent.env] lines from $AGENT_ENV;
 # [verify] lines from $VERIFY; $SCHOOL_EXTRA is appended to every school object
 # (e.g. `, "email_domains": ["example.edu"]`).
@@ -224,7 +225,7 @@ make_batch() {
     git -C "$dir" init -q
     git -C "$dir" commit -q --allow-empty -m "user: initial commit"
     cp "$RALPHSUP_SOURCE_ROOT/prompts/batch_loop.md" "$dir/prompts/"
-    mkdir -p "$dir/.bin"
+    mkdir -p "$dir/.bin" "$dir/.fake"
     install -m 0755 "$FAKE_CLAUDE" "$dir/.bin/claude"
     {
         echo '{"batch_name": "itest", "created": "2026-11-24", "schools": ['
@@ -248,6 +249,9 @@ order = "list"
 [agent]
 command = "$dir/.bin/claude"
 args = ["--permission-mode", "acceptEdits"]
+# the fake agent's own bookkeeping (outside the batch's state) stays writable under the fence
+writable = [".fake"${AGENT_WRITABLE:-}]
+${AGENT_EXTRA:-}
 
 [agent.env]
 FAKE_PLAN = "$dir/plan.json"

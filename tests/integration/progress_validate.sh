@@ -90,13 +90,14 @@ assert_file_json "$PS" 'len(d["completed"]) == 5 and W("Mesa Verde University") 
 
 # ---- the shipped demo config and list, a seed with other spellings ----------------------
 M=$(new_tmp)
-mkdir -p "$M/config" "$M/data" "$M/prompts" "$M/.bin"
+mkdir -p "$M/config" "$M/data" "$M/prompts" "$M/.bin" "$M/.fake"
 cp "$RALPHSUP_SOURCE_ROOT/config/demo.toml" "$M/config/"
 cp "$RALPHSUP_SOURCE_ROOT/data/demo_schools.json" "$M/data/"
 cp "$RALPHSUP_SOURCE_ROOT/prompts/batch_loop.md" "$M/prompts/"
 install -m 0755 "$FAKE_CLAUDE" "$M/.bin/claude"
 sed -i "s|^command = \"claude\".*|command = \"$M/.bin/claude\"|; s|^\[agent.env\]|&\nFAKE_STATE = \"$M/.fake\"|; s|^on_finish = true|on_finish = false|" \
     "$M/config/demo.toml"
+sed -i 's|^\[agent\]$|&\nwritable = [".fake"]|' "$M/config/demo.toml"  # the fake agent's state, under the fence
 git -C "$M" init -q
 cat >"$M/batch_progress.json" <<'EOF'
 {"batch_name": "demo", "started": null, "last_updated": null, "current_school": "lakeshore college",

@@ -28,6 +28,13 @@ enum rs_verify_level {
     RS_VERIFY_COUNTS = 1, /* header, row and overlap counts only (CSVs made by other tools) */
 };
 
+/* [agent] sandbox: the Landlock fence around the agent's tree (docs/security.md). */
+enum rs_sandbox_mode {
+    RS_SANDBOX_AUTO = 0,     /* the fence when the kernel offers Landlock, else a warning and the guard alone */
+    RS_SANDBOX_LANDLOCK = 1, /* the fence or no start (exit 78) */
+    RS_SANDBOX_OFF = 2,      /* no fence */
+};
+
 struct rs_kv {
     char *key;
     char *value;
@@ -90,6 +97,10 @@ struct rs_config {
     size_t nenv;
     bool guard;        /* wire `ralphsup hook guard` in through --settings; default true */
     bool partial_messages; /* pass --include-partial-messages (final output counts); default true */
+    enum rs_sandbox_mode sandbox; /* default RS_SANDBOX_AUTO */
+    char **writable;   /* absolute, each exists at load; NULL-terminated (may be NULL) */
+    size_t nwritable;
+    bool keep_failed_work; /* keep the work directory of an attempt that did not complete; default false */
 
     struct rs_limits limits;
 

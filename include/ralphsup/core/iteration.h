@@ -74,6 +74,9 @@ struct rs_iteration_opts {
     /* The assigned CSV's mtime (ns since the epoch) when the attempt started, -1 when it did not
      * exist; 0: not taken (freshness then compares the mtime with attempt_started_ms). */
     int64_t csv_before_ns;
+    /* The iteration's work directory (run/sandbox.h), copied: a RALPH_DONE CSV must be there, at
+     * <work_dir>/<slug>.csv, instead of in output_dir (the supervisor publishes it). NULL: output_dir. */
+    const char *work_dir;
 };
 
 int rs_iteration_new(const struct rs_iteration_opts *o, struct rs_iteration **out);

@@ -25,6 +25,11 @@
  * (what is left then reparents to the supervisor, a subreaper too, which
  * kills it as before).
  *
+ * With a fence (`--fence ABI --write PATH…`) the forked child applies the
+ * Landlock ruleset (rs_sandbox_apply()) just before it executes the agent;
+ * the keeper itself stays unfenced. A fence that cannot be applied is never
+ * skipped: the child exits 126 without running the agent.
+ *
  * Deliberately not here: option parsing and messages (cli/cli_keeper.c),
  * libuv (the keeper runs a plain poll loop on a signalfd).
  */
@@ -37,6 +42,9 @@ struct rs_keeper_opts {
     const char *token;  /* run token also searched for when killing; NULL: descendants only */
     int64_t grace_ms;   /* SIGTERM → @grace_ms → SIGKILL */
     int watch_fd;       /* read end of the supervisor's pipe (EOF: gone); -1: none */
+    int fence_abi;      /* > 0: the agent runs fenced (run/sandbox.h) with this Landlock ABI */
+    const char *const *fence_paths; /* what the fenced agent may write (`--write P`, repeated) */
+    size_t nfence_paths;
 };
 
 /*

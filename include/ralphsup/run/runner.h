@@ -85,6 +85,9 @@ struct rs_runner_opts {
     const char *token;
     /* The ralphsup binary to run as the keeper (`EXE keeper …`); NULL: setpriv. */
     const char *keeper_exe;
+    /* More keeper options before its `--` (the fence: "--fence", "N", "--write", P…), NULL-terminated;
+     * given without a keeper, rs_runner_start() refuses with -EOPNOTSUPP. */
+    const char *const *keeper_args;
     /* The keeper's grace between SIGTERM and SIGKILL once the supervisor is gone. */
     uint64_t keeper_grace_ms;
     /* Spawn without any wrapper, keeper or setpriv (also done when setpriv is missing). */
