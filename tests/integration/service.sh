@@ -189,6 +189,13 @@ cat >>"$C/config/batch.toml" <<EOF
 [notify]
 command = ["/bin/sh", "-c", "cat >>'$C/notified.jsonl'"]
 events = ["budget-crossed", "batch-stopped"]
+
+# The streamed estimate stays far below the cap (the recorded cost is each result line's
+# total_cost_usd, $0.0123): else whether the in-flight check kills the first school before its
+# RALPH_DONE is read depends on how the agent's lines reach the pipe.
+[prices."claude-opus-4-8"]
+input = 0.001
+output = 0.001
 EOF
 rs start "$C/config/batch.toml"
 assert_eq "$RS_RC" 3 "max_cost_usd stops the batch (exit 3)"
