@@ -30,6 +30,8 @@ int rs_cmd_reload(int argc, char **argv);
 int rs_cmd_replay(int argc, char **argv);
 int rs_cmd_report(int argc, char **argv);
 int rs_cmd_audit(int argc, char **argv);
+/* rs_cmd_merge() (cli_merge.c) - `ralphsup merge`: the shards of a batch made one (docs/scale-out.md). */
+int rs_cmd_merge(int argc, char **argv);
 /*
  * rs_cmd_hook() (cli_hook.c) - `ralphsup hook guard [--config CONFIG]`: the command
  * Claude Code runs before each matched tool call (argv[0] == "hook").
