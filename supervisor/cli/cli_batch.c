@@ -241,14 +241,17 @@ int rs_cmd_init(int argc, char **argv)
 /* ---- status ----------------------------------------------------------------- */
 
 static const char status_help[] =
-    "usage: ralphsup status CONFIG [--json]\n\n"
+    "usage: ralphsup status CONFIG [--json] [--shard I/N]\n\n"
     "Completed / failed / pending counts, the current school and for how long,\n"
     "failed schools with reasons, an ETA from the average duration of completed\n"
     "schools, cost spent and the projected total. Safe while a supervisor runs\n"
     "(it only reads the progress file, which is always replaced atomically).\n"
     "A config with errors still works: then only [batch] root, progress and\n"
     "log_dir are read, with a warning. When `ralphsup audit` has run, the counts\n"
-    "of its results (output_dir/audit.json) end the list.\n";
+    "of its results (output_dir/audit.json) end the list.\n"
+    "  --shard I/N   the progress of shard I of N (`start --shard`, docs/scale-out.md)\n"
+    "Without --shard, the shard progress files found beside the progress file\n"
+    "(batch_progress.shard-I-of-N.json) are listed too, one line each.\n";
 
 /* The running supervisor's live.json (last tool, heartbeat, waiting, cost so far); empty when none. */
 static void load_live(const struct rs_batch *b, pid_t holder, struct rs_live_view *v)
@@ -546,12 +549,16 @@ int rs_cmd_status(int argc, char **argv)
         fputs(status_help, stdout);
         return RS_EXIT_OK;
     }
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"shard", required_argument, NULL, 's'},
+                                         {0, 0, 0, 0}};
     int json = 0, c;
+    const char *shard = NULL;
     optind = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'j') {
             json = 1;
+        } else if (c == 's') {
+            shard = optarg;
         } else {
             fputs(status_help, stderr);
             return RS_EXIT_USAGE;
@@ -566,24 +573,51 @@ int rs_cmd_status(int argc, char **argv)
     rs_diags_init(&problems);
     struct rs_batch *b = NULL;
     /* status only reads the progress file: a config with errors still locates it. */
-    ex = rs_exit_code(rs_batch_open_lenient(config, RS_BATCH_NEED_PROGRESS, &b, &problems, &d));
+    ex = rs_exit_code(rs_batch_open_lenient_shard(config, shard ? RS_BATCH_NEED_PROGRESS : 0, shard, &b, &problems, &d));
     if (problems.n)
         rs_cli_warn_lenient(config, &problems, b ? b->cfg->progress : NULL, "to show the batch");
     rs_diags_deinit(&problems);
     if (ex)
         return finish_open_error(ex, &d);
     rs_diags_deinit(&d);
+    if (b->progress_state != 0) {
+        /* No batch progress file: the shard files beside it, else the error it always was. */
+        int n = b->shard.count ? 0 : rs_cli_status_shards(b, NULL);
+        rs_batch_free(b);
+        if (n > 0)
+            return RS_EXIT_OK;
+        rs_diags_init(&d);
+        rs_diags_init(&problems);
+        ex = rs_exit_code(rs_batch_open_lenient_shard(config, RS_BATCH_NEED_PROGRESS, shard, &b, &problems, &d));
+        rs_diags_deinit(&problems);
+        if (ex)
+            return finish_open_error(ex, &d);
+        rs_diags_deinit(&d);
+    }
     pid_t holder = 0;
     rs_lock_holder(b->cfg->progress, &holder);
     int64_t now = rs_now_ms();
     if (json) {
         json_t *o = status_json(b, holder, now);
+        if (b->shard.count) {
+            json_t *sh = json_object();
+            json_object_set_new(sh, "index", json_integer(b->shard.index));
+            json_object_set_new(sh, "count", json_integer(b->shard.count));
+            json_object_set_new(o, "shard", sh);
+        } else if (rs_cli_status_shards(b, o) == 0) {
+            json_object_del(o, "shards");
+        }
         char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
         puts(s);
         free(s);
         json_decref(o);
     } else {
+        if (b->shard.count)
+            printf("shard %d/%d of batch %s (%s, ref %s)\n", b->shard.index, b->shard.count, b->cfg->name,
+                   b->cfg->progress, b->cfg->git_ref);
         status_text(b, holder, now);
+        if (!b->shard.count)
+            rs_cli_status_shards(b, NULL);
     }
     rs_batch_free(b);
     return RS_EXIT_OK;

@@ -33,6 +33,14 @@ int rs_cmd_audit(int argc, char **argv);
 /* rs_cmd_merge() (cli_merge.c) - `ralphsup merge`: the shards of a batch made one (docs/scale-out.md). */
 int rs_cmd_merge(int argc, char **argv);
 /*
+ * rs_cli_status_shards() (cli_shards.c) - the shard progress files beside
+ * b's progress file: printed one line each, or, with @json_out, added to it
+ * as "shards". Return: how many shard files were read.
+ */
+struct rs_batch;
+struct json_t;
+int rs_cli_status_shards(const struct rs_batch *b, struct json_t *json_out);
+/*
  * rs_cmd_hook() (cli_hook.c) - `ralphsup hook guard [--config CONFIG]`: the command
  * Claude Code runs before each matched tool call (argv[0] == "hook").
  * Reads the call from stdin, prints the deny JSON when the guard says no.
