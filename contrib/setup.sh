@@ -22,6 +22,7 @@ PACKAGES=(
   util-linux procps
   # tests and benchmarks: independent xlsx reader, baselines, jq, /usr/bin/time
   python3 python3-openpyxl python3-xlsxwriter python3-pandas jq time curl bc
+  python3-yaml   # tests/integration/scaleout.sh: the contrib/k8s manifests
   # the Claude Code CLI comes from npm
   nodejs npm
 )
