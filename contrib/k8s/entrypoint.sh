@@ -12,13 +12,18 @@
 #                         clone of RALPHSUP_REPO, which is then fetched)
 #   RALPHSUP_BIN          the ralphsup binary (default: ralphsup in PATH)
 #   RALPHSUP_START_ARGS   more arguments for `ralphsup start` (e.g. "--max-cost-usd 50")
+#   RALPHSUP_PUSH_INTERVAL  seconds between pushes of the shard ref while the shard runs
+#                         (default 300; 0 = only at the end), so a pod lost with its disk
+#                         (node failure, OOM kill of the container) loses at most that much
 #
 # A shard that a previous pod already pushed (a pod replaced after a crash,
 # an eviction or a kill) is resumed from that ref: the schools it completed
 # stay completed and its attempts (and their cost) stay recorded. The push
 # is a fast-forward: when another pod of the same index pushed first, the
 # push is refused and the pod exits 75, so the index is retried from the
-# ref that won.
+# ref that won; its own commits are pushed beside it as
+# refs/heads/ralphsup/shard-I-of-N.attempt-<host>-<time>, so `ralphsup merge`
+# still counts the attempts (and the cost) of the pod that lost the race.
 #
 # Exit: ralphsup's code (docs/cli.md); 64 a missing setting; 75 the clone,
 # the fetch or the push failed (retry); 143 on SIGTERM after a clean stop.
@@ -63,10 +68,19 @@ fi
 # is passed on: ralphsup stops its agents within kill_grace and records the
 # stop; then the ref is pushed as for every other end.
 pid=
+pusher=
 trap '[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null' TERM INT
 # shellcheck disable=SC2086
 "$bin" start "$config" --shard "auto/$n" ${RALPHSUP_START_ARGS:-} &
 pid=$!
+interval=${RALPHSUP_PUSH_INTERVAL:-300}
+if [ "$interval" -gt 0 ] 2>/dev/null; then
+    # Periodic pushes (fast-forward only; a refused one is left to the final push).
+    (trap - TERM INT; while sleep "$interval"; do
+        git push -q origin "refs/heads/$branch:refs/heads/$branch" 2>/dev/null
+    done) &
+    pusher=$!
+fi
 rc=0
 while :; do
     wait "$pid"
@@ -74,12 +88,16 @@ while :; do
     kill -0 "$pid" 2>/dev/null || break # a trapped signal interrupted wait: wait again
 done
 trap - TERM INT
+[ -n "$pusher" ] && kill "$pusher" 2>/dev/null && wait "$pusher" 2>/dev/null
 
 # Push whatever the shard committed, even after a failure: the next pod of
 # this index resumes from it, and merge reads it.
 if git rev-parse -q --verify "refs/heads/$branch" >/dev/null; then
     if ! git push -q origin "refs/heads/$branch:refs/heads/$branch"; then
-        echo "ralphsup-shard: the push of $branch was refused (another pod of index $index pushed first?)" >&2
+        side="refs/heads/$branch.attempt-$(hostname)-$(date -u +%Y%m%dT%H%M%S)-$$"
+        echo "ralphsup-shard: the push of $branch was refused (another pod of index $index pushed first);" \
+            "this pod's commits go to $side (merge counts their attempts)" >&2
+        git push -q origin "refs/heads/$branch:$side" || echo "ralphsup-shard: cannot push $side either" >&2
         exit 75
     fi
 fi

@@ -153,8 +153,10 @@ static int list_heads(struct merge *m, const char *prefix)
         struct rs_shard sh;
         char want[64];
         if (rs_shard_parse_tag(tail, &sh)) {
+            /* "shard-I-of-N", or "shard-I-of-N.attempt-…" (a pod that lost the push race, contrib/k8s) */
             rs_shard_tag(&sh, want, sizeof want);
-            if (strcmp(tail, want) != 0)
+            size_t wl = strlen(want);
+            if (strncmp(tail, want, wl) != 0 || (tail[wl] && strncmp(tail + wl, ".attempt-", 9) != 0))
                 sh.count = 0; /* "shard-1-of-4-old": not a shard ref */
         } else {
             sh.count = 0;
@@ -341,9 +343,15 @@ static void copy_attempt(struct rs_attempt *d, const struct rs_attempt *s)
     d->extra = dup0(s->extra);
 }
 
+/*
+ * One attempt recorded by two heads (a shared history): same number, iteration, times (the file
+ * keeps seconds) and session. Two pods that ran one school at once differ at least in the session.
+ */
 static bool same_attempt(const struct rs_attempt *a, const struct rs_attempt *b)
 {
-    return a->attempt == b->attempt && a->iteration == b->iteration && a->started_ms == b->started_ms;
+    return a->attempt == b->attempt && a->iteration == b->iteration && a->started_ms == b->started_ms &&
+           a->finished_ms == b->finished_ms && a->outcome == b->outcome &&
+           strcmp(a->session_id ? a->session_id : "", b->session_id ? b->session_id : "") == 0;
 }
 
 /* The state of @name in @h and its rank (3 completed, 2 failed, 1 pending or in flight, 0 unknown). */
@@ -891,9 +899,8 @@ int rs_merge_run(struct rs_batch *b, const struct rs_merge_opts *o, struct rs_me
             ex = write_file(&m, &w, files[i].abs, files[i].data, files[i].len);
         char *dir = rs_path_dirname(b->cfg->progress);
         for (size_t i = 0; !ex && i < m.nh; i++) {
-            bool last = i + 1 == m.nh || m.h[i + 1].sh.index != m.h[i].sh.index;
-            if (!last)
-                continue; /* one file per index: the last head of it (refs sorted) */
+            if (i > 0 && m.h[i - 1].sh.index == m.h[i].sh.index)
+                continue; /* one file per index: its first head (refs sorted: the shard's own ref first) */
             char *abs = rs_shard_progress_path(dir, &m.h[i].sh);
             char *s = rs_progress_format(m.h[i].prog);
             ex = write_file(&m, &w, abs, s, strlen(s));

@@ -71,6 +71,9 @@ for i in 0 1 2 3; do
     bg_start "$T/pod$i.out" pod "$i" "$T/pod$i" "$slow_s"
     PODS[$i]=$BG_PID
 done
+# Index 3 runs twice at once (a pod the engine thought lost still runs): one push wins.
+bg_start "$T/pod3twin.out" pod 3 "$T/pod3twin" 1
+TWIN=$BG_PID
 
 # Pod 2: kill -9 its ralphsup while the slow school runs.
 # The other two schools of shard 2 complete meanwhile (jobs = 2); then the kill.
@@ -93,10 +96,17 @@ check "pod 2: its ralphsup is running the slow school" test -n "$sup"
 bg_wait "${PODS[2]}"
 assert_eq "$BG_RC" 137 "pod 2: the entrypoint exits with ralphsup's code (killed: 137)"
 assert_contains "$(cat "$T/pod2.out")" "ralphsup exited 137" "pod 2: pushed its ref after the kill"
-for i in 0 1 3; do
+for i in 0 1; do
     bg_wait "${PODS[$i]}"
     assert_eq "$BG_RC" 0 "pod $i: shard $i/4 finished, exit 0"
 done
+bg_wait "${PODS[3]}"
+rc3=$BG_RC
+bg_wait "$TWIN"
+assert_eq "$(printf '%s\n' "$rc3" "$BG_RC" | sort -n | tr '\n' ' ')" "0 75 " \
+    "index 3 twice: one pod's push wins (0), the other is refused (75)"
+check "the refused pod's commits are pushed beside the shard ref" \
+    test "$(git -C "$T/remote.git" for-each-ref --format=x 'refs/heads/ralphsup/shard-3-of-4.attempt-*' | wc -l)" = 1
 refs=
 for i in 0 1 2 3; do
     git -C "$T/remote.git" rev-parse -q --verify "refs/heads/ralphsup/shard-$i-of-4" >/dev/null && refs="$refs $i"
@@ -125,8 +135,9 @@ env RALPHSUP_REPO="$T/remote.git" RALPHSUP_WORKDIR="$T/merge" RALPHSUP_BIN="$RAL
 assert_eq "$?" 0 "merge.sh: exit 0"
 M=$T/merge
 parents=$(git -C "$T/remote.git" log -1 --format=%P HEAD)
-heads=$(for i in 0 1 2 3; do git -C "$T/remote.git" rev-parse "refs/heads/ralphsup/shard-$i-of-4"; done | sort | tr '\n' ' ')
-assert_eq "$(printf '%s\n' $parents | sort | tr '\n' ' ')" "$heads" "the pushed merge commit's parents are the 4 shard heads"
+heads=$(git -C "$T/remote.git" for-each-ref --format='%(objectname)' 'refs/heads/ralphsup/' | sort | tr '\n' ' ')
+assert_eq "$(printf '%s\n' $parents | sort | tr '\n' ' ')" "$heads" \
+    "the pushed merge commit's parents are the shard heads (4, and the refused twin's)"
 assert_contains "$(git -C "$T/remote.git" log -1 --format=%B HEAD)" "Ralphsup-Event: merged" "the merge commit carries its trailers"
 check "the merged tree holds the merged progress file" git -C "$T/remote.git" cat-file -e HEAD:batch_progress.json
 
@@ -165,10 +176,28 @@ sr=$(ls "$T/single"/output/master_report_*.csv 2>/dev/null | head -1)
 check "merge wrote the master report" test -s "$mr"
 assert_eq "$(sort "$mr" | md5sum)" "$(sort "$sr" | md5sum)" "the master report's rows: the same as the single machine's"
 assert_eq "$(wc -l <"$mr")" "$(wc -l <"$sr")" "the master report: as many lines"
-assert_file_json "$M/batch_progress.json" "d['merged_shards']['count'] == 4 and len(d['merged_shards']['heads']) == 4" \
+assert_file_json "$M/batch_progress.json" "d['merged_shards']['count'] == 4 and len(d['merged_shards']['heads']) == 5" \
     "the merged progress names the shards it came from"
 assert_file_json "$M/batch_progress.json" "len(S('$slow')['attempts']) == 1 and S('$slow')['attempts'][0]['outcome'] == 'completed'" \
     "the killed school: one completed attempt (the killed one was never recorded)"
+
+# Index 3 ran twice: every school of it has both pods' attempts, and their cost counts.
+twin_out=$("$PY" - "$M/batch_progress.json" "$T/pod3/batch_progress.shard-3-of-4.json" \
+    "$T/pod3twin/batch_progress.shard-3-of-4.json" <<'EOF'
+import json, sys
+m, a, b = (json.load(open(f)) for f in sys.argv[1:])
+bad = []
+for s in a["completed"]:
+    mine = next(x for x in m["completed"] if x["name"] == s["name"])
+    other = next(x for x in b["completed"] if x["name"] == s["name"])
+    if len(mine["attempts"]) != 2:
+        bad.append(f"{s['name']}: {len(mine['attempts'])} attempts")
+    if abs(mine["cost_usd"] - (s["cost_usd"] + other["cost_usd"])) > 1e-9:
+        bad.append(f"{s['name']}: cost {mine['cost_usd']} != {s['cost_usd']} + {other['cost_usd']}")
+print("\n".join(bad) if bad else f"ok {len(a['completed'])}")
+EOF
+)
+assert_eq "$twin_out" "ok 3" "index 3 twice: both pods' attempts merged, their costs summed"
 
 # status: one shard, and every shard file it finds.
 out=$("$RALPHSUP" status "$T/pod2b/$C" --shard 2/4 2>&1)
