@@ -12,6 +12,8 @@
 #                         clone of RALPHSUP_REPO, which is then fetched)
 #   RALPHSUP_BIN          the ralphsup binary (default: ralphsup in PATH)
 #   RALPHSUP_START_ARGS   more arguments for `ralphsup start` (e.g. "--max-cost-usd 50")
+#   ANTHROPIC_API_KEY_<I>  when set, this index's key (exported as ANTHROPIC_API_KEY): a
+#                         shard per account or key (docs/scale-out.md#sizing)
 #   RALPHSUP_PUSH_INTERVAL  seconds between pushes of the shard ref while the shard runs
 #                         (default 300; 0 = only at the end), so a pod lost with its disk
 #                         (node failure, OOM kill of the container) loses at most that much
@@ -40,6 +42,9 @@ index=${JOB_COMPLETION_INDEX:-${SLURM_ARRAY_TASK_ID:-}}
 [ -n "$repo" ] || die 64 "RALPHSUP_REPO is not set (the batch repository to clone)"
 [ -n "$n" ] || die 64 "RALPHSUP_SHARDS is not set (N, the number of shards)"
 [ -n "$index" ] || die 64 "neither JOB_COMPLETION_INDEX nor SLURM_ARRAY_TASK_ID is set"
+case "$index" in *[!0-9]* | '') die 64 "the shard index \"$index\" is not a number" ;; esac
+key="ANTHROPIC_API_KEY_$index"
+[ -n "${!key:-}" ] && export ANTHROPIC_API_KEY="${!key}"
 tag="shard-$index-of-$n"
 branch="ralphsup/$tag"
 

@@ -933,7 +933,7 @@ int rs_merge_run(struct rs_batch *b, const struct rs_merge_opts *o, struct rs_me
             for (size_t i = 0; i < res->missing.n; i++)
                 rs_buf_printf(&msg, "partial: %s\n", res->missing.msgs[i]);
             rs_buf_printf(&msg, "\nRalphsup-Event: merged\nRalphsup-Batch: %s\nRalphsup-Shards: %d\n"
-                                "Ralphsup-Cost-Usd: %.4f\n",
+                                "Ralphsup-Cost-USD: %.4f\n",
                           b->cfg->name, m.count, p->cost_usd);
             ex = commit_merge(&m, &w, msg.data, res->commit);
         }

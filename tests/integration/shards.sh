@@ -215,4 +215,22 @@ assert_eq "$?" 0 "merge --allow-partial: exit 0"
 assert_file_json "$T/dirs/batch_progress.json" "W('$slow') == 'pending' and d['status'] == 'stopped' and len(d['completed']) == 11" \
     "a partial merge: the missing shard's schools pending, the rest completed"
 assert_eq "$(git -C "$T/dirs" log -1 --format=%P | wc -w)" 3 "a partial merge commit: the 3 heads it had"
+
+# Shards that disagree are refused (65), naming what differs.
+git clone -q "$T/remote.git" "$T/bad"
+"$PY" - "$T/bad/data/schools.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["schools"].append({"name": "Quince College", "conference": "Test Conference", "state": "CO", "priority": 2})
+json.dump(d, open(sys.argv[1], "w"))
+EOF
+out=$("$RALPHSUP" merge "$T/bad/$C" --from origin 2>&1)
+assert_eq "$?" 65 "merge after the list changed: exit 65"
+assert_contains "$out" "ran a different school list" "merge names the shard that ran another list"
+git -C "$T/bad" checkout -q -- data/schools.json
+git -C "$T/bad" update-ref refs/heads/ralphsup/shard-0-of-3 HEAD
+git -C "$T/bad" update-ref refs/heads/ralphsup/shard-1-of-4 refs/remotes/origin/ralphsup/shard-1-of-4
+out=$("$RALPHSUP" merge "$T/bad/$C" 2>&1)
+assert_eq "$?" 65 "merge of refs of two N's: exit 65"
+assert_contains "$out" "disagree on N" "merge names the refs of another N"
 finish
