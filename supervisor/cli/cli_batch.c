@@ -582,7 +582,20 @@ int rs_cmd_status(int argc, char **argv)
     rs_diags_deinit(&d);
     if (b->progress_state != 0) {
         /* No batch progress file: the shard files beside it, else the error it always was. */
-        int n = b->shard.count ? 0 : rs_cli_status_shards(b, NULL);
+        int n = 0;
+        if (!b->shard.count && json) {
+            json_t *o = json_object();
+            json_object_set_new(o, "batch", json_string(b->cfg->name));
+            n = rs_cli_status_shards(b, o);
+            if (n > 0) {
+                char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+                puts(s);
+                free(s);
+            }
+            json_decref(o);
+        } else if (!b->shard.count) {
+            n = rs_cli_status_shards(b, NULL);
+        }
         rs_batch_free(b);
         if (n > 0)
             return RS_EXIT_OK;
