@@ -76,7 +76,8 @@ pid=
 pusher=
 trap '[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null' TERM INT
 # shellcheck disable=SC2086
-"$bin" start "$config" --shard "auto/$n" ${RALPHSUP_START_ARGS:-} &
+# --no-report: a shard's own report (its schools only) would die with the pod; merge writes the report.
+"$bin" start "$config" --shard "auto/$n" --no-report ${RALPHSUP_START_ARGS:-} &
 pid=$!
 interval=${RALPHSUP_PUSH_INTERVAL:-300}
 if [ "$interval" -gt 0 ] 2>/dev/null; then

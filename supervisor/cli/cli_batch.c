@@ -582,20 +582,7 @@ int rs_cmd_status(int argc, char **argv)
     rs_diags_deinit(&d);
     if (b->progress_state != 0) {
         /* No batch progress file: the shard files beside it, else the error it always was. */
-        int n = 0;
-        if (!b->shard.count && json) {
-            json_t *o = json_object();
-            json_object_set_new(o, "batch", json_string(b->cfg->name));
-            n = rs_cli_status_shards(b, o);
-            if (n > 0) {
-                char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-                puts(s);
-                free(s);
-            }
-            json_decref(o);
-        } else if (!b->shard.count) {
-            n = rs_cli_status_shards(b, NULL);
-        }
+        int n = rs_cli_status_only_shards(b, json);
         rs_batch_free(b);
         if (n > 0)
             return RS_EXIT_OK;
@@ -612,25 +599,15 @@ int rs_cmd_status(int argc, char **argv)
     int64_t now = rs_now_ms();
     if (json) {
         json_t *o = status_json(b, holder, now);
-        if (b->shard.count) {
-            json_t *sh = json_object();
-            json_object_set_new(sh, "index", json_integer(b->shard.index));
-            json_object_set_new(sh, "count", json_integer(b->shard.count));
-            json_object_set_new(o, "shard", sh);
-        } else if (rs_cli_status_shards(b, o) == 0) {
-            json_object_del(o, "shards");
-        }
+        rs_cli_status_shard_json(b, o);
         char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
         puts(s);
         free(s);
         json_decref(o);
     } else {
-        if (b->shard.count)
-            printf("shard %d/%d of batch %s (%s, ref %s)\n", b->shard.index, b->shard.count, b->cfg->name,
-                   b->cfg->progress, b->cfg->git_ref);
+        rs_cli_status_shard_text(b, 1);
         status_text(b, holder, now);
-        if (!b->shard.count)
-            rs_cli_status_shards(b, NULL);
+        rs_cli_status_shard_text(b, 0);
     }
     rs_batch_free(b);
     return RS_EXIT_OK;

@@ -97,3 +97,42 @@ int rs_cli_status_shards(const struct rs_batch *b, struct json_t *json_out)
     }
     return n;
 }
+
+int rs_cli_status_only_shards(const struct rs_batch *b, int json)
+{
+    if (b->shard.count)
+        return 0;
+    if (!json)
+        return rs_cli_status_shards(b, NULL);
+    json_t *o = json_object();
+    json_object_set_new(o, "batch", json_string(b->cfg->name));
+    int n = rs_cli_status_shards(b, o);
+    if (n > 0) {
+        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+        puts(s);
+        free(s);
+    }
+    json_decref(o);
+    return n;
+}
+
+void rs_cli_status_shard_json(const struct rs_batch *b, struct json_t *o)
+{
+    if (b->shard.count) {
+        json_t *sh = json_object();
+        json_object_set_new(sh, "index", json_integer(b->shard.index));
+        json_object_set_new(sh, "count", json_integer(b->shard.count));
+        json_object_set_new(o, "shard", sh);
+    } else if (rs_cli_status_shards(b, o) == 0) {
+        json_object_del(o, "shards");
+    }
+}
+
+void rs_cli_status_shard_text(const struct rs_batch *b, int before)
+{
+    if (before && b->shard.count)
+        printf("shard %d/%d of batch %s (%s, ref %s)\n", b->shard.index, b->shard.count, b->cfg->name,
+               b->cfg->progress, b->cfg->git_ref);
+    else if (!before && !b->shard.count)
+        rs_cli_status_shards(b, NULL);
+}

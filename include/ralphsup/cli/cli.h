@@ -40,6 +40,12 @@ int rs_cmd_merge(int argc, char **argv);
 struct rs_batch;
 struct json_t;
 int rs_cli_status_shards(const struct rs_batch *b, struct json_t *json_out);
+/* `status` without a batch progress file: the shard files (text or JSON) when sharded files exist; how many. */
+int rs_cli_status_only_shards(const struct rs_batch *b, int json);
+/* `status --json`: "shard" {index, count} of a shard, or the "shards" found beside the batch's file. */
+void rs_cli_status_shard_json(const struct rs_batch *b, struct json_t *o);
+/* `status` text: the shard line before the status (@before), or the shard files after it. */
+void rs_cli_status_shard_text(const struct rs_batch *b, int before);
 /*
  * rs_cmd_hook() (cli_hook.c) - `ralphsup hook guard [--config CONFIG]`: the command
  * Claude Code runs before each matched tool call (argv[0] == "hook").
