@@ -116,11 +116,35 @@ static int fetch(struct merge *m, const char *src, const char *prefix)
     char glob[256];
     snprintf(glob, sizeof glob, "%s/shard-*", prefix);
     delete_refs(m->repo, glob);
+    /*
+     * A named remote is fetched through an anonymous one on its URL (remote.<name>.url), made
+     * without the url.*.insteadOf lookup: libgit2 1.5 leaks the pcre2 match data of every config
+     * entry that lookup (in git_remote_lookup, git_remote_create_*, and again per ref in the tip
+     * update of a named remote) matches a regular expression against (seen with LeakSanitizer).
+     * Only the explicit refspec below is used anyway.
+     */
     git_remote *rem = NULL;
-    if (git_remote_lookup(&rem, m->repo, src) < 0 && git_remote_create_anonymous(&rem, m->repo, src) < 0) {
+    git_config *cfg = NULL, *snap = NULL;
+    char *url = NULL;
+    if (git_repository_config(&cfg, m->repo) == 0 && git_config_snapshot(&snap, cfg) == 0) {
+        char *key = rs_xasprintf("remote.%s.url", src);
+        const char *v = NULL;
+        if (git_config_get_string(&v, snap, key) == 0 && v)
+            url = rs_xstrdup(v);
+        free(key);
+    }
+    git_config_free(snap);
+    git_config_free(cfg);
+    git_remote_create_options ro;
+    git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+    ro.repository = m->repo;
+    ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+    if (git_remote_create_with_opts(&rem, url ? url : src, &ro) < 0) {
         rs_diags_add(m->diags, "merge: %s is neither a remote of the repository nor a URL: %s", src, git_msg());
+        free(url);
         return RS_E_CONFIG;
     }
+    free(url);
     char spec[300];
     snprintf(spec, sizeof spec, "+refs/heads/ralphsup/shard-*:%s/shard-*", prefix);
     char *specs[] = {spec};
