@@ -207,6 +207,8 @@ void rs_shard_apply(struct rs_config *cfg, const struct rs_shard *sh)
         return;
     cfg->shard_index = sh->index;
     cfg->shard_count = sh->count;
+    /* A shard's commits carry its CSVs: that is how they reach the merge. */
+    cfg->git_include_outputs = true;
     char tag[32];
     rs_shard_tag(sh, tag, sizeof tag);
     if (cfg->progress_default) {

@@ -67,6 +67,7 @@ struct rs_config;
  * shard_count set; what the file left at its default renamed — [batch]
  * progress to batch_progress.shard-I-of-N.json beside the default, log_dir
  * to <log_dir>/shard-I-of-N, [git] ref "HEAD" to refs/heads/ralphsup/
- * shard-I-of-N. A count of 0 changes nothing.
+ * shard-I-of-N; and [git] include_outputs is on (a shard's commits carry
+ * its CSVs, which merge takes from them). A count of 0 changes nothing.
  */
 void rs_shard_apply(struct rs_config *cfg, const struct rs_shard *sh);

@@ -198,6 +198,7 @@ Test(shard, apply_renames_only_defaults)
     cr_expect_str_eq(cfg->log_dir, "/b/logs/shard-3-of-8");
     cr_expect_str_eq(cfg->git_ref, "refs/heads/ralphsup/shard-3-of-8");
     cr_expect(cfg->shard_index == 3 && cfg->shard_count == 8);
+    cr_expect(cfg->git_include_outputs, "a shard's commits carry its CSVs");
     rs_config_free(cfg);
     cfg = rs_config_new_defaults("/b");
     cfg->progress_default = cfg->log_dir_default = cfg->git_ref_default = false; /* all configured */
