@@ -90,7 +90,6 @@ fi
 # The sbatch script, locally, for the two tasks of an array of 2; then the merge script.
 T=$(new_tmp)
 LIMITS='spawn_interval = "0s"' make_batch "$T/src" "Rowan University" "Poplar Tech" "Maple College"
-sed -i 's/^\[git\]$/[git]\ninclude_outputs = true/' "$T/src/config/batch.toml"
 printf 'logs/\n*.lock\n.fake/\n' >"$T/src/.gitignore"
 git -C "$T/src" add -A && git -C "$T/src" commit -qm "the batch"
 git clone -q --bare "$T/src" "$T/remote.git"
