@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `status` over the shards of a batch (docs/scale-out.md): the shard
- * progress files (batch_progress.shard-I-of-N.json) beside the batch's
- * progress file — in a shard's clone its own, after a merge every shard's —
+ * progress files (batch_progress.shard-I-of-N.json for batch_progress.json)
+ * beside the batch's progress file — in a shard's clone its own, after a merge every shard's —
  * one line each and their sum, or a "shards" array for --json.
  */
 #include <glob.h>
@@ -30,9 +30,12 @@ static int cmp_shard_files(const void *a, const void *b)
 
 int rs_cli_status_shards(const struct rs_batch *b, struct json_t *json_out)
 {
-    char *dir = rs_path_dirname(b->cfg->progress);
-    char *pat = rs_path_join(dir, "batch_progress.shard-*-of-*.json");
-    free(dir);
+    /* rs_shard_progress_path() with "*" for I and N: batch_progress.shard-*-of-*.json */
+    const char *slash = strrchr(b->cfg->progress, '/');
+    const char *base = slash ? slash + 1 : b->cfg->progress;
+    const char *dot = strrchr(base, '.');
+    size_t stem = dot && dot != base ? (size_t)(dot - b->cfg->progress) : strlen(b->cfg->progress);
+    char *pat = rs_xasprintf("%.*s.shard-*-of-*%s", (int)stem, b->cfg->progress, b->cfg->progress + stem);
     glob_t g;
     int n = 0;
     if (glob(pat, 0, NULL, &g) != 0) {

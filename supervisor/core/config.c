@@ -985,10 +985,6 @@ int rs_config_load(const char *path, struct rs_config **out, struct rs_diags *di
         r = RS_CONFIG_E_INVALID;
         goto out;
     }
-    /* What a shard may rename (rs_shard_apply()): only what the file leaves at its default. */
-    cfg->progress_default = cfg->progress == NULL;
-    cfg->log_dir_default = cfg->log_dir == NULL;
-    cfg->git_ref_default = strcmp(cfg->git_ref, "HEAD") == 0;
     resolve_paths(cfg);
     *out = cfg;
     cfg = NULL;

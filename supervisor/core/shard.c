@@ -175,11 +175,13 @@ char *rs_shard_ref(const struct rs_shard *sh)
     return rs_xasprintf("refs/heads/ralphsup/shard-%d-of-%d", sh->index, sh->count);
 }
 
-char *rs_shard_progress_path(const char *dir, const struct rs_shard *sh)
+char *rs_shard_progress_path(const char *progress, const struct rs_shard *sh)
 {
-    char name[64];
-    snprintf(name, sizeof name, "batch_progress.shard-%d-of-%d.json", sh->index, sh->count);
-    return rs_path_join(dir, name);
+    const char *slash = strrchr(progress, '/');
+    const char *base = slash ? slash + 1 : progress;
+    const char *dot = strrchr(base, '.');
+    size_t stem = dot && dot != base ? (size_t)(dot - progress) : strlen(progress);
+    return rs_xasprintf("%.*s.shard-%d-of-%d%s", (int)stem, progress, sh->index, sh->count, progress + stem);
 }
 
 bool rs_shard_parse_tag(const char *s, struct rs_shard *out)
@@ -211,22 +213,12 @@ void rs_shard_apply(struct rs_config *cfg, const struct rs_shard *sh)
     cfg->git_include_outputs = true;
     char tag[32];
     rs_shard_tag(sh, tag, sizeof tag);
-    if (cfg->progress_default) {
-        char *dir = rs_path_dirname(cfg->progress);
-        free(cfg->progress);
-        cfg->progress = rs_shard_progress_path(dir, sh);
-        free(dir);
-        cfg->progress_default = false;
-    }
-    if (cfg->log_dir_default) {
-        char *l = rs_path_join(cfg->log_dir, tag);
-        free(cfg->log_dir);
-        cfg->log_dir = l;
-        cfg->log_dir_default = false;
-    }
-    if (cfg->git_ref_default) {
-        free(cfg->git_ref);
-        cfg->git_ref = rs_shard_ref(sh);
-        cfg->git_ref_default = false;
-    }
+    char *p = rs_shard_progress_path(cfg->progress, sh);
+    free(cfg->progress);
+    cfg->progress = p;
+    char *l = rs_path_join(cfg->log_dir, tag);
+    free(cfg->log_dir);
+    cfg->log_dir = l;
+    free(cfg->git_ref);
+    cfg->git_ref = rs_shard_ref(sh);
 }

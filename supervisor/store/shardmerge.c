@@ -284,11 +284,9 @@ static int read_head(struct merge *m, struct head *h)
         return RS_E_IO;
     }
     git_commit_free(c);
-    char *dir = rs_path_dirname(m->b->cfg->progress);
-    char *abs = rs_shard_progress_path(dir, &h->sh);
+    char *abs = rs_shard_progress_path(m->b->cfg->progress, &h->sh);
     char *path = repo_path(m, abs);
     free(abs);
-    free(dir);
     char *data = NULL;
     size_t len = 0;
     int r = read_blob(m->repo, h->tree, path, &data, &len);
@@ -921,17 +919,15 @@ int rs_merge_run(struct rs_batch *b, const struct rs_merge_opts *o, struct rs_me
         struct upd w = {0};
         for (size_t i = 0; !ex && i < nfiles; i++)
             ex = write_file(&m, &w, files[i].abs, files[i].data, files[i].len);
-        char *dir = rs_path_dirname(b->cfg->progress);
         for (size_t i = 0; !ex && i < m.nh; i++) {
             if (i > 0 && m.h[i - 1].sh.index == m.h[i].sh.index)
                 continue; /* one file per index: its first head (refs sorted: the shard's own ref first) */
-            char *abs = rs_shard_progress_path(dir, &m.h[i].sh);
+            char *abs = rs_shard_progress_path(b->cfg->progress, &m.h[i].sh);
             char *s = rs_progress_format(m.h[i].prog);
             ex = write_file(&m, &w, abs, s, strlen(s));
             free(s);
             free(abs);
         }
-        free(dir);
         if (!ex) {
             int r = rs_progress_save(p, b->cfg->progress, now);
             if (r < 0) {

@@ -81,8 +81,6 @@ struct rs_config {
     char *cache_dir;   /* absolute or NULL */
     enum rs_order order;
     char *shard;       /* [batch] shard as given ("I/N", "auto/N") or NULL (docs/scale-out.md) */
-    /* Which paths the file left at their default (a shard renames only those, core/shard.h). */
-    bool progress_default, log_dir_default, git_ref_default;
     int shard_index, shard_count; /* set by rs_shard_apply(); shard_count 0 = not sharded */
 
     /* [agent] */

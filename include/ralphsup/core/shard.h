@@ -53,8 +53,11 @@ void rs_shard_list_hash(const char *const *names, size_t n, char *out, size_t ou
 void rs_shard_tag(const struct rs_shard *sh, char *out, size_t outlen);
 /* "refs/heads/ralphsup/shard-I-of-N"; caller frees. */
 char *rs_shard_ref(const struct rs_shard *sh);
-/* The progress file of a shard: "<dir>/batch_progress.shard-I-of-N.json"; caller frees. */
-char *rs_shard_progress_path(const char *dir, const struct rs_shard *sh);
+/*
+ * The progress file of a shard: @progress (the batch's) with ".shard-I-of-N" before its
+ * extension — batch_progress.json → batch_progress.shard-I-of-N.json; caller frees.
+ */
+char *rs_shard_progress_path(const char *progress, const struct rs_shard *sh);
 /*
  * rs_shard_parse_tag() - the I and N of a name containing "shard-I-of-N"
  * (a ref, a progress file name). Return: true and *out when found.
@@ -64,10 +67,11 @@ bool rs_shard_parse_tag(const char *s, struct rs_shard *out);
 struct rs_config;
 /*
  * rs_shard_apply() - make @cfg the config of shard @sh: cfg->shard_index and
- * shard_count set; what the file left at its default renamed — [batch]
- * progress to batch_progress.shard-I-of-N.json beside the default, log_dir
- * to <log_dir>/shard-I-of-N, [git] ref "HEAD" to refs/heads/ralphsup/
- * shard-I-of-N; and [git] include_outputs is on (a shard's commits carry
- * its CSVs, which merge takes from them). A count of 0 changes nothing.
+ * shard_count set; [batch] progress renamed by rs_shard_progress_path(),
+ * log_dir to <log_dir>/shard-I-of-N, [git] ref to refs/heads/ralphsup/
+ * shard-I-of-N (the configured ref is where merge commits); and [git]
+ * include_outputs on (a shard's commits carry its CSVs, which merge takes
+ * from them). So shards never share a file, a lock or a ref. A count of 0
+ * changes nothing.
  */
 void rs_shard_apply(struct rs_config *cfg, const struct rs_shard *sh);

@@ -181,17 +181,22 @@ Test(shard, names_and_tags)
     cr_expect_str_eq(ref, "refs/heads/ralphsup/shard-1-of-4");
     cr_expect(rs_shard_parse_tag(ref, &got) && got.index == 1 && got.count == 4);
     free(ref);
-    char *p = rs_shard_progress_path("/b", &sh);
+    char *p = rs_shard_progress_path("/b/batch_progress.json", &sh);
     cr_expect_str_eq(p, "/b/batch_progress.shard-1-of-4.json");
+    free(p);
+    p = rs_shard_progress_path("/b.d/state/west_full.json", &sh);
+    cr_expect_str_eq(p, "/b.d/state/west_full.shard-1-of-4.json");
+    free(p);
+    p = rs_shard_progress_path("/b.d/progress", &sh);
+    cr_expect_str_eq(p, "/b.d/progress.shard-1-of-4");
     free(p);
     cr_expect_not(rs_shard_parse_tag("shard-4-of-4", &got));
     cr_expect_not(rs_shard_parse_tag("shard-x-of-4", &got));
 }
 
-Test(shard, apply_renames_only_defaults)
+Test(shard, apply_gives_the_shard_its_own_files_and_ref)
 {
     struct rs_config *cfg = rs_config_new_defaults("/b");
-    cfg->progress_default = cfg->log_dir_default = cfg->git_ref_default = true;
     struct rs_shard sh = {3, 8};
     rs_shard_apply(cfg, &sh);
     cr_expect_str_eq(cfg->progress, "/b/batch_progress.shard-3-of-8.json");
@@ -201,9 +206,10 @@ Test(shard, apply_renames_only_defaults)
     cr_expect(cfg->git_include_outputs, "a shard's commits carry its CSVs");
     rs_config_free(cfg);
     cfg = rs_config_new_defaults("/b");
-    cfg->progress_default = cfg->log_dir_default = cfg->git_ref_default = false; /* all configured */
-    rs_shard_apply(cfg, &sh);
+    struct rs_shard none = {0, 0};
+    rs_shard_apply(cfg, &none);
     cr_expect_str_eq(cfg->progress, "/b/batch_progress.json");
     cr_expect_str_eq(cfg->git_ref, "HEAD");
+    cr_expect_eq(cfg->shard_count, 0);
     rs_config_free(cfg);
 }
