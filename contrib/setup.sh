@@ -29,6 +29,7 @@ PACKAGES=(
   # starts a Prometheus server: `systemctl disable --now prometheus` if unwanted) and
   # systemd-analyze (verifies contrib/systemd/ralphsup@.service)
   prometheus systemd
+  python3-yaml   # tests/integration/scaleout.sh: the contrib/k8s manifests
   # the Claude Code CLI comes from npm
   nodejs npm
 )

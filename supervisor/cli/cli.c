@@ -37,6 +37,7 @@ static const struct command commands[] = {
     {"resume", rs_cmd_resume, "put an interrupted current school back at the front of pending"},
     {"recover", rs_cmd_recover, "restore a missing or unreadable progress file from the git audit trail"},
     {"report", rs_cmd_report, "write the master report (CSV + xlsx) from the progress file and the CSVs"},
+    {"merge", rs_cmd_merge, "merge the shards of a batch (start --shard I/N) into one progress file and report"},
     {"audit", rs_cmd_audit, "check each warm lead's evidence page for its quote and the coach's name"},
     {"doctor", rs_cmd_doctor, "pre-flight checklist: config, schools, agent, credentials, git, disk, prompt, lock"},
     {"hook", rs_cmd_hook, "`hook guard`: the PreToolUse guard Claude Code calls (wired in by start)"},

@@ -241,7 +241,7 @@ int rs_cmd_init(int argc, char **argv)
 /* ---- status ----------------------------------------------------------------- */
 
 static const char status_help[] =
-    "usage: ralphsup status CONFIG [--json] [--watch]\n\n"
+    "usage: ralphsup status CONFIG [--json] [--watch] [--shard I/N]\n\n"
     "Completed / failed / pending counts, the current school and for how long,\n"
     "failed schools with reasons, an ETA from the average duration of completed\n"
     "schools, cost spent and the projected total. Safe while a supervisor runs\n"
@@ -253,7 +253,10 @@ static const char status_help[] =
     "  --json    one JSON object (with --watch: one per line)\n"
     "  --watch   show it again every 2 s until interrupted (Ctrl-C, exit 0): on a\n"
     "            terminal the screen is cleared and redrawn, otherwise each\n"
-    "            status follows the last one\n";
+    "            status follows the last one\n"
+    "  --shard I/N   the progress of shard I of N (`start --shard`, docs/scale-out.md)\n"
+    "Without --shard, the shard progress files found beside the progress file\n"
+    "(batch_progress.shard-I-of-N.json) are listed too, one line each.\n";
 
 /* The running supervisor's live.json (last tool, heartbeat, waiting, cost so far); empty when none. */
 static void load_live(const struct rs_batch *b, pid_t holder, struct rs_live_view *v)
@@ -545,8 +548,8 @@ static void status_text(const struct rs_batch *b, pid_t holder, int64_t now)
     audit_text(b);
 }
 
-static int status_once(const char *config, int json);
-static int status_watch(const char *config, int json);
+static int status_once(const char *config, int json, const char *shard);
+static int status_watch(const char *config, int json, const char *shard);
 
 int rs_cmd_status(int argc, char **argv)
 {
@@ -554,15 +557,20 @@ int rs_cmd_status(int argc, char **argv)
         fputs(status_help, stdout);
         return RS_EXIT_OK;
     }
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'}, {"watch", no_argument, NULL, 'w'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"watch", no_argument, NULL, 'w'},
+                                         {"shard", required_argument, NULL, 's'},
+                                         {0, 0, 0, 0}};
     int json = 0, watch = 0, c;
+    const char *shard = NULL;
     optind = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'j') {
             json = 1;
         } else if (c == 'w') {
             watch = 1;
+        } else if (c == 's') {
+            shard = optarg;
         } else {
             fputs(status_help, stderr);
             return RS_EXIT_USAGE;
@@ -572,7 +580,7 @@ int rs_cmd_status(int argc, char **argv)
     int ex = one_config_arg(argc, argv, "status", &config);
     if (ex)
         return ex;
-    return watch ? status_watch(config, json) : status_once(config, json);
+    return watch ? status_watch(config, json, shard) : status_once(config, json, shard);
 }
 
 static volatile sig_atomic_t watch_interrupted;
@@ -590,7 +598,7 @@ static void on_watch_signal(int sig)
  * pipe keeps them all. SIGINT / SIGTERM end it with exit 0; a first
  * status that fails ends it with that status.
  */
-static int status_watch(const char *config, int json)
+static int status_watch(const char *config, int json, const char *shard)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -601,7 +609,7 @@ static int status_watch(const char *config, int json)
     for (bool first = true; !watch_interrupted; first = false) {
         if (tty)
             fputs("\033[H\033[2J", stdout);
-        int ex = status_once(config, json);
+        int ex = status_once(config, json, shard);
         if (first && ex)
             return ex; /* no batch to watch (a wrong CONFIG); later failures are shown and watched on */
         if (!json && !tty)
@@ -615,7 +623,7 @@ static int status_watch(const char *config, int json)
     return RS_EXIT_OK;
 }
 
-static int status_once(const char *config, int json)
+static int status_once(const char *config, int json, const char *shard)
 {
     int ex;
     struct rs_diags d, problems;
@@ -623,24 +631,42 @@ static int status_once(const char *config, int json)
     rs_diags_init(&problems);
     struct rs_batch *b = NULL;
     /* status only reads the progress file: a config with errors still locates it. */
-    ex = rs_exit_code(rs_batch_open_lenient(config, RS_BATCH_NEED_PROGRESS | RS_BATCH_SUMMARY, &b, &problems, &d));
+    ex = rs_exit_code(rs_batch_open_lenient_shard(config, (shard ? RS_BATCH_NEED_PROGRESS : 0) | RS_BATCH_SUMMARY, shard,
+                                                  &b, &problems, &d));
     if (problems.n)
         rs_cli_warn_lenient(config, &problems, b ? b->cfg->progress : NULL, "to show the batch");
     rs_diags_deinit(&problems);
     if (ex)
         return finish_open_error(ex, &d);
     rs_diags_deinit(&d);
+    if (b->progress_state != 0) {
+        /* No batch progress file: the shard files beside it, else the error it always was. */
+        int n = rs_cli_status_only_shards(b, json);
+        rs_batch_free(b);
+        if (n > 0)
+            return RS_EXIT_OK;
+        rs_diags_init(&d);
+        rs_diags_init(&problems);
+        ex = rs_exit_code(rs_batch_open_lenient_shard(config, RS_BATCH_NEED_PROGRESS, shard, &b, &problems, &d));
+        rs_diags_deinit(&problems);
+        if (ex)
+            return finish_open_error(ex, &d);
+        rs_diags_deinit(&d);
+    }
     pid_t holder = 0;
     rs_lock_holder(b->cfg->progress, &holder);
     int64_t now = rs_now_ms();
     if (json) {
         json_t *o = status_json(b, holder, now);
+        rs_cli_status_shard_json(b, o);
         char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
         puts(s);
         free(s);
         json_decref(o);
     } else {
+        rs_cli_status_shard_text(b, 1);
         status_text(b, holder, now);
+        rs_cli_status_shard_text(b, 0);
     }
     rs_batch_free(b);
     return RS_EXIT_OK;

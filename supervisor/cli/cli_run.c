@@ -29,7 +29,7 @@
 static const char start_help[] =
     "usage: ralphsup start CONFIG [--max-iterations N] [--max-runtime DURATION]\n"
     "                             [--max-cost-usd USD] [--jobs N] [--max-schools N]\n"
-    "                             [--no-report]\n\n"
+    "                             [--no-report] [--shard I/N | --shard auto/N]\n\n"
     "Run the batch unattended: one Claude Code iteration per school until nothing\n"
     "is pending or a limit stops it. Creates the progress file if there is none,\n"
     "and resumes an interrupted batch by itself (the interrupted school goes back\n"
@@ -46,7 +46,11 @@ static const char start_help[] =
     "                          one budget and one rate limiter (also after reloads)\n"
     "  --max-schools N         a trial run: start no more schools once N finished in\n"
     "                          this run (completed or failed), then stop cleanly, exit 0\n"
-    "  --no-report             do not write the master report when the batch finishes\n\n"
+    "  --no-report             do not write the master report when the batch finishes\n"
+    "  --shard I/N             run shard I of N only (overrides [batch] shard; auto/N\n"
+    "                          takes I from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID):\n"
+    "                          its own progress file, lock and git ref\n"
+    "                          (docs/scale-out.md)\n\n"
     "Signals: SIGHUP reloads [limits]; SIGINT/SIGTERM cancel cleanly (exit 130/143),\n"
     "a second one kills at once. `ralphsup stop` and `ralphsup reload` send them.\n"
     "Exit: 0 finished (or a --max-schools trial run done), 3 limit, 65 data, 69 agent\n"
@@ -106,8 +110,10 @@ int rs_cmd_start(int argc, char **argv)
         {"no-report", no_argument, NULL, 'n'},
         {"jobs", required_argument, NULL, 'j'},
         {"max-schools", required_argument, NULL, 's'},
+        {"shard", required_argument, NULL, 'S'},
         {0, 0, 0, 0},
     };
+    const char *shard = NULL;
     struct rs_run_opts ro = {.max_runtime_ms = -1, .max_cost_usd = -1, .exit_code = rs_exit_code};
     int c;
     optind = 0;
@@ -160,6 +166,17 @@ int rs_cmd_start(int argc, char **argv)
                 return RS_EXIT_USAGE;
             }
             break;
+        case 'S': {
+            struct rs_shard sh;
+            char err[256];
+            if (rs_shard_parse(optarg, getenv("JOB_COMPLETION_INDEX"), getenv("SLURM_ARRAY_TASK_ID"), &sh, err,
+                               sizeof err) < 0) {
+                fprintf(stderr, "ralphsup start: --shard %s\n", err);
+                return RS_EXIT_USAGE;
+            }
+            shard = optarg;
+            break;
+        }
         default:
             fputs(start_help, stderr);
             return RS_EXIT_USAGE;
@@ -174,7 +191,7 @@ int rs_cmd_start(int argc, char **argv)
     struct rs_diags d;
     rs_diags_init(&d);
     struct rs_batch *b = NULL;
-    int ex = rs_exit_code(rs_batch_open(config, RS_BATCH_LOCK, &b, &d));
+    int ex = rs_exit_code(rs_batch_open_shard(config, RS_BATCH_LOCK, shard, &b, &d));
     if (ex) {
         rs_cli_print_diags(&d, "ralphsup: ");
         rs_diags_deinit(&d);

@@ -20,6 +20,7 @@
 
 #include "ralphsup/core/config.h"
 #include "ralphsup/base/util.h"
+#include "ralphsup/core/shard.h"
 #include "toml-internal.h"
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
@@ -74,6 +75,7 @@ static const struct field batch_fields[] = {
     {"log_dir", K_PATH, CFG(log_dir), 0, 0, 0},
     {"cache_dir", K_PATH, CFG(cache_dir), 0, 0, 0},
     {"order", K_ORDER, CFG(order), 0, 0, 0},
+    {"shard", K_STRING, CFG(shard), 0, 0, 0},
 };
 
 static const struct field agent_fields[] = {
@@ -991,6 +993,18 @@ static void check_writable(struct ctx *c, const struct rs_config *cfg)
     }
 }
 
+/* [batch] shard: "I/N" or "auto/N" (the index of auto is read by store/batch.c at open). */
+static void shard_check(struct ctx *c, const struct rs_config *cfg, const struct rs_toml_node *batch_tbl)
+{
+    struct rs_shard sh;
+    char err[256];
+    if (!cfg->shard || rs_shard_parse(cfg->shard, "0", NULL, &sh, err, sizeof err) == 0)
+        return;
+    for (size_t i = 0; batch_tbl && i < batch_tbl->nchildren; i++)
+        if (strcmp(batch_tbl->children[i].key, "shard") == 0)
+            problem(c, batch_tbl->children[i].vline, batch_tbl->children[i].vcol, "batch", "shard", "%s", err);
+}
+
 /* Checks that involve more than one key. */
 static void cross_checks(struct ctx *c, struct rs_config *cfg, const struct rs_toml_node *batch_tbl,
                          const struct rs_toml_node *const *limit_seen)
@@ -1004,6 +1018,7 @@ static void cross_checks(struct ctx *c, struct rs_config *cfg, const struct rs_t
         int line = batch_tbl ? batch_tbl->vline : 0, col = batch_tbl ? batch_tbl->vcol : 0;
         problem(c, line, col, "batch", "schools", "required key is missing (path of the school list JSON)");
     }
+    shard_check(c, cfg, batch_tbl);
     const struct rs_limits *l = &cfg->limits;
     if (l->transient_backoff_max_ms < l->transient_backoff_ms) {
         size_t imax = 0, ibase = 0;
@@ -1096,6 +1111,7 @@ struct rs_config *rs_config_free(struct rs_config *cfg)
     free(cfg->log_dir);
     free(cfg->cache_dir);
     rs_strv_free(cfg->writable);
+    free(cfg->shard);
     free(cfg->command);
     rs_strv_free(cfg->args);
     free(cfg->model);

@@ -15,6 +15,7 @@
 
 #include "ralphsup/store/batch.h"
 #include "ralphsup/store/summary.h"
+#include "ralphsup/store/shardstate.h"
 #include "ralphsup/base/utf8.h"
 #include "ralphsup/base/util.h"
 
@@ -90,6 +91,12 @@ static int load_progress(struct rs_batch *b, unsigned flags)
 
 int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out, struct rs_diags *diags)
 {
+    return rs_batch_open_shard(config_path, flags, NULL, out, diags);
+}
+
+int rs_batch_open_shard(const char *config_path, unsigned flags, const char *shard, struct rs_batch **out,
+                        struct rs_diags *diags)
+{
     struct rs_batch *b = rs_xcalloc(1, sizeof(*b));
     rs_diags_init(&b->progress_diags);
     rs_diags_init(&b->notices);
@@ -113,6 +120,9 @@ int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out
         ex = RS_E_CONFIG;
         goto fail;
     }
+    ex = rs_batch_shard_config(b, shard, diags);
+    if (ex)
+        goto fail;
 
     if (!(flags & RS_BATCH_NO_SCHOOLS)) {
         r = rs_aliases_load(b->cfg->aliases, &b->aliases, diags);
@@ -141,6 +151,7 @@ int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out
             goto fail;
         }
         rs_schools_sort(b->schools, b->cfg->order);
+        rs_batch_shard_schools(b);
     }
 
     if (flags & RS_BATCH_LOCK) {
@@ -175,6 +186,9 @@ int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out
         goto fail;
     }
     b->progress_state = r;
+    ex = rs_batch_shard_progress(b, diags);
+    if (ex)
+        goto fail;
     if (r != 0 && (flags & RS_BATCH_NEED_PROGRESS)) {
         if (r == RS_PROGRESS_E_NOT_FOUND) {
             rs_diags_add(diags, "%s: no progress file; run `ralphsup init %s` first", b->cfg->progress, b->cfg->path);
@@ -197,6 +211,7 @@ int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out
     }
 
     if (b->cfg->git_enabled && !(flags & RS_BATCH_NO_GIT)) {
+        rs_batch_shard_branch(b);
         ex = open_git(b, diags);
         if (ex)
             goto fail;
@@ -221,7 +236,14 @@ struct rs_batch *rs_batch_free(struct rs_batch *b)
     rs_git_free(b->git);
     rs_lock_release(b->lock);
     rs_progress_free(b->prog);
-    rs_school_list_free(b->schools);
+    if (b->all_schools) {
+        /* A shard's list borrows its schools from the whole list. */
+        free(b->schools->v);
+        free(b->schools);
+        rs_school_list_free(b->all_schools);
+    } else {
+        rs_school_list_free(b->schools);
+    }
     rs_aliases_free(b->aliases);
     rs_config_free(b->cfg);
     rs_diags_deinit(&b->progress_diags);
@@ -242,6 +264,8 @@ struct rs_progress *rs_batch_fresh_progress(const struct rs_batch *b, int64_t no
     struct rs_progress *p = rs_progress_new(b->cfg->name, now_ms);
     for (size_t i = 0; i < b->schools->n; i++)
         rs_progress_push_pending(p, b->schools->v[i].name, false);
+    if (b->shard.count)
+        rs_progress_shard_set(p, &b->shard, b->shard_hash);
     return p;
 }
 
@@ -536,10 +560,16 @@ int rs_batch_catch_up(struct rs_batch *b, struct rs_diags *warn)
 int rs_batch_open_lenient(const char *config_path, unsigned flags, struct rs_batch **out,
                           struct rs_diags *config_problems, struct rs_diags *diags)
 {
+    return rs_batch_open_lenient_shard(config_path, flags, NULL, out, config_problems, diags);
+}
+
+int rs_batch_open_lenient_shard(const char *config_path, unsigned flags, const char *shard, struct rs_batch **out,
+                                struct rs_diags *config_problems, struct rs_diags *diags)
+{
     flags = (flags & (RS_BATCH_NEED_PROGRESS | RS_BATCH_SUMMARY)) | RS_BATCH_NO_GIT | RS_BATCH_NO_SCHOOLS;
     struct rs_diags strict;
     rs_diags_init(&strict);
-    int ex = rs_batch_open(config_path, flags, out, &strict);
+    int ex = rs_batch_open_shard(config_path, flags, shard, out, &strict);
     if (ex != RS_E_CONFIG) {
         for (size_t i = 0; i < strict.n; i++)
             rs_diags_add(diags, "%s", strict.msgs[i]);
@@ -561,6 +591,10 @@ int rs_batch_open_lenient(const char *config_path, unsigned flags, struct rs_bat
         rs_diags_add(diags, "%s: cannot read config: %s", config_path, strerror(-r));
         rs_batch_free(b);
         return r == -ENOENT ? RS_E_NOINPUT : RS_E_CONFIG;
+    }
+    if (shard && rs_batch_shard_config(b, shard, diags)) {
+        rs_batch_free(b);
+        return RS_E_CONFIG;
     }
     r = load_progress(b, flags);
     if (r < 0) {

@@ -33,6 +33,22 @@ int rs_cmd_audit(int argc, char **argv);
 /* cli_ops.c: the operator's `retry` and `skip` (docs/operations.md). */
 int rs_cmd_retry(int argc, char **argv);
 int rs_cmd_skip(int argc, char **argv);
+/* rs_cmd_merge() (cli_merge.c) - `ralphsup merge`: the shards of a batch made one (docs/scale-out.md). */
+int rs_cmd_merge(int argc, char **argv);
+/*
+ * rs_cli_status_shards() (cli_shards.c) - the shard progress files beside
+ * b's progress file: printed one line each, or, with @json_out, added to it
+ * as "shards". Return: how many shard files were read.
+ */
+struct rs_batch;
+struct json_t;
+int rs_cli_status_shards(const struct rs_batch *b, struct json_t *json_out);
+/* `status` without a batch progress file: the shard files (text or JSON) when sharded files exist; how many. */
+int rs_cli_status_only_shards(const struct rs_batch *b, int json);
+/* `status --json`: "shard" {index, count} of a shard, or the "shards" found beside the batch's file. */
+void rs_cli_status_shard_json(const struct rs_batch *b, struct json_t *o);
+/* `status` text: the shard line before the status (@before), or the shard files after it. */
+void rs_cli_status_shard_text(const struct rs_batch *b, int before);
 /*
  * rs_cmd_hook() (cli_hook.c) - `ralphsup hook guard [--config CONFIG]`: the command
  * Claude Code runs before each matched tool call (argv[0] == "hook").

@@ -87,6 +87,8 @@ struct rs_config {
     char *log_dir;     /* absolute; default <root>/logs */
     char *cache_dir;   /* absolute or NULL */
     enum rs_order order;
+    char *shard;       /* [batch] shard as given ("I/N", "auto/N") or NULL (docs/scale-out.md) */
+    int shard_index, shard_count; /* set by rs_shard_apply(); shard_count 0 = not sharded */
 
     /* [agent] */
     char *command;     /* as given (looked up in PATH if no '/'), default "claude" */

@@ -22,6 +22,7 @@
 #include "ralphsup/store/lock.h"
 #include "ralphsup/store/progress.h"
 #include "ralphsup/core/schools.h"
+#include "ralphsup/core/shard.h"
 
 struct rs_batch {
     struct rs_config *cfg;
@@ -36,6 +37,10 @@ struct rs_batch {
     struct rs_diags notices;        /* things opening did on the user's behalf (print as warnings) */
     bool index_warned;              /* a skipped index refresh was said (once until one succeeds) */
     bool from_summary;              /* RS_BATCH_SUMMARY: prog is the summary's, for display only */
+    /* Sharded (docs/scale-out.md; store/shardbatch.c): schools holds this shard's schools only. */
+    struct rs_shard shard;          /* count 0: the whole batch */
+    char shard_hash[32];            /* rs_shard_list_hash() of the whole list */
+    struct rs_school_list *all_schools; /* the whole list (schools borrows from it), or NULL */
 };
 
 enum {
@@ -74,6 +79,24 @@ int rs_batch_open(const char *config_path, unsigned flags, struct rs_batch **out
 struct rs_batch *rs_batch_free(struct rs_batch *b);
 
 /*
+ * rs_batch_open_shard() - rs_batch_open() of one shard: @shard ("I/N",
+ * "auto/N"; NULL = [batch] shard, or the whole batch when that is unset;
+ * "" = the whole batch whatever [batch] shard says)
+ * is applied to the config (rs_shard_apply()), the school list is cut to
+ * the shard's schools (b->all_schools keeps the whole list) and the progress
+ * file must be this shard's (its "shard" member). An "auto/N" without
+ * JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID is RS_E_CONFIG.
+ */
+int rs_batch_open_shard(const char *config_path, unsigned flags, const char *shard, struct rs_batch **out,
+                        struct rs_diags *diags);
+/* The steps of rs_batch_open_shard() (store/shardbatch.c), each 0 or an enum rs_err. */
+int rs_batch_shard_config(struct rs_batch *b, const char *shard, struct rs_diags *diags);
+void rs_batch_shard_schools(struct rs_batch *b);
+int rs_batch_shard_progress(struct rs_batch *b, struct rs_diags *diags);
+/* A shard's git ref that does not exist yet starts at HEAD's commit. Return: 1 created, 0 not. */
+int rs_batch_shard_branch(struct rs_batch *b);
+
+/*
  * rs_batch_open_lenient() - for the commands that only signal the running
  * supervisor (`stop`) or only read the progress file (`status`):
  * rs_batch_open() without git and without the school list; when the config
@@ -86,6 +109,10 @@ struct rs_batch *rs_batch_free(struct rs_batch *b);
  */
 int rs_batch_open_lenient(const char *config_path, unsigned flags, struct rs_batch **out,
                           struct rs_diags *config_problems, struct rs_diags *diags);
+
+/* rs_batch_open_lenient() of one shard (@shard as in rs_batch_open_shard()). */
+int rs_batch_open_lenient_shard(const char *config_path, unsigned flags, const char *shard, struct rs_batch **out,
+                                struct rs_diags *config_problems, struct rs_diags *diags);
 
 /*
  * rs_batch_commit() - save b->prog crash-safely and commit it (and

@@ -982,3 +982,35 @@ Test(config, notify_events_default_all_and_checked, .timeout = 5)
     free(path);
     rs_diags_deinit(&d);
 }
+
+/* [batch] shard (docs/scale-out.md): kept as given, checked with its position. */
+Test(config, batch_shard, .timeout = 5)
+{
+    const char *dir = tmpdir();
+    char *path = NULL;
+    struct rs_config *cfg = NULL;
+    struct rs_diags d;
+    rs_diags_init(&d);
+    int r = load_text(dir, "[batch]\nschools = \"s.json\"\nshard = \"auto/4\"\n[git]\nref = \"refs/heads/x\"\n", &path,
+                      &cfg, &d);
+    cr_assert_eq(r, 0);
+    cr_expect_str_eq(cfg->shard, "auto/4");
+    cr_expect_eq(cfg->shard_count, 0, "applied only when the batch is opened");
+    cfg = rs_config_free(cfg);
+    free(path);
+    static const char *const bad[] = {"4/4", "x/2", "1/0", "auto", "1/5000"};
+    for (size_t i = 0; i < RS_ARRAY_SIZE(bad); i++) {
+        char text[128];
+        snprintf(text, sizeof text, "[batch]\nschools = \"s.json\"\nprogress = \"p.json\"\nshard = \"%s\"\n", bad[i]);
+        rs_diags_deinit(&d);
+        rs_diags_init(&d);
+        r = load_text(dir, text, &path, &cfg, &d);
+        cr_expect_eq(r, RS_CONFIG_E_INVALID, "%s", bad[i]);
+        char *m = joined(&d);
+        cr_expect(strstr(m, "c.toml:4:9: [batch] shard:"), "%s: %s", bad[i], m);
+        free(m);
+        free(path);
+        cfg = rs_config_free(cfg);
+    }
+    rs_diags_deinit(&d);
+}
