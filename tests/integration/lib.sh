@@ -249,8 +249,9 @@ order = "list"
 [agent]
 command = "$dir/.bin/claude"
 args = ["--permission-mode", "acceptEdits"]
-# the fake agent's own bookkeeping (outside the batch's state) stays writable under the fence
-writable = [".fake"${AGENT_WRITABLE:-}]
+# the fake agent's own bookkeeping (outside the batch's state) stays writable under the fence; absolute like
+# FAKE_STATE, so a clone of the batch (the shard pods) names the same existing directory
+writable = ["$dir/.fake"${AGENT_WRITABLE:-}]
 ${AGENT_EXTRA:-}
 
 [agent.env]

@@ -55,14 +55,16 @@ C=config/batch.toml
 
 # The single-machine run of the same batch, for comparison.
 git clone -q "$T/remote.git" "$T/single"
-FAKE_STATE=$T/single.fake FAKE_SLOW_S=1 "$RALPHSUP" start "$T/single/$C" >"$T/single.out" 2>&1
+FAKE_STATE=$SRC/.fake/single FAKE_SLOW_S=1 "$RALPHSUP" start "$T/single/$C" >"$T/single.out" 2>&1
 assert_eq "$?" 0 "single machine: start finishes"
 "$RALPHSUP" report "$T/single/$C" >"$T/single.report" 2>&1
 assert_eq "$?" 0 "single machine: report"
 
+# The fake agent's bookkeeping of each run goes below $SRC/.fake: the one path the fenced agents
+# may write besides their work directories (lib.sh's make_batch lists it in [agent] writable).
 pod() { # INDEX DIR SLOW_S: the pod's environment, then the entrypoint
     env JOB_COMPLETION_INDEX="$1" RALPHSUP_REPO="$T/remote.git" RALPHSUP_SHARDS=4 RALPHSUP_WORKDIR="$2" \
-        RALPHSUP_BIN="$RALPHSUP" RALPHSUP_CONFIG=$C FAKE_STATE="$2.fake" FAKE_SLOW_S="$3" bash "$ENTRY"
+        RALPHSUP_BIN="$RALPHSUP" RALPHSUP_CONFIG=$C FAKE_STATE="$SRC/.fake/${2##*/}" FAKE_SLOW_S="$3" bash "$ENTRY"
 }
 declare -A PODS=()
 for i in 0 1 2 3; do
@@ -79,7 +81,7 @@ TWIN=$BG_PID
 # The other two schools of shard 2 complete meanwhile (jobs = 2); then the kill.
 two_done() { [ "$(json_get "$T/pod2/batch_progress.shard-2-of-4.json" "len(d['completed'])" 2>/dev/null)" = 2 ]; }
 wait_for 20 two_done
-check "pod 2: two schools completed, the slow one in flight" grep -qs "^$slow|" "$T/pod2.fake/log"
+check "pod 2: two schools completed, the slow one in flight" grep -qs "^$slow|" "$SRC/.fake/pod2/log"
 sup=
 for i in $(seq 50); do
     # bg_start's subshell runs env → bash entrypoint → ralphsup: find the ralphsup below pod 2 by parent ids.
@@ -127,7 +129,7 @@ check "a partial merge writes nothing" test ! -e "$T/early/batch_progress.json"
 pod 2 "$T/pod2b" 1 >"$T/pod2b.out" 2>&1
 assert_eq "$?" 0 "pod 2 again (same index): finishes, exit 0"
 assert_contains "$(cat "$T/pod2b.out")" "resumes from origin/ralphsup/shard-2-of-4" "pod 2 again: resumed from the pushed ref"
-assert_eq "$(cut -d'|' -f1 "$T/pod2b.fake/log" | sort -u)" "$slow" "pod 2 again: ran only the school the killed pod left unfinished"
+assert_eq "$(cut -d'|' -f1 "$SRC/.fake/pod2b/log" | sort -u)" "$slow" "pod 2 again: ran only the school the killed pod left unfinished"
 
 # The merge Job's command.
 env RALPHSUP_REPO="$T/remote.git" RALPHSUP_WORKDIR="$T/merge" RALPHSUP_BIN="$RALPHSUP" RALPHSUP_CONFIG=$C \
