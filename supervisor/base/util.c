@@ -640,6 +640,16 @@ void rs_strv_free(char **v)
     free(v);
 }
 
+char **rs_strv_dup(char *const *v, size_t n)
+{
+    if (!v)
+        return NULL;
+    char **c = rs_xcalloc(n + 1, sizeof(*c));
+    for (size_t i = 0; i < n; i++)
+        c[i] = rs_xstrdup(v[i]);
+    return c;
+}
+
 const char *rs_money_format(double usd, char *buf, size_t n)
 {
     snprintf(buf, n, "$%.2f", usd);
