@@ -332,13 +332,6 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void free_strv(char **v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 /* ---- target ref --------------------------------------------------------------- */
 
 /*
@@ -901,7 +894,7 @@ int rs_git_commit(struct rs_git *g, const char *const *paths, size_t npaths, con
     g->notice[0] = '\0';
     g->index_why[0] = '\0';
 
-    char **rels = rs_xcalloc(npaths, sizeof(*rels));
+    char **rels = rs_xcalloc(npaths + 1, sizeof(*rels));
     git_tree_update *up = NULL;
     git_signature *sig = NULL;
     char *refname = NULL;
@@ -926,6 +919,7 @@ int rs_git_commit(struct rs_git *g, const char *const *paths, size_t npaths, con
             rels[u++] = rels[i];
     }
     n = u;
+    rels[n] = NULL; /* the moved pointers past it are not freed twice */
 
     r = build_message(&msg, subject, body, trailers, ntrailers, err, errlen);
     if (r < 0)
@@ -995,7 +989,7 @@ out:
     git_signature_free(sig);
     free(up);
     rs_buf_deinit(&msg);
-    free_strv(rels, n);
+    rs_strv_free(rels);
     return r;
 }
 
