@@ -650,6 +650,11 @@ char **rs_strv_dup(char *const *v, size_t n)
     return c;
 }
 
+int rs_strp_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 const char *rs_money_format(double usd, char *buf, size_t n)
 {
     snprintf(buf, n, "$%.2f", usd);

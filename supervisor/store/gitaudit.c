@@ -327,11 +327,6 @@ static int repo_path(const struct rs_git *g, const char *path, char **out, char 
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* ---- target ref --------------------------------------------------------------- */
 
 /*
@@ -910,7 +905,7 @@ int rs_git_commit(struct rs_git *g, const char *const *paths, size_t npaths, con
         n++;
     }
     /* Sorted and unique: the same path named twice is one update. */
-    qsort(rels, n, sizeof(*rels), cmp_str);
+    qsort(rels, n, sizeof(*rels), rs_strp_cmp);
     size_t u = 0;
     for (size_t i = 0; i < n; i++) {
         if (u > 0 && strcmp(rels[u - 1], rels[i]) == 0)
