@@ -900,7 +900,7 @@ struct rs_json_pos rs_json_cursor_at(struct rs_json_cursor *c, size_t off)
     return (struct rs_json_pos){c->line, c->col};
 }
 
-static size_t skip_ws_at(const char *b, size_t len, size_t i)
+size_t rs_json_skip_ws_at(const char *b, size_t len, size_t i)
 {
     while (i < len && rs_json_is_ws(b[i]))
         i++;
@@ -952,7 +952,7 @@ bool rs_json_split(struct rs_json_cursor *c, size_t open, struct rs_json_pieces 
             continue;
         }
         if (ch == '\n') {
-            size_t first = skip_ws_at(b, i, el);
+            size_t first = rs_json_skip_ws_at(b, i, el);
             size_t ind = first < i ? line_indent(b, first) : SIZE_MAX;
             size_t j = i + 1;
             while (j < len && (b[j] == ' ' || b[j] == '\t'))
@@ -976,7 +976,7 @@ bool rs_json_split(struct rs_json_cursor *c, size_t open, struct rs_json_pieces 
         } else if (ch == '}' || ch == ']') {
             if (depth == 0) {
                 /* "[]" has no element; "[1,]" has an empty last one. */
-                if (comma || skip_ws_at(b, i, el) < i)
+                if (comma || rs_json_skip_ws_at(b, i, el) < i)
                     pieces_push(out, c, el, i, no_comma);
                 *close = i;
                 return true;
@@ -990,7 +990,7 @@ bool rs_json_split(struct rs_json_cursor *c, size_t open, struct rs_json_pieces 
         }
         i++;
     }
-    if (comma || skip_ws_at(b, len, el) < len)
+    if (comma || rs_json_skip_ws_at(b, len, el) < len)
         pieces_push(out, c, el, len, no_comma);
     *close = len;
     return false;

@@ -640,6 +640,21 @@ void rs_strv_free(char **v)
     free(v);
 }
 
+char **rs_strv_dup(char *const *v, size_t n)
+{
+    if (!v)
+        return NULL;
+    char **c = rs_xcalloc(n + 1, sizeof(*c));
+    for (size_t i = 0; i < n; i++)
+        c[i] = rs_xstrdup(v[i]);
+    return c;
+}
+
+int rs_strp_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 const char *rs_money_format(double usd, char *buf, size_t n)
 {
     snprintf(buf, n, "$%.2f", usd);

@@ -252,11 +252,6 @@ static void assign_slugs(struct rs_school_list *l)
  * resynchronisation on lines that start a new element or close the array).
  * Positions are line:col as jansson counts them (rs_json_cursor).
  */
-static size_t skip_ws(const char *b, size_t len, size_t i)
-{
-    return (size_t)(rs_json_skip_ws(b + i, b + len) - b);
-}
-
 /* One member of a scanned object. */
 struct member {
     size_t key, keylen;  /* raw key bytes (between the quotes) */
@@ -280,9 +275,9 @@ static size_t scan_members(struct rs_json_cursor *c, size_t open, struct member 
         size_t kend = rs_json_tolerant_string_end(c->b, sp->end, sp->start);
         m[i].key = sp->start + 1;
         m[i].keylen = kend > m[i].key && c->b[kend - 1] == '"' ? kend - 1 - m[i].key : 0;
-        size_t j = skip_ws(c->b, sp->end, kend);
+        size_t j = rs_json_skip_ws_at(c->b, sp->end, kend);
         if (j < sp->end && c->b[j] == ':') {
-            m[i].value = skip_ws(c->b, sp->end, j + 1);
+            m[i].value = rs_json_skip_ws_at(c->b, sp->end, j + 1);
             m[i].vend = sp->end;
         }
     }
@@ -313,7 +308,7 @@ struct layout {
 static void layout_scan(struct layout *lo, struct rs_json_cursor *c)
 {
     memset(lo, 0, sizeof(*lo));
-    size_t i = skip_ws(c->b, c->len, 0);
+    size_t i = rs_json_skip_ws_at(c->b, c->len, 0);
     if (i >= c->len || c->b[i] != '{')
         return;
     lo->ntop = scan_members(c, i, &lo->top);
@@ -490,7 +485,7 @@ int rs_aliases_parse(const char *data, size_t len, const char *file, struct rs_a
     rs_json_cursor_init(&cur, data, len);
     struct member *mem = NULL;
     size_t nmem = 0;
-    size_t first = skip_ws(data, len, 0);
+    size_t first = rs_json_skip_ws_at(data, len, 0);
     if (!json_is_object(root)) {
         problem(&rep, rs_json_cursor_at(&cur, first), "the alias table must be an object "
                 "{\"canonical name\": [\"alias\", ...]}, got %s", jtype(root));
@@ -938,7 +933,7 @@ int rs_schools_parse(const char *data, size_t len, const char *file, const struc
     json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &e);
     if (root) {
         if (!json_is_object(root)) {
-            problem(&c.rep, rs_json_cursor_at(&cur, skip_ws(data, len, 0)),
+            problem(&c.rep, rs_json_cursor_at(&cur, rs_json_skip_ws_at(data, len, 0)),
                     "the school list must be an object {\"batch_name\": ..., \"schools\": [...]}, got %s",
                     jtype(root));
             goto out;

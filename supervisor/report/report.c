@@ -835,11 +835,6 @@ static void load_audit(struct gen *g)
     free(path);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static int cmp_state_name(const void *a, const void *b)
 {
     const struct rs_school_state *x = *(const struct rs_school_state *const *)a;
@@ -903,7 +898,7 @@ static void collect_inputs(struct gen *g, size_t *first_extra, size_t *end_extra
         u->display = display_path(cfg, u->path);
         seen[nseen++] = u->path;
     }
-    qsort(seen, nseen, sizeof(*seen), cmp_str);
+    qsort(seen, nseen, sizeof(*seen), rs_strp_cmp);
     /* The same file named twice is read once (the first time). */
     for (size_t i = 1; i < nseen; i++) {
         if (strcmp(seen[i - 1], seen[i]) != 0)
@@ -938,7 +933,7 @@ static void collect_inputs(struct gen *g, size_t *first_extra, size_t *end_extra
         free(path);
         struct stat st;
         if (norm && (stat(norm, &st) != 0 || !S_ISREG(st.st_mode) ||
-                     (nseen && bsearch(&norm, seen, nseen, sizeof(*seen), cmp_str)))) {
+                     (nseen && bsearch(&norm, seen, nseen, sizeof(*seen), rs_strp_cmp)))) {
             free(norm);
             norm = NULL;
         }

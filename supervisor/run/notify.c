@@ -62,30 +62,21 @@ struct rs_notifier {
     bool freeing;
 };
 
-static char **strv_dup(char *const *v)
+/* The number of strings in the NULL-terminated (or NULL) @v. */
+static size_t strv_len(char *const *v)
 {
     size_t n = 0;
     while (v && v[n])
         n++;
-    char **c = rs_xcalloc(n + 1, sizeof(*c));
-    for (size_t i = 0; i < n; i++)
-        c[i] = rs_xstrdup(v[i]);
-    return c;
-}
-
-static void strv_free(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
+    return n;
 }
 
 static void job_free(struct job *j)
 {
-    strv_free(j->argv);
+    rs_strv_free(j->argv);
     free(j->event);
     free(j->json);
-    strv_free(j->vars);
+    rs_strv_free(j->vars);
     free(j);
 }
 
@@ -221,7 +212,7 @@ static char **job_env(char *const *vars)
     size_t n = 0, nv = 0;
     while (environ[n])
         n++;
-    while (vars[nv])
+    while (vars && vars[nv])
         nv++;
     char **env = rs_xcalloc(n + nv + 1, sizeof(*env));
     size_t k = 0;
@@ -313,11 +304,11 @@ void rs_notifier_send(struct rs_notifier *n, char *const *argv, uint64_t timeout
     }
     struct job *j = rs_xcalloc(1, sizeof(*j));
     j->n = n;
-    j->argv = strv_dup(argv);
+    j->argv = rs_strv_dup(argv, strv_len(argv));
     j->timeout_ms = timeout_ms ? timeout_ms : 1;
     j->event = rs_xstrdup(event);
     j->json = rs_xasprintf("%s\n", json);
-    j->vars = strv_dup(vars);
+    j->vars = rs_strv_dup(vars, strv_len(vars));
     if (n->queue_tail)
         n->queue_tail->next = j;
     else

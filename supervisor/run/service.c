@@ -52,36 +52,19 @@ struct rs_service {
     int budget_said;        /* the highest step announced (percent), 0 */
 };
 
-static char **strv_copy(char *const *v, size_t n)
-{
-    if (!v)
-        return NULL;
-    char **c = rs_xcalloc(n + 1, sizeof(*c));
-    for (size_t i = 0; i < n; i++)
-        c[i] = rs_xstrdup(v[i]);
-    return c;
-}
-
-static void strv_free(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
 static void take_config(struct rs_service *sv, const struct rs_config *cfg)
 {
-    strv_free(sv->argv);
-    strv_free(sv->events);
+    rs_strv_free(sv->argv);
+    rs_strv_free(sv->events);
     free(sv->textfile);
-    sv->argv = strv_copy(cfg->notify_command, cfg->nnotify_command);
+    sv->argv = rs_strv_dup(cfg->notify_command, cfg->nnotify_command);
     /* A relative path is relative to [batch] root (like [agent] command); a bare name goes through PATH. */
     if (sv->argv && sv->argv[0][0] != '/' && strchr(sv->argv[0], '/')) {
         char *abs = rs_path_join(cfg->root, sv->argv[0]);
         free(sv->argv[0]);
         sv->argv[0] = abs;
     }
-    sv->events = strv_copy(cfg->notify_events, cfg->nnotify_events);
+    sv->events = rs_strv_dup(cfg->notify_events, cfg->nnotify_events);
     sv->timeout_ms = (uint64_t)cfg->notify_timeout_ms;
     sv->textfile = cfg->metrics_textfile ? rs_xstrdup(cfg->metrics_textfile) : NULL;
 }
@@ -350,8 +333,8 @@ struct rs_service *rs_service_free(struct rs_service *sv)
     write_metrics(sv);
     sv->nt = rs_notifier_free(sv->nt);
     sv->sd = rs_sdnotify_free(sv->sd);
-    strv_free(sv->argv);
-    strv_free(sv->events);
+    rs_strv_free(sv->argv);
+    rs_strv_free(sv->events);
     free(sv->textfile);
     sv->argv = sv->events = NULL;
     sv->textfile = NULL;

@@ -1307,13 +1307,6 @@ static char **build_env(struct sup *s, const struct worker *w)
     return env;
 }
 
-static void free_strv(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
 static char **build_argv(struct sup *s, const char *prompt, double budget)
 {
     size_t cap = s->cfg->nargs + 16;
@@ -1497,10 +1490,10 @@ static void spawn(struct worker *w, const struct rs_school *sc, double budget, c
         .userdata = w,
     };
     r = rs_runner_start(&s->loop, &ro, &w->runner);
-    free_strv(argv);
-    free_strv(env);
-    free_strv(fpaths);
-    free_strv(kargs);
+    rs_strv_free(argv);
+    rs_strv_free(env);
+    rs_strv_free(fpaths);
+    rs_strv_free(kargs);
     free(prompt);
 
     struct rs_evrec *ev = ev_school(w, "iteration-started");

@@ -327,18 +327,6 @@ static int repo_path(const struct rs_git *g, const char *path, char **out, char 
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void free_strv(char **v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 /* ---- target ref --------------------------------------------------------------- */
 
 /*
@@ -901,7 +889,7 @@ int rs_git_commit(struct rs_git *g, const char *const *paths, size_t npaths, con
     g->notice[0] = '\0';
     g->index_why[0] = '\0';
 
-    char **rels = rs_xcalloc(npaths, sizeof(*rels));
+    char **rels = rs_xcalloc(npaths + 1, sizeof(*rels));
     git_tree_update *up = NULL;
     git_signature *sig = NULL;
     char *refname = NULL;
@@ -917,7 +905,7 @@ int rs_git_commit(struct rs_git *g, const char *const *paths, size_t npaths, con
         n++;
     }
     /* Sorted and unique: the same path named twice is one update. */
-    qsort(rels, n, sizeof(*rels), cmp_str);
+    qsort(rels, n, sizeof(*rels), rs_strp_cmp);
     size_t u = 0;
     for (size_t i = 0; i < n; i++) {
         if (u > 0 && strcmp(rels[u - 1], rels[i]) == 0)
@@ -926,6 +914,7 @@ int rs_git_commit(struct rs_git *g, const char *const *paths, size_t npaths, con
             rels[u++] = rels[i];
     }
     n = u;
+    rels[n] = NULL; /* the moved pointers past it are not freed twice */
 
     r = build_message(&msg, subject, body, trailers, ntrailers, err, errlen);
     if (r < 0)
@@ -995,7 +984,7 @@ out:
     git_signature_free(sig);
     free(up);
     rs_buf_deinit(&msg);
-    free_strv(rels, n);
+    rs_strv_free(rels);
     return r;
 }
 

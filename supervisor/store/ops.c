@@ -232,11 +232,6 @@ int rs_op_submit(const char *progress_path, const struct rs_op *op, char **path_
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static bool ends_with(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);
@@ -265,7 +260,7 @@ int rs_ops_claim(const char *progress_path, char ***paths, size_t *n)
     }
     closedir(d);
     if (k > 1)
-        qsort(names, k, sizeof(*names), cmp_str);
+        qsort(names, k, sizeof(*names), rs_strp_cmp);
     for (size_t i = 0; i < k; i++) {
         char *from = rs_xasprintf("%s/%s", dir, names[i]);
         char *to = rs_xasprintf("%s.taken", from);

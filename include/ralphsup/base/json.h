@@ -119,6 +119,8 @@ static inline bool rs_json_is_ws(char c)
 
 /* rs_json_skip_ws() - the first byte of [@p, @e) that is not JSON whitespace, or @e. */
 const char *rs_json_skip_ws(const char *p, const char *e);
+/* rs_json_skip_ws_at() - the offset of the first non-blank of @b at or after @i (@len if none). */
+size_t rs_json_skip_ws_at(const char *b, size_t len, size_t i);
 
 /*
  * rs_json_scan_value() - validate the value at @p (blanks before it are

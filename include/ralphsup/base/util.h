@@ -132,6 +132,10 @@ void rs_trim_blanks(const char **s, size_t *n);
 bool rs_has_control(const char *s);
 /* rs_strv_free() - free each string of the NULL-terminated array @v, then @v (NULL-safe). */
 void rs_strv_free(char **v);
+/* rs_strv_dup() - a NULL-terminated copy of the first @n strings of @v (NULL when @v is NULL). */
+char **rs_strv_dup(char *const *v, size_t n);
+/* rs_strp_cmp() - qsort() comparator for an array of strings (char *), by strcmp(). */
+int rs_strp_cmp(const void *a, const void *b);
 /*
  * rs_plural() - @one when @n is 1, else @many: for counts in messages,
  * printf("%zu %s", n, rs_plural(n, "overlap", "overlaps")).
