@@ -818,6 +818,14 @@ int rs_git_pack(struct rs_git *g, size_t *packed, char *err, size_t errlen)
         r = -EIO;
         goto out;
     }
+    /* libgit2 (1.5) leaks its pack writer when it cannot create the pack's
+     * temporary file (a read-only or full file system): find out first. */
+    if (access(packdir, W_OK) < 0) {
+        int e = errno;
+        set_err(err, errlen, "cannot write a pack into %s: %s", packdir, strerror(e));
+        r = -e;
+        goto out;
+    }
     if ((r = pack_repo(g, &prepo, err, errlen)) < 0)
         goto out;
     if (git_packbuilder_new(&pb, prepo) < 0) {

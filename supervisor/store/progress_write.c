@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ralphsup/base/strmap.h"
 #include "ralphsup/base/utf8.h"
 #include "ralphsup/base/util.h"
 #include "ralphsup/store/progress_write.h"
@@ -210,11 +211,20 @@ static void obj_close(struct obj *o, const char *extra)
 {
     struct rs_buf *b = o->b;
     json_t *ex = extra ? json_loads(extra, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
+    /* Names as written (redacted): two names that redact alike are written once,
+     * so that loading the file and saving it again gives the same text. */
+    struct rs_strmap names = {0};
     if (json_is_object(ex)) {
         const char *k;
         json_t *v;
         json_object_foreach(ex, k, v) {
             if (wrote(o, k))
+                continue;
+            size_t kn = strlen(k);
+            char *rk = memmem(k, kn, "sk-", 3) ? rs_redact(k, kn, &kn) : rs_xstrdup(k);
+            bool again = wrote(o, rk) || !rs_strmap_add(&names, rk, 0);
+            free(rk);
+            if (again)
                 continue;
             char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15) | JSON_ENCODE_ANY);
             if (!text)
@@ -237,6 +247,7 @@ static void obj_close(struct obj *o, const char *extra)
             free(text);
         }
     }
+    rs_strmap_deinit(&names);
     json_decref(ex);
     if (o->n == 0) {
         rs_buf_puts(b, "{}");

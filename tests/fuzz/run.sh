@@ -22,5 +22,8 @@ done
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 # shellcheck disable=SC2086
+# -error_exitcode / -timeout_exitcode: libFuzzer's defaults (77, 70) would read as "skipped" (77)
+# to meson, so a finding has to exit 1 to fail the suite.
 exec "$target" -max_total_time="${RALPHSUP_FUZZ_SECONDS:-10}" -timeout=1 -rss_limit_mb=2048 -max_len=65536 \
+  -error_exitcode=1 -timeout_exitcode=1 \
   -print_final_stats=1 -artifact_prefix="$work.artifacts/" ${RALPHSUP_FUZZ_ARGS:-} "${dirs[@]}"
