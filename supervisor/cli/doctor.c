@@ -890,7 +890,8 @@ static void check_fence(struct doctor *d)
     detail("everything else: read and execute only");
 
     /* The live check, with a temporary work directory standing in for the iteration's. */
-    char tmpl[] = "/tmp/ralphsup-doctor-fence-XXXXXX";
+    const char *tmpdir = getenv("TMPDIR");
+    char *tmpl = rs_xasprintf("%s/ralphsup-doctor-fence-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
     if (!mkdtemp(tmpl)) {
         line(d, WARN, "fence-check", "cannot make a temporary directory: %s", strerror(errno));
     } else {
@@ -922,6 +923,7 @@ static void check_fence(struct doctor *d)
         free(rp);
         rmdir(tmpl);
     }
+    free(tmpl);
     for (size_t i = 0; i < n; i++)
         free(paths[i]);
     free(paths);
