@@ -88,7 +88,7 @@ for n in "${NS[@]}"; do
     d="$DIR/n$n"
     make_batch "$d" "$n"
     echo "== $n schools"
-    "$SCALE_COMMIT" "$n" $((n < 400 ? n / 2 : 200)) 100 | sed 's/^/  /'
+    "$SCALE_COMMIT" "$n" $((n < 800 ? n / 4 : 200)) 100 | sed 's/^/  /'
     t0=$(date +%s.%N)
     "$RALPHSUP" start "$d/config/batch.toml" >"$d/out.log" 2>&1 </dev/null &
     pid=$!

@@ -5,16 +5,16 @@
  * repository it builds an N-school batch in memory (names like the
  * generated bench batch), then, K times each:
  *   - "start": every school pending but one in flight;
- *   - "end":   every school completed (one attempt each) but one in flight;
- * moves one school (pending -> completed at the start, a completed entry's
- * cost at the end), saves the progress file with rs_progress_save() and
- * commits it with rs_git_commit() (packing every P commits, as
- * [git] pack_every does). Prints p50 / p99 / max of save, commit and both,
+ *   - "end":   every school completed (one attempt each) but K, and one in flight;
+ * moves one school from pending to completed, saves the progress file with
+ * rs_progress_save() (sealing every S completed entries into a segment file,
+ * as [batch] seal_every does) and commits it and any new segment with
+ * rs_git_commit() (packing every P commits, as [git] pack_every does). Prints p50 / p99 / max of save, commit and both,
  * the progress file's size, the time of one rs_progress_load() of the end
  * file and of the status summary's write and load, and the size of .git next to `git gc` of the same history when
  * --gc is given.
  *
- * Usage: scale-commit [N] [K] [P] [--gc] [--keep]
+ * Usage: scale-commit [N] [K] [P] [S] [--gc] [--keep]   (S: seal_every, default 200 as in the config; 0 = never)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,28 +75,45 @@ static void complete(struct rs_progress *p, const char *name, int64_t it)
     p->cost_usd += s->cost_usd;
 }
 
-static int run(const char *label, struct rs_progress *p, struct rs_git *g, const char *path, int k, int n, bool start)
+/* Save @p and commit it with the segments not committed yet (*@ncommitted of them are), as store/batch.c does. */
+static int save_commit(struct rs_progress *p, struct rs_git *g, const char *path, size_t *ncommitted, int64_t *t_save,
+                       char *err, size_t errlen)
+{
+    int64_t t0 = now_us();
+    if (rs_progress_save(p, path, rs_now_ms()) < 0) {
+        snprintf(err, errlen, "save failed");
+        return -1;
+    }
+    *t_save = now_us() - t0;
+    const char **paths = calloc(p->nsegments + 1, sizeof(*paths));
+    size_t np = 0;
+    paths[np++] = path;
+    for (size_t s = *ncommitted; s < p->nsegments; s++)
+        paths[np++] = rs_progress_segment_path(p, path, s);
+    char oid[64];
+    int r = rs_git_commit(g, paths, np, "bench: transition", NULL, NULL, 0, oid, err, errlen);
+    if (r == 0)
+        *ncommitted = p->nsegments;
+    for (size_t i = 1; i < np; i++)
+        free((char *)paths[i]);
+    free(paths);
+    return r;
+}
+
+static int run(const char *label, struct rs_progress *p, struct rs_git *g, const char *path, int k, int64_t it,
+               size_t *segments_committed)
 {
     int64_t *sv = calloc((size_t)k, sizeof(*sv)), *cv = calloc((size_t)k, sizeof(*cv)), *bv = calloc((size_t)k, sizeof(*bv));
-    const char *paths[] = {path};
     for (int i = 0; i < k; i++) {
-        if (start) {
-            char *name = rs_xstrdup(p->pending[0]);
-            rs_progress_remove_pending(p, name);
-            complete(p, name, i + 1);
-            free(name);
-        } else {
-            p->completed[i % n].cost_usd += 0.000001;
-        }
-        int64_t t0 = now_us();
-        if (rs_progress_save(p, path, rs_now_ms()) < 0) {
-            fprintf(stderr, "save failed\n");
-            return -1;
-        }
-        int64_t t1 = now_us();
-        char oid[64], err[512];
-        int r = rs_git_commit(g, paths, 1, "bench: transition", NULL, NULL, 0, oid, err, sizeof err);
+        char *name = rs_xstrdup(p->pending[0]);
+        rs_progress_remove_pending(p, name);
+        complete(p, name, it + i + 1);
+        free(name);
+        int64_t t0 = now_us(), ts = 0;
+        char err[512];
+        int r = save_commit(p, g, path, segments_committed, &ts, err, sizeof err);
         int64_t t2 = now_us();
+        int64_t t1 = t0 + ts;
         if (r != 0) {
             fprintf(stderr, "commit failed: %s\n", err);
             return -1;
@@ -107,7 +124,8 @@ static int run(const char *label, struct rs_progress *p, struct rs_git *g, const
     }
     struct stat st;
     stat(path, &st);
-    printf("%s: %d transitions, progress file %.2f MiB\n", label, k, st.st_size / 1048576.0);
+    printf("%s: %d transitions, progress file %.2f MiB, %zu segments\n", label, k, st.st_size / 1048576.0,
+           p->nsegments);
     stats("save", sv, k);
     stats("commit", cv, k);
     stats("save + commit", bv, k);
@@ -119,7 +137,7 @@ static int run(const char *label, struct rs_progress *p, struct rs_git *g, const
 
 int main(int argc, char **argv)
 {
-    int n = 10000, k = 200, pack = 100;
+    int n = 10000, k = 200, pack = 100, seal = 200;
     bool gc = false, keep = false;
     int pos = 0;
     for (int i = 1; i < argc; i++) {
@@ -131,11 +149,13 @@ int main(int argc, char **argv)
             n = atoi(argv[i]);
         else if (pos == 1 && ++pos)
             k = atoi(argv[i]);
-        else
+        else if (pos == 2 && ++pos)
             pack = atoi(argv[i]);
+        else
+            seal = atoi(argv[i]);
     }
-    if (n < 2 || k < 1 || k >= n || pack < 0) {
-        fprintf(stderr, "usage: scale-commit [N] [K < N] [PACK_EVERY] [--gc] [--keep]\n");
+    if (n < 2 || k < 1 || 2 * k >= n || pack < 0 || seal < 0) {
+        fprintf(stderr, "usage: scale-commit [N] [K < N/2] [PACK_EVERY] [SEAL_EVERY] [--gc] [--keep]\n");
         return RS_EXIT_USAGE;
     }
     char dir[] = "/tmp/ralphsup-scale-commit.XXXXXX";
@@ -151,6 +171,7 @@ int main(int argc, char **argv)
         return RS_EXIT_IOERR;
     }
     struct rs_progress *p = rs_progress_new("bench", rs_now_ms());
+    p->seal_every = (size_t)seal;
     for (int i = 0; i < n; i++) {
         char name[64];
         snprintf(name, sizeof name, "Bench University %06d", i);
@@ -160,18 +181,27 @@ int main(int argc, char **argv)
     c->slug = rs_xstrdup("bench-university-in-flight");
     c->attempt = 1;
     c->run_token = rs_xstrdup("bench:1:1:00000000");
-    printf("scale-commit: %d schools, %d transitions each, pack_every %d\n", n, k, pack);
-    int r = run("start (all pending)", p, g, path, k, n, true);
-    /* The end of the batch: everything else completed in memory at once. */
+    printf("scale-commit: %d schools, %d transitions each, pack_every %d, seal_every %d\n", n, k, pack, seal);
+    size_t segments_committed = 0;
+    int r = run("start (all pending)", p, g, path, k, 0, &segments_committed);
+    /* The end of the batch: all but k more completed in memory, in steps of seal_every (as a run seals them). */
     int64_t it = k;
-    while (r == 0 && p->npending > 0) {
-        char *name = p->pending[p->npending - 1];
-        p->npending--;
+    while (r == 0 && p->npending > (size_t)k) {
+        char *name = rs_xstrdup(p->pending[0]);
+        rs_progress_remove_pending(p, name);
         complete(p, name, ++it);
         free(name);
+        size_t open = 0;
+        for (size_t i = p->ncompleted; seal && i-- > 0 && p->completed[i].segment == 0;)
+            open++;
+        if (seal && open >= (size_t)seal) {
+            char why[512];
+            int64_t ts;
+            r = save_commit(p, g, path, &segments_committed, &ts, why, sizeof why);
+        }
     }
     if (r == 0)
-        r = run("end (all completed)", p, g, path, k, (int)p->ncompleted, false);
+        r = run("end (all completed but these)", p, g, path, k, it, &segments_committed);
     if (r == 0) {
         int64_t t0 = now_us();
         struct rs_progress *q = NULL;

@@ -815,6 +815,8 @@ static const char recover_help[] =
 
 struct recover_ctx {
     const char *origin;
+    struct rs_git *git;
+    const char *commit_hex; /* the commit being tried */
     struct rs_progress *found;
     char commit[48];
     char summary[256];
@@ -822,13 +824,27 @@ struct recover_ctx {
     size_t len;
 };
 
+/* The segment files a version names, from that version's commit (the next save writes them back to disk). */
+static int recover_segment(void *ud, const char *rel, char **data, size_t *len)
+{
+    struct recover_ctx *rc = ud;
+    char *dir = rs_path_dirname(rc->origin);
+    char *abs = rs_path_join(dir, rel);
+    char err[256];
+    int r = rs_git_blob_at(rc->git, rc->commit_hex, abs, 512u << 20, data, len, err, sizeof err);
+    free(abs);
+    free(dir);
+    return r;
+}
+
 static int recover_cb(const char *commit_hex, const char *summary, const char *data, size_t len, void *ud)
 {
     struct recover_ctx *rc = ud;
     struct rs_diags d;
     rs_diags_init(&d);
     struct rs_progress *p = NULL;
-    int r = rs_progress_parse(data, len, rc->origin, &p, &d);
+    rc->commit_hex = commit_hex;
+    int r = rs_progress_parse_with(data, len, rc->origin, recover_segment, rc, &p, &d);
     rs_diags_deinit(&d);
     if (r != 0)
         return 0;
@@ -897,7 +913,7 @@ int rs_cmd_recover(int argc, char **argv)
         return RS_EXIT_NOINPUT;
     }
     char *rel = rs_batch_relpath(b, b->cfg->progress);
-    struct recover_ctx rc = {.origin = b->cfg->progress};
+    struct recover_ctx rc = {.origin = b->cfg->progress, .git = b->git};
     char err[512] = "";
     int r = rs_git_history_blob(b->git, rel, recover_cb, &rc, err, sizeof err);
     free(rel);

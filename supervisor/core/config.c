@@ -76,6 +76,7 @@ static const struct field batch_fields[] = {
     {"cache_dir", K_PATH, CFG(cache_dir), 0, 0, 0},
     {"order", K_ORDER, CFG(order), 0, 0, 0},
     {"shard", K_STRING, CFG(shard), 0, 0, 0},
+    {"seal_every", K_INT, CFG(seal_every), 0, 0, 1000000},
 };
 
 static const struct field agent_fields[] = {
@@ -926,6 +927,7 @@ static void set_defaults(struct rs_config *cfg, const char *abs_path)
     cfg->git_author_email = rs_xstrdup("ralphsup@localhost");
     cfg->git_include_outputs = false;
     cfg->git_pack_every = 100;
+    cfg->seal_every = 200;
     cfg->report_on_finish = true;
     cfg->verify_level = RS_VERIFY_LEADS;
     cfg->verify_max_yes_share = 0.5;

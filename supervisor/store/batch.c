@@ -308,7 +308,10 @@ static int canonicalise_states(struct rs_batch *b, struct rs_school_state *v, si
         const struct rs_school *sc = canonical(b, s->name);
         char field[64];
         snprintf(field, sizeof field, "%s[%zu]", key, i);
+        int k0 = k;
         k += make_canonical(b, sc, &s->name, field, changes);
+        if (k != k0)
+            s->segment = 0; /* changed: written in full again (a segment is never rewritten) */
         if (!sc)
             continue;
         bool slug = fill_slug(sc, &s->slug) != 0;
@@ -316,6 +319,7 @@ static int canonicalise_states(struct rs_batch *b, struct rs_school_state *v, si
             if (slug) {
                 rs_diags_add(changes, "%s: %s \"%s\": slug filled in (%s)", b->cfg->progress, field, s->name, s->slug);
                 k++;
+                s->segment = 0;
             }
             continue;
         }
@@ -327,10 +331,12 @@ static int canonicalise_states(struct rs_batch *b, struct rs_school_state *v, si
             rs_diags_add(changes, "%s: %s \"%s\": %scsv path filled in (%s)", b->cfg->progress, field, s->name,
                          slug ? "slug and " : "", rel);
             k++;
+            s->segment = 0;
         } else {
             if (slug) {
                 rs_diags_add(changes, "%s: %s \"%s\": slug filled in (%s)", b->cfg->progress, field, s->name, s->slug);
                 k++;
+                s->segment = 0;
             }
             rs_diags_add(changes, "%s: %s \"%s\" has no csv path and %s does not exist: `ralphsup report` lists it "
                                   "as a problem until the CSV is there (or run the school again: remove it from "
@@ -428,7 +434,7 @@ char *rs_batch_relpath(const struct rs_batch *b, const char *abs)
 
 /* Commit @paths as the transition @t (trailers, redaction, deferral): the part both commit functions share. */
 static int commit_transition(struct rs_batch *b, const struct rs_transition *t, const char *const *paths,
-                             size_t npaths, char *repaired, struct rs_diags *warn)
+                             size_t npaths, char *repaired, struct rs_diags *warn, int *committed)
 {
     char iter[32], att[32], cost[32];
     snprintf(iter, sizeof iter, "%lld", (long long)t->iteration);
@@ -458,6 +464,8 @@ static int commit_transition(struct rs_batch *b, const struct rs_transition *t, 
         body = all;
     }
     int r = rs_git_commit(b->git, paths, npaths, subject, body, tr, ntr, oid, err, sizeof(err));
+    if (committed)
+        *committed = r == 0;
     free(subject);
     free(body);
     if (rs_git_notice(b->git))
@@ -491,6 +499,7 @@ static int commit_transition(struct rs_batch *b, const struct rs_transition *t, 
 int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs_diags *warn)
 {
     int64_t now = rs_now_ms();
+    b->prog->seal_every = (size_t)b->cfg->seal_every;
     int r = rs_progress_save(b->prog, b->cfg->progress, now);
     if (r < 0) {
         rs_diags_add(warn, "%s: cannot save progress: %s", b->cfg->progress, strerror(-r));
@@ -508,11 +517,23 @@ int rs_batch_commit(struct rs_batch *b, const struct rs_transition *t, struct rs
         free(repaired);
         return 0;
     }
-    const char *paths[2] = {b->cfg->progress, NULL};
-    size_t npaths = 1;
+    /* The progress file, the segments it names that are not committed yet, the school's CSV. */
+    const struct rs_progress *p = b->prog;
+    size_t nseg = p->nsegments > b->segments_committed ? p->nsegments - b->segments_committed : 0;
+    const char **paths = rs_xcalloc(nseg + 2, sizeof(*paths));
+    size_t npaths = 0;
+    paths[npaths++] = b->cfg->progress;
+    for (size_t k = b->segments_committed; k < p->nsegments; k++)
+        paths[npaths++] = rs_progress_segment_path(p, b->cfg->progress, k);
     if (t->extra_path && b->cfg->git_include_outputs && rs_file_exists(t->extra_path))
         paths[npaths++] = t->extra_path;
-    r = commit_transition(b, t, paths, npaths, repaired, warn);
+    int committed = 0;
+    r = commit_transition(b, t, paths, npaths, repaired, warn, &committed);
+    if (committed)
+        b->segments_committed = p->nsegments;
+    for (size_t k = 0; k < nseg; k++)
+        free((char *)paths[1 + k]);
+    free(paths);
     free(repaired);
     return r;
 }
@@ -522,7 +543,7 @@ int rs_batch_commit_files(struct rs_batch *b, const struct rs_transition *t, con
 {
     if (!b->git || npaths == 0)
         return 0;
-    return commit_transition(b, t, paths, npaths, NULL, warn);
+    return commit_transition(b, t, paths, npaths, NULL, warn, NULL);
 }
 
 int rs_batch_catch_up(struct rs_batch *b, struct rs_diags *warn)

@@ -508,13 +508,19 @@ int rs_git_identity(const struct rs_git *g, char *name, size_t nlen, char *email
     return 0;
 }
 
-/* Hash the working-tree content of each path into a blob (filters applied). */
-static int make_blobs(const struct rs_git *g, char **rels, size_t n, git_tree_update *up, char *err, size_t errlen)
+/*
+ * Hash the working-tree content of each path into a blob (filters applied).
+ * @sts receives each file's lstat from before it was read: what its index
+ * entry records (a later change shows as a stat mismatch, as in git).
+ */
+static int make_blobs(const struct rs_git *g, char **rels, size_t n, git_tree_update *up, struct stat *sts,
+                      char *err, size_t errlen)
 {
     for (size_t i = 0; i < n; i++) {
         char *full = rs_xasprintf("%s%s", g->workdir, rels[i]);
         struct stat st;
         int r = lstat(full, &st) < 0 ? -errno : 0;
+        sts[i] = st;
         free(full);
         if (r < 0) {
             set_err(err, errlen, "cannot commit %s: %s", rels[i], strerror(-r));
@@ -599,11 +605,35 @@ out:
 }
 
 /*
+ * The index entry of a committed path: its blob (already in the object
+ * store) and the stat taken before it was hashed. git_index_add_bypath()
+ * would hash, deflate and write the whole blob a second time.
+ */
+static git_index_entry index_entry(const char *rel, const git_tree_update *up, const struct stat *st)
+{
+    git_index_entry e;
+    memset(&e, 0, sizeof e);
+    e.ctime.seconds = (int32_t)st->st_ctim.tv_sec;
+    e.ctime.nanoseconds = (uint32_t)st->st_ctim.tv_nsec;
+    e.mtime.seconds = (int32_t)st->st_mtim.tv_sec;
+    e.mtime.nanoseconds = (uint32_t)st->st_mtim.tv_nsec;
+    e.dev = (uint32_t)st->st_dev;
+    e.ino = (uint32_t)st->st_ino;
+    e.mode = up->filemode;
+    e.uid = (uint32_t)st->st_uid;
+    e.gid = (uint32_t)st->st_gid;
+    e.file_size = (uint32_t)st->st_size;
+    e.id = up->id;
+    e.path = rel;
+    return e;
+}
+
+/*
  * Best effort: point the committed paths' index entries at the new content.
  * git_index_read(force=0) reloads only when the file changed on disk, so
- * other staged entries are kept; add_bypath touches only our paths.
+ * other staged entries are kept; only our paths' entries are replaced.
  */
-static void refresh_index(struct rs_git *g, char **rels, size_t n)
+static void refresh_index(struct rs_git *g, char **rels, const git_tree_update *up, const struct stat *sts, size_t n)
 {
     git_index *idx = NULL;
     if (git_repository_index(&idx, g->repo) < 0) {
@@ -615,8 +645,10 @@ static void refresh_index(struct rs_git *g, char **rels, size_t n)
     unsigned retries = g->index_gave_up ? 0 : g->lock_retries;
     for (unsigned attempt = 0;; attempt++) {
         int r = git_index_read(idx, 0);
-        for (size_t i = 0; r == 0 && i < n; i++)
-            r = git_index_add_bypath(idx, rels[i]);
+        for (size_t i = 0; r == 0 && i < n; i++) {
+            git_index_entry e = index_entry(rels[i], &up[i], &sts[i]);
+            r = git_index_add(idx, &e);
+        }
         if (r == 0)
             r = git_index_write(idx);
         if (r == 0) {
@@ -899,6 +931,7 @@ int rs_git_commit(struct rs_git *g, const char *const *paths, size_t npaths, con
 
     char **rels = rs_xcalloc(npaths + 1, sizeof(*rels));
     git_tree_update *up = NULL;
+    struct stat *sts = NULL;
     git_signature *sig = NULL;
     char *refname = NULL;
     struct rs_buf msg;
@@ -928,7 +961,8 @@ int rs_git_commit(struct rs_git *g, const char *const *paths, size_t npaths, con
     if (r < 0)
         goto out;
     up = rs_xcalloc(n, sizeof(*up));
-    r = make_blobs(g, rels, n, up, err, errlen);
+    sts = rs_xcalloc(n, sizeof(*sts));
+    r = make_blobs(g, rels, n, up, sts, err, errlen);
     if (r < 0)
         goto out;
     r = signature(g, &sig, err, errlen);
@@ -978,7 +1012,7 @@ int rs_git_commit(struct rs_git *g, const char *const *paths, size_t npaths, con
     }
     git_oid_tostr(oid_hex, GIT_OID_HEXSZ + 1, &id);
     if (checked_out)
-        refresh_index(g, rels, n);
+        refresh_index(g, rels, up, sts, n);
     track_commit(g, &id, rels, up, n);
     if (g->pack_every && ++g->unpacked >= g->pack_every) {
         char perr[256] = "";
@@ -991,6 +1025,7 @@ out:
     free(refname);
     git_signature_free(sig);
     free(up);
+    free(sts);
     rs_buf_deinit(&msg);
     rs_strv_free(rels);
     return r;
@@ -1069,6 +1104,43 @@ int rs_git_history_blob(struct rs_git *g, const char *path, rs_git_blob_cb cb, v
 out:
     rs_strmap_deinit(&seen);
     git_revwalk_free(walk);
+    free(rel);
+    return r;
+}
+
+int rs_git_blob_at(struct rs_git *g, const char *commit_hex, const char *path, size_t max, char **data, size_t *len,
+                   char *err, size_t errlen)
+{
+    char *rel = NULL;
+    int r = repo_path(g, path, &rel, err, errlen);
+    if (r < 0)
+        return r;
+    git_oid id;
+    git_commit *c = NULL;
+    git_tree *t = NULL;
+    git_tree_entry *e = NULL;
+    git_blob *b = NULL;
+    if (git_oid_fromstr(&id, commit_hex) < 0 || git_commit_lookup(&c, g->repo, &id) < 0 ||
+        git_commit_tree(&t, c) < 0) {
+        r = git_fail(err, errlen, "cannot read commit");
+    } else if (git_tree_entry_bypath(&e, t, rel) < 0 || git_tree_entry_type(e) != GIT_OBJECT_BLOB) {
+        set_err(err, errlen, "commit %.12s has no file %s", commit_hex, rel);
+        r = -ENOENT;
+    } else if (git_blob_lookup(&b, g->repo, git_tree_entry_id(e)) < 0) {
+        r = git_fail(err, errlen, "cannot read blob");
+    } else if ((size_t)git_blob_rawsize(b) > max) {
+        set_err(err, errlen, "%s in commit %.12s is larger than %zu bytes", rel, commit_hex, max);
+        r = -EFBIG;
+    } else {
+        *len = (size_t)git_blob_rawsize(b);
+        *data = rs_xmalloc(*len + 1);
+        memcpy(*data, git_blob_rawcontent(b), *len);
+        (*data)[*len] = '\0';
+    }
+    git_blob_free(b);
+    git_tree_entry_free(e);
+    git_tree_free(t);
+    git_commit_free(c);
     free(rel);
     return r;
 }

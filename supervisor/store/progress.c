@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "ralphsup/base/json.h"
+#include "ralphsup/base/strmap.h"
 #include "ralphsup/store/progress.h"
 #include "ralphsup/store/progress_write.h"
 #include "ralphsup/base/utf8.h"
@@ -191,6 +192,13 @@ struct rs_progress *rs_progress_free(struct rs_progress *p)
     rs_current_free(p->current);
     stop_free(p->stopped);
     free(p->extra);
+    for (size_t i = 0; i < p->nsegments; i++) {
+        free(p->segments[i]);
+        free(p->segment_text[i]);
+    }
+    free(p->segments);
+    free(p->segment_text);
+    free(p->segment_saved);
     rs_diags_deinit(&p->repairs);
     free(p);
     return NULL;
@@ -362,9 +370,128 @@ char *rs_progress_format(const struct rs_progress *p)
     return rs_buf_steal(&b);
 }
 
+/* ---- sealed segments ------------------------------------------------------------ */
+
+/*
+ * Big batches: every save rewrites (and every commit hashes and deflates)
+ * the whole file, so its per-school detail would make each transition cost
+ * the whole batch. Once seal_every completed schools are written in full,
+ * their entries move into a segment file, written once (and committed once)
+ * and never again; the progress file keeps only their names, as the seed's
+ * schema has them. The file then stays the size of the school list plus at
+ * most seal_every full entries, whatever the batch's progress.
+ */
+
+char *rs_progress_segment_path(const struct rs_progress *p, const char *path, size_t k)
+{
+    char *dir = rs_path_dirname(path);
+    char *abs = rs_path_join(dir, p->segments[k]);
+    free(dir);
+    return abs;
+}
+
+void rs_progress_unseal(struct rs_progress *p)
+{
+    for (size_t i = 0; i < p->ncompleted; i++)
+        p->completed[i].segment = 0;
+    for (size_t i = 0; i < p->nsegments; i++) {
+        free(p->segments[i]);
+        free(p->segment_text[i]);
+    }
+    free(p->segments);
+    free(p->segment_text);
+    free(p->segment_saved);
+    p->segments = p->segment_text = NULL;
+    p->segment_saved = NULL;
+    p->nsegments = 0;
+}
+
+/* Write segment @k (1-based) from the entries sealed in it; a new segments directory is made durable. */
+static int write_segment(const struct rs_progress *p, const char *path, size_t k)
+{
+    char *abs = rs_progress_segment_path(p, path, k - 1);
+    char *dir = rs_path_dirname(abs);
+    int r = 0;
+    if (!rs_file_exists(dir)) {
+        r = rs_mkdir_p(dir, 0755);
+        if (r == 0)
+            r = rs_fsync_parent_dir(dir);
+    }
+    if (r == 0 && p->segment_text[k - 1]) {
+        /* Read from git: its own bytes (the times in the file are whole seconds; a rewrite would differ). */
+        r = rs_file_write_atomic(abs, p->segment_text[k - 1], strlen(p->segment_text[k - 1]), 0644);
+    } else if (r == 0) {
+        struct rs_buf b;
+        rs_buf_init(&b);
+        rs_progress_write_segment(p, k, &b);
+        r = rs_file_write_atomic(abs, b.data, b.len, 0644);
+        rs_buf_deinit(&b);
+    }
+    free(dir);
+    free(abs);
+    return r;
+}
+
+/* "batch_progress.json" -> "batch_progress.segments/000007.json": the name of segment @k of @path. */
+static char *segment_name(const char *path, size_t k)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(base);
+    if (n > 5 && strcmp(base + n - 5, ".json") == 0)
+        n -= 5;
+    return rs_xasprintf("%.*s.segments/%06zu.json", (int)n, base, k);
+}
+
+static void segment_push(struct rs_progress *p, char *rel, bool saved)
+{
+    p->segments = rs_xrealloc(p->segments, (p->nsegments + 1) * sizeof(*p->segments));
+    p->segment_saved = rs_xrealloc(p->segment_saved, (p->nsegments + 1) * sizeof(*p->segment_saved));
+    p->segment_text = rs_xrealloc(p->segment_text, (p->nsegments + 1) * sizeof(*p->segment_text));
+    p->segments[p->nsegments] = rel;
+    p->segment_text[p->nsegments] = NULL;
+    p->segment_saved[p->nsegments++] = saved;
+}
+
+/* Seal the completed entries written in full into a new segment, when there are p->seal_every of them. */
+static void seal(struct rs_progress *p, const char *path)
+{
+    size_t open = 0;
+    for (size_t i = 0; i < p->ncompleted; i++)
+        open += p->completed[i].segment == 0;
+    if (!p->seal_every || open < p->seal_every)
+        return;
+    size_t k = p->nsegments + 1;
+    segment_push(p, segment_name(path, k), false);
+    for (size_t i = 0; i < p->ncompleted; i++)
+        if (p->completed[i].segment == 0)
+            p->completed[i].segment = k;
+    if (write_segment(p, path, k) == 0) {
+        p->segment_saved[k - 1] = true;
+        return;
+    }
+    /* Not written (disk full, ...): they stay in full; the next save tries again. */
+    for (size_t i = 0; i < p->ncompleted; i++)
+        if (p->completed[i].segment == k)
+            p->completed[i].segment = 0;
+    free(p->segments[--p->nsegments]);
+}
+
 int rs_progress_save(struct rs_progress *p, const char *path, int64_t now_ms)
 {
     p->last_updated_ms = now_ms;
+    /* A file read from git (recover, merge): its segments are written before the file that names them. */
+    for (size_t k = 0; k < p->nsegments; k++) {
+        if (p->segment_saved[k])
+            continue;
+        int r = write_segment(p, path, k + 1);
+        if (r < 0)
+            return r;
+        p->segment_saved[k] = true;
+        free(p->segment_text[k]);
+        p->segment_text[k] = NULL;
+    }
+    seal(p, path);
     /* Reasons come from the agent: the writer redacts anything that looks like an API key. */
     struct rs_buf b;
     rs_buf_init(&b);
@@ -396,6 +523,9 @@ struct ctx {
     struct rs_diags *diags;
     const struct rs_json_index *ix; /* the long strings of the file */
     int errors;
+    rs_progress_read_fn rd;         /* reads the segment files (NULL: none can be read) */
+    void *ud;
+    bool disk;                      /* rd reads them from disk: what it read is saved */
 };
 
 RS_PRINTF(2, 3) static void bad(struct ctx *c, const char *fmt, ...)
@@ -688,6 +818,9 @@ static void parse_attempts(struct ctx *c, struct rs_json_span arr, struct rs_sch
     }
 }
 
+/* A completed entry written as a name, until read_segments() finds it (or not) in a segment. */
+#define SEGMENT_UNRESOLVED SIZE_MAX
+
 /* Where the elements of one of the school arrays go. */
 struct states_dst {
     const char *key;
@@ -703,10 +836,12 @@ static void parse_state(struct ctx *c, struct rs_json_span sj, size_t i, void *a
     const struct states_dst *d = arg;
     char *w = rs_xasprintf("%s[%zu]", d->key, i);
     if (rs_json_is_string(sj) && (d->completed || d->failed)) {
-        /* Seed schema: completed/failed may be plain names. */
+        /* Seed schema: completed/failed may be plain names. A completed one may be sealed in a segment. */
         struct rs_school_state *s = states_push(d->v, d->n);
         s->name = text_of(sj);
         s->slug = rs_xstrdup("");
+        if (d->completed)
+            s->segment = SEGMENT_UNRESOLVED;
         if (d->failed)
             s->reason = rs_xstrdup("unknown (imported from seed progress file)");
         free(w);
@@ -808,6 +943,7 @@ enum member {
     M_STOPPED,
     M_EVENTS_DROPPED,
     M_IN_PROGRESS,
+    M_SEGMENTS,
     M_COUNT
 };
 
@@ -815,7 +951,7 @@ static const char *const member_names[M_COUNT + 1] = {
     "schema_version", "batch_name", "status",  "started",        "last_updated",
     "pending",        "completed",  "failed",  "retry_history", "current",
     "current_school", "iterations", "cost_usd", "cost_estimated", "stopped",
-    "events_dropped", "in_progress", NULL,
+    "events_dropped", "in_progress", "segments", NULL,
 };
 
 enum shape { SHAPE_ABSENT, SHAPE_NULL, SHAPE_OTHER, SHAPE_ARRAY };
@@ -835,6 +971,139 @@ static enum shape each(struct ctx *c, struct rs_json_span v, element_fn fn, void
     for (size_t i = 0; rs_json_array_next(&it, &el); i++)
         fn(c, el, i, arg);
     return SHAPE_ARRAY;
+}
+
+/* ---- the segments a file names ------------------------------------------------------ */
+
+/* Element @i of "segments": a path relative to the progress file's directory, below it. */
+static void parse_segment_name(struct ctx *c, struct rs_json_span v, size_t i, void *arg)
+{
+    struct rs_progress *p = arg;
+    char *rel = rs_json_is_string(v) ? text_of(v) : NULL;
+    bool ok = rel && rel[0] && rel[0] != '/' && strcmp(rel, "..") != 0 && strncmp(rel, "../", 3) != 0 &&
+              !strstr(rel, "/../") && !(strlen(rel) >= 3 && strcmp(rel + strlen(rel) - 3, "/..") == 0);
+    if (!ok) {
+        char w[48];
+        snprintf(w, sizeof w, "segments[%zu]", i);
+        bad_type(c, v, w, "a relative path below the progress file's directory");
+        free(rel);
+        return;
+    }
+    segment_push(p, rel, false);
+}
+
+/* "<dir of @origin>/<@rel>": how messages name a segment file. */
+static char *segment_origin(const char *origin, const char *rel)
+{
+    const char *slash = strrchr(origin, '/');
+    return slash ? rs_xasprintf("%.*s/%s", (int)(slash - origin), origin, rel) : rs_xstrdup(rel);
+}
+
+/*
+ * Read segment @k (0-based) of @p: validate it as the progress file is
+ * validated, then move the entry of each school that @where (name → index
+ * in p->completed) still lists as unresolved into its place. An entry of a
+ * school not listed so (changed since, so written in full again) is stale
+ * and dropped.
+ */
+static void read_segment(struct ctx *c, struct rs_progress *p, size_t k, const struct rs_strmap *where)
+{
+    const char *rel = p->segments[k];
+    char *origin = segment_origin(c->origin, rel);
+    char *data = NULL;
+    size_t len = 0;
+    int r = c->rd ? c->rd(c->ud, rel, &data, &len) : -ENOSYS;
+    if (r < 0) {
+        rs_diags_addpos(c->diags, origin, 0, 0, "segments[%zu]: cannot read the segment file: %s", k,
+                        r == -EFBIG ? "larger than 512 MiB" : r == -ENOSYS ? "no reader for segments here" : strerror(-r));
+        c->errors++;
+        free(origin);
+        return;
+    }
+    struct rs_json_index ix = {0};
+    struct rs_json_scan v;
+    rs_json_scan_init(&v, RS_JSON_JANSSON | RS_JSON_VALUE_DEPTH, PROGRESS_MAX_DEPTH);
+    v.index = &ix;
+    const char *end = data + len;
+    struct rs_json_span root = {rs_json_skip_ws(data, end), rs_json_scan_value(&v, data, end)};
+    if (!root.e || rs_json_skip_ws(root.e, end) != end || !rs_json_is_object(root)) {
+        struct rs_json_cursor cur;
+        rs_json_cursor_init(&cur, data, len);
+        struct rs_json_pos at = rs_json_cursor_at(&cur, v.err_at ? (size_t)(v.err_at - data) : len);
+        rs_diags_addpos(c->diags, origin, at.line, at.col, "invalid JSON: %s",
+                        root.e && !rs_json_is_object(root) ? "top level must be a JSON object"
+                                                           : rs_json_strerror(v.err ? v.err : RS_JSON_E_TRAILING));
+        c->errors++;
+    } else {
+        struct ctx sc = {.origin = origin, .diags = c->diags, .ix = &ix};
+        static const char *const seg_keys[] = {"schema_version", "batch_name", "segment", "completed", NULL};
+        struct rs_json_span m[4];
+        members(&sc, root, seg_keys, ALL_KEYS, m, NULL);
+        char *batch = str_value(&sc, m[1], "batch_name", true, "");
+        if (batch && strcmp(batch, p->batch_name) != 0)
+            bad(&sc, "batch_name \"%s\" is not the progress file's (\"%s\"): not this batch's segment", batch,
+                p->batch_name);
+        free(batch);
+        int64_t no = whole_value(&sc, m[2], "segment", "", 1, INT64_MAX, 0);
+        if (!sc.errors && (uint64_t)no != k + 1)
+            bad(&sc, "segment is %lld, but the progress file names this file as segments[%zu] (segment %zu)",
+                (long long)no, k, k + 1);
+        struct rs_school_state *v2 = NULL;
+        size_t n = 0;
+        const struct states_dst dst = {"completed", &v2, &n, true, false};
+        if (each(&sc, m[3], parse_state, (void *)&dst) != SHAPE_ARRAY)
+            bad(&sc, "missing required field \"completed\" (an array of completed entries)");
+        for (size_t i = 0; i < n; i++) {
+            const size_t *at = rs_strmap_get(where, v2[i].name);
+            struct rs_school_state *dstate = at ? &p->completed[*at] : NULL;
+            if (v2[i].segment == SEGMENT_UNRESOLVED) {
+                char w[48];
+                snprintf(w, sizeof w, "completed[%zu]", i);
+                bad(&sc, "%s must be an object (a sealed entry in full)", w);
+            } else if (dstate && dstate->segment == SEGMENT_UNRESOLVED && !sc.errors) {
+                school_state_deinit(dstate);
+                *dstate = v2[i];
+                dstate->segment = k + 1;
+                continue;
+            }
+            school_state_deinit(&v2[i]);
+        }
+        free(v2);
+        c->errors += sc.errors;
+        if (!sc.errors && c->disk) {
+            p->segment_saved[k] = true;
+        } else if (!sc.errors && strlen(data) == len) {
+            p->segment_text[k] = data; /* written back as it was on the next save */
+            data = NULL;
+        }
+    }
+    rs_json_index_deinit(&ix);
+    free(data);
+    free(origin);
+}
+
+/* Fill in the completed entries the file lists by name from the segments it names. */
+static void read_segments(struct ctx *c, struct rs_progress *p, struct rs_json_span v)
+{
+    enum shape sh = each(c, v, parse_segment_name, p);
+    if (sh == SHAPE_OTHER)
+        bad(c, "segments must be an array of file names");
+    struct rs_strmap where = {0};
+    for (size_t i = 0; i < p->ncompleted; i++)
+        if (p->completed[i].segment == SEGMENT_UNRESOLVED)
+            rs_strmap_put(&where, p->completed[i].name, i);
+    for (size_t k = 0; k < p->nsegments && !c->errors; k++)
+        read_segment(c, p, k, &where);
+    rs_strmap_deinit(&where);
+    for (size_t i = 0; i < p->ncompleted; i++) {
+        struct rs_school_state *s = &p->completed[i];
+        if (s->segment != SEGMENT_UNRESOLVED)
+            continue;
+        s->segment = 0; /* a plain name: the seed schema's */
+        if (p->nsegments && !c->errors)
+            rs_diags_add(&p->repairs, "%s: completed[%zu] \"%s\" is a name only, but in no segment: read as a seed "
+                         "entry (no attempts, no csv)", c->origin, i, s->name);
+    }
 }
 
 /* Sum of the attempts' costs: what the batch total is made of. */
@@ -950,6 +1219,7 @@ static struct rs_progress *convert(struct ctx *c, struct rs_json_span root)
             bad(c, "missing required field \"%s\" (without it those schools would run again)", dst[i].key);
     }
 
+    read_segments(c, p, top[M_SEGMENTS]);
     convert_current(c, p, top);
     if (is_none(top[M_ITERATIONS]) && !seed)
         bad(c, "missing required field \"iterations\" (the iterations run so far, which max_iterations counts; it "
@@ -1018,7 +1288,8 @@ static int refuse(const char *data, size_t len, const char *origin, const struct
     return RS_PROGRESS_E_INVALID;
 }
 
-int rs_progress_parse(const char *data, size_t len, const char *origin, struct rs_progress **out, struct rs_diags *diags)
+static int parse(const char *data, size_t len, const char *origin, rs_progress_read_fn rd, void *ud, bool disk,
+                 struct rs_progress **out, struct rs_diags *diags)
 {
     /* A UTF-8 byte order mark (some editors write one) is not JSON: skip it, and say so. */
     bool bom = len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0;
@@ -1037,7 +1308,7 @@ int rs_progress_parse(const char *data, size_t len, const char *origin, struct r
         rs_json_index_deinit(&ix);
         return refuse(data, len, origin, &v, diags);
     }
-    struct ctx c = {.origin = origin, .diags = diags, .ix = &ix};
+    struct ctx c = {.origin = origin, .diags = diags, .ix = &ix, .rd = rd, .ud = ud, .disk = disk};
     struct rs_progress *p = convert(&c, root);
     rs_json_index_deinit(&ix);
     if (!p)
@@ -1047,6 +1318,26 @@ int rs_progress_parse(const char *data, size_t len, const char *origin, struct r
                      origin);
     *out = p;
     return 0;
+}
+
+int rs_progress_parse(const char *data, size_t len, const char *origin, struct rs_progress **out, struct rs_diags *diags)
+{
+    return parse(data, len, origin, NULL, NULL, false, out, diags);
+}
+
+int rs_progress_parse_with(const char *data, size_t len, const char *origin, rs_progress_read_fn rd, void *ud,
+                           struct rs_progress **out, struct rs_diags *diags)
+{
+    return parse(data, len, origin, rd, ud, false, out, diags);
+}
+
+/* The segments of a file on disk: next to it. */
+static int read_beside(void *ud, const char *rel, char **data, size_t *len)
+{
+    char *abs = rs_path_join(ud, rel);
+    int r = rs_file_read(abs, PROGRESS_MAX_BYTES, data, len);
+    free(abs);
+    return r;
 }
 
 int rs_progress_load(const char *path, struct rs_progress **out, struct rs_diags *diags)
@@ -1062,7 +1353,9 @@ int rs_progress_load(const char *path, struct rs_progress **out, struct rs_diags
     }
     if (r < 0)
         return r;
-    r = rs_progress_parse(data, len, path, out, diags);
+    char *dir = rs_path_dirname(path);
+    r = parse(data, len, path, read_beside, dir, true, out, diags);
+    free(dir);
     free(data);
     return r;
 }
@@ -1113,6 +1406,7 @@ static int attempt_cmp(const void *a, const void *b)
 /* Move everything of @src into @dst (same school): attempts in iteration order, costs added. */
 static void merge_state(struct rs_school_state *dst, struct rs_school_state *src)
 {
+    dst->segment = 0; /* changed: written in full again (its segment is never rewritten) */
     for (size_t i = 0; i < src->nattempts; i++) {
         struct rs_attempt *a = rs_school_state_add_attempt(dst);
         *a = src->attempts[i];

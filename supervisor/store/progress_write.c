@@ -330,7 +330,10 @@ static void put_states(struct rs_buf *b, const struct rs_school_state *v, size_t
 {
     for (size_t i = 0; i < n; i++) {
         arr_elem(b, i, depth);
-        put_state(b, &v[i], completed, failed, depth + 1);
+        if (completed && v[i].segment)
+            put_str(b, v[i].name); /* sealed: its entry is in segment v[i].segment */
+        else
+            put_state(b, &v[i], completed, failed, depth + 1);
     }
     arr_close(b, n, depth);
 }
@@ -379,6 +382,14 @@ void rs_progress_write(const struct rs_progress *p, struct rs_buf *b)
     }
     arr_close(kb, p->npending, 2);
     put_states(key(&o, "completed"), p->completed, p->ncompleted, true, false, 2);
+    if (p->nsegments) {
+        kb = key(&o, "segments");
+        for (i = 0; i < p->nsegments; i++) {
+            arr_elem(kb, i, 2);
+            put_str(kb, p->segments[i]);
+        }
+        arr_close(kb, p->nsegments, 2);
+    }
     put_states(key(&o, "failed"), p->failed, p->nfailed, false, true, 2);
     put_states(key(&o, "retry_history"), p->history, p->nhistory, false, false, 2);
     m_int(&o, "iterations", (long long)p->iterations);
@@ -398,5 +409,25 @@ void rs_progress_write(const struct rs_progress *p, struct rs_buf *b)
         rs_buf_puts(kb, "null");
     }
     obj_close(&o, p->extra);
+    rs_buf_putc(b, '\n');
+}
+
+void rs_progress_write_segment(const struct rs_progress *p, size_t k, struct rs_buf *b)
+{
+    struct obj o;
+    obj_open(&o, b, 1);
+    m_int(&o, "schema_version", p->schema_version);
+    m_str(&o, "batch_name", p->batch_name);
+    m_int(&o, "segment", (long long)k);
+    struct rs_buf *kb = key(&o, "completed");
+    size_t n = 0;
+    for (size_t i = 0; i < p->ncompleted; i++) {
+        if (p->completed[i].segment != k)
+            continue;
+        arr_elem(kb, n++, 2);
+        put_state(kb, &p->completed[i], true, false, 3);
+    }
+    arr_close(kb, n, 2);
+    obj_close(&o, NULL);
     rs_buf_putc(b, '\n');
 }

@@ -275,6 +275,22 @@ static int check_names(struct merge *m, const struct head *h)
     return bad ? RS_E_DATA : 0;
 }
 
+/* A shard's segment files, from the shard's commit: next to its progress file (@ud: "<dir>/" or ""). */
+struct seg_reader {
+    struct merge *m;
+    struct head *h;
+    const char *dir;
+};
+
+static int read_shard_segment(void *ud, const char *rel, char **data, size_t *len)
+{
+    const struct seg_reader *sr = ud;
+    char *path = rs_xasprintf("%s%s", sr->dir, rel);
+    int r = read_blob(sr->m->repo, sr->h->tree, path, data, len);
+    free(path);
+    return r == 1 ? -ENOENT : r ? -EIO : 0;
+}
+
 static int read_head(struct merge *m, struct head *h)
 {
     git_commit *c = NULL;
@@ -302,7 +318,12 @@ static int read_head(struct merge *m, struct head *h)
         snprintf(origin, sizeof origin, "%s:%s", h->ref, path);
         struct rs_diags pd;
         rs_diags_init(&pd);
-        if (rs_progress_parse(data, len, origin, &h->prog, &pd) != 0) {
+        const char *slash = strrchr(path, '/');
+        char *dir = slash ? rs_xasprintf("%.*s/", (int)(slash - path), path) : rs_xstrdup("");
+        struct seg_reader sr = {m, h, dir};
+        r = rs_progress_parse_with(data, len, origin, read_shard_segment, &sr, &h->prog, &pd);
+        free(dir);
+        if (r != 0) {
             for (size_t i = 0; i < pd.n; i++)
                 rs_diags_add(m->diags, "merge: %s", pd.msgs[i]);
             ex = RS_E_DATA;
@@ -923,6 +944,7 @@ int rs_merge_run(struct rs_batch *b, const struct rs_merge_opts *o, struct rs_me
             if (i > 0 && m.h[i - 1].sh.index == m.h[i].sh.index)
                 continue; /* one file per index: its first head (refs sorted: the shard's own ref first) */
             char *abs = rs_shard_progress_path(b->cfg->progress, &m.h[i].sh);
+            rs_progress_unseal(m.h[i].prog); /* the copy next to the merged file stands alone: no segment files */
             char *s = rs_progress_format(m.h[i].prog);
             ex = write_file(&m, &w, abs, s, strlen(s));
             free(s);

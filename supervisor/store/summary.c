@@ -112,6 +112,8 @@ int rs_summary_write(const char *path, const struct rs_progress *p, const char *
     q.ncompleted = 0;
     q.history = NULL;
     q.nhistory = 0;
+    q.segments = NULL; /* they hold completed entries only: not the summary's business */
+    q.nsegments = 0;
     q.failed = p->nfailed ? rs_xmalloc(p->nfailed * sizeof(*q.failed)) : NULL;
     for (size_t i = 0; i < p->nfailed; i++) {
         q.failed[i] = p->failed[i];

@@ -216,7 +216,7 @@ new_tmp() {
 # fake state: DIR/.fake (outside output/; writable under the fence, plus $AGENT_WRITABLE, e.g.
 # `, "cache"`; more [agent] lines from $AGENT_EXTRA). Extra [limits] lines come from
 # $LIMITS (one "key = value" per line); extra [agent.env] lines from $AGENT_ENV;
-# [verify] lines from $VERIFY; $SCHOOL_EXTRA is appended to every school object
+# [verify] lines from $VERIFY; [batch] lines from $BATCH_EXTRA; $SCHOOL_EXTRA is appended to every school object
 # (e.g. `, "email_domains": ["example.edu"]`).
 make_batch() {
     local dir=$1
@@ -245,6 +245,7 @@ name = "itest"
 root = ".."
 schools = "data/schools.json"
 order = "list"
+${BATCH_EXTRA:-}
 
 [agent]
 command = "$dir/.bin/claude"

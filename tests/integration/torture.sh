@@ -25,12 +25,18 @@
 #                             every third commit, so many kills land while a pack is
 #                             written or loose copies are removed; at the end the packs
 #                             hold the history and no loose object of it is left behind)
+#   RALPHSUP_TORTURE_SEAL_EVERY  [batch] seal_every (default 7: completed entries are
+#                             sealed into segment files every 7, so kills land while a
+#                             segment or the file naming it is written; every version
+#                             of the file, on disk and in every commit, must find each
+#                             sealed school in full in a segment of that same version)
 #   SEED                      random seed (default: a fresh one, printed)
 source "$(dirname "$0")/lib.sh"
 
 KILLS=${RALPHSUP_TORTURE_KILLS:-40}
 NSCH=${RALPHSUP_TORTURE_SCHOOLS:-100}
 PACK_EVERY=${RALPHSUP_TORTURE_PACK_EVERY:-3}
+SEAL_EVERY=${RALPHSUP_TORTURE_SEAL_EVERY:-7}
 SEED=${SEED:-$RANDOM$RANDOM}
 echo "# torture: $KILLS kills per jobs setting, $NSCH schools, SEED=$SEED"
 
@@ -75,11 +81,41 @@ def cmdline(p):
     except OSError:
         return "(gone)"
 
+def name_of(x):
+    return x if isinstance(x, str) else x["name"]
+
+def expand(d, read, where):
+    """Replace each sealed (name-only) completed entry by its entry in full from the segments named, read
+    through read(path relative to the root); a sealed school in no segment is a violation."""
+    full = {}
+    for rel in d.get("segments", []):
+        try:
+            seg = json.loads(read(rel))
+        except Exception as e:
+            BAD("%s: segment %s: %s" % (where, rel, e))
+            continue
+        for x in seg["completed"]:
+            full[x["name"]] = x
+    out = []
+    for x in d["completed"]:
+        if isinstance(x, str):
+            if x not in full:
+                BAD("%s: %r is sealed but in no segment of this version" % (where, x))
+                continue
+            x = full[x]
+        out.append(x)
+    d["completed"] = out
+    return d
+
+def read_disk(rel):
+    with open(os.path.join(root, rel), "rb") as f:
+        return f.read()
+
 def places(d, where):
     """Check each school is in exactly one place; return the completed names."""
     seen = {}
     cur = d.get("in_progress") or ([d["current"]] if d.get("current") else [])
-    for k, names in (("pending", d["pending"]), ("completed", [x["name"] for x in d["completed"]]),
+    for k, names in (("pending", d["pending"]), ("completed", [name_of(x) for x in d["completed"]]),
                      ("failed", [x["name"] for x in d["failed"]]), ("in_progress", [x["name"] for x in cur])):
         for n in names:
             if n in seen:
@@ -89,7 +125,11 @@ def places(d, where):
         BAD("%s: schools lost or added: %d listed" % (where, len(seen)))
     if d["failed"]:
         BAD("%s: failed schools %s" % (where, [x["name"] for x in d["failed"]]))
-    return set(x["name"] for x in d["completed"])
+    return set(name_of(x) for x in d["completed"])
+
+def git_read(rev):
+    return lambda rel: subprocess.run(["git", "-C", root, "show", "%s:%s" % (rev, rel)], stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL, check=True).stdout
 
 def head_progress():
     r = subprocess.run(["git", "-C", root, "show", "HEAD:batch_progress.json"], stdout=subprocess.PIPE,
@@ -150,12 +190,15 @@ for k in range(kills):
         with open(prog) as f:
             d = json.load(f)
         comp = places(d, "kill %d, file" % k)
+        expand(d, read_disk, "kill %d, file" % k)
     except Exception as e:
         BAD("kill %d: progress file: %s" % (k, e))
         continue
     try:
         h = head_progress()
         hcomp = places(h, "kill %d, HEAD" % k) if h else set()
+        if h:
+            expand(h, git_read("HEAD"), "kill %d, HEAD" % k)
     except Exception as e:
         BAD("kill %d: HEAD:batch_progress.json: %s" % (k, e))
         continue
@@ -188,6 +231,7 @@ if left:
     BAD("agent processes left after the final start: %s" % left)
 d = json.load(open(prog))
 comp = places(d, "final file")
+nsegments = len(d.get("segments", []))
 if d.get("status") != "finished" or d["pending"] or d.get("in_progress") or d.get("current"):
     BAD("final file: status %r, %d pending, in flight %r" % (d.get("status"), len(d["pending"]), d.get("in_progress")))
 if len(d["completed"]) != nsch or comp != set(schools):
@@ -197,13 +241,14 @@ if not ever_committed <= comp:
 h = head_progress()
 if h != d:
     BAD("final: HEAD:batch_progress.json differs from the file")
+expand(d, read_disk, "final file")
 # every school committed as completed stays completed in every later commit
 # (the whole first-parent history, not only the HEADs seen after the kills)
 revs = subprocess.run(["git", "-C", root, "rev-list", "--first-parent", "--reverse", "HEAD"], stdout=subprocess.PIPE,
                       check=True).stdout.decode().split()
 blobs = subprocess.run(["git", "-C", root, "cat-file", "--batch"], input="".join("%s:batch_progress.json\n" % c for c in revs).encode(),
                        stdout=subprocess.PIPE, check=True).stdout
-pos, hist, hist_checked = 0, set(), 0
+pos, hist, hist_checked, seg_refs = 0, set(), 0, []
 for c in revs:
     eol = blobs.index(b"\n", pos)
     head = blobs[pos:eol].split()
@@ -213,7 +258,9 @@ for c in revs:
     size = int(head[2])
     body, pos = blobs[pos:pos + size], pos + size + 1
     try:
-        hc = set(x["name"] for x in json.loads(body)["completed"])
+        v = json.loads(body)
+        hc = set(name_of(x) for x in v["completed"])
+        seg_refs += [(c, rel) for rel in v.get("segments", [])]
     except Exception as e:
         BAD("commit %s: batch_progress.json: %s" % (c[:12], e))
         continue
@@ -223,6 +270,12 @@ for c in revs:
     hist_checked += 1
 if not hist <= comp:
     BAD("final: committed as completed in history, no longer completed: %s" % sorted(hist - comp)[:10])
+# every segment a committed version names is in that commit
+chk = subprocess.run(["git", "-C", root, "cat-file", "--batch-check"], input="".join("%s:%s\n" % cr for cr in seg_refs).encode(),
+                     stdout=subprocess.PIPE, check=True).stdout.decode().splitlines()
+missing = [cr for cr, line in zip(seg_refs, chk) if line.endswith("missing")]
+if missing:
+    BAD("commits naming a segment they do not hold: %s" % ["%s:%s" % (c[:12], r) for c, r in missing[:5]])
 # at most one `completed` commit per school
 log = subprocess.run(["git", "-C", root, "log", "--format=%(trailers:key=Ralphsup-Event,valueonly,separator=,)|%(trailers:key=Ralphsup-School,valueonly,separator=,)"],
                      stdout=subprocess.PIPE, check=True).stdout.decode()
@@ -264,7 +317,7 @@ except OSError:
 inst.sort()
 fig = {"jobs": jobs, "schools": nsch, "kills": killed, "kills_with_agent_running": busy, "exited_before_kill": early, "agent_runs": runs,
        "completed_before_final": before_final, "completed": len(comp), "completed_commits": sum(done_commits.values()),
-       "catch_up_commits": catchup, "commits": ncommits, "commits_checked": hist_checked, "kill_phase_s": round(t_kills, 1),
+       "catch_up_commits": catchup, "commits": ncommits, "segments": nsegments, "segment_refs_checked": len(seg_refs), "commits_checked": hist_checked, "kill_phase_s": round(t_kills, 1),
        "total_s": round(time.monotonic() - t_start, 1), "max_s_to_no_agent": round(max_gone, 2),
        "kill_instant_ms": [round(inst[int(q * (len(inst) - 1))] * 1000) for q in (0, 0.5, 1)] if inst else [],
        "git_locks_left": locks_seen, "lock_waits": lock_waits, "bad": len(bad)}
@@ -277,7 +330,7 @@ for J in 1 4; do
     s=()
     for i in $(seq "$NSCH"); do s+=("School Number $i"); done
     LIMITS="jobs = $J
-spawn_interval = \"0s\"" GIT_EXTRA="pack_every = $PACK_EVERY" make_batch "$A" "${s[@]}"
+spawn_interval = \"0s\"" GIT_EXTRA="pack_every = $PACK_EVERY" BATCH_EXTRA="seal_every = $SEAL_EVERY" make_batch "$A" "${s[@]}"
     rs init "$A/config/batch.toml"
     assert_eq "$RS_RC" 0 "jobs = $J: init exits 0"
     out=$(torture "$A" "$J" 2>&1)
@@ -292,6 +345,10 @@ spawn_interval = \"0s\"" GIT_EXTRA="pack_every = $PACK_EVERY" make_batch "$A" "$
     before=$(json_get <(echo "$fig") 'd["completed_before_final"]')
     assert_le 1 "$before" "jobs = $J: the killed runs made progress ($before of $NSCH completed before the final start)"
     check "jobs = $J: git fsck --strict passes" fsck_quiet "$A"
+    if [ "$SEAL_EVERY" -gt 0 ]; then
+        nseg=$(json_get <(echo "$fig") 'd["segments"]')
+        assert_le "$((NSCH / SEAL_EVERY / 2))" "$nseg" "jobs = $J: completed entries were sealed as the batch went ($nseg segments, every version's found in full)"
+    fi
     if [ "$PACK_EVERY" -gt 0 ]; then
         npack=$(ls "$A"/.git/objects/pack/*.pack 2>/dev/null | wc -l)
         assert_le 1 "$npack" "jobs = $J: the audit trail was packed as it went ($npack packs)"

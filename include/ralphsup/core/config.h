@@ -81,6 +81,7 @@ struct rs_config {
     char *schools;     /* absolute path of the school list JSON */
     char *aliases;     /* absolute path or NULL */
     char *progress;    /* absolute path of batch_progress.json */
+    int64_t seal_every; /* [batch] seal_every: completed entries in full before they are sealed (0: never) */
     char *prompt;      /* absolute path of the prompt template */
     char *output_dir;  /* absolute */
     char *report_dir;  /* absolute */

@@ -36,6 +36,8 @@ struct rs_batch {
     struct rs_diags progress_diags; /* why the progress file is invalid */
     struct rs_diags notices;        /* things opening did on the user's behalf (print as warnings) */
     bool index_warned;              /* a skipped index refresh was said (once until one succeeds) */
+    size_t segments_committed;      /* the progress file's first N segments are in the audit trail (0 at
+                                     * open: the first commit of a run adds every segment git lacks) */
     bool from_summary;              /* RS_BATCH_SUMMARY: prog is the summary's, for display only */
     /* Sharded (docs/scale-out.md; store/shardbatch.c): schools holds this shard's schools only. */
     struct rs_shard shard;          /* count 0: the whole batch */

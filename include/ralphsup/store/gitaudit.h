@@ -159,3 +159,11 @@ typedef int (*rs_git_blob_cb)(const char *commit_hex, const char *summary, const
                               void *userdata);
 int rs_git_history_blob(struct rs_git *g, const char *path, rs_git_blob_cb cb, void *userdata, char *err,
                         size_t errlen);
+/*
+ * rs_git_blob_at() - the content of @path (as rs_git_commit() takes paths)
+ * in commit @commit_hex, at most @max bytes, in a malloc'd NUL-terminated
+ * *@data. Used by `recover` for the segment files a recovered version names.
+ * Return: 0, -ENOENT (no such file in that commit), -EFBIG, or negative errno.
+ */
+int rs_git_blob_at(struct rs_git *g, const char *commit_hex, const char *path, size_t max, char **data, size_t *len,
+                   char *err, size_t errlen);

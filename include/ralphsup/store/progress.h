@@ -81,6 +81,9 @@ struct rs_school_state {
     size_t attempts_reset;  /* the first attempts_reset attempts were made before an operator's
                              * `ralphsup retry`: kept, no longer counted toward max_attempts_per_school */
     char *extra;            /* unknown members (JSON object text) or NULL: kept across saves */
+    size_t segment;         /* completed only: k > 0 when sealed in segments[k - 1] (the progress file then
+                             * holds only its name); 0 when written in full. Whatever changes a sealed entry
+                             * sets it back to 0 (segments are never rewritten) */
 };
 
 struct rs_current {
@@ -132,6 +135,22 @@ struct rs_progress {
     enum rs_progress_status status;
     char *extra;            /* unknown top-level members (JSON object text) or NULL: kept across saves */
     /*
+     * Sealed segment files ("segments" in the file): each holds the full
+     * entries of completed schools that the progress file lists by name
+     * only, so a save costs what changed, not the whole batch. Paths as the
+     * file names them, relative to the progress file's directory
+     * ("batch_progress.segments/000001.json"). segment_saved[k]: segment
+     * k + 1 is known to be on disk as it was read or written (a file read
+     * from git, by `recover` or `merge`, writes its segments on its next save).
+     */
+    char **segments;
+    bool *segment_saved;
+    char **segment_text;    /* a segment read from elsewhere: its text, written back as it was (else NULL) */
+    size_t nsegments;
+    /* Not saved: seal the completed entries written in full into a new segment when there are this many
+     * (the config's [batch] seal_every; 0 = never, as after rs_progress_new() and every load). */
+    size_t seal_every;
+    /*
      * What loading repaired in memory, one message each (a UTF-8 BOM skipped,
      * a seed file upgraded, a name twice in pending kept once, ...). Not saved
      * yet: rs_batch_reconcile() reports them and the caller commits them.
@@ -157,13 +176,33 @@ struct rs_progress *rs_progress_free(struct rs_progress *p);
  * Return: 0, RS_PROGRESS_E_NOT_FOUND, RS_PROGRESS_E_INVALID (diags filled), -errno.
  */
 int rs_progress_load(const char *path, struct rs_progress **out, struct rs_diags *diags);
-/* Same from a buffer (used by `recover` on blobs from git history). */
+/* Same from a buffer (used by `recover` on blobs from git history); a file with segments needs rs_progress_parse_with(). */
 int rs_progress_parse(const char *data, size_t len, const char *origin, struct rs_progress **out,
                       struct rs_diags *diags);
+/*
+ * How a parse reads the segment files a progress file names: @rel as the
+ * file names it (relative to the progress file's directory); on success a
+ * malloc'd buffer in *@data (*@len bytes). Return: 0, -ENOENT, -EFBIG or -errno.
+ */
+typedef int (*rs_progress_read_fn)(void *ud, const char *rel, char **data, size_t *len);
+/* rs_progress_parse() reading the segments through @rd (NULL: a file with segments is refused). */
+int rs_progress_parse_with(const char *data, size_t len, const char *origin, rs_progress_read_fn rd, void *ud,
+                           struct rs_progress **out, struct rs_diags *diags);
 /* Serialise to pretty JSON (caller frees). */
 char *rs_progress_format(const struct rs_progress *p);
-/* Crash-safe save; updates last_updated_ms to @now_ms first. Return 0 or -errno. */
+/*
+ * Crash-safe save; updates last_updated_ms to @now_ms first. With
+ * p->seal_every > 0 and that many completed entries written in full, they
+ * are first sealed into a new segment file (written crash-safely before the
+ * progress file that names it; when it cannot be written they stay in full).
+ * Segments not known to be on disk (p->segment_saved) are written first; if
+ * one cannot be, nothing is saved. Return 0 or -errno.
+ */
 int rs_progress_save(struct rs_progress *p, const char *path, int64_t now_ms);
+/* Forget the segments: every completed entry is written in full again (a copy that must stand alone). */
+void rs_progress_unseal(struct rs_progress *p);
+/* The path of segment @k (0-based) of the progress file @path (caller frees). */
+char *rs_progress_segment_path(const struct rs_progress *p, const char *path, size_t k);
 
 /*
  * rs_progress_check() - every school (by exact name) in exactly one of

@@ -13,3 +13,8 @@
 
 /* Append the whole file's text (ending in a newline) to @b. */
 void rs_progress_write(const struct rs_progress *p, struct rs_buf *b);
+/*
+ * Append the text of segment file @k (1-based): {"schema_version", "batch_name",
+ * "segment": k, "completed": [the full entries whose segment is k, in order]}.
+ */
+void rs_progress_write_segment(const struct rs_progress *p, size_t k, struct rs_buf *b);

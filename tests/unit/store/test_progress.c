@@ -5,6 +5,7 @@
  * against jansson's own verdict on the whole document, the oracle for what is valid JSON.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -1045,4 +1046,280 @@ Test(progress, streaming_writer_redacts_an_api_key_in_any_string)
     cr_expect(strstr(out, "\"note\": [\n        \"sk-ant-***REDACTED***\"\n      ]"), "%s", out);
     free(out);
     rs_progress_free(p);
+}
+
+/* ---- sealed segments (big batches) -------------------------------------------- */
+
+/* A batch of @n schools, the first @done of them completed (one attempt each, csv, coaches). */
+static struct rs_progress *batch_of(size_t n, size_t done)
+{
+    struct rs_progress *p = rs_progress_new("big", 1795561200000);
+    char name[64], slug[64];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "School %03zu", i);
+        rs_progress_push_pending(p, name, false);
+    }
+    for (size_t i = 0; i < done; i++) {
+        snprintf(name, sizeof name, "School %03zu", i);
+        snprintf(slug, sizeof slug, "school-%03zu", i);
+        cr_assert(rs_progress_remove_pending(p, name));
+        struct rs_school_state *s = rs_progress_complete(p, name, slug);
+        struct rs_attempt *a = rs_school_state_add_attempt(s);
+        a->attempt = 1;
+        a->iteration = (int64_t)i + 1;
+        a->outcome = RS_OUTCOME_COMPLETED;
+        a->started_ms = 1795561200000 + (int64_t)i * 1000;
+        a->finished_ms = a->started_ms + 5000; /* whole seconds: the file's times are */
+        a->cost_usd = 0.01 * (double)(i + 1);
+        a->exit_status = rs_xstrdup("exit 0");
+        s->started_ms = a->started_ms;
+        s->finished_ms = a->finished_ms;
+        s->cost_usd = a->cost_usd;
+        s->coaches = (int)i + 3;
+        s->csv = rs_xasprintf("output/%s.csv", slug);
+        p->cost_usd += a->cost_usd;
+        p->iterations++;
+    }
+    return p;
+}
+
+Test(progress, completed_entries_are_sealed_into_segments_and_read_back_whole)
+{
+    char *d = tmpdir();
+    char *path = rs_path_join(d, "batch_progress.json");
+    struct rs_progress *p = batch_of(10, 0);
+    p->seal_every = 3;
+    cr_assert_eq(rs_progress_save(p, path, 1795561300000), 0);
+    cr_assert_eq(p->nsegments, 0);
+    rs_progress_free(p);
+    /* 7 completed with seal_every 3: one save seals all 7 at once (segment 1), written in full no more. */
+    p = batch_of(10, 7);
+    p->seal_every = 3;
+    char *full = rs_progress_format(p);
+    cr_assert_eq(rs_progress_save(p, path, 1795561300000), 0);
+    cr_assert_eq(p->nsegments, 1);
+    cr_assert_str_eq(p->segments[0], "batch_progress.segments/000001.json");
+    char *seg = rs_progress_segment_path(p, path, 0);
+    cr_assert(rs_file_exists(seg), "%s", seg);
+
+    /* The file: names only in completed (as the seed schema has them) and the segment named. */
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    cr_assert(root, "%s", je.text);
+    json_t *c = json_object_get(root, "completed");
+    cr_assert_eq(json_array_size(c), 7);
+    cr_assert(json_is_string(json_array_get(c, 0)));
+    cr_assert_str_eq(json_string_value(json_array_get(c, 6)), "School 006");
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(root, "segments"), 0)),
+                     "batch_progress.segments/000001.json");
+    json_decref(root);
+    json_t *sj = json_load_file(seg, 0, &je);
+    cr_assert(sj, "%s", je.text);
+    cr_assert_eq(json_integer_value(json_object_get(sj, "segment")), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(sj, "batch_name")), "big");
+    cr_assert_eq(json_array_size(json_object_get(sj, "completed")), 7);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(sj, "completed"), 2), "csv")),
+                     "output/school-002.csv");
+    json_decref(sj);
+
+    /* Loading puts every entry back whole: its text in full is what it was before sealing. */
+    struct rs_progress *q = NULL;
+    struct rs_diags dg;
+    rs_diags_init(&dg);
+    cr_assert_eq(rs_progress_load(path, &q, &dg), 0, "%s", dg.n ? dg.msgs[0] : "");
+    cr_assert_eq(q->ncompleted, 7);
+    cr_assert_eq(q->repairs.n, 0, "%s", q->repairs.n ? q->repairs.msgs[0] : "");
+    cr_assert_eq(q->completed[4].segment, 1);
+    cr_assert_eq(q->completed[4].coaches, 7);
+    cr_assert_eq(q->completed[4].nattempts, 1);
+    cr_assert(q->segment_saved[0]);
+    for (size_t i = 0; i < q->ncompleted; i++)
+        q->completed[i].segment = 0;
+    q->last_updated_ms = p->last_updated_ms = 0;
+    free(full);
+    full = rs_progress_format(p);
+    for (size_t i = 0; i < p->ncompleted; i++)
+        p->completed[i].segment = 0;
+    char *a = rs_progress_format(p);
+    char *b = rs_progress_format(q);
+    cr_assert_str_eq(a, b);
+    cr_assert(strlen(full) < strlen(a), "the sealed file is the smaller one");
+    free(a);
+    free(b);
+    free(full);
+    rs_progress_free(q);
+    rs_diags_deinit(&dg);
+    free(seg);
+    rs_progress_free(p);
+    free(path);
+    free(d);
+}
+
+Test(progress, a_sealed_entry_that_changes_is_written_in_full_again)
+{
+    char *d = tmpdir();
+    char *path = rs_path_join(d, "p.json");
+    struct rs_progress *p = batch_of(6, 4);
+    p->seal_every = 2;
+    cr_assert_eq(rs_progress_save(p, path, 1795561300000), 0);
+    cr_assert_eq(p->nsegments, 1);
+    /* Two more completed: a second segment with just those two. */
+    rs_progress_free(p);
+    struct rs_diags dg;
+    rs_diags_init(&dg);
+    cr_assert_eq(rs_progress_load(path, &p, &dg), 0, "%s", dg.n ? dg.msgs[0] : "");
+    p->seal_every = 2;
+    for (int i = 4; i < 6; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "School %03d", i);
+        cr_assert(rs_progress_remove_pending(p, name));
+        rs_progress_complete(p, name, "s");
+    }
+    cr_assert_eq(rs_progress_save(p, path, 1795561300000), 0);
+    cr_assert_eq(p->nsegments, 2);
+    cr_assert_str_eq(p->segments[1], "p.segments/000002.json");
+    cr_assert_eq(p->completed[5].segment, 2);
+    /* A duplicate completed entry of School 001 (merged by the check): School 001 is in full again. */
+    struct rs_school_state *dup = rs_progress_complete(p, "School 001", "school-001");
+    dup->finished_ms = 1795569999000;
+    struct rs_diags fixed, refused;
+    rs_diags_init(&fixed);
+    rs_diags_init(&refused);
+    cr_assert_eq(rs_progress_check(p, "t", &fixed, &refused), 1);
+    p->seal_every = 0;
+    cr_assert_eq(rs_progress_save(p, path, 1795561300000), 0);
+    rs_progress_free(p);
+    cr_assert_eq(rs_progress_load(path, &p, &dg), 0, "%s", dg.n ? dg.msgs[0] : "");
+    cr_assert_eq(p->ncompleted, 6);
+    size_t whole = 0;
+    for (size_t i = 0; i < p->ncompleted; i++)
+        whole += p->completed[i].segment == 0;
+    cr_assert_eq(whole, 1, "only the merged entry is in full");
+    for (size_t i = 0; i < p->ncompleted; i++)
+        if (strcmp(p->completed[i].name, "School 001") == 0)
+            cr_assert_eq(p->completed[i].finished_ms, 1795569999000, "the merged entry, not the stale sealed one");
+    rs_progress_free(p);
+    rs_diags_deinit(&fixed);
+    rs_diags_deinit(&refused);
+    rs_diags_deinit(&dg);
+    free(path);
+    free(d);
+}
+
+Test(progress, a_missing_or_foreign_segment_makes_the_file_unreadable_with_its_name)
+{
+    char *d = tmpdir();
+    char *path = rs_path_join(d, "batch_progress.json");
+    struct rs_progress *p = batch_of(5, 4);
+    p->seal_every = 4;
+    cr_assert_eq(rs_progress_save(p, path, 1795561300000), 0);
+    char *seg = rs_progress_segment_path(p, path, 0);
+    char *text;
+    size_t len;
+    cr_assert_eq(rs_file_read(seg, 1 << 20, &text, &len), 0);
+    struct rs_diags dg;
+    rs_diags_init(&dg);
+    struct rs_progress *q = NULL;
+    /* Without a reader (a buffer from elsewhere), the segments cannot be read: refused, never half read. */
+    char *main_text;
+    size_t mlen;
+    cr_assert_eq(rs_file_read(path, 1 << 20, &main_text, &mlen), 0);
+    cr_assert_eq(rs_progress_parse(main_text, mlen, "x.json", &q, &dg), RS_PROGRESS_E_INVALID);
+    cr_assert(strstr(dg.msgs[0], "segments[0]"), "%s", dg.msgs[0]);
+    rs_diags_deinit(&dg);
+    /* Missing. */
+    cr_assert_eq(unlink(seg), 0);
+    rs_diags_init(&dg);
+    cr_assert_eq(rs_progress_load(path, &q, &dg), RS_PROGRESS_E_INVALID);
+    cr_assert(strstr(dg.msgs[0], "batch_progress.segments/000001.json") && strstr(dg.msgs[0], "No such file"), "%s",
+              dg.msgs[0]);
+    rs_diags_deinit(&dg);
+    /* Another batch's. */
+    char *other = rs_xstrdup(text);
+    char *at = strstr(other, "\"big\"");
+    memcpy(at, "\"bog\"", 5);
+    cr_assert_eq(rs_file_write_atomic(seg, other, strlen(other), 0644), 0);
+    rs_diags_init(&dg);
+    cr_assert_eq(rs_progress_load(path, &q, &dg), RS_PROGRESS_E_INVALID);
+    cr_assert(strstr(dg.msgs[0], "not this batch's segment"), "%s", dg.msgs[0]);
+    rs_diags_deinit(&dg);
+    /* Truncated: a position in the segment file. */
+    cr_assert_eq(rs_file_write_atomic(seg, text, len / 2, 0644), 0);
+    rs_diags_init(&dg);
+    cr_assert_eq(rs_progress_load(path, &q, &dg), RS_PROGRESS_E_INVALID);
+    cr_assert(strstr(dg.msgs[0], "000001.json:") && strstr(dg.msgs[0], "invalid JSON"), "%s", dg.msgs[0]);
+    rs_diags_deinit(&dg);
+    /* A segment path that leaves the directory is refused by name. */
+    char *evil = rs_xstrdup(main_text);
+    at = strstr(evil, "\"batch_progress.segments/000001.json\"");
+    cr_assert(at);
+    const char *up = "\"../../../etc/passwd\"";
+    memset(at, ' ', 37);
+    memcpy(at, up, strlen(up));
+    rs_diags_init(&dg);
+    cr_assert_eq(rs_progress_parse(evil, strlen(evil), "x.json", &q, &dg), RS_PROGRESS_E_INVALID);
+    cr_assert(strstr(dg.msgs[0], "segments[0]") && strstr(dg.msgs[0], "relative path below"), "%s", dg.msgs[0]);
+    rs_diags_deinit(&dg);
+    /* Restored: readable again. */
+    cr_assert_eq(rs_file_write_atomic(seg, text, len, 0644), 0);
+    rs_diags_init(&dg);
+    cr_assert_eq(rs_progress_load(path, &q, &dg), 0, "%s", dg.n ? dg.msgs[0] : "");
+    cr_assert_eq(q->completed[3].segment, 1);
+    rs_progress_free(q);
+    rs_diags_deinit(&dg);
+    free(evil);
+    free(other);
+    free(main_text);
+    free(text);
+    free(seg);
+    rs_progress_free(p);
+    free(path);
+    free(d);
+}
+
+/* A reader of segments from memory (what `recover` and `merge` do from git). */
+static int read_from_text(void *ud, const char *rel, char **data, size_t *len)
+{
+    const char *const *kv = ud;
+    if (strcmp(rel, kv[0]) != 0)
+        return -ENOENT;
+    *data = rs_xstrdup(kv[1]);
+    *len = strlen(kv[1]);
+    return 0;
+}
+
+Test(progress, a_file_parsed_from_elsewhere_writes_its_segments_on_its_next_save)
+{
+    char *d = tmpdir();
+    char *path = rs_path_join(d, "batch_progress.json");
+    struct rs_progress *p = batch_of(5, 3);
+    p->seal_every = 3;
+    cr_assert_eq(rs_progress_save(p, path, 1795561300000), 0);
+    char *seg = rs_progress_segment_path(p, path, 0);
+    char *text, *main_text;
+    size_t len, mlen;
+    cr_assert_eq(rs_file_read(seg, 1 << 20, &text, &len), 0);
+    cr_assert_eq(rs_file_read(path, 1 << 20, &main_text, &mlen), 0);
+    cr_assert_eq(unlink(seg), 0);
+    const char *kv[2] = {"batch_progress.segments/000001.json", text};
+    struct rs_diags dg;
+    rs_diags_init(&dg);
+    struct rs_progress *q = NULL;
+    cr_assert_eq(rs_progress_parse_with(main_text, mlen, "git:batch_progress.json", read_from_text, kv, &q, &dg), 0,
+                 "%s", dg.n ? dg.msgs[0] : "");
+    cr_assert(!q->segment_saved[0]);
+    cr_assert_eq(rs_progress_save(q, path, 1795561300000), 0);
+    char *again;
+    size_t alen;
+    cr_assert_eq(rs_file_read(seg, 1 << 20, &again, &alen), 0, "the segment is back on disk");
+    cr_assert_str_eq(again, text);
+    free(again);
+    rs_progress_free(q);
+    rs_diags_deinit(&dg);
+    free(main_text);
+    free(text);
+    free(seg);
+    rs_progress_free(p);
+    free(path);
+    free(d);
 }
