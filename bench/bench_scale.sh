@@ -32,7 +32,7 @@ trap '[ -n "${KEEP:-}" ] && echo "kept $DIR" || rm -rf "$DIR"' EXIT
 
 make_batch() { # DIR N
     local d=$1 n=$2
-    mkdir -p "$d/config" "$d/data" "$d/prompts" "$d/.bin"
+    mkdir -p "$d/config" "$d/data" "$d/prompts" "$d/.bin" "$d/.fake"
     git -C "$d" init -q
     git -C "$d" -c user.name=bench -c user.email=bench@invalid commit -q --allow-empty -m "user: initial commit"
     cp "$ROOT/prompts/batch_loop.md" "$d/prompts/"
@@ -52,6 +52,8 @@ order = "list"
 
 [agent]
 command = "$d/.bin/claude"
+# the fake agent's log of runs (what the CPU samples count) stays writable under the fence
+writable = ["$d/.fake"]
 
 [agent.env]
 FAKE_DEFAULT = "done"
