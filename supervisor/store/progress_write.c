@@ -206,6 +206,45 @@ static void m_time(struct obj *o, const char *k, int64_t ms)
     put_str(b, rs_time_iso(ms, t, sizeof t));
 }
 
+/*
+ * A copy of the unknown value @v with every string and every member name
+ * redacted; of the members whose names redact alike, the first is kept, so
+ * the text written loads back to the same value (no duplicate names).
+ */
+static json_t *redacted(json_t *v)
+{
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        if (!memmem(s, n, "sk-", 3))
+            return json_incref(v);
+        char *red = rs_redact(s, n, &n);
+        json_t *out = json_stringn(red, n);
+        free(red);
+        return out ? out : json_string("");
+    }
+    if (json_is_array(v)) {
+        json_t *out = json_array();
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) json_array_append_new(out, redacted(e));
+        return out;
+    }
+    if (!json_is_object(v))
+        return json_incref(v);
+    json_t *out = json_object();
+    const char *k;
+    json_t *e;
+    json_object_foreach(v, k, e) {
+        size_t kn = strlen(k);
+        char *rk = memmem(k, kn, "sk-", 3) ? rs_redact(k, kn, &kn) : rs_xstrdup(k);
+        if (!json_object_get(out, rk))
+            json_object_set_new(out, rk, redacted(e));
+        free(rk);
+    }
+    return out;
+}
+
 /* The members of @extra that the known part did not write, then the closing brace. */
 static void obj_close(struct obj *o, const char *extra)
 {
@@ -226,12 +265,13 @@ static void obj_close(struct obj *o, const char *extra)
             free(rk);
             if (again)
                 continue;
-            char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15) | JSON_ENCODE_ANY);
+            json_t *rv = redacted(v);
+            char *text = json_dumps(rv, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15) | JSON_ENCODE_ANY);
+            json_decref(rv);
             if (!text)
                 continue;
             size_t n = strlen(text);
-            char *red = memmem(text, n, "sk-", 3) ? rs_redact(text, n, &n) : NULL;
-            const char *t = red ? red : text, *end = t + n, *nl;
+            const char *t = text, *end = t + n, *nl;
             rs_buf_puts(b, o->n == 0 ? "{\n" : ",\n");
             indent(b, o->depth);
             put_str(b, k);
@@ -243,7 +283,6 @@ static void obj_close(struct obj *o, const char *extra)
             }
             rs_buf_append(b, t, (size_t)(end - t));
             o->n++;
-            free(red);
             free(text);
         }
     }
