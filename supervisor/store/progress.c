@@ -186,19 +186,13 @@ struct rs_progress *rs_progress_free(struct rs_progress *p)
     for (size_t i = 0; i < p->npending; i++)
         free(p->pending[i]);
     free(p->pending);
+    rs_progress_unseal(p);
     states_free(p->completed, p->ncompleted);
     states_free(p->failed, p->nfailed);
     states_free(p->history, p->nhistory);
     rs_current_free(p->current);
     stop_free(p->stopped);
     free(p->extra);
-    for (size_t i = 0; i < p->nsegments; i++) {
-        free(p->segments[i]);
-        free(p->segment_text[i]);
-    }
-    free(p->segments);
-    free(p->segment_text);
-    free(p->segment_saved);
     rs_diags_deinit(&p->repairs);
     free(p);
     return NULL;
