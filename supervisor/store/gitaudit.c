@@ -23,7 +23,8 @@
  * pack of just those objects, delta-compressed against each other (each
  * version of the progress file differs from the one before by a school),
  * written, fsynced, and only then their loose copies removed. Objects
- * written by anyone else are never packed or removed. Deliberately not
+ * written by anyone else are never packed or removed. Every tenth pack, the
+ * ten are merged into one (merge_packs()). Deliberately not
  * here: `git gc` of the user's objects, logging (errors are copied into the
  * caller's buffer), libuv and policy. One struct rs_git must only
  * be used by one thread at a time (libgit2 errors are thread-local).
@@ -81,7 +82,20 @@ struct rs_git {
     unsigned unpacked;  /* commits since the last pack */
     git_oid *mine;      /* loose objects this handle wrote since the last pack */
     size_t nmine, capmine;
+    git_oid *packed;    /* the objects of the packs below, for the merge of them (rs_git_pack()) */
+    size_t npacked, cappacked;
+    char **packs;       /* the packs this handle wrote since their last merge: "pack-<name>" */
+    size_t npacks;
 };
+
+/*
+ * Every pack holds one full copy of the progress file (the base of its
+ * deltas): at 10,000 schools, 200 packs of 100 commits would hold 200 full
+ * copies, several times what `git gc` makes of the history. So every
+ * MERGE_PACKS packs this handle wrote are merged into one (one full copy per
+ * MERGE_PACKS * pack_every commits); the merged pack is not merged again.
+ */
+#define MERGE_PACKS 10
 
 /*
  * git holds a ref's .lock only for the milliseconds of an update, so one
@@ -255,6 +269,10 @@ struct rs_git *rs_git_free(struct rs_git *g)
     free(g->fb_name);
     free(g->fb_email);
     free(g->mine);
+    free(g->packed);
+    for (size_t i = 0; i < g->npacks; i++)
+        free(g->packs[i]);
+    free(g->packs);
     free(g);
     git_libgit2_shutdown();
     return NULL;
@@ -824,26 +842,123 @@ out:
     return r;
 }
 
+/* Sort @v and drop repeats (an object written twice, an unchanged tree, is packed once). Return: the new count. */
+static size_t oids_unique(git_oid *v, size_t n)
+{
+    qsort(v, n, sizeof(*v), cmp_oid);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || !git_oid_equal(&v[u - 1], &v[i]))
+            git_oid_cpy(&v[u++], &v[i]);
+    return u;
+}
+
+/*
+ * Write the @n objects @ids as one delta-compressed pack into @packdir and
+ * make it durable. libgit2 writes the pack and its index to temporary files
+ * and renames them into place, index last; an index without its pack is
+ * ignored by git. Neither is fsynced (unless libgit2's global fsync option
+ * is on), so both are fsynced here, and the directory: after a crash either
+ * the objects' old copies or the new pack hold them. @name receives
+ * "pack-<hash>" (caller frees).
+ */
+static int write_pack(struct rs_git *g, const char *packdir, const git_oid *ids, size_t n, char **name, char *err,
+                      size_t errlen)
+{
+    git_packbuilder *pb = NULL;
+    git_repository *prepo = NULL;
+    char *pack = NULL, *idx = NULL;
+    int r;
+    if ((r = pack_repo(g, &prepo, err, errlen)) < 0)
+        goto out;
+    if (git_packbuilder_new(&pb, prepo) < 0) {
+        r = git_fail(err, errlen, "cannot start a pack");
+        goto out;
+    }
+    git_packbuilder_set_threads(pb, 1);
+    for (size_t i = 0; i < n; i++) {
+        if (git_packbuilder_insert(pb, &ids[i], NULL) < 0) {
+            r = git_fail(err, errlen, "cannot add an object to the pack");
+            goto out;
+        }
+    }
+    if (git_packbuilder_write(pb, packdir, 0, NULL, NULL) < 0) {
+        r = git_fail(err, errlen, "cannot write the pack");
+        goto out;
+    }
+    pack = rs_xasprintf("%s/pack-%s.pack", packdir, git_packbuilder_name(pb));
+    idx = rs_xasprintf("%s/pack-%s.idx", packdir, git_packbuilder_name(pb));
+    if ((r = fsync_path(pack, false)) < 0 || (r = fsync_path(idx, false)) < 0 || (r = fsync_path(packdir, true)) < 0) {
+        set_err(err, errlen, "cannot fsync the pack %s: %s", pack, strerror(-r));
+        r = -EIO;
+        goto out;
+    }
+    *name = rs_xasprintf("pack-%s", git_packbuilder_name(pb));
+    r = 0;
+out:
+    git_packbuilder_free(pb);
+    git_repository_free(prepo);
+    free(pack);
+    free(idx);
+    return r;
+}
+
+static void refresh_odb(struct rs_git *g)
+{
+    git_odb *odb = NULL;
+    if (git_repository_odb(&odb, g->repo) == 0) {
+        git_odb_refresh(odb);
+        git_odb_free(odb);
+    }
+}
+
+/*
+ * Merge the MERGE_PACKS packs this handle wrote into one: the merged pack
+ * is durable before any of them goes, and each goes index first (a reader
+ * never finds an index without its pack). A crash in between leaves some
+ * objects in two packs, which git allows. Best effort: on failure the packs
+ * stay as they are, and the next merge is MERGE_PACKS packs later.
+ */
+static void merge_packs(struct rs_git *g, const char *packdir)
+{
+    char err[256], *name = NULL;
+    g->npacked = oids_unique(g->packed, g->npacked);
+    if (write_pack(g, packdir, g->packed, g->npacked, &name, err, sizeof err) == 0) {
+        for (size_t i = 0; i < g->npacks; i++) {
+            if (strcmp(g->packs[i], name) == 0)
+                continue;
+            char *f = rs_xasprintf("%s/%s.idx", packdir, g->packs[i]);
+            if (unlink(f) == 0) {
+                strcpy(f + strlen(f) - 3, "pack");
+                unlink(f);
+            }
+            free(f);
+        }
+        fsync_path(packdir, true);
+        refresh_odb(g);
+    } else {
+        snprintf(g->notice, sizeof g->notice, "the audit trail's last %zu packs stay unmerged for now: %s", g->npacks,
+                 err);
+    }
+    free(name);
+    for (size_t i = 0; i < g->npacks; i++)
+        free(g->packs[i]);
+    g->npacks = 0;
+    g->npacked = 0;
+}
+
 int rs_git_pack(struct rs_git *g, size_t *packed, char *err, size_t errlen)
 {
     if (packed)
         *packed = 0;
     if (!g || g->nmine == 0)
         return 0;
-    /* Sorted and unique: an object written twice (an unchanged tree) is packed once. */
-    qsort(g->mine, g->nmine, sizeof(*g->mine), cmp_oid);
-    size_t u = 0;
-    for (size_t i = 0; i < g->nmine; i++)
-        if (u == 0 || !git_oid_equal(&g->mine[u - 1], &g->mine[i]))
-            git_oid_cpy(&g->mine[u++], &g->mine[i]);
-    g->nmine = u;
+    g->nmine = oids_unique(g->mine, g->nmine);
 
     /* The object store is the common dir's (a linked worktree's own git dir has none). */
     const char *gitdir = git_repository_commondir(g->repo); /* with a trailing '/' */
     char *packdir = rs_xasprintf("%sobjects/pack", gitdir);
-    char *pack = NULL, *idx = NULL;
-    git_packbuilder *pb = NULL;
-    git_repository *prepo = NULL;
+    char *name = NULL;
     int r = 0;
     if (mkdir(packdir, 0755) < 0 && errno != EEXIST) {
         set_err(err, errlen, "cannot create %s: %s", packdir, strerror(errno));
@@ -858,37 +973,8 @@ int rs_git_pack(struct rs_git *g, size_t *packed, char *err, size_t errlen)
         r = -e;
         goto out;
     }
-    if ((r = pack_repo(g, &prepo, err, errlen)) < 0)
+    if ((r = write_pack(g, packdir, g->mine, g->nmine, &name, err, errlen)) < 0)
         goto out;
-    if (git_packbuilder_new(&pb, prepo) < 0) {
-        r = git_fail(err, errlen, "cannot start a pack");
-        goto out;
-    }
-    git_packbuilder_set_threads(pb, 1);
-    for (size_t i = 0; i < g->nmine; i++) {
-        if (git_packbuilder_insert(pb, &g->mine[i], NULL) < 0) {
-            r = git_fail(err, errlen, "cannot add an object to the pack");
-            goto out;
-        }
-    }
-    /*
-     * libgit2 writes the pack and its index to temporary files and renames
-     * them into place, index last; an index without its pack is ignored by
-     * git. Neither is fsynced (unless libgit2's global fsync option is on),
-     * so both are fsynced here, and the directory, before any loose copy
-     * goes: after a crash either the loose objects or the pack hold them.
-     */
-    if (git_packbuilder_write(pb, packdir, 0, NULL, NULL) < 0) {
-        r = git_fail(err, errlen, "cannot write the pack");
-        goto out;
-    }
-    pack = rs_xasprintf("%s/pack-%s.pack", packdir, git_packbuilder_name(pb));
-    idx = rs_xasprintf("%s/pack-%s.idx", packdir, git_packbuilder_name(pb));
-    if ((r = fsync_path(pack, false)) < 0 || (r = fsync_path(idx, false)) < 0 || (r = fsync_path(packdir, true)) < 0) {
-        set_err(err, errlen, "cannot fsync the pack %s: %s", pack, strerror(-r));
-        r = -EIO;
-        goto out;
-    }
     /* The pack is durable: the loose copies may go (one that is not there is fine). */
     char hex[GIT_OID_HEXSZ + 1];
     for (size_t i = 0; i < g->nmine; i++) {
@@ -900,20 +986,25 @@ int rs_git_pack(struct rs_git *g, size_t *packed, char *err, size_t errlen)
         rmdir(loose); /* fails unless emptied: other objects stay */
         free(loose);
     }
-    git_odb *odb = NULL;
-    if (git_repository_odb(&odb, g->repo) == 0) {
-        git_odb_refresh(odb);
-        git_odb_free(odb);
-    }
+    refresh_odb(g);
     if (packed)
         *packed = g->nmine;
+    /* Remembered for the merge of every MERGE_PACKS packs. */
+    if (g->npacked + g->nmine > g->cappacked) {
+        g->cappacked = (g->npacked + g->nmine) * 2;
+        g->packed = rs_xrealloc(g->packed, g->cappacked * sizeof(*g->packed));
+    }
+    memcpy(g->packed + g->npacked, g->mine, g->nmine * sizeof(*g->mine));
+    g->npacked += g->nmine;
+    g->packs = rs_xrealloc(g->packs, (g->npacks + 1) * sizeof(*g->packs));
+    g->packs[g->npacks++] = name;
+    name = NULL;
     g->nmine = 0;
     g->unpacked = 0;
+    if (g->npacks >= MERGE_PACKS)
+        merge_packs(g, packdir);
 out:
-    git_packbuilder_free(pb);
-    git_repository_free(prepo);
-    free(pack);
-    free(idx);
+    free(name);
     free(packdir);
     return r;
 }

@@ -777,6 +777,49 @@ Test(gitaudit, pack_every_packs_only_ralphsups_objects_and_drops_their_loose_cop
     expect_fsck();
 }
 
+/*
+ * Every tenth pack a handle writes, its ten packs are merged into one (each
+ * pack holds a full copy of the file its deltas start from): 25 commits at
+ * pack_every 1 leave 2 merged packs and the 5 since, every version readable,
+ * the user's pack (git gc of their own objects) untouched, fsck clean.
+ */
+Test(gitaudit, every_tenth_pack_merges_the_ten_into_one)
+{
+    git_init_with_commit();
+    cr_assert_eq(sh("git gc -q"), 0);
+    char *user_pack = out("ls .git/objects/pack/*.pack");
+    struct rs_git_opts o = {.workdir = repo, .ref = "HEAD", .pack_every = 1};
+    struct rs_git *g = NULL;
+    cr_assert_eq(rs_git_open(&o, &g, err, sizeof err), 0, "%s", err);
+    char oid[41];
+    for (int i = 1; i <= 25; i++) {
+        char *doc = rs_xasprintf("{\"v\": %d, \"schools\": [\"A\", \"B\", \"C\", \"D\", \"E\"]}\n", i);
+        write_file("batch_progress.json", doc);
+        free(doc);
+        cr_assert_eq(commit1(g, "batch_progress.json", "t", oid), 0, "%s", err);
+        if (i == 9)
+            expect_out("10\n", "ls .git/objects/pack/*.pack | wc -l"); /* the user's and 9 of ours */
+        if (i == 10)
+            expect_out("2\n", "ls .git/objects/pack/*.pack | wc -l"); /* the user's and the merged one */
+    }
+    rs_git_free(g);
+    expect_out("8\n", "ls .git/objects/pack/*.pack | wc -l"); /* the user's, 2 merged, the last 5 */
+    expect_out("8\n", "ls .git/objects/pack/*.idx | wc -l");
+    char *still = out("ls %.*s", (int)strlen(user_pack) - 1, user_pack);
+    cr_expect_str_eq(still, user_pack, "the user's pack is untouched");
+    free(still);
+    free(user_pack);
+    expect_out("26\n", "git rev-list --count HEAD");
+    for (int i = 1; i <= 25; i++) {
+        char *want = rs_xasprintf("{\"v\": %d, \"schools\": [\"A\", \"B\", \"C\", \"D\", \"E\"]}\n", i);
+        char *cmd = rs_xasprintf("git show HEAD~%d:batch_progress.json", 25 - i);
+        expect_out(want, cmd);
+        free(cmd);
+        free(want);
+    }
+    expect_fsck();
+}
+
 /* In a linked worktree (`git worktree add`) the objects live in the main repository's git dir. */
 Test(gitaudit, pack_in_a_linked_worktree_uses_the_common_object_store)
 {
