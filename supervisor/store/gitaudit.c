@@ -927,12 +927,12 @@ static void merge_packs(struct rs_git *g, const char *packdir)
         for (size_t i = 0; i < g->npacks; i++) {
             if (strcmp(g->packs[i], name) == 0)
                 continue;
-            char *f = rs_xasprintf("%s/%s.idx", packdir, g->packs[i]);
-            if (unlink(f) == 0) {
-                strcpy(f + strlen(f) - 3, "pack");
-                unlink(f);
-            }
-            free(f);
+            char *idx = rs_xasprintf("%s/%s.idx", packdir, g->packs[i]);
+            char *pack = rs_xasprintf("%s/%s.pack", packdir, g->packs[i]);
+            if (unlink(idx) == 0)
+                unlink(pack);
+            free(idx);
+            free(pack);
         }
         fsync_path(packdir, true);
         refresh_odb(g);
