@@ -387,13 +387,21 @@ int64_t rs_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-const char *rs_time_iso(int64_t epoch_ms, char *buf, size_t n)
+const char *rs_time_utc(int64_t epoch_ms, const char *fmt, char *buf, size_t n)
 {
     time_t t = (time_t)(epoch_ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
-    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral" /* @fmt is one of the callers' literals */
+    strftime(buf, n, fmt, &tm);
+#pragma GCC diagnostic pop
     return buf;
+}
+
+const char *rs_time_iso(int64_t epoch_ms, char *buf, size_t n)
+{
+    return rs_time_utc(epoch_ms, "%Y-%m-%dT%H:%M:%SZ", buf, n);
 }
 
 static int digits(const char *s, int n)

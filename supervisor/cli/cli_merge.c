@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ralphsup/cli/cli.h"
 #include "ralphsup/base/util.h"
@@ -106,10 +105,7 @@ int rs_cmd_merge(int argc, char **argv)
                res.commit);
         if (!no_report) {
             char today[16];
-            time_t now = time(NULL);
-            struct tm tm;
-            gmtime_r(&now, &tm);
-            strftime(today, sizeof today, "%Y-%m-%d", &tm);
+            rs_time_utc(rs_now_ms(), "%Y-%m-%d", today, sizeof today);
             struct rs_report_summary sum;
             memset(&sum, 0, sizeof sum);
             struct rs_diags pr;

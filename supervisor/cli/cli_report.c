@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ralphsup/store/batch.h"
 #include "ralphsup/cli/cli.h"
@@ -75,13 +74,8 @@ int rs_cmd_report(int argc, char **argv)
         }
     }
     char today[16];
-    if (!date) {
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(today, sizeof today, "%Y-%m-%d", &tm);
-        date = today;
-    }
+    if (!date)
+        date = rs_time_utc(rs_now_ms(), "%Y-%m-%d", today, sizeof today);
     struct rs_diags d;
     rs_diags_init(&d);
     struct rs_batch *b = NULL;

@@ -369,11 +369,7 @@ static void draw_live(struct sup *s)
         char tail[96] = "";
         if (s->state == RS_BATCH_PAUSED && s->pause_until_ms > 0) {
             char hm[16];
-            time_t tt = (time_t)(s->pause_until_ms / 1000);
-            struct tm tm;
-            gmtime_r(&tt, &tm);
-            strftime(hm, sizeof hm, "%H:%M", &tm);
-            snprintf(tail, sizeof tail, " · paused until %s UTC", hm);
+            snprintf(tail, sizeof tail, " · paused until %s UTC", rs_time_utc(s->pause_until_ms, "%H:%M", hm, sizeof hm));
         } else if (s->rl.target < jobs_now(s)) {
             snprintf(tail, sizeof tail, " · jobs %d/%d (rate limited)", s->rl.target, jobs_now(s));
         }
@@ -1017,11 +1013,7 @@ static void decide_and_record(struct worker *w)
             free(s->waiting);
             if (dc.pause_until_ms) {
                 char hm[16];
-                time_t tt = (time_t)(dc.pause_until_ms / 1000);
-                struct tm tm;
-                gmtime_r(&tt, &tm);
-                strftime(hm, sizeof hm, "%H:%M", &tm);
-                s->waiting = rs_xasprintf("usage limit reset at %s UTC", hm);
+                s->waiting = rs_xasprintf("usage limit reset at %s UTC", rs_time_utc(dc.pause_until_ms, "%H:%M", hm, sizeof hm));
             } else {
                 s->waiting = rs_xasprintf("retry after transient error (%s)", rs_duration_format(delay, d, sizeof d));
             }
@@ -1758,10 +1750,7 @@ static void batch_event(struct sup *s, enum rs_batch_event ev)
     case RS_BACT_ARM_PAUSE: {
         int64_t left = s->pause_until_ms - rs_now_ms();
         char hm[16];
-        time_t tt = (time_t)(s->pause_until_ms / 1000);
-        struct tm tm;
-        gmtime_r(&tt, &tm);
-        strftime(hm, sizeof hm, "%H:%M", &tm);
+        rs_time_utc(s->pause_until_ms, "%H:%M", hm, sizeof hm);
         free(s->waiting);
         s->waiting = rs_xasprintf("usage limit reset at %s UTC", hm);
         struct rs_evrec *e = rs_evrec_new("batch-paused");
@@ -2295,10 +2284,7 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     struct rs_progress *p = b->prog;
     if (ex == 0 && p->status == RS_STATUS_FINISHED && s->cfg->report_on_finish && !o->no_report) {
         char date[16];
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(date, sizeof date, "%Y-%m-%d", &tm);
+        rs_time_utc(rs_now_ms(), "%Y-%m-%d", date, sizeof date);
         struct rs_report_summary sum;
         memset(&sum, 0, sizeof sum);
         struct rs_diags probs;
