@@ -658,6 +658,27 @@ char **rs_strv_dup(char *const *v, size_t n)
     return c;
 }
 
+char **rs_env_merge(char *const *base, char *const *vars, size_t n, bool (*keep)(const char *entry), size_t spare)
+{
+    size_t nb = 0;
+    while (base[nb])
+        nb++;
+    char **env = rs_xcalloc(nb + n + spare + 1, sizeof(*env));
+    size_t k = 0;
+    for (size_t i = 0; i < nb; i++) {
+        bool drop = keep && !keep(base[i]);
+        for (size_t j = 0; j < n && !drop; j++) {
+            size_t l = strcspn(vars[j], "=");
+            drop = strncmp(base[i], vars[j], l) == 0 && base[i][l] == '=';
+        }
+        if (!drop)
+            env[k++] = rs_xstrdup(base[i]);
+    }
+    for (size_t j = 0; j < n; j++)
+        env[k++] = rs_xstrdup(vars[j]);
+    return env;
+}
+
 int rs_strp_cmp(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);

@@ -221,23 +221,11 @@ static const char *describe_status(int st, char *buf, size_t n)
 /* Our environment with [agent] env applied over it (what the agent sees). */
 static char **agent_environ(const struct rs_config *cfg)
 {
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    char **env = rs_xcalloc(n + cfg->nenv + 1, sizeof(char *));
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        bool overridden = false;
-        for (size_t j = 0; j < cfg->nenv && !overridden; j++) {
-            size_t kl = strlen(cfg->env[j].key);
-            overridden = strncmp(environ[i], cfg->env[j].key, kl) == 0 && environ[i][kl] == '=';
-        }
-        if (!overridden)
-            env[k++] = rs_xstrdup(environ[i]);
-    }
+    char **vars = rs_xcalloc(cfg->nenv + 1, sizeof(char *));
     for (size_t j = 0; j < cfg->nenv; j++)
-        env[k++] = rs_xasprintf("%s=%s", cfg->env[j].key, cfg->env[j].value);
-    env[k] = NULL;
+        vars[j] = rs_xasprintf("%s=%s", cfg->env[j].key, cfg->env[j].value);
+    char **env = rs_env_merge(environ, vars, cfg->nenv, NULL, 0);
+    rs_strv_free(vars);
     return env;
 }
 

@@ -1257,45 +1257,39 @@ static void on_runner_finish(void *ud, int64_t exit_status, int term_signal, uns
 
 /* ---- starting an iteration ---------------------------------------------------- */
 
+/* The agent does not inherit our RALPHSUP_* or the service manager's variables. */
+static bool agent_inherits(const char *entry)
+{
+    return strncmp(entry, "RALPHSUP_", 9) != 0 && !rs_sdnotify_env_private(entry);
+}
+
 static char **build_env(struct sup *s, const struct worker *w)
 {
     const struct rs_school *sc = w->school;
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    char **env = rs_xcalloc(n + s->cfg->nenv + 16, sizeof(char *));
+    char **vars = rs_xcalloc(s->cfg->nenv + 16, sizeof(char *));
     size_t k = 0;
     /* The work directory's TMPDIR (and Claude config directory, fenced) win over any other. */
     bool own_tmp = w->wd.dir != NULL, own_conf = own_tmp && s->fence_abi > 0 && !s->user_config_dir;
-    for (size_t i = 0; i < n; i++) {
-        bool overridden = strncmp(environ[i], "RALPHSUP_", 9) == 0 || rs_sdnotify_env_private(environ[i]) ||
-                          (own_tmp && strncmp(environ[i], "TMPDIR=", 7) == 0) ||
-                          (own_conf && strncmp(environ[i], "CLAUDE_CONFIG_DIR=", 18) == 0);
-        for (size_t j = 0; j < s->cfg->nenv && !overridden; j++) {
-            size_t kl = strlen(s->cfg->env[j].key);
-            if (strncmp(environ[i], s->cfg->env[j].key, kl) == 0 && environ[i][kl] == '=')
-                overridden = true;
-        }
-        if (!overridden)
-            env[k++] = rs_xstrdup(environ[i]);
-    }
     for (size_t j = 0; j < s->cfg->nenv; j++)
         if (!(own_tmp && strcmp(s->cfg->env[j].key, "TMPDIR") == 0))
-            env[k++] = rs_xasprintf("%s=%s", s->cfg->env[j].key, s->cfg->env[j].value);
+            vars[k++] = rs_xasprintf("%s=%s", s->cfg->env[j].key, s->cfg->env[j].value);
     if (own_tmp) {
-        env[k++] = rs_xasprintf("TMPDIR=%s", w->wd.tmp);
-        env[k++] = rs_xasprintf("RALPHSUP_GUARD_LOG=%s", w->wd.guard_log);
+        vars[k++] = rs_xasprintf("TMPDIR=%s", w->wd.tmp);
+        vars[k++] = rs_xasprintf("RALPHSUP_GUARD_LOG=%s", w->wd.guard_log);
     }
     if (own_conf)
-        env[k++] = rs_xasprintf("CLAUDE_CONFIG_DIR=%s", w->wd.claude);
-    env[k++] = rs_xasprintf("RALPHSUP_CONFIG=%s", s->cfg->path);
-    env[k++] = rs_xasprintf("RALPHSUP_ROOT=%s", s->cfg->root);
-    env[k++] = rs_xasprintf("RALPHSUP_PROGRESS=%s", s->cfg->progress);
-    env[k++] = rs_xasprintf("RALPHSUP_SCHOOL=%s", sc->name);
-    env[k++] = rs_xasprintf("RALPHSUP_ITERATION=%lld", (long long)w->iteration);
-    env[k++] = rs_xasprintf("RALPHSUP_WORKER=%d", w->slot + 1);
+        vars[k++] = rs_xasprintf("CLAUDE_CONFIG_DIR=%s", w->wd.claude);
+    vars[k++] = rs_xasprintf("RALPHSUP_CONFIG=%s", s->cfg->path);
+    vars[k++] = rs_xasprintf("RALPHSUP_ROOT=%s", s->cfg->root);
+    vars[k++] = rs_xasprintf("RALPHSUP_PROGRESS=%s", s->cfg->progress);
+    vars[k++] = rs_xasprintf("RALPHSUP_SCHOOL=%s", sc->name);
+    vars[k++] = rs_xasprintf("RALPHSUP_ITERATION=%lld", (long long)w->iteration);
+    vars[k++] = rs_xasprintf("RALPHSUP_WORKER=%d", w->slot + 1);
+    char **env = rs_env_merge(environ, vars, k, agent_inherits, 1);
+    rs_strv_free(vars);
+    for (k = 0; env[k]; k++)
+        ;
     rs_otel_apply(env, &k, s->cfg->name, sc->name, w->attempt, w->iteration);
-    env[k] = NULL;
     return env;
 }
 

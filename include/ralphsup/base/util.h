@@ -136,6 +136,13 @@ bool rs_has_control(const char *s);
 void rs_strv_free(char **v);
 /* rs_strv_dup() - a NULL-terminated copy of the first @n strings of @v (NULL when @v is NULL). */
 char **rs_strv_dup(char *const *v, size_t n);
+/*
+ * rs_env_merge() - a new environment (rs_strv_free() frees it): copies of the
+ * entries of @base (NULL-terminated) that @keep (NULL: all) keeps and that no
+ * one of the @n "NAME=value" entries of @vars names, then copies of @vars; room
+ * for @spare more entries before the final NULL.
+ */
+char **rs_env_merge(char *const *base, char *const *vars, size_t n, bool (*keep)(const char *entry), size_t spare);
 /* rs_strp_cmp() - qsort() comparator for an array of strings (char *), by strcmp(). */
 int rs_strp_cmp(const void *a, const void *b);
 /*
