@@ -2059,29 +2059,26 @@ static int load_inputs(const struct rs_config *cfg, const struct rs_run_opts *o,
     if (r < 0)
         rs_diags_add(d, "%s: cannot read the hook settings: %s", hooks_dir, strerror(-r));
     free(hooks_dir);
-    if (r != 0) {
-        *prompt = rs_prompt_free(*prompt);
-        return RS_E_CONFIG;
-    }
+    int err = RS_E_CONFIG;
+    if (r != 0)
+        goto fail;
     if (cfg->sandbox == RS_SANDBOX_LANDLOCK && (rs_sandbox_abi() < 1 || !o->self_exe)) {
         rs_diags_add(d, "[agent] sandbox = \"landlock\" in %s, but %s: refusing to start the agent unfenced "
                         "(set sandbox = \"auto\" to run with the guard alone; docs/security.md)",
                      cfg->path, o->self_exe ? "this kernel offers no Landlock" : "no keeper can apply the fence");
-        *prompt = rs_prompt_free(*prompt);
-        free(*settings);
-        *settings = NULL;
-        return RS_E_CONFIG;
+        goto fail;
     }
     r = rs_runner_resolve_command(cfg->command, getenv("PATH"), cfg->root, agent_path);
-    if (r < 0) {
-        rs_diags_add(d, "agent command \"%s\" %s (set [agent] command in %s or fix PATH)", cfg->command,
-                     r == -ENOENT ? "not found" : r == -EACCES ? "is not executable" : strerror(-r), cfg->path);
-        *prompt = rs_prompt_free(*prompt);
-        free(*settings);
-        *settings = NULL;
-        return RS_E_UNAVAILABLE;
-    }
-    return 0;
+    if (r == 0)
+        return 0;
+    rs_diags_add(d, "agent command \"%s\" %s (set [agent] command in %s or fix PATH)", cfg->command,
+                 r == -ENOENT ? "not found" : r == -EACCES ? "is not executable" : strerror(-r), cfg->path);
+    err = RS_E_UNAVAILABLE;
+fail:
+    *prompt = rs_prompt_free(*prompt);
+    free(*settings);
+    *settings = NULL;
+    return err;
 }
 
 /* [agent] sandbox against the kernel: the ABI to fence with (0: none) and the start line's words. */
@@ -2151,40 +2148,33 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     struct rs_diags d;
     rs_diags_init(&d);
     int r = load_inputs(s->cfg, o, &s->prompt, &s->settings, &s->agent_path, &d);
-    if (r != 0) {
-        for (size_t i = 0; i < d.n; i++)
-            fprintf(stderr, "ralphsup: %s\n", d.msgs[i]);
-        rs_diags_deinit(&d);
-        rs_buf_deinit(&s->stop.requeued);
-        free(s);
-        return r;
-    }
+    for (size_t i = 0; r != 0 && i < d.n; i++)
+        fprintf(stderr, "ralphsup: %s\n", d.msgs[i]);
     rs_diags_deinit(&d);
-
-    r = rs_eventlog_open(s->cfg->log_dir, &s->log);
-    if (r < 0) {
+    if (r == 0 && (r = rs_eventlog_open(s->cfg->log_dir, &s->log)) < 0) {
         fprintf(stderr, "ralphsup: cannot write the event log in %s: %s\n", s->cfg->log_dir, strerror(-r));
+        r = RS_E_CANTCREAT;
+    }
+    if (r != 0) {
         rs_prompt_free(s->prompt);
         free(s->agent_path);
         free(s->settings);
         rs_buf_deinit(&s->stop.requeued);
         free(s);
-        return RS_E_CANTCREAT;
+        return r;
     }
     s->live_path = rs_path_join(s->cfg->log_dir, "live.json");
 
     uv_loop_init(&s->loop);
     rs_proctree_become_subreaper();
     rs_runner_reaper_start(&s->loop, &s->reaper);
-    uv_signal_init(&s->loop, &s->sigint);
-    uv_signal_init(&s->loop, &s->sigterm);
-    uv_signal_init(&s->loop, &s->sighup);
-    uv_signal_init(&s->loop, &s->sigusr1);
-    s->sigint.data = s->sigterm.data = s->sighup.data = s->sigusr1.data = s;
-    uv_signal_start(&s->sigint, on_signal, SIGINT);
-    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
-    uv_signal_start(&s->sighup, on_signal, SIGHUP);
-    uv_signal_start(&s->sigusr1, on_signal, SIGUSR1);
+    uv_signal_t *const watchers[] = {&s->sigint, &s->sigterm, &s->sighup, &s->sigusr1};
+    static const int signums[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
+    for (size_t i = 0; i < RS_ARRAY_SIZE(watchers); i++) {
+        uv_signal_init(&s->loop, watchers[i]);
+        watchers[i]->data = s;
+        uv_signal_start(watchers[i], on_signal, signums[i]);
+    }
     uv_timer_init(&s->loop, &s->tick);
     uv_timer_init(&s->loop, &s->next);
     uv_timer_init(&s->loop, &s->lag);
