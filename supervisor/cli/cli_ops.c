@@ -169,10 +169,8 @@ static int op_command(int argc, char **argv, enum rs_op_kind kind)
 {
     const char *cmd = rs_op_name(kind);
     const char *help = kind == RS_OP_RETRY ? retry_help : skip_help;
-    if (rs_cli_wants_help(argc, argv)) {
-        fputs(help, stdout);
+    if (rs_cli_help(argc, argv, help))
         return RS_EXIT_OK;
-    }
     static const struct option retry_opts[] = {{"failed", no_argument, NULL, 'f'}, {0, 0, 0, 0}};
     static const struct option skip_opts[] = {{"reason", required_argument, NULL, 'r'}, {0, 0, 0, 0}};
     int all_failed = 0, c;
@@ -210,11 +208,8 @@ static int op_command(int argc, char **argv, enum rs_op_kind kind)
         r = rs_batch_open(config, RS_BATCH_NO_GIT | RS_BATCH_NEED_PROGRESS, &b, &d);
     }
     int ex = rs_exit_code(r);
-    if (ex) {
-        rs_cli_print_diags(&d, "ralphsup: ");
-        rs_diags_deinit(&d);
-        return ex;
-    }
+    if (ex)
+        return rs_cli_fail(&d, ex);
     rs_diags_deinit(&d);
     struct rs_op *op = rs_op_new(kind, reason);
     ex = resolve(b, argv + optind + 1, npos - 1, op, cmd);

@@ -922,10 +922,8 @@ static void check_fence(struct doctor *d)
 
 int rs_cmd_doctor(int argc, char **argv)
 {
-    if (rs_cli_wants_help(argc, argv)) {
-        fputs(doctor_help, stdout);
+    if (rs_cli_help(argc, argv, doctor_help))
         return RS_EXIT_OK;
-    }
     static const struct option opts[] = {{"online", no_argument, NULL, 'o'}, {0, 0, 0, 0}};
     bool online = false;
     int c;
