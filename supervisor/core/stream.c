@@ -1160,6 +1160,22 @@ static const char *printable_head(struct rs_stream *s, const char *p, size_t n)
     return out;
 }
 
+/* The event of each line type (and system subtype; NULL: any other), in the order they are tried. */
+static const struct {
+    const char *type, *subtype;
+    enum rs_stream_kind kind;
+    void (*build)(struct rs_stream *s, const struct members *top, struct rs_stream_event *ev);
+} kinds[] = {
+    {"system", "init", RS_STREAM_INIT, build_init},
+    {"system", "api_retry", RS_STREAM_API_RETRY, build_api_retry},
+    {"system", NULL, RS_STREAM_SYSTEM, build_system},
+    {"assistant", NULL, RS_STREAM_ASSISTANT, build_assistant},
+    {"user", NULL, RS_STREAM_USER, build_user},
+    {"result", NULL, RS_STREAM_RESULT, build_result},
+    {"rate_limit_event", NULL, RS_STREAM_RATE_LIMIT, build_rate_limit},
+    {"stream_event", NULL, RS_STREAM_PARTIAL, build_partial},
+};
+
 static void process_line(struct rs_stream *s, const char *p, size_t n)
 {
     s->st.lines++;
@@ -1219,36 +1235,14 @@ static void process_line(struct rs_stream *s, const char *p, size_t n)
     s->st.json_events++;
     ev.type = m_str(s, &top, "type");
     ev.subtype = m_str(s, &top, "subtype");
-    const char *t = ev.type ? ev.type : "";
-    if (strcmp(t, "system") == 0) {
-        const char *st = ev.subtype ? ev.subtype : "";
-        if (strcmp(st, "init") == 0) {
-            ev.kind = RS_STREAM_INIT;
-            build_init(s, &top, &ev);
-        } else if (strcmp(st, "api_retry") == 0) {
-            ev.kind = RS_STREAM_API_RETRY;
-            build_api_retry(s, &top, &ev);
-        } else {
-            ev.kind = RS_STREAM_SYSTEM;
-            build_system(s, &top, &ev);
+    ev.kind = RS_STREAM_OTHER;
+    for (size_t i = 0; i < RS_ARRAY_SIZE(kinds); i++) {
+        if (ev.type && strcmp(ev.type, kinds[i].type) == 0 &&
+            (!kinds[i].subtype || (ev.subtype && strcmp(ev.subtype, kinds[i].subtype) == 0))) {
+            ev.kind = kinds[i].kind;
+            kinds[i].build(s, &top, &ev);
+            break;
         }
-    } else if (strcmp(t, "assistant") == 0) {
-        ev.kind = RS_STREAM_ASSISTANT;
-        build_assistant(s, &top, &ev);
-    } else if (strcmp(t, "user") == 0) {
-        ev.kind = RS_STREAM_USER;
-        build_user(s, &top, &ev);
-    } else if (strcmp(t, "result") == 0) {
-        ev.kind = RS_STREAM_RESULT;
-        build_result(s, &top, &ev);
-    } else if (strcmp(t, "rate_limit_event") == 0) {
-        ev.kind = RS_STREAM_RATE_LIMIT;
-        build_rate_limit(s, &top, &ev);
-    } else if (strcmp(t, "stream_event") == 0) {
-        ev.kind = RS_STREAM_PARTIAL;
-        build_partial(s, &top, &ev);
-    } else {
-        ev.kind = RS_STREAM_OTHER;
     }
     emit(s, &ev);
     goto out;
