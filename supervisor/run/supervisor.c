@@ -187,6 +187,7 @@ struct feed_arg {
 
 static void slot_event(struct worker *w, enum rs_slot_event ev, const void *arg);
 static void batch_event(struct sup *s, enum rs_batch_event ev);
+static double inflight_cost(struct sup *s, const struct worker *except);
 
 static int active_workers(const struct sup *s)
 {
@@ -358,10 +359,7 @@ static void draw_live(struct sup *s)
     int n = active_workers(s);
     if (jobs_now(s) > 1 && (c || s->waiting || s->state == RS_BATCH_PAUSED)) {
         /* [37/100] 4 running · 3 failed · ETA 2h10m · $41.20 (projected $112) · jobs 2/4 (rate limited) */
-        double inflight = 0;
-        for (int i = 0; i < MAX_JOBS; i++)
-            if (s->w[i].state != RS_SLOT_IDLE && s->w[i].it)
-                inflight += rs_iteration_cost(s->w[i].it, NULL);
+        double inflight = inflight_cost(s, NULL);
         size_t nfin;
         double fin = rs_progress_finished_cost(p, &nfin);
         double projected = p->cost_usd + inflight +
@@ -1108,7 +1106,6 @@ char *rs_supervisor_limit_hint(const struct rs_batch *b, const char *limit)
     return hint;
 }
 
-/* The end of a run cancelled by s->cancel_signal. */
 /* ---- running iteration ------------------------------------------------------- */
 
 /* RS_SACT_STOP: TERM → grace → KILL; the first reason stands. */
