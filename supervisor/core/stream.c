@@ -333,37 +333,21 @@ static void sink_open(struct rs_stream *s, struct sink *k, size_t cap)
     k->cap = cap;
 }
 
-/* Make the head valid UTF-8 (the scanner does not validate it): any invalid byte becomes U+FFFD. */
+/* @p (@n bytes) cleaned by the one UTF-8 module (base/utf8.h), NUL-terminated in the arena; *@len its length. */
+static char *arena_clean(struct rs_stream *s, const char *p, size_t n, size_t *len)
+{
+    char *clean = rs_utf8_clean(p, n, 0, NULL, len);
+    char *a = arena_alloc(&s->arena, *len + 1);
+    memcpy(a, clean, *len + 1);
+    free(clean);
+    return a;
+}
+
+/* Make the head valid UTF-8 (the scanner does not validate it). */
 static const char *sink_close(struct rs_stream *s, struct sink *k)
 {
-    const unsigned char *p = (const unsigned char *)k->buf, *e = p + k->len;
-    while (p < e && *p < 0x80)
-        p++;
-    while (p < e) {
-        size_t n = *p < 0x80 ? 1 : rs_utf8_seq(p, (size_t)(e - p), NULL);
-        if (!n)
-            break;
-        p += n;
-    }
-    if (p < e) {
-        char *out = arena_alloc(&s->arena, k->len * 3 + 1);
-        size_t o = (size_t)((const char *)p - k->buf);
-        memcpy(out, k->buf, o);
-        while (p < e) {
-            size_t n = *p < 0x80 ? 1 : rs_utf8_seq(p, (size_t)(e - p), NULL);
-            if (n) {
-                memcpy(out + o, p, n);
-                o += n;
-                p += n;
-            } else {
-                memcpy(out + o, "\xEF\xBF\xBD", 3);
-                o += 3;
-                p++;
-            }
-        }
-        k->buf = out;
-        k->len = o;
-    }
+    if (!rs_utf8_valid(k->buf, k->len))
+        k->buf = arena_clean(s, k->buf, k->len, &k->len);
     k->buf[k->len] = '\0';
     return k->buf;
 }
@@ -614,13 +598,9 @@ static void canon_input(struct rs_stream *s, struct rs_json_span v, struct rs_st
         struct canon c = {arena_alloc(&s->arena, n + 1), 0};
         canon_value(s, v, &c);
         c.out[c.n] = '\0';
-        if (!rs_utf8_valid(c.out, c.n)) {
-            /* Raw bytes are copied as written: repair them, as every string of an event is UTF-8 (fuzzing found it). */
-            char *clean = rs_utf8_clean(c.out, c.n, 0, NULL, &c.n);
-            c.out = arena_alloc(&s->arena, c.n + 1);
-            memcpy(c.out, clean, c.n + 1);
-            free(clean);
-        }
+        /* Raw bytes are copied as written: repair them, as every string of an event is UTF-8 (fuzzing found it). */
+        if (!rs_utf8_valid(c.out, c.n))
+            c.out = arena_clean(s, c.out, c.n, &c.n);
         b->input_json = c.out;
         b->input_hash = fnv1a(FNV_BASIS, c.out, c.n);
         return;
