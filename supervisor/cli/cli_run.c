@@ -469,11 +469,9 @@ static char *find_config_for(const char *transcript)
 {
     if (strcmp(transcript, "-") == 0)
         return NULL;
-    char *abs = rs_path_absolute(transcript);
-    char *norm = rs_path_normalize(abs);
-    char *logdir = rs_path_dirname(norm);
+    char *abs = rs_path_absolute(transcript); /* normalised */
+    char *logdir = rs_path_dirname(abs);
     free(abs);
-    free(norm);
     char *dir = rs_xstrdup(logdir), *found = NULL;
     for (int level = 0; level < 8 && !found; level++) {
         const char *pats[] = {"*.toml", "config/*.toml"};
