@@ -648,6 +648,14 @@ void rs_strv_free(char **v)
     free(v);
 }
 
+size_t rs_strv_len(char *const *v)
+{
+    size_t n = 0;
+    while (v && v[n])
+        n++;
+    return n;
+}
+
 char **rs_strv_dup(char *const *v, size_t n)
 {
     if (!v)
@@ -660,9 +668,7 @@ char **rs_strv_dup(char *const *v, size_t n)
 
 char **rs_env_merge(char *const *base, char *const *vars, size_t n, bool (*keep)(const char *entry), size_t spare)
 {
-    size_t nb = 0;
-    while (base[nb])
-        nb++;
+    size_t nb = rs_strv_len(base);
     char **env = rs_xcalloc(nb + n + spare + 1, sizeof(*env));
     size_t k = 0;
     for (size_t i = 0; i < nb; i++) {

@@ -62,15 +62,6 @@ struct rs_notifier {
     bool freeing;
 };
 
-/* The number of strings in the NULL-terminated (or NULL) @v. */
-static size_t strv_len(char *const *v)
-{
-    size_t n = 0;
-    while (v && v[n])
-        n++;
-    return n;
-}
-
 static void job_free(struct job *j)
 {
     rs_strv_free(j->argv);
@@ -231,7 +222,7 @@ static void job_start(struct job *j)
         {.flags = UV_IGNORE},
         {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&j->err},
     };
-    char **env = rs_env_merge(environ, j->vars, strv_len(j->vars), inherited, 0);
+    char **env = rs_env_merge(environ, j->vars, rs_strv_len(j->vars), inherited, 0);
     uv_process_options_t o = {.exit_cb = on_exit_cb, .file = j->argv[0], .args = j->argv, .env = env, .cwd = n->cwd,
                               .flags = UV_PROCESS_DETACHED, .stdio_count = 3, .stdio = stdio};
     int r = uv_spawn(n->loop, &j->proc, &o);
@@ -285,11 +276,11 @@ void rs_notifier_send(struct rs_notifier *n, char *const *argv, uint64_t timeout
     }
     struct job *j = rs_xcalloc(1, sizeof(*j));
     j->n = n;
-    j->argv = rs_strv_dup(argv, strv_len(argv));
+    j->argv = rs_strv_dup(argv, rs_strv_len(argv));
     j->timeout_ms = timeout_ms ? timeout_ms : 1;
     j->event = rs_xstrdup(event);
     j->json = rs_xasprintf("%s\n", json);
-    j->vars = rs_strv_dup(vars, strv_len(vars));
+    j->vars = rs_strv_dup(vars, rs_strv_len(vars));
     if (n->queue_tail)
         n->queue_tail->next = j;
     else

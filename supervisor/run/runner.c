@@ -358,9 +358,7 @@ int rs_runner_start(uv_loop_t *loop, const struct rs_runner_opts *o, struct rs_r
     r->watch_fd = -1;
     r->keeper = o->keeper_exe && !o->no_pdeathsig;
     r->pdeathsig = r->keeper || (!o->no_pdeathsig && access(RS_RUNNER_SETPRIV, X_OK) == 0);
-    size_t nka = 0;
-    while (o->keeper_args && o->keeper_args[nka])
-        nka++;
+    size_t nka = rs_strv_len((char *const *)o->keeper_args);
     if (nka && !r->keeper) {
         free(resolved);
         free_mem(r);
@@ -383,9 +381,7 @@ int rs_runner_start(uv_loop_t *loop, const struct rs_runner_opts *o, struct rs_r
     r->watch_fd = wp[1];
 
     /* argv: [keeper … -- | setpriv --pdeathsig KILL --] resolved args... */
-    size_t argc = 0;
-    while (o->argv[argc])
-        argc++;
+    size_t argc = rs_strv_len((char *const *)o->argv);
     char **args = rs_xcalloc(argc + nka + 12, sizeof *args);
     char grace[32];
     snprintf(grace, sizeof grace, "%llu", (unsigned long long)o->keeper_grace_ms);

@@ -1284,8 +1284,7 @@ static char **build_env(struct sup *s, const struct worker *w)
     vars[k++] = rs_xasprintf("RALPHSUP_WORKER=%d", w->slot + 1);
     char **env = rs_env_merge(environ, vars, k, agent_inherits, 1);
     rs_strv_free(vars);
-    for (k = 0; env[k]; k++)
-        ;
+    k = rs_strv_len(env);
     rs_otel_apply(env, &k, s->cfg->name, sc->name, w->attempt, w->iteration);
     return env;
 }

@@ -134,6 +134,8 @@ void rs_trim_blanks(const char **s, size_t *n);
 bool rs_has_control(const char *s);
 /* rs_strv_free() - free each string of the NULL-terminated array @v, then @v (NULL-safe). */
 void rs_strv_free(char **v);
+/* rs_strv_len() - the number of strings in the NULL-terminated @v (0 for NULL). */
+size_t rs_strv_len(char *const *v);
 /* rs_strv_dup() - a NULL-terminated copy of the first @n strings of @v (NULL when @v is NULL). */
 char **rs_strv_dup(char *const *v, size_t n);
 /*

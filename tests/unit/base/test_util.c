@@ -196,6 +196,8 @@ Test(util, env_merge_replaces_names_and_filters)
         cr_expect_str_eq(env[i], want[i]);
     cr_expect_null(env[4]);
     cr_expect_null(env[5]); /* the spare slot */
+    cr_expect_eq(rs_strv_len(env), 4);
+    cr_expect_eq(rs_strv_len(NULL), 0);
     rs_strv_free(env);
     env = rs_env_merge(base, NULL, 0, NULL, 0);
     cr_expect_str_eq(env[2], "SECRET=x");
