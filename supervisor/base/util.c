@@ -387,6 +387,13 @@ int64_t rs_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void rs_sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
 const char *rs_time_utc(int64_t epoch_ms, const char *fmt, char *buf, size_t n)
 {
     time_t t = (time_t)(epoch_ms / 1000);

@@ -379,8 +379,7 @@ static int signal_supervisor(int argc, char **argv, const char *cmd, const char 
             pid_t h = 0;
             if (rs_lock_holder(b->cfg->progress, &h) < 0 || h == 0)
                 break;
-            struct timespec ts = {0, 100 * 1000 * 1000};
-            nanosleep(&ts, NULL);
+            rs_sleep_ms(100);
         }
         printf("supervisor exited\n");
     }

@@ -81,6 +81,8 @@ const char *rs_duration_format(int64_t ms, char *buf, size_t n);
 /* Wall clock in ms since the epoch; monotonic clock in ms. */
 int64_t rs_now_ms(void);
 int64_t rs_mono_ms(void);
+/* Sleep @ms milliseconds (a signal handled meanwhile does not cut it short). */
+void rs_sleep_ms(int64_t ms);
 /* @epoch_ms in UTC, formatted by strftime(@fmt), into @buf; returns @buf. */
 const char *rs_time_utc(int64_t epoch_ms, const char *fmt, char *buf, size_t n);
 /* ISO 8601 UTC "2026-11-24T20:33:10Z" of @epoch_ms into @buf (>= 32). */
