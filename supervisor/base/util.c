@@ -39,17 +39,21 @@ int rs_write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
+int rs_fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = fsync(fd) < 0 && errno != EINVAL ? -errno : 0;
+    close(fd);
+    return r;
+}
+
 int rs_fsync_parent_dir(const char *path)
 {
     char *dir = rs_path_dirname(path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int r = rs_fsync_path(dir);
     free(dir);
-    if (fd < 0)
-        return -errno;
-    int r = 0;
-    if (fsync(fd) < 0 && errno != EINVAL)
-        r = -errno;
-    close(fd);
     return r;
 }
 

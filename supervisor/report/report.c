@@ -1287,16 +1287,6 @@ static bool valid_date(const char *d)
     return d && rs_date_parse(d, NULL, NULL, NULL) == 0;
 }
 
-static int fsync_path(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int r = fsync(fd) < 0 ? -errno : 0;
-    close(fd);
-    return r;
-}
-
 static void gen_free(struct gen *g)
 {
     for (size_t i = 0; i < g->nunits; i++) {
@@ -1492,7 +1482,7 @@ out_wb:
         }
     }
     if (r == 0)
-        r = fsync_path(xlsx_tmp);
+        r = rs_fsync_path(xlsx_tmp);
     if (g.csv) {
         csv_flush(&g);
         if (g.csv_err && r == 0)

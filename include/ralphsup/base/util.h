@@ -26,7 +26,8 @@
  * Return: 0, or negative errno.
  */
 int rs_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
-/* fsync the directory containing @path. */
+/* fsync @path (a file or a directory); the directory containing @path. Return: 0 or -errno. */
+int rs_fsync_path(const char *path);
 int rs_fsync_parent_dir(const char *path);
 /* rs_write_all() - write all @len bytes to @fd (retrying on EINTR). Return: 0 or -errno. */
 int rs_write_all(int fd, const void *data, size_t len);
