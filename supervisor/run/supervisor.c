@@ -1950,22 +1950,18 @@ static void requeue_interrupted(struct sup *s)
     size_t n = rs_progress_ninflight(p);
     if (!n)
         return;
-    struct rs_current **v = rs_xcalloc(n, sizeof(*v));
-    size_t k = 0;
-    for (struct rs_current *c = p->current; c; c = c->next)
-        v[k++] = c;
     struct info {
         char *name;
         int attempt;
         int64_t iteration;
         int killed;
     } *inf = rs_xcalloc(n, sizeof(*inf));
-    for (size_t i = 0; i < n; i++) {
-        struct rs_current *c = v[i];
-        inf[i].killed = c->run_token && c->run_token[0] ? rs_proctree_kill_token(c->run_token, SIGKILL) : 0;
-        inf[i].name = rs_xstrdup(c->name);
-        inf[i].attempt = c->attempt;
-        inf[i].iteration = c->iteration;
+    size_t k = 0;
+    for (struct rs_current *c = p->current; c; c = c->next, k++) {
+        inf[k].killed = c->run_token && c->run_token[0] ? rs_proctree_kill_token(c->run_token, SIGKILL) : 0;
+        inf[k].name = rs_xstrdup(c->name);
+        inf[k].attempt = c->attempt;
+        inf[k].iteration = c->iteration;
     }
     /* All out of flight and back at the front, pushed from the last so the first dispatched is first again. */
     p->current = rs_current_free(p->current);
@@ -1996,7 +1992,6 @@ static void requeue_interrupted(struct sup *s)
         free(inf[i].name);
     }
     free(inf);
-    free(v);
 }
 
 static void service_emit(void *ud, struct rs_evrec *r)
