@@ -198,12 +198,9 @@ static int run_capture(const char *const *argv, char *const *envp, bool merge, s
 /* First line of @b (trimmed), at most 200 bytes; caller frees. */
 static char *first_line(struct rs_buf *b)
 {
-    const char *s = rs_buf_cstr(b);
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-        s++;
+    const char *s = rs_buf_cstr(b) + strspn(rs_buf_cstr(b), " \t\n\r");
     size_t n = strcspn(s, "\r\n");
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        n--;
+    rs_trim_blanks(&s, &n);
     return rs_xstrndup(s, n > 200 ? 200 : n);
 }
 

@@ -157,11 +157,8 @@ int rs_iteration_new(const struct rs_iteration_opts *o, struct rs_iteration **ou
     it->slug = rs_xstrdup(o->school_slug ? o->school_slug : "");
     it->o.school = it->school;
     it->o.school_slug = it->slug;
-    if (o->nemail_domains) {
-        it->domains = rs_xcalloc(o->nemail_domains + 1, sizeof(char *));
-        for (size_t i = 0; i < o->nemail_domains; i++)
-            it->domains[i] = rs_xstrdup(o->email_domains[i]);
-    }
+    if (o->nemail_domains)
+        it->domains = rs_strv_dup((char *const *)o->email_domains, o->nemail_domains);
     it->o.email_domains = (const char *const *)it->domains;
     it->work_dir = o->work_dir ? rs_xstrdup(o->work_dir) : NULL;
     it->o.work_dir = it->work_dir;
