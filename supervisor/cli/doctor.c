@@ -909,9 +909,7 @@ static void check_fence(struct doctor *d)
         rmdir(tmpl);
     }
     free(tmpl);
-    for (size_t i = 0; i < n; i++)
-        free(paths[i]);
-    free(paths);
+    rs_strv_free(paths);
     rs_workdir_deinit(&w);
 }
 
