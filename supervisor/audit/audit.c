@@ -128,13 +128,6 @@ static int64_t *host_slot(struct host_clock *hc, const char *host)
     return &hc->last[hc->n++];
 }
 
-static void wait_ms(int64_t ms)
-{
-    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* The charset of a Content-Type ("text/html; charset=ISO-8859-1"), or NULL; caller frees. */
 static char *charset_of(const char *ct)
 {
@@ -165,7 +158,7 @@ static void judge(struct rs_audit_lead *l, const struct rs_fetch_opts *fo, struc
     if (last && *last >= 0) {
         int64_t left = *last + interval_ms - rs_mono_ms();
         if (left > 0)
-            wait_ms(left);
+            rs_sleep_ms(left);
     }
     struct rs_fetch_result res;
     l->fetched_ms = rs_now_ms();

@@ -462,27 +462,21 @@ value:
         return fail(v, p, RS_JSON_E_DEPTH);
     switch (*p) {
     case '{':
+    case '[': {
+        unsigned char kind = *p == '{' ? 1 : 2;
         if (depth == max)
             return fail(v, p, RS_JSON_E_DEPTH);
-        stack[depth++] = 1;
+        stack[depth++] = kind;
         p = rs_json_skip_ws(p + 1, e);
-        if (p < e && *p == '}') {
+        if (p < e && *p == (kind == 1 ? '}' : ']')) {
             depth--;
             p++;
             goto after;
         }
-        goto key;
-    case '[':
-        if (depth == max)
-            return fail(v, p, RS_JSON_E_DEPTH);
-        stack[depth++] = 2;
-        p = rs_json_skip_ws(p + 1, e);
-        if (p < e && *p == ']') {
-            depth--;
-            p++;
-            goto after;
-        }
+        if (kind == 1)
+            goto key;
         goto value;
+    }
     case '"':
         p = scan_string(v, p, e, false);
         break;

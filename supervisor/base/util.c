@@ -39,17 +39,21 @@ int rs_write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
+int rs_fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = fsync(fd) < 0 && errno != EINVAL ? -errno : 0;
+    close(fd);
+    return r;
+}
+
 int rs_fsync_parent_dir(const char *path)
 {
     char *dir = rs_path_dirname(path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int r = rs_fsync_path(dir);
     free(dir);
-    if (fd < 0)
-        return -errno;
-    int r = 0;
-    if (fsync(fd) < 0 && errno != EINVAL)
-        r = -errno;
-    close(fd);
     return r;
 }
 
@@ -387,13 +391,28 @@ int64_t rs_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-const char *rs_time_iso(int64_t epoch_ms, char *buf, size_t n)
+void rs_sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+const char *rs_time_utc(int64_t epoch_ms, const char *fmt, char *buf, size_t n)
 {
     time_t t = (time_t)(epoch_ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
-    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral" /* @fmt is one of the callers' literals */
+    strftime(buf, n, fmt, &tm);
+#pragma GCC diagnostic pop
     return buf;
+}
+
+const char *rs_time_iso(int64_t epoch_ms, char *buf, size_t n)
+{
+    return rs_time_utc(epoch_ms, "%Y-%m-%dT%H:%M:%SZ", buf, n);
 }
 
 static int digits(const char *s, int n)
@@ -640,6 +659,14 @@ void rs_strv_free(char **v)
     free(v);
 }
 
+size_t rs_strv_len(char *const *v)
+{
+    size_t n = 0;
+    while (v && v[n])
+        n++;
+    return n;
+}
+
 char **rs_strv_dup(char *const *v, size_t n)
 {
     if (!v)
@@ -648,6 +675,25 @@ char **rs_strv_dup(char *const *v, size_t n)
     for (size_t i = 0; i < n; i++)
         c[i] = rs_xstrdup(v[i]);
     return c;
+}
+
+char **rs_env_merge(char *const *base, char *const *vars, size_t n, bool (*keep)(const char *entry), size_t spare)
+{
+    size_t nb = rs_strv_len(base);
+    char **env = rs_xcalloc(nb + n + spare + 1, sizeof(*env));
+    size_t k = 0;
+    for (size_t i = 0; i < nb; i++) {
+        bool drop = keep && !keep(base[i]);
+        for (size_t j = 0; j < n && !drop; j++) {
+            size_t l = strcspn(vars[j], "=");
+            drop = strncmp(base[i], vars[j], l) == 0 && base[i][l] == '=';
+        }
+        if (!drop)
+            env[k++] = rs_xstrdup(base[i]);
+    }
+    for (size_t j = 0; j < n; j++)
+        env[k++] = rs_xstrdup(vars[j]);
+    return env;
 }
 
 int rs_strp_cmp(const void *a, const void *b)

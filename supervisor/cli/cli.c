@@ -83,6 +83,13 @@ void rs_cli_print_diags(const struct rs_diags *d, const char *prefix)
         fprintf(stderr, "%s%s\n", prefix ? prefix : "", d->msgs[i]);
 }
 
+int rs_cli_fail(struct rs_diags *d, int ex)
+{
+    rs_cli_print_diags(d, "ralphsup: ");
+    rs_diags_deinit(d);
+    return ex;
+}
+
 void rs_cli_warn_lenient(const char *config, const struct rs_diags *problems, const char *progress,
                          const char *purpose)
 {
@@ -106,6 +113,14 @@ int rs_cli_wants_help(int argc, char **argv)
             return 1;
     }
     return 0;
+}
+
+int rs_cli_help(int argc, char **argv, const char *help)
+{
+    int h = rs_cli_wants_help(argc, argv);
+    if (h)
+        fputs(help, stdout);
+    return h;
 }
 
 /* Whether stdout is a pipe whose reading end is closed (Linux reports POLLERR then). */

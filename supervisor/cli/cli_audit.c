@@ -56,10 +56,8 @@ static void on_lead(void *ud, const struct rs_audit_lead *l, size_t i, size_t to
 
 int rs_cmd_audit(int argc, char **argv)
 {
-    if (rs_cli_wants_help(argc, argv)) {
-        fputs(audit_help, stdout);
+    if (rs_cli_help(argc, argv, audit_help))
         return RS_EXIT_OK;
-    }
     static const struct option opts[] = {{"school", required_argument, NULL, 's'}, {0, 0, 0, 0}};
     const char *school = NULL;
     int c;
@@ -80,11 +78,8 @@ int rs_cmd_audit(int argc, char **argv)
     rs_diags_init(&d);
     struct rs_batch *b = NULL;
     int ex = rs_batch_open(argv[optind], RS_BATCH_NEED_PROGRESS | RS_BATCH_NO_SCHOOLS, &b, &d);
-    if (ex) {
-        rs_cli_print_diags(&d, "ralphsup: ");
-        rs_diags_deinit(&d);
-        return rs_exit_code(ex);
-    }
+    if (ex)
+        return rs_cli_fail(&d, rs_exit_code(ex));
     rs_cli_print_diags(&b->notices, "ralphsup: warning: ");
     struct rs_auditfile *f = NULL;
     struct run_counts rc = {0};

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ralphsup/cli/cli.h"
 #include "ralphsup/base/util.h"
@@ -39,10 +38,8 @@ static const char merge_help[] =
 
 int rs_cmd_merge(int argc, char **argv)
 {
-    if (rs_cli_wants_help(argc, argv)) {
-        fputs(merge_help, stdout);
+    if (rs_cli_help(argc, argv, merge_help))
         return RS_EXIT_OK;
-    }
     static const struct option opts[] = {
         {"from", required_argument, NULL, 'f'},
         {"allow-partial", no_argument, NULL, 'p'},
@@ -80,11 +77,8 @@ int rs_cmd_merge(int argc, char **argv)
     rs_diags_init(&d);
     struct rs_batch *b = NULL;
     int ex = rs_exit_code(rs_batch_open_shard(config, RS_BATCH_LOCK | RS_BATCH_NO_GIT, "", &b, &d));
-    if (ex) {
-        rs_cli_print_diags(&d, "ralphsup: ");
-        rs_diags_deinit(&d);
-        return ex;
-    }
+    if (ex)
+        return rs_cli_fail(&d, ex);
     struct rs_merge_result res;
     rs_merge_result_init(&res);
     int r = rs_merge_run(b, &mo, &res, &d);
@@ -106,10 +100,7 @@ int rs_cmd_merge(int argc, char **argv)
                res.commit);
         if (!no_report) {
             char today[16];
-            time_t now = time(NULL);
-            struct tm tm;
-            gmtime_r(&now, &tm);
-            strftime(today, sizeof today, "%Y-%m-%d", &tm);
+            rs_time_utc(rs_now_ms(), "%Y-%m-%d", today, sizeof today);
             struct rs_report_summary sum;
             memset(&sum, 0, sizeof sum);
             struct rs_diags pr;

@@ -53,17 +53,6 @@ static const char skip_help[] =
     "Exit: 0 done, 64 usage, 65 unknown school or a school that is not pending\n"
     "(nothing changed), 66 no config, 75 the lock holder did not take the request.\n";
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static bool exists(const char *path)
-{
-    return access(path, F_OK) == 0;
-}
-
 /*
  * The names given, resolved through the school list (aliases, slugs), into
  * @op; a name the list does not know but the progress file does (a school
@@ -120,7 +109,7 @@ static int send_to_supervisor(const struct rs_batch *b, const struct rs_op *op, 
 {
     pid_t holder = 0;
     for (int i = 0; i < 50 && rs_lock_holder(b->cfg->progress, &holder) == 0 && holder < 0; i++)
-        sleep_ms(20);
+        rs_sleep_ms(20);
     if (holder <= 0) {
         fprintf(stderr, "ralphsup %s: the batch's lock is held but its holder is unknown; try again\n", cmd);
         return RS_EXIT_TEMPFAIL;
@@ -137,18 +126,18 @@ static int send_to_supervisor(const struct rs_batch *b, const struct rs_op *op, 
         fprintf(stderr, "ralphsup %s: cannot signal the supervisor (PID %ld): %s\n", cmd, (long)holder,
                 strerror(errno));
     int waited = 0;
-    while (exists(req) && waited < OP_WAIT_MS) {
-        sleep_ms(50);
+    while (rs_file_exists(req) && waited < OP_WAIT_MS) {
+        rs_sleep_ms(50);
         waited += 50;
     }
-    if (exists(req) && unlink(req) == 0) {
+    if (rs_file_exists(req) && unlink(req) == 0) {
         fprintf(stderr, "ralphsup %s: the lock holder (PID %ld) did not take the request within %d s; nothing "
                         "changed (is it a `ralphsup start`? try again)\n",
                 cmd, (long)holder, OP_WAIT_MS / 1000);
         ex = RS_EXIT_TEMPFAIL;
     } else {
-        for (waited = 0; exists(taken) && waited < 6 * OP_WAIT_MS; waited += 50)
-            sleep_ms(50);
+        for (waited = 0; rs_file_exists(taken) && waited < 6 * OP_WAIT_MS; waited += 50)
+            rs_sleep_ms(50);
         if (!applied_on_disk(b->cfg->progress, op)) {
             fprintf(stderr, "ralphsup %s: the running supervisor (PID %ld) refused the request (a school moved on "
                             "meanwhile; its reason is in %s/events.jsonl, event operator-refused); nothing changed\n",
@@ -169,10 +158,8 @@ static int op_command(int argc, char **argv, enum rs_op_kind kind)
 {
     const char *cmd = rs_op_name(kind);
     const char *help = kind == RS_OP_RETRY ? retry_help : skip_help;
-    if (rs_cli_wants_help(argc, argv)) {
-        fputs(help, stdout);
+    if (rs_cli_help(argc, argv, help))
         return RS_EXIT_OK;
-    }
     static const struct option retry_opts[] = {{"failed", no_argument, NULL, 'f'}, {0, 0, 0, 0}};
     static const struct option skip_opts[] = {{"reason", required_argument, NULL, 'r'}, {0, 0, 0, 0}};
     int all_failed = 0, c;
@@ -210,11 +197,8 @@ static int op_command(int argc, char **argv, enum rs_op_kind kind)
         r = rs_batch_open(config, RS_BATCH_NO_GIT | RS_BATCH_NEED_PROGRESS, &b, &d);
     }
     int ex = rs_exit_code(r);
-    if (ex) {
-        rs_cli_print_diags(&d, "ralphsup: ");
-        rs_diags_deinit(&d);
-        return ex;
-    }
+    if (ex)
+        return rs_cli_fail(&d, ex);
     rs_diags_deinit(&d);
     struct rs_op *op = rs_op_new(kind, reason);
     ex = resolve(b, argv + optind + 1, npos - 1, op, cmd);

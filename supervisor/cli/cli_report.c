@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ralphsup/store/batch.h"
 #include "ralphsup/cli/cli.h"
@@ -33,10 +32,8 @@ static const char report_help[] =
 
 int rs_cmd_report(int argc, char **argv)
 {
-    if (rs_cli_wants_help(argc, argv)) {
-        fputs(report_help, stdout);
+    if (rs_cli_help(argc, argv, report_help))
         return RS_EXIT_OK;
-    }
     static const struct option opts[] = {
         {"date", required_argument, NULL, 'd'}, {"out", required_argument, NULL, 'o'}, {0, 0, 0, 0}};
     const char *date = NULL, *out = NULL;
@@ -75,22 +72,14 @@ int rs_cmd_report(int argc, char **argv)
         }
     }
     char today[16];
-    if (!date) {
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(today, sizeof today, "%Y-%m-%d", &tm);
-        date = today;
-    }
+    if (!date)
+        date = rs_time_utc(rs_now_ms(), "%Y-%m-%d", today, sizeof today);
     struct rs_diags d;
     rs_diags_init(&d);
     struct rs_batch *b = NULL;
     int ex = rs_exit_code(rs_batch_open(argv[optind], RS_BATCH_NEED_PROGRESS | RS_BATCH_NO_GIT | RS_BATCH_NO_SCHOOLS, &b, &d));
-    if (ex) {
-        rs_cli_print_diags(&d, "ralphsup: ");
-        rs_diags_deinit(&d);
-        return ex;
-    }
+    if (ex)
+        return rs_cli_fail(&d, ex);
     char *outabs = out ? rs_path_absolute(out) : NULL;
     struct rs_report_summary sum;
     memset(&sum, 0, sizeof sum);

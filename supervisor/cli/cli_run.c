@@ -99,10 +99,8 @@ static int start_reconcile(struct rs_batch *b, const char *config)
 
 int rs_cmd_start(int argc, char **argv)
 {
-    if (rs_cli_wants_help(argc, argv)) {
-        fputs(start_help, stdout);
+    if (rs_cli_help(argc, argv, start_help))
         return RS_EXIT_OK;
-    }
     static const struct option opts[] = {
         {"max-iterations", required_argument, NULL, 'i'},
         {"max-runtime", required_argument, NULL, 'r'},
@@ -192,11 +190,8 @@ int rs_cmd_start(int argc, char **argv)
     rs_diags_init(&d);
     struct rs_batch *b = NULL;
     int ex = rs_exit_code(rs_batch_open_shard(config, RS_BATCH_LOCK, shard, &b, &d));
-    if (ex) {
-        rs_cli_print_diags(&d, "ralphsup: ");
-        rs_diags_deinit(&d);
-        return ex;
-    }
+    if (ex)
+        return rs_cli_fail(&d, ex);
     rs_diags_deinit(&d);
     rs_cli_print_diags(&b->notices, "ralphsup: warning: ");
     if (b->git_created)
@@ -324,10 +319,8 @@ static const char reload_help[] =
 
 static int signal_supervisor(int argc, char **argv, const char *cmd, const char *help, int sig)
 {
-    if (rs_cli_wants_help(argc, argv)) {
-        fputs(help, stdout);
+    if (rs_cli_help(argc, argv, help))
         return RS_EXIT_OK;
-    }
     static const struct option opts[] = {{"wait", no_argument, NULL, 'w'}, {0, 0, 0, 0}};
     int wait = 0, c;
     optind = 0;
@@ -386,8 +379,7 @@ static int signal_supervisor(int argc, char **argv, const char *cmd, const char 
             pid_t h = 0;
             if (rs_lock_holder(b->cfg->progress, &h) < 0 || h == 0)
                 break;
-            struct timespec ts = {0, 100 * 1000 * 1000};
-            nanosleep(&ts, NULL);
+            rs_sleep_ms(100);
         }
         printf("supervisor exited\n");
     }
@@ -476,11 +468,9 @@ static char *find_config_for(const char *transcript)
 {
     if (strcmp(transcript, "-") == 0)
         return NULL;
-    char *abs = rs_path_absolute(transcript);
-    char *norm = rs_path_normalize(abs);
-    char *logdir = rs_path_dirname(norm);
+    char *abs = rs_path_absolute(transcript); /* normalised */
+    char *logdir = rs_path_dirname(abs);
     free(abs);
-    free(norm);
     char *dir = rs_xstrdup(logdir), *found = NULL;
     for (int level = 0; level < 8 && !found; level++) {
         const char *pats[] = {"*.toml", "config/*.toml"};
@@ -502,10 +492,8 @@ static char *find_config_for(const char *transcript)
 
 int rs_cmd_replay(int argc, char **argv)
 {
-    if (rs_cli_wants_help(argc, argv)) {
-        fputs(replay_help, stdout);
+    if (rs_cli_help(argc, argv, replay_help))
         return RS_EXIT_OK;
-    }
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"school", required_argument, NULL, 's'},
         {"exit-code", required_argument, NULL, 'e'}, {"quiet", no_argument, NULL, 'q'}, {0, 0, 0, 0},
@@ -545,11 +533,8 @@ int rs_cmd_replay(int argc, char **argv)
         int ex = rs_exit_code(rs_batch_open(config, RS_BATCH_NO_GIT, &b, &d));
         free(found_config);
         found_config = NULL;
-        if (ex) {
-            rs_cli_print_diags(&d, "ralphsup: ");
-            rs_diags_deinit(&d);
-            return ex;
-        }
+        if (ex)
+            return rs_cli_fail(&d, ex);
         cfg = b->cfg;
         if (school[0]) {
             const struct rs_school *sc = rs_batch_school(b, school);

@@ -198,12 +198,9 @@ static int run_capture(const char *const *argv, char *const *envp, bool merge, s
 /* First line of @b (trimmed), at most 200 bytes; caller frees. */
 static char *first_line(struct rs_buf *b)
 {
-    const char *s = rs_buf_cstr(b);
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-        s++;
+    const char *s = rs_buf_cstr(b) + strspn(rs_buf_cstr(b), " \t\n\r");
     size_t n = strcspn(s, "\r\n");
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        n--;
+    rs_trim_blanks(&s, &n);
     return rs_xstrndup(s, n > 200 ? 200 : n);
 }
 
@@ -221,23 +218,11 @@ static const char *describe_status(int st, char *buf, size_t n)
 /* Our environment with [agent] env applied over it (what the agent sees). */
 static char **agent_environ(const struct rs_config *cfg)
 {
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    char **env = rs_xcalloc(n + cfg->nenv + 1, sizeof(char *));
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        bool overridden = false;
-        for (size_t j = 0; j < cfg->nenv && !overridden; j++) {
-            size_t kl = strlen(cfg->env[j].key);
-            overridden = strncmp(environ[i], cfg->env[j].key, kl) == 0 && environ[i][kl] == '=';
-        }
-        if (!overridden)
-            env[k++] = rs_xstrdup(environ[i]);
-    }
+    char **vars = rs_xcalloc(cfg->nenv + 1, sizeof(char *));
     for (size_t j = 0; j < cfg->nenv; j++)
-        env[k++] = rs_xasprintf("%s=%s", cfg->env[j].key, cfg->env[j].value);
-    env[k] = NULL;
+        vars[j] = rs_xasprintf("%s=%s", cfg->env[j].key, cfg->env[j].value);
+    char **env = rs_env_merge(environ, vars, cfg->nenv, NULL, 0);
+    rs_strv_free(vars);
     return env;
 }
 
@@ -924,9 +909,7 @@ static void check_fence(struct doctor *d)
         rmdir(tmpl);
     }
     free(tmpl);
-    for (size_t i = 0; i < n; i++)
-        free(paths[i]);
-    free(paths);
+    rs_strv_free(paths);
     rs_workdir_deinit(&w);
 }
 
@@ -934,10 +917,8 @@ static void check_fence(struct doctor *d)
 
 int rs_cmd_doctor(int argc, char **argv)
 {
-    if (rs_cli_wants_help(argc, argv)) {
-        fputs(doctor_help, stdout);
+    if (rs_cli_help(argc, argv, doctor_help))
         return RS_EXIT_OK;
-    }
     static const struct option opts[] = {{"online", no_argument, NULL, 'o'}, {0, 0, 0, 0}};
     bool online = false;
     int c;

@@ -223,9 +223,7 @@ int rs_guard_new(const char *root, const char *progress, const char *const *extr
     g->lock_base = rs_xstrdup(base_name(g->lock_lex));
     g->root_git_lex = rs_path_join(g->root_lex, ".git");
 
-    size_t n = 0;
-    while (extra_dirs && extra_dirs[n])
-        n++;
+    size_t n = rs_strv_len((char *const *)extra_dirs);
     g->dirs_res = rs_xcalloc(n + 1, sizeof(char *));
     g->dirs_res[g->ndirs++] = rs_xstrdup(g->root_res);
     for (size_t i = 0; i < n; i++) {

@@ -157,11 +157,8 @@ int rs_iteration_new(const struct rs_iteration_opts *o, struct rs_iteration **ou
     it->slug = rs_xstrdup(o->school_slug ? o->school_slug : "");
     it->o.school = it->school;
     it->o.school_slug = it->slug;
-    if (o->nemail_domains) {
-        it->domains = rs_xcalloc(o->nemail_domains + 1, sizeof(char *));
-        for (size_t i = 0; i < o->nemail_domains; i++)
-            it->domains[i] = rs_xstrdup(o->email_domains[i]);
-    }
+    if (o->nemail_domains)
+        it->domains = rs_strv_dup((char *const *)o->email_domains, o->nemail_domains);
     it->o.email_domains = (const char *const *)it->domains;
     it->work_dir = o->work_dir ? rs_xstrdup(o->work_dir) : NULL;
     it->o.work_dir = it->work_dir;
@@ -814,34 +811,32 @@ static void verify_done(struct rs_iteration *it)
         free(mine);
         free(pub);
     }
+    char real[PATH_MAX], realdir[PATH_MAX];
+    char *shown = NULL, *assigned = NULL, *assigned_shown = NULL;
     if (!rs_path_is_inside(outdir, abs) || strcmp(abs, outdir) == 0) {
         /* Named as the user knows it: output_dir, where the CSV is published (the same words in replay). */
         it->verify_error =
             rs_xasprintf("RALPH_DONE csv \"%s\" is outside the output directory %s", it->done_csv, cfg->output_dir);
-        free(abs);
-        return;
+        goto out;
     }
-    char real[PATH_MAX], realdir[PATH_MAX];
     if (!realpath(abs, real)) {
         it->verify_error = rs_xasprintf("RALPH_DONE csv \"%s\" does not exist (%s)", it->done_csv, strerror(errno));
-        free(abs);
-        return;
+        goto out;
     }
     if (!realpath(outdir, realdir) || !rs_path_is_inside(realdir, real)) {
         it->verify_error = rs_xasprintf("RALPH_DONE csv \"%s\" resolves outside the output directory (symlink to %s)",
                                         it->done_csv, real);
-        free(abs);
-        return;
+        goto out;
     }
     /* The lead contract (or the counts only), on the school's assigned file, written during this attempt. */
     /* Named as it will be published (output/<slug>.csv): the work directory is the agent's output directory. */
     bool in_wd = it->work_dir && !in_output;
-    char *shown = in_wd ? published_name(cfg, it->work_dir, abs) : rs_config_relpath(cfg, abs);
-    char *assigned = in_wd      ? assigned_in(it->work_dir, it->slug)
-                     : evidence ? rs_xstrdup(abs) /* the attempt's own <slug>.csv, kept */
-                                : rs_config_output_csv(cfg, it->slug);
+    shown = in_wd ? published_name(cfg, it->work_dir, abs) : rs_config_relpath(cfg, abs);
+    assigned = in_wd      ? assigned_in(it->work_dir, it->slug)
+               : evidence ? rs_xstrdup(abs) /* the attempt's own <slug>.csv, kept */
+                          : rs_config_output_csv(cfg, it->slug);
     char *published = rs_config_output_csv(cfg, it->slug);
-    char *assigned_shown = rs_config_relpath(cfg, published);
+    assigned_shown = rs_config_relpath(cfg, published);
     free(published);
     char assigned_real[PATH_MAX];
     struct stat st;
@@ -853,11 +848,7 @@ static void verify_done(struct rs_iteration *it)
                                         : S_ISDIR(st.st_mode)  ? "a directory"
                                         : S_ISSOCK(st.st_mode) ? "a socket"
                                                                : "a device");
-        free(assigned);
-        free(assigned_shown);
-        free(shown);
-        free(abs);
-        return;
+        goto out;
     }
     const char *aliases[64];
     /* Replay without --school checks the rows against the school the marker names. */
@@ -886,8 +877,6 @@ static void verify_done(struct rs_iteration *it)
     };
     struct rs_verify_result vr;
     int r = rs_verify_csv_file(&vo, &vr);
-    free(assigned);
-    free(assigned_shown);
     size_t rows = vr.rows, overlaps = vr.overlaps;
     if (r != 0) {
         if (cfg->verify_level == RS_VERIFY_LEADS)
@@ -895,11 +884,8 @@ static void verify_done(struct rs_iteration *it)
         else
             it->verify_error = rs_xasprintf("RALPH_DONE csv is not valid: %s", vr.reason);
         rs_verify_result_deinit(&vr);
-        free(shown);
-        free(abs);
-        return;
+        goto out;
     }
-    free(shown);
     free(it->review);
     it->review = vr.review;
     vr.review = NULL;
@@ -915,8 +901,12 @@ static void verify_done(struct rs_iteration *it)
         it->verified = true;
         it->csv_abs = abs;
         it->csv_rel = rs_config_relpath(cfg, abs);
-        return;
+        abs = NULL;
     }
+out:
+    free(assigned);
+    free(assigned_shown);
+    free(shown);
     free(abs);
 }
 

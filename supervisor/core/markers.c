@@ -116,48 +116,32 @@ static void set_invalid(struct rs_marker *out, enum rs_marker_kind intended, con
     va_end(ap);
 }
 
-/* A non-empty string member without NULs; NULL otherwise. */
-static const char *get_text(json_t *obj, const char *key)
+/* *@out invalid: the member @key is missing, or is not @what. Return: false. */
+static bool bad_member(json_t *obj, const char *key, struct rs_marker *out, enum rs_marker_kind kind, const char *what)
+{
+    if (!json_object_get(obj, key))
+        set_invalid(out, kind, "%s: missing \"%s\"", keyword_text(kind), key);
+    else
+        set_invalid(out, kind, "%s: \"%s\" must be %s", keyword_text(kind), key, what);
+    return false;
+}
+
+/* Check a "key" member (a non-empty string); on a problem fill *out as invalid. Return: true if ok. */
+static bool need_text(json_t *obj, const char *key, struct rs_marker *out, enum rs_marker_kind kind, char **dst)
 {
     json_t *v = json_object_get(obj, key);
     if (!json_is_string(v) || json_string_length(v) == 0)
-        return NULL;
-    return json_string_value(v);
-}
-
-static bool get_count(json_t *obj, const char *key, int64_t *out)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!json_is_integer(v) || json_integer_value(v) < 0)
-        return false;
-    *out = (int64_t)json_integer_value(v);
-    return true;
-}
-
-/* Check a "key" member; on a problem fill *out as invalid. Return: true if ok. */
-static bool need_text(json_t *obj, const char *key, struct rs_marker *out, enum rs_marker_kind kind, char **dst)
-{
-    const char *s = get_text(obj, key);
-    if (!s) {
-        if (!json_object_get(obj, key))
-            set_invalid(out, kind, "%s: missing \"%s\"", keyword_text(kind), key);
-        else
-            set_invalid(out, kind, "%s: \"%s\" must be a non-empty string", keyword_text(kind), key);
-        return false;
-    }
-    *dst = rs_xstrdup(s);
+        return bad_member(obj, key, out, kind, "a non-empty string");
+    *dst = rs_xstrdup(json_string_value(v));
     return true;
 }
 
 static bool need_count(json_t *obj, const char *key, struct rs_marker *out, enum rs_marker_kind kind, int64_t *dst)
 {
-    if (!get_count(obj, key, dst)) {
-        if (!json_object_get(obj, key))
-            set_invalid(out, kind, "%s: missing \"%s\"", keyword_text(kind), key);
-        else
-            set_invalid(out, kind, "%s: \"%s\" must be a non-negative integer", keyword_text(kind), key);
-        return false;
-    }
+    json_t *v = json_object_get(obj, key);
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return bad_member(obj, key, out, kind, "a non-negative integer");
+    *dst = (int64_t)json_integer_value(v);
     return true;
 }
 
@@ -194,10 +178,7 @@ static void parse_payload(enum rs_marker_kind kind, const char *body, size_t len
             goto out;
         json_t *r = json_object_get(root, "retryable");
         if (!json_is_boolean(r)) {
-            if (!r)
-                set_invalid(out, kind, "%s: missing \"retryable\"", keyword_text(kind));
-            else
-                set_invalid(out, kind, "%s: \"retryable\" must be true or false", keyword_text(kind));
+            bad_member(root, "retryable", out, kind, "true or false");
             goto out;
         }
         out->retryable = json_is_true(r);

@@ -96,14 +96,6 @@ static int usps_lookup_loose(const char *s)
  * Small text helpers.
  */
 
-static bool is_blank(const char *s)
-{
-    for (; *s; s++)
-        if (*s != ' ' && *s != '\t')
-            return false;
-    return true;
-}
-
 /* A copy of @s fit for quoting in a message: control bytes and quotes
  * replaced, long names cut (on a UTF-8 boundary) with "...". */
 static char *display(const char *s)
@@ -452,7 +444,7 @@ static const char *alias_spelling_canon(const struct rs_aliases *a, const char *
 
 static bool alias_text_ok(struct report *r, struct rs_json_pos p, const char *what, const char *s)
 {
-    if (is_blank(s)) {
+    if (!s[strspn(s, " \t")]) { /* blank */
         problem(r, p, "%s must not be empty", what);
         return false;
     }
@@ -693,7 +685,7 @@ static const char *req_string(struct list_ctx *c, const json_t *o, const char *f
         return NULL;
     }
     const char *s = json_string_value(v);
-    if (is_blank(s)) {
+    if (!s[strspn(s, " \t")]) { /* blank */
         problem(&c->rep, p, "%s: \"%s\" must not be empty", label, field);
         return NULL;
     }

@@ -333,37 +333,21 @@ static void sink_open(struct rs_stream *s, struct sink *k, size_t cap)
     k->cap = cap;
 }
 
-/* Make the head valid UTF-8 (the scanner does not validate it): any invalid byte becomes U+FFFD. */
+/* @p (@n bytes) cleaned by the one UTF-8 module (base/utf8.h), NUL-terminated in the arena; *@len its length. */
+static char *arena_clean(struct rs_stream *s, const char *p, size_t n, size_t *len)
+{
+    char *clean = rs_utf8_clean(p, n, 0, NULL, len);
+    char *a = arena_alloc(&s->arena, *len + 1);
+    memcpy(a, clean, *len + 1);
+    free(clean);
+    return a;
+}
+
+/* Make the head valid UTF-8 (the scanner does not validate it). */
 static const char *sink_close(struct rs_stream *s, struct sink *k)
 {
-    const unsigned char *p = (const unsigned char *)k->buf, *e = p + k->len;
-    while (p < e && *p < 0x80)
-        p++;
-    while (p < e) {
-        size_t n = *p < 0x80 ? 1 : rs_utf8_seq(p, (size_t)(e - p), NULL);
-        if (!n)
-            break;
-        p += n;
-    }
-    if (p < e) {
-        char *out = arena_alloc(&s->arena, k->len * 3 + 1);
-        size_t o = (size_t)((const char *)p - k->buf);
-        memcpy(out, k->buf, o);
-        while (p < e) {
-            size_t n = *p < 0x80 ? 1 : rs_utf8_seq(p, (size_t)(e - p), NULL);
-            if (n) {
-                memcpy(out + o, p, n);
-                o += n;
-                p += n;
-            } else {
-                memcpy(out + o, "\xEF\xBF\xBD", 3);
-                o += 3;
-                p++;
-            }
-        }
-        k->buf = out;
-        k->len = o;
-    }
+    if (!rs_utf8_valid(k->buf, k->len))
+        k->buf = arena_clean(s, k->buf, k->len, &k->len);
     k->buf[k->len] = '\0';
     return k->buf;
 }
@@ -614,13 +598,9 @@ static void canon_input(struct rs_stream *s, struct rs_json_span v, struct rs_st
         struct canon c = {arena_alloc(&s->arena, n + 1), 0};
         canon_value(s, v, &c);
         c.out[c.n] = '\0';
-        if (!rs_utf8_valid(c.out, c.n)) {
-            /* Raw bytes are copied as written: repair them, as every string of an event is UTF-8 (fuzzing found it). */
-            char *clean = rs_utf8_clean(c.out, c.n, 0, NULL, &c.n);
-            c.out = arena_alloc(&s->arena, c.n + 1);
-            memcpy(c.out, clean, c.n + 1);
-            free(clean);
-        }
+        /* Raw bytes are copied as written: repair them, as every string of an event is UTF-8 (fuzzing found it). */
+        if (!rs_utf8_valid(c.out, c.n))
+            c.out = arena_clean(s, c.out, c.n, &c.n);
         b->input_json = c.out;
         b->input_hash = fnv1a(FNV_BASIS, c.out, c.n);
         return;
@@ -1160,6 +1140,22 @@ static const char *printable_head(struct rs_stream *s, const char *p, size_t n)
     return out;
 }
 
+/* The event of each line type (and system subtype; NULL: any other), in the order they are tried. */
+static const struct {
+    const char *type, *subtype;
+    enum rs_stream_kind kind;
+    void (*build)(struct rs_stream *s, const struct members *top, struct rs_stream_event *ev);
+} kinds[] = {
+    {"system", "init", RS_STREAM_INIT, build_init},
+    {"system", "api_retry", RS_STREAM_API_RETRY, build_api_retry},
+    {"system", NULL, RS_STREAM_SYSTEM, build_system},
+    {"assistant", NULL, RS_STREAM_ASSISTANT, build_assistant},
+    {"user", NULL, RS_STREAM_USER, build_user},
+    {"result", NULL, RS_STREAM_RESULT, build_result},
+    {"rate_limit_event", NULL, RS_STREAM_RATE_LIMIT, build_rate_limit},
+    {"stream_event", NULL, RS_STREAM_PARTIAL, build_partial},
+};
+
 static void process_line(struct rs_stream *s, const char *p, size_t n)
 {
     s->st.lines++;
@@ -1219,36 +1215,14 @@ static void process_line(struct rs_stream *s, const char *p, size_t n)
     s->st.json_events++;
     ev.type = m_str(s, &top, "type");
     ev.subtype = m_str(s, &top, "subtype");
-    const char *t = ev.type ? ev.type : "";
-    if (strcmp(t, "system") == 0) {
-        const char *st = ev.subtype ? ev.subtype : "";
-        if (strcmp(st, "init") == 0) {
-            ev.kind = RS_STREAM_INIT;
-            build_init(s, &top, &ev);
-        } else if (strcmp(st, "api_retry") == 0) {
-            ev.kind = RS_STREAM_API_RETRY;
-            build_api_retry(s, &top, &ev);
-        } else {
-            ev.kind = RS_STREAM_SYSTEM;
-            build_system(s, &top, &ev);
+    ev.kind = RS_STREAM_OTHER;
+    for (size_t i = 0; i < RS_ARRAY_SIZE(kinds); i++) {
+        if (ev.type && strcmp(ev.type, kinds[i].type) == 0 &&
+            (!kinds[i].subtype || (ev.subtype && strcmp(ev.subtype, kinds[i].subtype) == 0))) {
+            ev.kind = kinds[i].kind;
+            kinds[i].build(s, &top, &ev);
+            break;
         }
-    } else if (strcmp(t, "assistant") == 0) {
-        ev.kind = RS_STREAM_ASSISTANT;
-        build_assistant(s, &top, &ev);
-    } else if (strcmp(t, "user") == 0) {
-        ev.kind = RS_STREAM_USER;
-        build_user(s, &top, &ev);
-    } else if (strcmp(t, "result") == 0) {
-        ev.kind = RS_STREAM_RESULT;
-        build_result(s, &top, &ev);
-    } else if (strcmp(t, "rate_limit_event") == 0) {
-        ev.kind = RS_STREAM_RATE_LIMIT;
-        build_rate_limit(s, &top, &ev);
-    } else if (strcmp(t, "stream_event") == 0) {
-        ev.kind = RS_STREAM_PARTIAL;
-        build_partial(s, &top, &ev);
-    } else {
-        ev.kind = RS_STREAM_OTHER;
     }
     emit(s, &ev);
     goto out;

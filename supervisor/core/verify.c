@@ -610,30 +610,27 @@ static int end(struct vctx *v, int pr, const struct rs_csv_error *err)
     return r->problems ? 1 : 0;
 }
 
-int rs_verify_csv_buffer(const char *data, size_t len, const struct rs_verify_opts *o, struct rs_verify_result *r)
+/* One check: of @data (@len bytes), or with @file of the file o->csv_real. */
+static int verify(const struct rs_verify_opts *o, struct rs_verify_result *r, bool file, const char *data, size_t len)
 {
     struct vctx v;
     begin(&v, o, r);
     struct rs_csv_error err = {0};
-    int pr = 0;
+    int pr = STOP;
     if (o->level != RS_VERIFY_LEADS || check_file(&v))
-        pr = rs_csv_parse_buffer(data, len, NULL, on_record, &v, &err);
-    else
-        pr = STOP;
+        pr = file ? rs_csv_parse_file(o->csv_real, NULL, on_record, &v, &err)
+                  : rs_csv_parse_buffer(data, len, NULL, on_record, &v, &err);
     return end(&v, pr, &err);
+}
+
+int rs_verify_csv_buffer(const char *data, size_t len, const struct rs_verify_opts *o, struct rs_verify_result *r)
+{
+    return verify(o, r, false, data, len);
 }
 
 int rs_verify_csv_file(const struct rs_verify_opts *o, struct rs_verify_result *r)
 {
-    struct vctx v;
-    begin(&v, o, r);
-    struct rs_csv_error err = {0};
-    int pr = 0;
-    if (o->level != RS_VERIFY_LEADS || check_file(&v))
-        pr = rs_csv_parse_file(o->csv_real, NULL, on_record, &v, &err);
-    else
-        pr = STOP;
-    return end(&v, pr, &err);
+    return verify(o, r, true, NULL, 0);
 }
 
 void rs_verify_result_deinit(struct rs_verify_result *r)

@@ -1287,16 +1287,6 @@ static bool valid_date(const char *d)
     return d && rs_date_parse(d, NULL, NULL, NULL) == 0;
 }
 
-static int fsync_path(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int r = fsync(fd) < 0 ? -errno : 0;
-    close(fd);
-    return r;
-}
-
 static void gen_free(struct gen *g)
 {
     for (size_t i = 0; i < g->nunits; i++) {
@@ -1451,14 +1441,11 @@ int rs_report_generate(const struct rs_config *cfg, const struct rs_progress *pr
     }
     note_lxw(&g, writer_finish(g.w));
     g.w = NULL;
-    if (g.leads_overflow)
-        add_problem(&g, false, "", 0, 0,
-                    "the Leads sheet is full (1,048,575 rows): %zu more %s only in the master CSV",
-                    g.leads_overflow, rs_plural(g.leads_overflow, "row is", "rows are"));
-    if (g.warm_overflow)
-        add_problem(&g, false, "", 0, 0,
-                    "the Warm leads sheet is full (1,048,575 rows): %zu more %s only in the master CSV",
-                    g.warm_overflow, rs_plural(g.warm_overflow, "row is", "rows are"));
+    const struct { const char *sheet; size_t n; } full[] = {{"Leads", g.leads_overflow}, {"Warm leads", g.warm_overflow}};
+    for (size_t i = 0; i < RS_ARRAY_SIZE(full); i++)
+        if (full[i].n)
+            add_problem(&g, false, "", 0, 0, "the %s sheet is full (1,048,575 rows): %zu more %s only in the master CSV",
+                        full[i].sheet, full[i].n, rs_plural(full[i].n, "row is", "rows are"));
     if (g.leads_row > 1)
         note_lxw(&g, worksheet_autofilter(g.ws_leads, 0, 0, g.leads_row - 1, RS_REPORT_NCOLS - 1));
     if (g.warm_row > 1)
@@ -1492,7 +1479,7 @@ out_wb:
         }
     }
     if (r == 0)
-        r = fsync_path(xlsx_tmp);
+        r = rs_fsync_path(xlsx_tmp);
     if (g.csv) {
         csv_flush(&g);
         if (g.csv_err && r == 0)

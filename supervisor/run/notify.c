@@ -62,15 +62,6 @@ struct rs_notifier {
     bool freeing;
 };
 
-/* The number of strings in the NULL-terminated (or NULL) @v. */
-static size_t strv_len(char *const *v)
-{
-    size_t n = 0;
-    while (v && v[n])
-        n++;
-    return n;
-}
-
 static void job_free(struct job *j)
 {
     rs_strv_free(j->argv);
@@ -206,29 +197,10 @@ static void on_written(uv_write_t *w, int status)
     close_once((uv_handle_t *)&j->in);
 }
 
-/* ralphsup's environment without the service manager's variables and those @vars sets, plus @vars. */
-static char **job_env(char *const *vars)
+/* ralphsup's environment without the service manager's variables (the job's vars replace their names). */
+static bool inherited(const char *entry)
 {
-    size_t n = 0, nv = 0;
-    while (environ[n])
-        n++;
-    while (vars && vars[nv])
-        nv++;
-    char **env = rs_xcalloc(n + nv + 1, sizeof(*env));
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        bool skip = rs_sdnotify_env_private(environ[i]);
-        for (size_t v = 0; v < nv && !skip; v++) {
-            size_t l = strcspn(vars[v], "=");
-            skip = strncmp(environ[i], vars[v], l) == 0 && environ[i][l] == '=';
-        }
-        if (!skip)
-            env[k++] = environ[i];
-    }
-    for (size_t v = 0; v < nv; v++)
-        env[k++] = vars[v];
-    env[k] = NULL;
-    return env;
+    return !rs_sdnotify_env_private(entry);
 }
 
 static void job_start(struct job *j)
@@ -250,11 +222,11 @@ static void job_start(struct job *j)
         {.flags = UV_IGNORE},
         {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&j->err},
     };
-    char **env = job_env(j->vars);
+    char **env = rs_env_merge(environ, j->vars, rs_strv_len(j->vars), inherited, 0);
     uv_process_options_t o = {.exit_cb = on_exit_cb, .file = j->argv[0], .args = j->argv, .env = env, .cwd = n->cwd,
                               .flags = UV_PROCESS_DETACHED, .stdio_count = 3, .stdio = stdio};
     int r = uv_spawn(n->loop, &j->proc, &o);
-    free(env);
+    rs_strv_free(env);
     if (r < 0) {
         j->spawn_error = r;
         close_once((uv_handle_t *)&j->proc);
@@ -304,11 +276,11 @@ void rs_notifier_send(struct rs_notifier *n, char *const *argv, uint64_t timeout
     }
     struct job *j = rs_xcalloc(1, sizeof(*j));
     j->n = n;
-    j->argv = rs_strv_dup(argv, strv_len(argv));
+    j->argv = rs_strv_dup(argv, rs_strv_len(argv));
     j->timeout_ms = timeout_ms ? timeout_ms : 1;
     j->event = rs_xstrdup(event);
     j->json = rs_xasprintf("%s\n", json);
-    j->vars = rs_strv_dup(vars, strv_len(vars));
+    j->vars = rs_strv_dup(vars, rs_strv_len(vars));
     if (n->queue_tail)
         n->queue_tail->next = j;
     else

@@ -205,8 +205,7 @@ static int read_environ_settled(const struct pinfo *pi, struct rs_buf *b)
             struct pinfo now;
             if (read_stat(pi->pid, &now) < 0 || is_dead(now.state) || rs_mono_ms() >= deadline)
                 return r;
-            struct timespec ms = {0, 1000000};
-            nanosleep(&ms, NULL);
+            rs_sleep_ms(1);
             continue;
         }
         if (r < 0 || b->len > 1 || (pi->flags & STAT_PF_KTHREAD))
@@ -226,8 +225,7 @@ static int read_environ_settled(const struct pinfo *pi, struct rs_buf *b)
         struct pinfo now;
         if (read_stat(pi->pid, &now) < 0 || is_dead(now.state) || rs_mono_ms() >= deadline)
             return r;
-        struct timespec ms = {0, 1000000};
-        nanosleep(&ms, NULL);
+        rs_sleep_ms(1);
     }
 }
 

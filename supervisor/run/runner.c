@@ -358,9 +358,7 @@ int rs_runner_start(uv_loop_t *loop, const struct rs_runner_opts *o, struct rs_r
     r->watch_fd = -1;
     r->keeper = o->keeper_exe && !o->no_pdeathsig;
     r->pdeathsig = r->keeper || (!o->no_pdeathsig && access(RS_RUNNER_SETPRIV, X_OK) == 0);
-    size_t nka = 0;
-    while (o->keeper_args && o->keeper_args[nka])
-        nka++;
+    size_t nka = rs_strv_len((char *const *)o->keeper_args);
     if (nka && !r->keeper) {
         free(resolved);
         free_mem(r);
@@ -383,9 +381,7 @@ int rs_runner_start(uv_loop_t *loop, const struct rs_runner_opts *o, struct rs_r
     r->watch_fd = wp[1];
 
     /* argv: [keeper … -- | setpriv --pdeathsig KILL --] resolved args... */
-    size_t argc = 0;
-    while (o->argv[argc])
-        argc++;
+    size_t argc = rs_strv_len((char *const *)o->argv);
     char **args = rs_xcalloc(argc + nka + 12, sizeof *args);
     char grace[32];
     snprintf(grace, sizeof grace, "%llu", (unsigned long long)o->keeper_grace_ms);
@@ -417,18 +413,9 @@ int rs_runner_start(uv_loop_t *loop, const struct rs_runner_opts *o, struct rs_r
     args[k] = NULL;
 
     /* env: the caller's, minus any inherited token, plus ours. */
-    static const char var[] = RS_PROCTREE_TOKEN_VAR "=";
-    size_t envc = 0;
-    while (src_env[envc])
-        envc++;
-    char **env = rs_xcalloc(envc + 2, sizeof *env);
-    char *token_entry = rs_xasprintf("%s%s", var, o->token);
-    k = 0;
-    for (size_t i = 0; i < envc; i++)
-        if (strncmp(src_env[i], var, sizeof var - 1) != 0)
-            env[k++] = (char *)src_env[i];
-    env[k++] = token_entry;
-    env[k] = NULL;
+    char *token_entry = rs_xasprintf(RS_PROCTREE_TOKEN_VAR "=%s", o->token);
+    char **env = rs_env_merge((char *const *)src_env, &token_entry, 1, NULL, 0);
+    free(token_entry);
 
     init_handle_data(r);
     uv_pipe_init(loop, &r->out, 0);
@@ -466,8 +453,7 @@ int rs_runner_start(uv_loop_t *loop, const struct rs_runner_opts *o, struct rs_r
     r->proc.data = r;
     if (wp[0] >= 0)
         close(wp[0]); /* the keeper has its copy; only the write end stays here */
-    free(env);
-    free(token_entry);
+    rs_strv_free(env);
     free(args);
     free(resolved);
 

@@ -187,6 +187,7 @@ struct feed_arg {
 
 static void slot_event(struct worker *w, enum rs_slot_event ev, const void *arg);
 static void batch_event(struct sup *s, enum rs_batch_event ev);
+static double inflight_cost(struct sup *s, const struct worker *except);
 
 static int active_workers(const struct sup *s)
 {
@@ -358,10 +359,7 @@ static void draw_live(struct sup *s)
     int n = active_workers(s);
     if (jobs_now(s) > 1 && (c || s->waiting || s->state == RS_BATCH_PAUSED)) {
         /* [37/100] 4 running · 3 failed · ETA 2h10m · $41.20 (projected $112) · jobs 2/4 (rate limited) */
-        double inflight = 0;
-        for (int i = 0; i < MAX_JOBS; i++)
-            if (s->w[i].state != RS_SLOT_IDLE && s->w[i].it)
-                inflight += rs_iteration_cost(s->w[i].it, NULL);
+        double inflight = inflight_cost(s, NULL);
         size_t nfin;
         double fin = rs_progress_finished_cost(p, &nfin);
         double projected = p->cost_usd + inflight +
@@ -369,11 +367,7 @@ static void draw_live(struct sup *s)
         char tail[96] = "";
         if (s->state == RS_BATCH_PAUSED && s->pause_until_ms > 0) {
             char hm[16];
-            time_t tt = (time_t)(s->pause_until_ms / 1000);
-            struct tm tm;
-            gmtime_r(&tt, &tm);
-            strftime(hm, sizeof hm, "%H:%M", &tm);
-            snprintf(tail, sizeof tail, " · paused until %s UTC", hm);
+            snprintf(tail, sizeof tail, " · paused until %s UTC", rs_time_utc(s->pause_until_ms, "%H:%M", hm, sizeof hm));
         } else if (s->rl.target < jobs_now(s)) {
             snprintf(tail, sizeof tail, " · jobs %d/%d (rate limited)", s->rl.target, jobs_now(s));
         }
@@ -1017,11 +1011,7 @@ static void decide_and_record(struct worker *w)
             free(s->waiting);
             if (dc.pause_until_ms) {
                 char hm[16];
-                time_t tt = (time_t)(dc.pause_until_ms / 1000);
-                struct tm tm;
-                gmtime_r(&tt, &tm);
-                strftime(hm, sizeof hm, "%H:%M", &tm);
-                s->waiting = rs_xasprintf("usage limit reset at %s UTC", hm);
+                s->waiting = rs_xasprintf("usage limit reset at %s UTC", rs_time_utc(dc.pause_until_ms, "%H:%M", hm, sizeof hm));
             } else {
                 s->waiting = rs_xasprintf("retry after transient error (%s)", rs_duration_format(delay, d, sizeof d));
             }
@@ -1116,7 +1106,6 @@ char *rs_supervisor_limit_hint(const struct rs_batch *b, const char *limit)
     return hint;
 }
 
-/* The end of a run cancelled by s->cancel_signal. */
 /* ---- running iteration ------------------------------------------------------- */
 
 /* RS_SACT_STOP: TERM → grace → KILL; the first reason stands. */
@@ -1265,45 +1254,38 @@ static void on_runner_finish(void *ud, int64_t exit_status, int term_signal, uns
 
 /* ---- starting an iteration ---------------------------------------------------- */
 
+/* The agent does not inherit our RALPHSUP_* or the service manager's variables. */
+static bool agent_inherits(const char *entry)
+{
+    return strncmp(entry, "RALPHSUP_", 9) != 0 && !rs_sdnotify_env_private(entry);
+}
+
 static char **build_env(struct sup *s, const struct worker *w)
 {
     const struct rs_school *sc = w->school;
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    char **env = rs_xcalloc(n + s->cfg->nenv + 16, sizeof(char *));
+    char **vars = rs_xcalloc(s->cfg->nenv + 16, sizeof(char *));
     size_t k = 0;
     /* The work directory's TMPDIR (and Claude config directory, fenced) win over any other. */
     bool own_tmp = w->wd.dir != NULL, own_conf = own_tmp && s->fence_abi > 0 && !s->user_config_dir;
-    for (size_t i = 0; i < n; i++) {
-        bool overridden = strncmp(environ[i], "RALPHSUP_", 9) == 0 || rs_sdnotify_env_private(environ[i]) ||
-                          (own_tmp && strncmp(environ[i], "TMPDIR=", 7) == 0) ||
-                          (own_conf && strncmp(environ[i], "CLAUDE_CONFIG_DIR=", 18) == 0);
-        for (size_t j = 0; j < s->cfg->nenv && !overridden; j++) {
-            size_t kl = strlen(s->cfg->env[j].key);
-            if (strncmp(environ[i], s->cfg->env[j].key, kl) == 0 && environ[i][kl] == '=')
-                overridden = true;
-        }
-        if (!overridden)
-            env[k++] = rs_xstrdup(environ[i]);
-    }
     for (size_t j = 0; j < s->cfg->nenv; j++)
         if (!(own_tmp && strcmp(s->cfg->env[j].key, "TMPDIR") == 0))
-            env[k++] = rs_xasprintf("%s=%s", s->cfg->env[j].key, s->cfg->env[j].value);
+            vars[k++] = rs_xasprintf("%s=%s", s->cfg->env[j].key, s->cfg->env[j].value);
     if (own_tmp) {
-        env[k++] = rs_xasprintf("TMPDIR=%s", w->wd.tmp);
-        env[k++] = rs_xasprintf("RALPHSUP_GUARD_LOG=%s", w->wd.guard_log);
+        vars[k++] = rs_xasprintf("TMPDIR=%s", w->wd.tmp);
+        vars[k++] = rs_xasprintf("RALPHSUP_GUARD_LOG=%s", w->wd.guard_log);
     }
     if (own_conf)
-        env[k++] = rs_xasprintf("CLAUDE_CONFIG_DIR=%s", w->wd.claude);
-    env[k++] = rs_xasprintf("RALPHSUP_CONFIG=%s", s->cfg->path);
-    env[k++] = rs_xasprintf("RALPHSUP_ROOT=%s", s->cfg->root);
-    env[k++] = rs_xasprintf("RALPHSUP_PROGRESS=%s", s->cfg->progress);
-    env[k++] = rs_xasprintf("RALPHSUP_SCHOOL=%s", sc->name);
-    env[k++] = rs_xasprintf("RALPHSUP_ITERATION=%lld", (long long)w->iteration);
-    env[k++] = rs_xasprintf("RALPHSUP_WORKER=%d", w->slot + 1);
+        vars[k++] = rs_xasprintf("CLAUDE_CONFIG_DIR=%s", w->wd.claude);
+    vars[k++] = rs_xasprintf("RALPHSUP_CONFIG=%s", s->cfg->path);
+    vars[k++] = rs_xasprintf("RALPHSUP_ROOT=%s", s->cfg->root);
+    vars[k++] = rs_xasprintf("RALPHSUP_PROGRESS=%s", s->cfg->progress);
+    vars[k++] = rs_xasprintf("RALPHSUP_SCHOOL=%s", sc->name);
+    vars[k++] = rs_xasprintf("RALPHSUP_ITERATION=%lld", (long long)w->iteration);
+    vars[k++] = rs_xasprintf("RALPHSUP_WORKER=%d", w->slot + 1);
+    char **env = rs_env_merge(environ, vars, k, agent_inherits, 1);
+    rs_strv_free(vars);
+    k = rs_strv_len(env);
     rs_otel_apply(env, &k, s->cfg->name, sc->name, w->attempt, w->iteration);
-    env[k] = NULL;
     return env;
 }
 
@@ -1758,10 +1740,7 @@ static void batch_event(struct sup *s, enum rs_batch_event ev)
     case RS_BACT_ARM_PAUSE: {
         int64_t left = s->pause_until_ms - rs_now_ms();
         char hm[16];
-        time_t tt = (time_t)(s->pause_until_ms / 1000);
-        struct tm tm;
-        gmtime_r(&tt, &tm);
-        strftime(hm, sizeof hm, "%H:%M", &tm);
+        rs_time_utc(s->pause_until_ms, "%H:%M", hm, sizeof hm);
         free(s->waiting);
         s->waiting = rs_xasprintf("usage limit reset at %s UTC", hm);
         struct rs_evrec *e = rs_evrec_new("batch-paused");
@@ -1971,22 +1950,18 @@ static void requeue_interrupted(struct sup *s)
     size_t n = rs_progress_ninflight(p);
     if (!n)
         return;
-    struct rs_current **v = rs_xcalloc(n, sizeof(*v));
-    size_t k = 0;
-    for (struct rs_current *c = p->current; c; c = c->next)
-        v[k++] = c;
     struct info {
         char *name;
         int attempt;
         int64_t iteration;
         int killed;
     } *inf = rs_xcalloc(n, sizeof(*inf));
-    for (size_t i = 0; i < n; i++) {
-        struct rs_current *c = v[i];
-        inf[i].killed = c->run_token && c->run_token[0] ? rs_proctree_kill_token(c->run_token, SIGKILL) : 0;
-        inf[i].name = rs_xstrdup(c->name);
-        inf[i].attempt = c->attempt;
-        inf[i].iteration = c->iteration;
+    size_t k = 0;
+    for (struct rs_current *c = p->current; c; c = c->next, k++) {
+        inf[k].killed = c->run_token && c->run_token[0] ? rs_proctree_kill_token(c->run_token, SIGKILL) : 0;
+        inf[k].name = rs_xstrdup(c->name);
+        inf[k].attempt = c->attempt;
+        inf[k].iteration = c->iteration;
     }
     /* All out of flight and back at the front, pushed from the last so the first dispatched is first again. */
     p->current = rs_current_free(p->current);
@@ -2017,7 +1992,6 @@ static void requeue_interrupted(struct sup *s)
         free(inf[i].name);
     }
     free(inf);
-    free(v);
 }
 
 static void service_emit(void *ud, struct rs_evrec *r)
@@ -2076,29 +2050,26 @@ static int load_inputs(const struct rs_config *cfg, const struct rs_run_opts *o,
     if (r < 0)
         rs_diags_add(d, "%s: cannot read the hook settings: %s", hooks_dir, strerror(-r));
     free(hooks_dir);
-    if (r != 0) {
-        *prompt = rs_prompt_free(*prompt);
-        return RS_E_CONFIG;
-    }
+    int err = RS_E_CONFIG;
+    if (r != 0)
+        goto fail;
     if (cfg->sandbox == RS_SANDBOX_LANDLOCK && (rs_sandbox_abi() < 1 || !o->self_exe)) {
         rs_diags_add(d, "[agent] sandbox = \"landlock\" in %s, but %s: refusing to start the agent unfenced "
                         "(set sandbox = \"auto\" to run with the guard alone; docs/security.md)",
                      cfg->path, o->self_exe ? "this kernel offers no Landlock" : "no keeper can apply the fence");
-        *prompt = rs_prompt_free(*prompt);
-        free(*settings);
-        *settings = NULL;
-        return RS_E_CONFIG;
+        goto fail;
     }
     r = rs_runner_resolve_command(cfg->command, getenv("PATH"), cfg->root, agent_path);
-    if (r < 0) {
-        rs_diags_add(d, "agent command \"%s\" %s (set [agent] command in %s or fix PATH)", cfg->command,
-                     r == -ENOENT ? "not found" : r == -EACCES ? "is not executable" : strerror(-r), cfg->path);
-        *prompt = rs_prompt_free(*prompt);
-        free(*settings);
-        *settings = NULL;
-        return RS_E_UNAVAILABLE;
-    }
-    return 0;
+    if (r == 0)
+        return 0;
+    rs_diags_add(d, "agent command \"%s\" %s (set [agent] command in %s or fix PATH)", cfg->command,
+                 r == -ENOENT ? "not found" : r == -EACCES ? "is not executable" : strerror(-r), cfg->path);
+    err = RS_E_UNAVAILABLE;
+fail:
+    *prompt = rs_prompt_free(*prompt);
+    free(*settings);
+    *settings = NULL;
+    return err;
 }
 
 /* [agent] sandbox against the kernel: the ABI to fence with (0: none) and the start line's words. */
@@ -2168,40 +2139,33 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     struct rs_diags d;
     rs_diags_init(&d);
     int r = load_inputs(s->cfg, o, &s->prompt, &s->settings, &s->agent_path, &d);
-    if (r != 0) {
-        for (size_t i = 0; i < d.n; i++)
-            fprintf(stderr, "ralphsup: %s\n", d.msgs[i]);
-        rs_diags_deinit(&d);
-        rs_buf_deinit(&s->stop.requeued);
-        free(s);
-        return r;
-    }
+    for (size_t i = 0; r != 0 && i < d.n; i++)
+        fprintf(stderr, "ralphsup: %s\n", d.msgs[i]);
     rs_diags_deinit(&d);
-
-    r = rs_eventlog_open(s->cfg->log_dir, &s->log);
-    if (r < 0) {
+    if (r == 0 && (r = rs_eventlog_open(s->cfg->log_dir, &s->log)) < 0) {
         fprintf(stderr, "ralphsup: cannot write the event log in %s: %s\n", s->cfg->log_dir, strerror(-r));
+        r = RS_E_CANTCREAT;
+    }
+    if (r != 0) {
         rs_prompt_free(s->prompt);
         free(s->agent_path);
         free(s->settings);
         rs_buf_deinit(&s->stop.requeued);
         free(s);
-        return RS_E_CANTCREAT;
+        return r;
     }
     s->live_path = rs_path_join(s->cfg->log_dir, "live.json");
 
     uv_loop_init(&s->loop);
     rs_proctree_become_subreaper();
     rs_runner_reaper_start(&s->loop, &s->reaper);
-    uv_signal_init(&s->loop, &s->sigint);
-    uv_signal_init(&s->loop, &s->sigterm);
-    uv_signal_init(&s->loop, &s->sighup);
-    uv_signal_init(&s->loop, &s->sigusr1);
-    s->sigint.data = s->sigterm.data = s->sighup.data = s->sigusr1.data = s;
-    uv_signal_start(&s->sigint, on_signal, SIGINT);
-    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
-    uv_signal_start(&s->sighup, on_signal, SIGHUP);
-    uv_signal_start(&s->sigusr1, on_signal, SIGUSR1);
+    uv_signal_t *const watchers[] = {&s->sigint, &s->sigterm, &s->sighup, &s->sigusr1};
+    static const int signums[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
+    for (size_t i = 0; i < RS_ARRAY_SIZE(watchers); i++) {
+        uv_signal_init(&s->loop, watchers[i]);
+        watchers[i]->data = s;
+        uv_signal_start(watchers[i], on_signal, signums[i]);
+    }
     uv_timer_init(&s->loop, &s->tick);
     uv_timer_init(&s->loop, &s->next);
     uv_timer_init(&s->loop, &s->lag);
@@ -2295,10 +2259,7 @@ enum rs_err rs_supervisor_run(struct rs_batch *b, const struct rs_run_opts *o)
     struct rs_progress *p = b->prog;
     if (ex == 0 && p->status == RS_STATUS_FINISHED && s->cfg->report_on_finish && !o->no_report) {
         char date[16];
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(date, sizeof date, "%Y-%m-%d", &tm);
+        rs_time_utc(rs_now_ms(), "%Y-%m-%d", date, sizeof date);
         struct rs_report_summary sum;
         memset(&sum, 0, sizeof sum);
         struct rs_diags probs;

@@ -180,9 +180,10 @@ struct pctx {
     bool bad;
 };
 
-static void bad(struct pctx *c, const char *field, const char *msg)
+/* A problem with the member @key of @where ("" at the top level), or with @where itself (@key NULL). */
+static void bad(struct pctx *c, const char *where, const char *key, const char *msg)
 {
-    rs_diags_add(c->diags, "%s: %s: %s", c->origin, field, msg);
+    rs_diags_add(c->diags, "%s: %s%s%s: %s", c->origin, where, *where && key ? "." : "", key ? key : "", msg);
     c->bad = true;
 }
 
@@ -190,15 +191,13 @@ static void bad(struct pctx *c, const char *field, const char *msg)
 static char *get_str(struct pctx *c, json_t *o, const char *key, const char *where, bool nullable)
 {
     json_t *v = json_object_get(o, key);
-    char field[96];
-    snprintf(field, sizeof field, "%s%s%s", where, *where ? "." : "", key);
     if (!v || json_is_null(v)) {
         if (!nullable)
-            bad(c, field, "must be a string");
+            bad(c, where, key, "must be a string");
         return NULL;
     }
     if (!json_is_string(v)) {
-        bad(c, field, nullable ? "must be a string or null" : "must be a string");
+        bad(c, where, key, nullable ? "must be a string or null" : "must be a string");
         return NULL;
     }
     return rs_xstrdup(json_string_value(v));
@@ -207,12 +206,10 @@ static char *get_str(struct pctx *c, json_t *o, const char *key, const char *whe
 static int64_t get_int(struct pctx *c, json_t *o, const char *key, const char *where, bool nullable)
 {
     json_t *v = json_object_get(o, key);
-    char field[96];
-    snprintf(field, sizeof field, "%s%s%s", where, *where ? "." : "", key);
     if ((!v || json_is_null(v)) && nullable)
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < 0) {
-        bad(c, field, nullable ? "must be a whole number >= 0 or null" : "must be a whole number >= 0");
+        bad(c, where, key, nullable ? "must be a whole number >= 0 or null" : "must be a whole number >= 0");
         return 0;
     }
     return json_integer_value(v);
@@ -222,11 +219,8 @@ static int64_t get_time(struct pctx *c, json_t *o, const char *key, const char *
 {
     char *s = get_str(c, o, key, where, true);
     int64_t ms = 0;
-    if (s && rs_time_parse_iso(s, &ms) != 0) {
-        char field[96];
-        snprintf(field, sizeof field, "%s%s%s", where, *where ? "." : "", key);
-        bad(c, field, "must be an ISO 8601 UTC time like \"2026-11-24T20:33:10Z\" or null");
-    }
+    if (s && rs_time_parse_iso(s, &ms) != 0)
+        bad(c, where, key, "must be an ISO 8601 UTC time like \"2026-11-24T20:33:10Z\" or null");
     free(s);
     return ms;
 }
@@ -243,13 +237,13 @@ int rs_auditfile_parse(const char *data, size_t len, const char *origin, struct 
     }
     struct pctx c = {.origin = origin, .diags = diags};
     if (!json_is_object(j)) {
-        bad(&c, "(top level)", "must be an object");
+        bad(&c, "(top level)", NULL, "must be an object");
         json_decref(j);
         return RS_AUDITFILE_E_INVALID;
     }
     int64_t v = get_int(&c, j, "schema_version", "", false);
     if (!c.bad && v != RS_AUDITFILE_SCHEMA_VERSION)
-        bad(&c, "schema_version", "must be 1 (written by a different ralphsup?)");
+        bad(&c, "", "schema_version", "must be 1 (written by a different ralphsup?)");
     struct rs_auditfile *f = rs_auditfile_new(NULL);
     free(f->batch);
     f->batch = get_str(&c, j, "batch", "", true);
@@ -258,14 +252,14 @@ int rs_auditfile_parse(const char *data, size_t len, const char *origin, struct 
     f->finished_ms = get_time(&c, j, "finished_at", "");
     json_t *a = json_object_get(j, "leads");
     if (!json_is_array(a)) {
-        bad(&c, "leads", "must be an array");
+        bad(&c, "", "leads", "must be an array");
     } else {
         for (size_t i = 0; i < json_array_size(a); i++) {
             json_t *e = json_array_get(a, i);
             char where[32];
             snprintf(where, sizeof where, "leads[%zu]", i);
             if (!json_is_object(e)) {
-                bad(&c, where, "must be an object");
+                bad(&c, where, NULL, "must be an object");
                 continue;
             }
             struct rs_audit_lead *l = rs_auditfile_add(f);
@@ -276,22 +270,16 @@ int rs_auditfile_parse(const char *data, size_t len, const char *origin, struct 
             l->evidence_url = get_str(&c, e, "evidence_url", where, true);
             l->evidence_quote = get_str(&c, e, "evidence_quote", where, true);
             l->result = get_str(&c, e, "result", where, false);
-            if (l->result && rs_evidence_result_parse(l->result) < 0) {
-                char field[48];
-                snprintf(field, sizeof field, "%s.result", where);
-                bad(&c, field, "must be verified, quote-not-found, name-not-found, no-evidence or unreachable (...)");
-            }
+            if (l->result && rs_evidence_result_parse(l->result) < 0)
+                bad(&c, where, "result", "must be verified, quote-not-found, name-not-found, no-evidence or unreachable (...)");
             int64_t st = get_int(&c, e, "http_status", where, true);
             l->http_status = st > 999 ? 0 : (int)st;
             l->final_url = get_str(&c, e, "final_url", where, true);
             l->fetched_ms = get_time(&c, e, "fetched_at", where);
             l->bytes = get_int(&c, e, "bytes", where, true);
             json_t *t = json_object_get(e, "truncated");
-            if (t && !json_is_boolean(t)) {
-                char field[48];
-                snprintf(field, sizeof field, "%s.truncated", where);
-                bad(&c, field, "must be true or false");
-            }
+            if (t && !json_is_boolean(t))
+                bad(&c, where, "truncated", "must be true or false");
             l->truncated = json_is_true(t);
         }
     }

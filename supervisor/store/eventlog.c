@@ -75,18 +75,10 @@ struct rs_evrec *rs_evrec_new(const char *event)
 {
     struct rs_evrec *r = rs_xcalloc(1, sizeof(*r));
     r->o = json_object();
-    char ts[40];
+    char ts[40], full[48];
     int64_t now = rs_now_ms();
-    rs_time_iso(now, ts, sizeof ts);
     /* Millisecond precision keeps the order of fast decisions visible. */
-    char full[48];
-    size_t l = strlen(ts);
-    if (l > 0 && ts[l - 1] == 'Z') {
-        ts[l - 1] = '\0';
-        snprintf(full, sizeof full, "%s.%03dZ", ts, (int)(now % 1000));
-    } else {
-        snprintf(full, sizeof full, "%s", ts);
-    }
+    snprintf(full, sizeof full, "%s.%03dZ", rs_time_utc(now, "%Y-%m-%dT%H:%M:%S", ts, sizeof ts), (int)(now % 1000));
     json_object_set_new(r->o, "ts", json_string(full));
     json_object_set_new(r->o, "event", json_string(event));
     return r;
@@ -152,27 +144,22 @@ void rs_eventlog_emit(struct rs_eventlog *el, struct rs_evrec *r)
 {
     if (!r)
         return;
+    char *line = el ? rs_evrec_dump(r) : NULL;
     if (el) {
-        char *s = json_dumps(r->o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10) | JSON_ENSURE_ASCII);
-        if (s) {
-            size_t n;
-            char *red = rs_redact(s, strlen(s), &n);
-            red = rs_xrealloc(red, n + 2);
-            red[n++] = '\n';
-            int e = rs_write_all(el->fd, red, n);
-            if (e < 0) {
-                el->dropped++;
-                if (!el->error)
-                    el->error = e;
-            }
-            free(red);
-            free(s);
-        } else {
-            el->dropped++; /* the strings are valid UTF-8: only memory can fail */
+        int e = -ENOMEM; /* the strings are valid UTF-8: only memory can fail */
+        if (line) {
+            size_t n = strlen(line);
+            line = rs_xrealloc(line, n + 2);
+            line[n++] = '\n';
+            e = rs_write_all(el->fd, line, n);
+        }
+        if (e < 0) {
+            el->dropped++;
             if (!el->error)
-                el->error = -ENOMEM;
+                el->error = e;
         }
     }
+    free(line);
     json_decref(r->o);
     free(r);
 }

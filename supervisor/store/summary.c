@@ -48,18 +48,7 @@ static int write_plain(const char *path, const char *data, size_t len)
 {
     char *tmp = rs_xasprintf("%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int r = fd < 0 ? -errno : 0;
-    while (r == 0 && len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            r = n < 0 ? -errno : -EIO;
-            break;
-        }
-        data += n;
-        len -= (size_t)n;
-    }
+    int r = fd < 0 ? -errno : rs_write_all(fd, data, len);
     if (fd >= 0 && close(fd) < 0 && r == 0)
         r = -errno;
     if (r == 0 && rename(tmp, path) < 0)

@@ -26,7 +26,8 @@
  * Return: 0, or negative errno.
  */
 int rs_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
-/* fsync the directory containing @path. */
+/* fsync @path (a file or a directory); the directory containing @path. Return: 0 or -errno. */
+int rs_fsync_path(const char *path);
 int rs_fsync_parent_dir(const char *path);
 /* rs_write_all() - write all @len bytes to @fd (retrying on EINTR). Return: 0 or -errno. */
 int rs_write_all(int fd, const void *data, size_t len);
@@ -81,6 +82,10 @@ const char *rs_duration_format(int64_t ms, char *buf, size_t n);
 /* Wall clock in ms since the epoch; monotonic clock in ms. */
 int64_t rs_now_ms(void);
 int64_t rs_mono_ms(void);
+/* Sleep @ms milliseconds (a signal handled meanwhile does not cut it short). */
+void rs_sleep_ms(int64_t ms);
+/* @epoch_ms in UTC, formatted by strftime(@fmt), into @buf; returns @buf. */
+const char *rs_time_utc(int64_t epoch_ms, const char *fmt, char *buf, size_t n);
 /* ISO 8601 UTC "2026-11-24T20:33:10Z" of @epoch_ms into @buf (>= 32). */
 const char *rs_time_iso(int64_t epoch_ms, char *buf, size_t n);
 /* Parse ISO 8601 UTC written by rs_time_iso (also accepts "+00:00"). */
@@ -132,8 +137,17 @@ void rs_trim_blanks(const char **s, size_t *n);
 bool rs_has_control(const char *s);
 /* rs_strv_free() - free each string of the NULL-terminated array @v, then @v (NULL-safe). */
 void rs_strv_free(char **v);
+/* rs_strv_len() - the number of strings in the NULL-terminated @v (0 for NULL). */
+size_t rs_strv_len(char *const *v);
 /* rs_strv_dup() - a NULL-terminated copy of the first @n strings of @v (NULL when @v is NULL). */
 char **rs_strv_dup(char *const *v, size_t n);
+/*
+ * rs_env_merge() - a new environment (rs_strv_free() frees it): copies of the
+ * entries of @base (NULL-terminated) that @keep (NULL: all) keeps and that no
+ * one of the @n "NAME=value" entries of @vars names, then copies of @vars; room
+ * for @spare more entries before the final NULL.
+ */
+char **rs_env_merge(char *const *base, char *const *vars, size_t n, bool (*keep)(const char *entry), size_t spare);
 /* rs_strp_cmp() - qsort() comparator for an array of strings (char *), by strcmp(). */
 int rs_strp_cmp(const void *a, const void *b);
 /*

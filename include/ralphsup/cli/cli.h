@@ -64,6 +64,8 @@ int rs_cmd_keeper(int argc, char **argv);
 /* Print every message of @d to stderr prefixed with "ralphsup: ". */
 struct rs_diags;
 void rs_cli_print_diags(const struct rs_diags *d, const char *prefix);
+/* A command fails: print @d as rs_cli_print_diags(@d, "ralphsup: ") does, deinit it, return @ex. */
+int rs_cli_fail(struct rs_diags *d, int ex);
 /*
  * The warning of a command that goes on with a config that does not
  * validate (rs_batch_open_lenient()): "ralphsup: warning: CONFIG has errors
@@ -74,3 +76,5 @@ void rs_cli_warn_lenient(const char *config, const struct rs_diags *problems, co
                          const char *purpose);
 /* True when argv has -h/--help before "--". */
 int rs_cli_wants_help(int argc, char **argv);
+/* rs_cli_wants_help(), and then @help printed on stdout. */
+int rs_cli_help(int argc, char **argv, const char *help);

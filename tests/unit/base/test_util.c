@@ -173,3 +173,34 @@ Test(util, visible_names_invisible_characters)
     cr_expect_eq(rs_utf8_bom_len("\xEF\xBB", 2), 0);
     cr_expect_eq(rs_utf8_bom_len("x", 1), 0);
 }
+
+Test(util, time_utc_formats)
+{
+    char b[32];
+    cr_expect_str_eq(rs_time_utc(1795561200000LL, "%Y-%m-%d %H:%M", b, sizeof b), "2026-11-24 23:00");
+}
+
+static bool no_secret(const char *entry)
+{
+    return strncmp(entry, "SECRET=", 7) != 0;
+}
+
+Test(util, env_merge_replaces_names_and_filters)
+{
+    char p[] = "PATH=/bin", h[] = "HOME=/root", x[] = "SECRET=x", hd[] = "HOMEDIR=/h", w[] = "HOME=/work", n[] = "NEW=1";
+    char *base[] = {p, h, x, hd, NULL};
+    char *vars[] = {w, n};
+    char **env = rs_env_merge(base, vars, 2, no_secret, 1);
+    const char *want[] = {"PATH=/bin", "HOMEDIR=/h", "HOME=/work", "NEW=1"};
+    for (size_t i = 0; i < RS_ARRAY_SIZE(want); i++)
+        cr_expect_str_eq(env[i], want[i]);
+    cr_expect_null(env[4]);
+    cr_expect_null(env[5]); /* the spare slot */
+    cr_expect_eq(rs_strv_len(env), 4);
+    cr_expect_eq(rs_strv_len(NULL), 0);
+    rs_strv_free(env);
+    env = rs_env_merge(base, NULL, 0, NULL, 0);
+    cr_expect_str_eq(env[2], "SECRET=x");
+    cr_expect_null(env[4]);
+    rs_strv_free(env);
+}
