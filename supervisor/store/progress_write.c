@@ -13,8 +13,6 @@
  * keys, "[]" / "{}" when empty, reals as "%.15g" with ".0" added to a whole
  * number and the exponent's '+' and leading zeros dropped, control
  * characters as \b \f \n \r \t or \u00XX, everything else as UTF-8 as it is.
- * One exception: a sealed completed entry's stub ({"name": …, "segment": k},
- * docs/progress.md "Sealed segments") is written on one line.
  * Text that is not UTF-8 is written cleaned (rs_utf8_clean()), and a string
  * that holds something like an API key is redacted (rs_redact()) before it
  * is escaped — both per string, so the file is never scanned a second time.
