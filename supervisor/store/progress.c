@@ -761,13 +761,11 @@ static const char *const attempt_keys[] = {"attempt", "iteration", "started", "f
                                            "session_id", NULL};
 /* A school's members; the last five are known only in completed (coaches .. review) or failed (reason). */
 enum { S_NAME, S_SLUG, S_STARTED, S_FINISHED, S_DURATION, S_COST, S_ATTEMPTS, S_ATTEMPTS_RESET, S_COACHES, S_OVERLAPS,
-       S_CSV, S_REVIEW, S_REASON, S_SEGMENT, S_COUNT };
+       S_CSV, S_REVIEW, S_REASON, S_COUNT };
 static const char *const state_keys[] = {"name", "slug", "started", "finished", "duration_s", "cost_usd", "attempts",
-                                         "attempts_reset", "coaches", "overlaps", "csv", "review", "reason",
-                                         "segment", NULL};
+                                         "attempts_reset", "coaches", "overlaps", "csv", "review", "reason", NULL};
 #define STATE_KNOWN ((1u << S_COACHES) - 1)
-#define COMPLETED_KNOWN \
-    (STATE_KNOWN | 1u << S_COACHES | 1u << S_OVERLAPS | 1u << S_CSV | 1u << S_REVIEW | 1u << S_SEGMENT)
+#define COMPLETED_KNOWN (STATE_KNOWN | 1u << S_COACHES | 1u << S_OVERLAPS | 1u << S_CSV | 1u << S_REVIEW)
 #define FAILED_KNOWN (STATE_KNOWN | 1u << S_REASON)
 enum { C_NAME, C_SLUG, C_ATTEMPT, C_ITERATION, C_STARTED, C_SUPERVISOR_PID, C_PID, C_RUN_TOKEN, C_COUNT };
 static const char *const current_keys[] = {"name", "slug", "attempt", "iteration", "started", "supervisor_pid", "pid",
@@ -814,11 +812,8 @@ static void parse_attempts(struct ctx *c, struct rs_json_span arr, struct rs_sch
     }
 }
 
-/*
- * A sealed entry's stub ({"name", "segment": k}) until read_segments() puts
- * the full entry of segment k in its place: its segment is STUB + k.
- */
-#define STUB (SIZE_MAX / 2 + 1)
+/* A completed entry written as a name, until read_segments() finds it (or not) in a segment. */
+#define SEGMENT_UNRESOLVED SIZE_MAX
 
 /* Where the elements of one of the school arrays go. */
 struct states_dst {
@@ -835,10 +830,12 @@ static void parse_state(struct ctx *c, struct rs_json_span sj, size_t i, void *a
     const struct states_dst *d = arg;
     char *w = rs_xasprintf("%s[%zu]", d->key, i);
     if (rs_json_is_string(sj) && (d->completed || d->failed)) {
-        /* Seed schema: completed/failed may be plain names. */
+        /* Seed schema: completed/failed may be plain names. A completed one may be sealed in a segment. */
         struct rs_school_state *s = states_push(d->v, d->n);
         s->name = text_of(sj);
         s->slug = rs_xstrdup("");
+        if (d->completed)
+            s->segment = SEGMENT_UNRESOLVED;
         if (d->failed)
             s->reason = rs_xstrdup("unknown (imported from seed progress file)");
         free(w);
@@ -860,14 +857,6 @@ static void parse_state(struct ctx *c, struct rs_json_span sj, size_t i, void *a
     }
     struct rs_school_state *s = states_push(d->v, d->n);
     s->name = name;
-    if (d->completed && !is_none(m[S_SEGMENT])) {
-        /* Sealed: the name and where its entry is; read_segments() fills in the rest. */
-        s->segment = STUB + (size_t)whole_value(c, m[S_SEGMENT], "segment", w, 1, INT_MAX, 1);
-        s->slug = rs_xstrdup("");
-        free(extra);
-        free(w);
-        return;
-    }
     s->extra = extra;
     s->slug = str_value(c, m[S_SLUG], "slug", false, w);
     if (!s->slug)
@@ -1061,9 +1050,11 @@ static void read_segment(struct ctx *c, struct rs_progress *p, size_t k, const s
         for (size_t i = 0; i < n; i++) {
             const size_t *at = rs_strmap_get(where, v2[i].name);
             struct rs_school_state *dstate = at ? &p->completed[*at] : NULL;
-            if (v2[i].segment) {
-                bad(&sc, "completed[%zu] must be an entry in full, not another sealed stub", i);
-            } else if (dstate && dstate->segment == STUB + k + 1 && !sc.errors) {
+            if (v2[i].segment == SEGMENT_UNRESOLVED) {
+                char w[48];
+                snprintf(w, sizeof w, "completed[%zu]", i);
+                bad(&sc, "%s must be an object (a sealed entry in full)", w);
+            } else if (dstate && dstate->segment == SEGMENT_UNRESOLVED && !sc.errors) {
                 school_state_deinit(dstate);
                 *dstate = v2[i];
                 dstate->segment = k + 1;
@@ -1092,23 +1083,20 @@ static void read_segments(struct ctx *c, struct rs_progress *p, struct rs_json_s
     if (sh == SHAPE_OTHER)
         bad(c, "segments must be an array of file names");
     struct rs_strmap where = {0};
-    for (size_t i = 0; i < p->ncompleted; i++) {
-        size_t k = p->completed[i].segment;
-        if (k < STUB)
-            continue;
-        if (k - STUB > p->nsegments)
-            bad(c, "completed[%zu].segment must name one of the %zu segments (got %zu)", i, p->nsegments, k - STUB);
-        else
+    for (size_t i = 0; i < p->ncompleted; i++)
+        if (p->completed[i].segment == SEGMENT_UNRESOLVED)
             rs_strmap_put(&where, p->completed[i].name, i);
-    }
     for (size_t k = 0; k < p->nsegments && !c->errors; k++)
         read_segment(c, p, k, &where);
     rs_strmap_deinit(&where);
-    for (size_t i = 0; i < p->ncompleted && !c->errors; i++) {
-        const struct rs_school_state *s = &p->completed[i];
-        if (s->segment >= STUB)
-            bad(c, "completed[%zu] \"%s\" is sealed in segment %zu (%s), which does not hold it", i, s->name,
-                s->segment - STUB, p->segments[s->segment - STUB - 1]);
+    for (size_t i = 0; i < p->ncompleted; i++) {
+        struct rs_school_state *s = &p->completed[i];
+        if (s->segment != SEGMENT_UNRESOLVED)
+            continue;
+        s->segment = 0; /* a plain name: the seed schema's */
+        if (p->nsegments && !c->errors)
+            rs_diags_add(&p->repairs, "%s: completed[%zu] \"%s\" is a name only, but in no segment: read as a seed "
+                         "entry (no attempts, no csv)", c->origin, i, s->name);
     }
 }
 

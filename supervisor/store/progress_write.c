@@ -369,16 +369,10 @@ static void put_states(struct rs_buf *b, const struct rs_school_state *v, size_t
 {
     for (size_t i = 0; i < n; i++) {
         arr_elem(b, i, depth);
-        if (completed && v[i].segment) {
-            /* Sealed: the name and the segment that holds its entry. */
-            struct obj o;
-            obj_open(&o, b, depth + 1);
-            m_str(&o, "name", v[i].name);
-            m_int(&o, "segment", (long long)v[i].segment);
-            obj_close(&o, NULL);
-        } else {
+        if (completed && v[i].segment)
+            put_str(b, v[i].name); /* sealed: its entry is in segment v[i].segment */
+        else
             put_state(b, &v[i], completed, failed, depth + 1);
-        }
     }
     arr_close(b, n, depth);
 }

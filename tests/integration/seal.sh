@@ -2,8 +2,8 @@
 # Sealed segments (issue 15, docs/progress.md "Sealed segments"): with
 # [batch] seal_every = 2, every second completed school's full entry moves
 # from batch_progress.json into batch_progress.segments/NNNNNN.json, written
-# and committed once; the progress file keeps a stub per sealed school
-# ({"name", "segment"}). Everything that reads the batch sees every entry whole:
+# and committed once; the progress file lists the sealed schools by name (the
+# seed's schema). Everything that reads the batch sees every entry whole:
 # status (from the summary and from the file), report, retry; every committed
 # version names only segments its own commit holds; a missing or damaged
 # segment makes the file unreadable by name (exit 65) and `recover` brings it
@@ -24,8 +24,7 @@ out=$("$PY" - "$A" <<'PYEOF'
 import json, os, sys
 root = sys.argv[1]
 d = json.load(open(os.path.join(root, "batch_progress.json")))
-print("completed", [c["name"] if set(c) == {"name", "segment"} else "FULL:" + c["name"] for c in d["completed"]])
-print("stub segments", [c.get("segment") for c in d["completed"]])
+print("completed", [c if isinstance(c, str) else "FULL:" + c["name"] for c in d["completed"]])
 print("segments", d.get("segments"))
 seen = []
 for rel in d["segments"]:
@@ -40,14 +39,13 @@ print("sealed", sorted(seen))
 PYEOF
 )
 assert_contains "$out" "completed ['School A', 'School B', 'School D', 'School E', 'School F', 'School G']" \
-    "every completed school is sealed: a stub with its name only"
-assert_contains "$out" "stub segments [1, 1, 2, 2, 3, 3]" "each stub names the segment that holds its entry"
+    "every completed school is sealed, listed by name only (as in the seed schema)"
 assert_contains "$out" "segments ['batch_progress.segments/000001.json', 'batch_progress.segments/000002.json', 'batch_progress.segments/000003.json']" \
     "three segments named, every second completion"
 assert_contains "$out" "segment 2 ['School D', 'School E']" "a segment holds the entries sealed together, in full"
 assert_contains "$out" "sealed ['School A', 'School B', 'School D', 'School E', 'School F', 'School G']" \
     "each sealed school is in full in exactly one segment, with its csv, coaches and attempt"
-[ -n "$(printf '%s\n' "$out" | grep -c . | grep -v '^6$')" ] && diag "$out"
+[ -n "$(printf '%s\n' "$out" | grep -c . | grep -v '^5$')" ] && diag "$out"
 
 # ---- the audit trail ------------------------------------------------------------------------------
 tree=$(git -C "$A" ls-tree -r --name-only HEAD)
@@ -84,7 +82,7 @@ assert_eq "$RS_RC" 0 "retry of the failed school"
 plan "$A" '{}'
 rs start "$C"
 assert_eq "$RS_RC" 0 "the retried school completes"
-out=$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print([c["name"] if "segment" in c else "FULL:" + c["name"] for c in d["completed"]], len(d["segments"]))' "$P")
+out=$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print([c if isinstance(c, str) else "FULL:" + c["name"] for c in d["completed"]], len(d["segments"]))' "$P")
 assert_eq "$out" "['School A', 'School B', 'School D', 'School E', 'School F', 'School G', 'FULL:School C'] 3" \
     "one more completed school stays in full until seal_every of them are"
 

@@ -82,28 +82,27 @@ def cmdline(p):
         return "(gone)"
 
 def name_of(x):
-    return x["name"]
+    return x if isinstance(x, str) else x["name"]
 
 def expand(d, read, where):
-    """Replace each sealed completed entry ({"name", "segment": k}) by its entry in full from segment k, read
-    through read(path relative to the root); a sealed school not in its segment is a violation."""
-    segs = d.get("segments", [])
+    """Replace each sealed (name-only) completed entry by its entry in full from the segments named, read
+    through read(path relative to the root); a sealed school in no segment is a violation."""
     full = {}
-    for k, rel in enumerate(segs, 1):
+    for rel in d.get("segments", []):
         try:
             seg = json.loads(read(rel))
         except Exception as e:
             BAD("%s: segment %s: %s" % (where, rel, e))
             continue
         for x in seg["completed"]:
-            full[(k, x["name"])] = x
+            full[x["name"]] = x
     out = []
     for x in d["completed"]:
-        if "segment" in x:
-            if (x["segment"], x["name"]) not in full:
-                BAD("%s: %r is sealed in segment %r, which does not hold it" % (where, x["name"], x["segment"]))
+        if isinstance(x, str):
+            if x not in full:
+                BAD("%s: %r is sealed but in no segment of this version" % (where, x))
                 continue
-            x = full[(x["segment"], x["name"])]
+            x = full[x]
         out.append(x)
     d["completed"] = out
     return d

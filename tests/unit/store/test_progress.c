@@ -1102,15 +1102,14 @@ Test(progress, completed_entries_are_sealed_into_segments_and_read_back_whole)
     char *seg = rs_progress_segment_path(p, path, 0);
     cr_assert(rs_file_exists(seg), "%s", seg);
 
-    /* The file: a stub per sealed school in completed (its name and its segment) and the segment named. */
+    /* The file: names only in completed (as the seed schema has them) and the segment named. */
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
     cr_assert(root, "%s", je.text);
     json_t *c = json_object_get(root, "completed");
     cr_assert_eq(json_array_size(c), 7);
-    cr_assert_eq(json_object_size(json_array_get(c, 0)), 2);
-    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(c, 6), "name")), "School 006");
-    cr_assert_eq(json_integer_value(json_object_get(json_array_get(c, 6), "segment")), 1);
+    cr_assert(json_is_string(json_array_get(c, 0)));
+    cr_assert_str_eq(json_string_value(json_array_get(c, 6)), "School 006");
     cr_assert_str_eq(json_string_value(json_array_get(json_object_get(root, "segments"), 0)),
                      "batch_progress.segments/000001.json");
     json_decref(root);
@@ -1207,20 +1206,6 @@ Test(progress, a_sealed_entry_that_changes_is_written_in_full_again)
     free(d);
 }
 
-/* Write @text as the progress file @path (its segments next to it) and load it; the file is put back after. */
-static int rs_progress_load_text_for_test(const char *text, const char *path, struct rs_progress **out,
-                                          struct rs_diags *d)
-{
-    char *keep;
-    size_t n;
-    cr_assert_eq(rs_file_read(path, 1 << 20, &keep, &n), 0);
-    cr_assert_eq(rs_file_write_atomic(path, text, strlen(text), 0644), 0);
-    int r = rs_progress_load(path, out, d);
-    cr_assert_eq(rs_file_write_atomic(path, keep, n, 0644), 0);
-    free(keep);
-    return r;
-}
-
 Test(progress, a_missing_or_foreign_segment_makes_the_file_unreadable_with_its_name)
 {
     char *d = tmpdir();
@@ -1281,25 +1266,6 @@ Test(progress, a_missing_or_foreign_segment_makes_the_file_unreadable_with_its_n
     cr_assert_eq(rs_progress_load(path, &q, &dg), 0, "%s", dg.n ? dg.msgs[0] : "");
     cr_assert_eq(q->completed[3].segment, 1);
     rs_progress_free(q);
-    /* A stub naming a segment that does not hold it, or none at all: refused, never read as empty. */
-    char *wrong = rs_xstrdup(main_text);
-    char *at2 = strstr(wrong, "\"School 002\"");
-    cr_assert(at2);
-    memcpy(at2, "\"School 009\"", 12);
-    rs_diags_init(&dg);
-    cr_assert_eq(rs_progress_load_text_for_test(wrong, path, &q, &dg), RS_PROGRESS_E_INVALID);
-    cr_assert(strstr(dg.msgs[0], "\"School 009\" is sealed in segment 1"), "%s", dg.msgs[0]);
-    rs_diags_deinit(&dg);
-    free(wrong);
-    wrong = rs_xstrdup(main_text);
-    at2 = strstr(wrong, "\"segment\": 1");
-    cr_assert(at2);
-    at2[11] = '7';
-    rs_diags_init(&dg);
-    cr_assert_eq(rs_progress_load_text_for_test(wrong, path, &q, &dg), RS_PROGRESS_E_INVALID);
-    cr_assert(strstr(dg.msgs[0], "completed[0].segment must name one of the 1 segments (got 7)"), "%s", dg.msgs[0]);
-    rs_diags_deinit(&dg);
-    free(wrong);
     rs_diags_deinit(&dg);
     free(evil);
     free(other);
