@@ -1093,10 +1093,10 @@ static void read_segments(struct ctx *c, struct rs_progress *p, struct rs_json_s
         struct rs_school_state *s = &p->completed[i];
         if (s->segment != SEGMENT_UNRESOLVED)
             continue;
-        s->segment = 0; /* a plain name: the seed schema's */
+        s->segment = 0; /* a plain name: the seed schema's, in a file without segments */
         if (p->nsegments && !c->errors)
-            rs_diags_add(&p->repairs, "%s: completed[%zu] \"%s\" is a name only, but in no segment: read as a seed "
-                         "entry (no attempts, no csv)", c->origin, i, s->name);
+            bad(c, "completed[%zu] \"%s\" is a name only (sealed), but none of the %zu segments holds its entry", i,
+                s->name, p->nsegments);
     }
 }
 

@@ -1206,6 +1206,13 @@ Test(progress, a_sealed_entry_that_changes_is_written_in_full_again)
     free(d);
 }
 
+/* Reads every segment from the one file @ud. */
+static int read_seg_file(void *ud, const char *rel, char **data, size_t *len)
+{
+    (void)rel;
+    return rs_file_read(ud, 1 << 20, data, len);
+}
+
 Test(progress, a_missing_or_foreign_segment_makes_the_file_unreadable_with_its_name)
 {
     char *d = tmpdir();
@@ -1249,6 +1256,18 @@ Test(progress, a_missing_or_foreign_segment_makes_the_file_unreadable_with_its_n
     cr_assert_eq(rs_progress_load(path, &q, &dg), RS_PROGRESS_E_INVALID);
     cr_assert(strstr(dg.msgs[0], "000001.json:") && strstr(dg.msgs[0], "invalid JSON"), "%s", dg.msgs[0]);
     rs_diags_deinit(&dg);
+    /* A sealed name that no segment holds: refused, never read as an empty entry. */
+    char *lost = rs_xstrdup(main_text);
+    char *at2 = strstr(lost, "\"School 002\"");
+    cr_assert(at2);
+    memcpy(at2, "\"School 009\"", 12);
+    cr_assert_eq(rs_file_write_atomic(seg, text, len, 0644), 0);
+    rs_diags_init(&dg);
+    cr_assert_eq(rs_progress_parse_with(lost, strlen(lost), "x.json", read_seg_file, seg, &q, &dg), RS_PROGRESS_E_INVALID);
+    cr_assert(strstr(dg.msgs[0], "\"School 009\" is a name only (sealed), but none of the 1 segments holds"), "%s",
+              dg.msgs[0]);
+    rs_diags_deinit(&dg);
+    free(lost);
     /* A segment path that leaves the directory is refused by name. */
     char *evil = rs_xstrdup(main_text);
     at = strstr(evil, "\"batch_progress.segments/000001.json\"");
