@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -96,6 +97,8 @@ struct rs_git {
  * MERGE_PACKS * pack_every commits); the merged pack is not merged again.
  */
 #define MERGE_PACKS 10
+/* What libgit2 may keep of pack files mapped (see rs_git_open()). */
+#define MWINDOW_MAPPED_MAX (32u << 20)
 
 /*
  * git holds a ref's .lock only for the milliseconds of an update, so one
@@ -202,6 +205,12 @@ int rs_git_open(const struct rs_git_opts *opts, struct rs_git **out, char *err, 
     const char *ref = opts->ref && *opts->ref ? opts->ref : "HEAD";
     if (git_libgit2_init() < 0)
         return git_fail(err, errlen, "cannot initialise libgit2");
+    /*
+     * libgit2 keeps pack windows mapped up to 8 GiB by default (64-bit), and
+     * a long batch reads many packs (each merge reads ten): cap what it
+     * keeps mapped, so the resident set stays bounded over the batch.
+     */
+    git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)MWINDOW_MAPPED_MAX);
 
     git_repository *repo = NULL;
     int r = validate_ref(ref, err, errlen);
@@ -936,6 +945,8 @@ static void merge_packs(struct rs_git *g, const char *packdir)
         }
         fsync_path(packdir, true);
         refresh_odb(g);
+        /* The merge inflated and deltified ten packs' objects: hand the freed heap back. */
+        malloc_trim(0);
     } else {
         snprintf(g->notice, sizeof g->notice, "the audit trail's last %zu packs stay unmerged for now: %s", g->npacks,
                  err);
