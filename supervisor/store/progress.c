@@ -967,6 +967,21 @@ static enum shape each(struct ctx *c, struct rs_json_span v, element_fn fn, void
     return SHAPE_ARRAY;
 }
 
+/*
+ * Scan @data once, as strict as jansson (whatever it passes, jansson would
+ * parse), its long strings indexed in @ix. Return: whether it is exactly
+ * one JSON object, *@root its span (root->e NULL when the scan failed).
+ */
+static bool scan_object(const char *data, size_t len, struct rs_json_index *ix, struct rs_json_scan *v,
+                        struct rs_json_span *root)
+{
+    rs_json_scan_init(v, RS_JSON_JANSSON | RS_JSON_VALUE_DEPTH, PROGRESS_MAX_DEPTH);
+    v->index = ix;
+    const char *end = data + len;
+    *root = (struct rs_json_span){rs_json_skip_ws(data, end), rs_json_scan_value(v, data, end)};
+    return root->e && rs_json_skip_ws(root->e, end) == end && rs_json_is_object(*root);
+}
+
 /* ---- the segments a file names ------------------------------------------------------ */
 
 /* Element @i of "segments": a path relative to the progress file's directory, below it. */
@@ -1016,11 +1031,8 @@ static void read_segment(struct ctx *c, struct rs_progress *p, size_t k, const s
     }
     struct rs_json_index ix = {0};
     struct rs_json_scan v;
-    rs_json_scan_init(&v, RS_JSON_JANSSON | RS_JSON_VALUE_DEPTH, PROGRESS_MAX_DEPTH);
-    v.index = &ix;
-    const char *end = data + len;
-    struct rs_json_span root = {rs_json_skip_ws(data, end), rs_json_scan_value(&v, data, end)};
-    if (!root.e || rs_json_skip_ws(root.e, end) != end || !rs_json_is_object(root)) {
+    struct rs_json_span root;
+    if (!scan_object(data, len, &ix, &v, &root)) {
         struct rs_json_cursor cur;
         rs_json_cursor_init(&cur, data, len);
         struct rs_json_pos at = rs_json_cursor_at(&cur, v.err_at ? (size_t)(v.err_at - data) : len);
@@ -1291,14 +1303,10 @@ static int parse(const char *data, size_t len, const char *origin, rs_progress_r
         data += 3;
         len -= 3;
     }
-    /* As strict as jansson: whatever it passes, jansson would parse. */
     struct rs_json_index ix = {0};
     struct rs_json_scan v;
-    rs_json_scan_init(&v, RS_JSON_JANSSON | RS_JSON_VALUE_DEPTH, PROGRESS_MAX_DEPTH);
-    v.index = &ix;
-    const char *end = data + len;
-    struct rs_json_span root = {rs_json_skip_ws(data, end), rs_json_scan_value(&v, data, end)};
-    if (!root.e || rs_json_skip_ws(root.e, end) != end || !rs_json_is_object(root)) {
+    struct rs_json_span root;
+    if (!scan_object(data, len, &ix, &v, &root)) {
         rs_json_index_deinit(&ix);
         return refuse(data, len, origin, &v, diags);
     }
