@@ -49,6 +49,12 @@ int rs_fsync_path(const char *path)
     return r;
 }
 
+const char *rs_tmpdir(void)
+{
+    const char *t = getenv("TMPDIR");
+    return t && *t ? t : "/tmp";
+}
+
 int rs_fsync_parent_dir(const char *path)
 {
     char *dir = rs_path_dirname(path);

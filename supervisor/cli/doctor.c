@@ -875,8 +875,7 @@ static void check_fence(struct doctor *d)
     detail("everything else: read and execute only");
 
     /* The live check, with a temporary work directory standing in for the iteration's. */
-    const char *tmpdir = getenv("TMPDIR");
-    char *tmpl = rs_xasprintf("%s/ralphsup-doctor-fence-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    char *tmpl = rs_xasprintf("%s/ralphsup-doctor-fence-XXXXXX", rs_tmpdir());
     if (!mkdtemp(tmpl)) {
         line(d, WARN, "fence-check", "cannot make a temporary directory: %s", strerror(errno));
     } else {

@@ -133,13 +133,6 @@ static int git_fail(char *err, size_t errlen, const char *what)
     return -EIO;
 }
 
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
 static char *with_slash(const char *p)
 {
     size_t n = strlen(p);
@@ -688,7 +681,7 @@ static void refresh_index(struct rs_git *g, char **rels, const git_tree_update *
             snprintf(g->index_why, sizeof(g->index_why), "index not refreshed: %s", git_msg());
             break;
         }
-        sleep_ms(wait);
+        rs_sleep_ms(wait);
         waited += wait;
         wait *= 2;
     }
@@ -737,7 +730,7 @@ int rs_git_clear_stale_lock(struct rs_git *g, unsigned wait_ms, char *notice, si
             }
             break;
         }
-        sleep_ms(50);
+        rs_sleep_ms(50);
     }
     free(lock);
     free(refname);
@@ -789,16 +782,6 @@ out:
     git_commit_free(c);
 }
 
-static int fsync_path(const char *path, bool dir)
-{
-    int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int r = fsync(fd) < 0 ? -errno : 0;
-    close(fd);
-    return r;
-}
-
 static int cmp_oid(const void *a, const void *b)
 {
     return git_oid_cmp(a, b);
@@ -816,8 +799,7 @@ static int cmp_oid(const void *a, const void *b)
  */
 static int pack_repo(struct rs_git *g, git_repository **out, char *err, size_t errlen)
 {
-    const char *tmpdir = getenv("TMPDIR");
-    char *path = rs_xasprintf("%s/ralphsup-pack-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    char *path = rs_xasprintf("%s/ralphsup-pack-XXXXXX", rs_tmpdir());
     git_config *cfg = NULL;
     git_repository *r2 = NULL;
     int r = -EIO;
@@ -897,7 +879,7 @@ static int write_pack(struct rs_git *g, const char *packdir, const git_oid *ids,
     }
     pack = rs_xasprintf("%s/pack-%s.pack", packdir, git_packbuilder_name(pb));
     idx = rs_xasprintf("%s/pack-%s.idx", packdir, git_packbuilder_name(pb));
-    if ((r = fsync_path(pack, false)) < 0 || (r = fsync_path(idx, false)) < 0 || (r = fsync_path(packdir, true)) < 0) {
+    if ((r = rs_fsync_path(pack)) < 0 || (r = rs_fsync_path(idx)) < 0 || (r = rs_fsync_path(packdir)) < 0) {
         set_err(err, errlen, "cannot fsync the pack %s: %s", pack, strerror(-r));
         r = -EIO;
         goto out;
@@ -943,7 +925,7 @@ static void merge_packs(struct rs_git *g, const char *packdir)
             free(idx);
             free(pack);
         }
-        fsync_path(packdir, true);
+        rs_fsync_path(packdir);
         refresh_odb(g);
         /* The merge inflated and deltified ten packs' objects: hand the freed heap back. */
         malloc_trim(0);
@@ -1106,7 +1088,7 @@ int rs_git_commit(struct rs_git *g, const char *const *paths, size_t npaths, con
                 r = RS_GIT_E_DEFERRED;
                 goto out;
             }
-            sleep_ms(wait);
+            rs_sleep_ms(wait);
             wait *= 2;
             continue;
         }

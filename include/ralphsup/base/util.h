@@ -29,6 +29,8 @@ int rs_file_write_atomic(const char *path, const void *data, size_t len, unsigne
 /* fsync @path (a file or a directory); the directory containing @path. Return: 0 or -errno. */
 int rs_fsync_path(const char *path);
 int rs_fsync_parent_dir(const char *path);
+/* The directory for temporary files: $TMPDIR when set and not empty, else "/tmp". */
+const char *rs_tmpdir(void);
 /* rs_write_all() - write all @len bytes to @fd (retrying on EINTR). Return: 0 or -errno. */
 int rs_write_all(int fd, const void *data, size_t len);
 /*

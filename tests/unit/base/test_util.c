@@ -204,3 +204,13 @@ Test(util, env_merge_replaces_names_and_filters)
     cr_expect_null(env[4]);
     rs_strv_free(env);
 }
+
+Test(util, tmpdir_is_TMPDIR_else_tmp)
+{
+    cr_assert_eq(setenv("TMPDIR", "/var/tmp/x", 1), 0);
+    cr_assert_str_eq(rs_tmpdir(), "/var/tmp/x");
+    cr_assert_eq(setenv("TMPDIR", "", 1), 0); /* empty: as if unset */
+    cr_assert_str_eq(rs_tmpdir(), "/tmp");
+    cr_assert_eq(unsetenv("TMPDIR"), 0);
+    cr_assert_str_eq(rs_tmpdir(), "/tmp");
+}
