@@ -822,6 +822,32 @@ Test(gitaudit, every_tenth_pack_merges_the_ten_into_one)
     expect_fsck();
 }
 
+/*
+ * libgit2 caches every commit and tree it parses (256 MiB by default); each
+ * commit looks up its parent, so over a long batch the cache grew by ~1.6 KiB
+ * per commit. An open handle caps it, and the cache stays under the cap.
+ */
+Test(gitaudit, object_cache_is_capped_over_many_commits)
+{
+    git_init_with_commit();
+    struct rs_git_opts o = {.workdir = repo, .ref = "HEAD"};
+    struct rs_git *g = NULL;
+    cr_assert_eq(rs_git_open(&o, &g, err, sizeof err), 0, "%s", err);
+    char oid[41];
+    for (int i = 1; i <= 200; i++) {
+        char *doc = rs_xasprintf("{\"v\": %d}\n", i);
+        write_file("batch_progress.json", doc);
+        free(doc);
+        cr_assert_eq(commit1(g, "batch_progress.json", "t", oid), 0, "%s", err);
+    }
+    ssize_t used = -1, allowed = -1;
+    cr_assert_eq(git_libgit2_opts(GIT_OPT_GET_CACHED_MEMORY, &used, &allowed), 0);
+    cr_expect(allowed > 0 && allowed <= (ssize_t)(4 << 20), "cache allowed %zd bytes", allowed);
+    cr_expect(used >= 0 && used <= allowed, "cache holds %zd of %zd bytes", used, allowed);
+    rs_git_free(g);
+    expect_out("201\n", "git rev-list --count HEAD");
+}
+
 /* In a linked worktree (`git worktree add`) the objects live in the main repository's git dir. */
 Test(gitaudit, pack_in_a_linked_worktree_uses_the_common_object_store)
 {
