@@ -912,6 +912,25 @@ static void refresh_odb(struct rs_git *g)
 }
 
 /*
+ * libgit2's odb (1.5) never lets go of a pack it opened, even once the file
+ * is gone: a refresh only adds packs. So after a merge removed ten packs, a
+ * fresh handle replaces this one, and the removed packs' descriptors, maps
+ * and delta-base caches go with the old one (at 10,000 schools 150 removed
+ * packs stayed open, and the heap grew at every merge). On failure the old
+ * handle stays, refreshed.
+ */
+static void reopen_repo(struct rs_git *g)
+{
+    git_repository *fresh = NULL;
+    if (git_repository_open_ext(&fresh, g->workdir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) == 0) {
+        git_repository_free(g->repo);
+        g->repo = fresh;
+    } else {
+        refresh_odb(g);
+    }
+}
+
+/*
  * Merge the MERGE_PACKS packs this handle wrote into one: the merged pack
  * is durable before any of them goes, and each goes index first (a reader
  * never finds an index without its pack). A crash in between leaves some
@@ -934,7 +953,7 @@ static void merge_packs(struct rs_git *g, const char *packdir)
             free(pack);
         }
         rs_fsync_path(packdir);
-        refresh_odb(g);
+        reopen_repo(g);
         /* The merge inflated and deltified ten packs' objects: hand the freed heap back. */
         malloc_trim(0);
     } else {

@@ -802,6 +802,14 @@ Test(gitaudit, every_tenth_pack_merges_the_ten_into_one)
             expect_out("10\n", "ls .git/objects/pack/*.pack | wc -l"); /* the user's and 9 of ours */
         if (i == 10)
             expect_out("2\n", "ls .git/objects/pack/*.pack | wc -l"); /* the user's and the merged one */
+        if (i == 11) { /* the handle let go of the ten it removed (their descriptors, maps and caches) */
+            char *cmd = rs_xasprintf("cat /proc/%d/maps | grep -c 'pack.*(deleted)' || true", (int)getpid());
+            char *fds = rs_xasprintf("ls -l /proc/%d/fd | grep -c 'pack.*(deleted)' || true", (int)getpid());
+            expect_out("0\n", cmd);
+            expect_out("0\n", fds);
+            free(cmd);
+            free(fds);
+        }
     }
     rs_git_free(g);
     expect_out("8\n", "ls .git/objects/pack/*.pack | wc -l"); /* the user's, 2 merged, the last 5 */
