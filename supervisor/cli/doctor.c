@@ -59,8 +59,9 @@ static const char doctor_help[] =
     "Check that a batch is ready to run, one line per check:\n"
     "  ✓ ok   ! warning (the run can start)   ✗ problem (fix it first)   - skipped\n"
     "Checks: config, school list and aliases, progress file, prompt template,\n"
-    "hook settings fragments, agent command and version, model price, credentials,\n"
-    "API reachability (--online only), git repository and identity, free disk,\n"
+    "hook settings fragments, agent command and version, [notify] command,\n"
+    "model price, credentials, API reachability (--online only), git repository\n"
+    "and identity, free disk,\n"
     "the Landlock fence (ABI, the rules an iteration gets, a live check),\n"
     "stale cache files, supervisor lock.\n"
     "Nothing is changed. Reference: docs/doctor.md.\n"
@@ -486,6 +487,35 @@ static void check_agent(struct doctor *d)
     free(first);
     rs_buf_deinit(&out);
     rs_strv_free(env);
+    free(path);
+}
+
+/*
+ * The [notify] command is found the way `start` runs it (PATH, or relative to
+ * the root when it contains '/'). Not found is a warning, not a problem: a
+ * notification that cannot start is said on stderr and never changes the batch.
+ */
+static void check_notify(struct doctor *d)
+{
+    struct rs_config *cfg = d->cfg;
+    if (!cfg->notify_command) {
+        line(d, SKIP, "notify", "no [notify] command");
+        return;
+    }
+    const char *cmd = cfg->notify_command[0];
+    char *path = NULL;
+    int r = rs_runner_resolve_command(cmd, getenv("PATH"), cfg->root, &path);
+    if (r < 0) {
+        line(d, WARN, "notify", "command \"%s\" %s: every notification would fail", cmd,
+             r == -ENOENT ? "not found" : r == -EACCES ? "is not an executable file" : strerror(-r));
+        detail("fix: set [notify] command in %s to a program that exists (an argv, no shell; relative to the "
+               "root when it contains '/')",
+               cfg->path);
+        return;
+    }
+    size_t nev = cfg->notify_events ? cfg->nnotify_events : rs_notify_nevents;
+    line(d, OK, "notify", "%s, for %zu event%s (timeout %lld s)", path, nev, nev == 1 ? "" : "s",
+         (long long)(cfg->notify_timeout_ms / 1000));
     free(path);
 }
 
@@ -943,6 +973,7 @@ int rs_cmd_doctor(int argc, char **argv)
         check_prompt(&d);
         check_hooks(&d);
         check_agent(&d);
+        check_notify(&d);
         check_prices(&d);
         check_credentials(&d);
         check_fence(&d);

@@ -122,6 +122,27 @@ ANTHROPIC_API_KEY=$key run "$cfg"
 expect fence-off 0 "! landlock     [agent] sandbox = \"off\": the agent runs unfenced" "NOT:fence-check"
 write_config "$tmp/bin/fake-claude"
 
+# The [notify] command: none is a "-"; one relative to the root is found there; a missing one is a
+# warning (a notification never changes the batch), not a problem.
+ANTHROPIC_API_KEY=$key run "$cfg"
+expect notify-none 0 "- notify       no [notify] command"
+mkdir -p "$root/hooks-bin"
+printf '#!/bin/sh\ncat >/dev/null\n' > "$root/hooks-bin/tell"
+chmod +x "$root/hooks-bin/tell"
+printf '\n[notify]\ncommand = ["hooks-bin/tell", "--to", "ops"]\nevents = ["batch-finished", "school-failed"]\ntimeout = "5s"\n' >> "$cfg"
+ANTHROPIC_API_KEY=$key run "$cfg"
+expect notify-found 0 "✓ notify       $root/hooks-bin/tell, for 2 events (timeout 5 s)" "ready"
+sed -i 's|"hooks-bin/tell"|"hooks-bin/missing"|' "$cfg"
+ANTHROPIC_API_KEY=$key run "$cfg"
+expect notify-missing 0 "! notify       command \"hooks-bin/missing\" not found: every notification would fail" \
+    "fix: set [notify] command in $cfg" "ready, with" "NOT:✗"
+chmod -x "$root/hooks-bin/tell"
+sed -i 's|"hooks-bin/missing"|"hooks-bin/tell"|' "$cfg"
+ANTHROPIC_API_KEY=$key run "$cfg"
+expect notify-not-executable 0 "! notify       command \"hooks-bin/tell\" is not an executable file"
+rm -rf "$root/hooks-bin"
+write_config "$tmp/bin/fake-claude"
+
 # The key may come from [agent.env] instead; still never printed.
 printf '\n[agent.env]\nANTHROPIC_API_KEY = "%s"\n' "$key" >> "$cfg"
 run "$cfg"
