@@ -303,30 +303,43 @@ int rs_cmd_start(int argc, char **argv)
 /* ---- stop / reload ------------------------------------------------------------ */
 
 static const char stop_help[] =
-    "usage: ralphsup stop CONFIG [--wait]\n\n"
+    "usage: ralphsup stop CONFIG [--wait] [--shard I/N]\n\n"
     "Ask the supervisor running this batch to cancel cleanly (SIGTERM): the\n"
     "current school goes back to the front of pending and nothing is lost.\n"
-    "  --wait   wait until the supervisor has exited\n"
+    "  --wait          wait until the supervisor has exited\n"
+    "  --shard I/N     the supervisor of shard I of N (`start --shard`)\n"
     "Works with a config that no longer validates (a typo made while the batch\n"
     "runs): then only [batch] root and progress are read, with a warning.\n"
     "Exit: 0 signalled, 66 no config file, 69 no supervisor is running.\n";
 
 static const char reload_help[] =
-    "usage: ralphsup reload CONFIG\n\n"
+    "usage: ralphsup reload CONFIG [--shard I/N]\n\n"
     "Validate CONFIG, then ask the running supervisor to re-read its [limits]\n"
     "(SIGHUP). The change is logged and committed.\n"
+    "  --shard I/N     the supervisor of shard I of N (`start --shard`)\n"
     "Exit: 0 signalled, 69 no supervisor is running, 78 bad config.\n";
 
 static int signal_supervisor(int argc, char **argv, const char *cmd, const char *help, int sig)
 {
     if (rs_cli_help(argc, argv, help))
         return RS_EXIT_OK;
-    static const struct option opts[] = {{"wait", no_argument, NULL, 'w'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"wait", no_argument, NULL, 'w'}, {"shard", required_argument, NULL, 'S'}, {0, 0, 0, 0}};
     int wait = 0, c;
+    const char *shard = NULL;
     optind = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'w' && sig == SIGTERM) {
             wait = 1;
+        } else if (c == 'S') {
+            struct rs_shard sh;
+            char err[256];
+            if (rs_shard_parse(optarg, getenv("JOB_COMPLETION_INDEX"), getenv("SLURM_ARRAY_TASK_ID"), &sh, err,
+                               sizeof err) < 0) {
+                fprintf(stderr, "ralphsup %s: --shard %s\n", cmd, err);
+                return RS_EXIT_USAGE;
+            }
+            shard = optarg;
         } else {
             fputs(help, stderr);
             return RS_EXIT_USAGE;
@@ -343,10 +356,10 @@ static int signal_supervisor(int argc, char **argv, const char *cmd, const char 
     int ex;
     if (sig == SIGHUP) {
         /* reload exists to apply the config: an invalid one is refused, nothing is signalled. */
-        ex = rs_exit_code(rs_batch_open(argv[optind], RS_BATCH_NO_GIT | RS_BATCH_NO_SCHOOLS, &b, &d));
+        ex = rs_exit_code(rs_batch_open_shard(argv[optind], RS_BATCH_NO_GIT | RS_BATCH_NO_SCHOOLS, shard, &b, &d));
     } else {
         /* stop needs only the lock next to the progress file. */
-        ex = rs_exit_code(rs_batch_open_lenient(argv[optind], 0, &b, &problems, &d));
+        ex = rs_exit_code(rs_batch_open_lenient_shard(argv[optind], 0, shard, &b, &problems, &d));
     }
     if (problems.n)
         rs_cli_warn_lenient(argv[optind], &problems, b ? b->cfg->progress : NULL, "to find the supervisor");

@@ -8,7 +8,8 @@
 #    them (one commit each), and runs the retried school;
 #  - `start --max-schools N`: a trial run stops cleanly after N schools, exit 0;
 #  - `status --watch`: repeated output off a terminal, exits 0 on SIGINT;
-#  - the agent does not inherit ralphsup's ignored SIGUSR1 and SIGPIPE.
+#  - the agent does not inherit ralphsup's ignored SIGUSR1 and SIGPIPE;
+#  - `stop` / `reload --shard I/N` signal the supervisor of that shard only.
 source "$(dirname "$0")/lib.sh"
 export ANTHROPIC_API_KEY=sk-ant-test-opscmd-0000
 ncommits() { git -C "$1" rev-list --count HEAD; }
@@ -117,4 +118,31 @@ assert_eq "$(pj "$B" "p['pending']")" "['Two College', 'One College']" \
     "the cancelled school back at the front, the retried one next, the skipped one failed"
 assert_contains "$(cat "$B/sup.out")" "retried One College (operator)" "the supervisor's log says the retry"
 assert_eq "$(events "$B/logs/events.jsonl" "e['event'] == 'retried'" | wc -l)" 1 "one retried event"
+
+# stop and reload --shard I/N: they find the supervisor of that shard (its own progress file and lock),
+# not the unsharded batch's; a bad --shard is a usage error. Birch University and Cedar State hash to
+# shard 1 of 2 (docs/scale-out.md), Alder College and Dogwood Tech to shard 0.
+S=$(new_tmp)
+AGENT_ENV='FAKE_DEFAULT = "slow_done"
+FAKE_SLOW_S = "30"' make_batch "$S" "Alder College" "Birch University" "Cedar State" "Dogwood Tech"
+CS=$S/config/batch.toml
+bg_start "$S/sup.out" "$RALPHSUP" start "$CS" --shard 1/2
+SHS=$BG_PID
+wait_for 20 grep -qs '"iteration-started"' "$S/logs/shard-1-of-2/events.jsonl"
+rs stop "$CS"
+assert_eq "$RS_RC" 69 "stop without --shard: no supervisor on the whole batch's lock (69)"
+assert_contains "$RS_OUT" "no supervisor is running batch itest" "... and says so"
+rs stop "$CS" --shard 0/2
+assert_eq "$RS_RC" 69 "stop --shard 0/2: not the running shard (69)"
+rs stop "$CS" --shard 3/2
+assert_eq "$RS_RC" 64 "stop --shard 3/2: a usage error (64)"
+rs reload "$CS" --shard 1/2
+assert_eq "$RS_RC" 0 "reload --shard 1/2: signalled"
+assert_contains "$RS_OUT" "sent SIGHUP to ralphsup PID $SHS" "... the shard's supervisor"
+rs stop "$CS" --shard 1/2 --wait
+assert_eq "$RS_RC" 0 "stop --shard 1/2 --wait: signalled and waited"
+assert_contains "$RS_OUT" "sent SIGTERM to ralphsup PID $SHS" "... the shard's supervisor"
+bg_wait "$SHS"
+assert_eq "$BG_RC" 143 "the shard's start exits 143"
+assert_contains "$(cat "$S/sup.out")" "reload" "the shard's supervisor logged the reload"
 finish
