@@ -8,12 +8,14 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ralphsup/cli/cli.h"
 #include "ralphsup/base/common.h"
 #include "ralphsup/core/config.h"
+#include "ralphsup/core/shard.h"
 #include "ralphsup/cli/doctor.h"
 
 #ifndef RALPHSUP_VERSION
@@ -121,6 +123,17 @@ int rs_cli_help(int argc, char **argv, const char *help)
     if (h)
         fputs(help, stdout);
     return h;
+}
+
+int rs_cli_shard_arg(const char *cmd, const char *value)
+{
+    struct rs_shard sh;
+    char err[256];
+    if (rs_shard_parse(value, getenv("JOB_COMPLETION_INDEX"), getenv("SLURM_ARRAY_TASK_ID"), &sh, err, sizeof err) ==
+        0)
+        return 0;
+    fprintf(stderr, "ralphsup %s: --shard %s\n", cmd, err);
+    return RS_EXIT_USAGE;
 }
 
 /* Whether stdout is a pipe whose reading end is closed (Linux reports POLLERR then). */

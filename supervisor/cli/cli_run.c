@@ -164,17 +164,11 @@ int rs_cmd_start(int argc, char **argv)
                 return RS_EXIT_USAGE;
             }
             break;
-        case 'S': {
-            struct rs_shard sh;
-            char err[256];
-            if (rs_shard_parse(optarg, getenv("JOB_COMPLETION_INDEX"), getenv("SLURM_ARRAY_TASK_ID"), &sh, err,
-                               sizeof err) < 0) {
-                fprintf(stderr, "ralphsup start: --shard %s\n", err);
+        case 'S':
+            if (rs_cli_shard_arg("start", optarg))
                 return RS_EXIT_USAGE;
-            }
             shard = optarg;
             break;
-        }
         default:
             fputs(start_help, stderr);
             return RS_EXIT_USAGE;
@@ -332,13 +326,8 @@ static int signal_supervisor(int argc, char **argv, const char *cmd, const char 
         if (c == 'w' && sig == SIGTERM) {
             wait = 1;
         } else if (c == 'S') {
-            struct rs_shard sh;
-            char err[256];
-            if (rs_shard_parse(optarg, getenv("JOB_COMPLETION_INDEX"), getenv("SLURM_ARRAY_TASK_ID"), &sh, err,
-                               sizeof err) < 0) {
-                fprintf(stderr, "ralphsup %s: --shard %s\n", cmd, err);
+            if (rs_cli_shard_arg(cmd, optarg))
                 return RS_EXIT_USAGE;
-            }
             shard = optarg;
         } else {
             fputs(help, stderr);

@@ -61,9 +61,8 @@ static const char doctor_help[] =
     "Checks: config, school list and aliases, progress file, prompt template,\n"
     "hook settings fragments, agent command and version, [notify] command,\n"
     "model price, credentials, API reachability (--online only), git repository\n"
-    "and identity, free disk,\n"
-    "the Landlock fence (ABI, the rules an iteration gets, a live check),\n"
-    "stale cache files, supervisor lock.\n"
+    "and identity, free disk, the Landlock fence (ABI, the rules an iteration\n"
+    "gets, a live check), stale cache files, supervisor lock.\n"
     "Nothing is changed. Reference: docs/doctor.md.\n"
     "  --online   also send one HTTPS request to the API (needs curl)\n"
     "Exit: 0 no problem (warnings allowed), 1 at least one problem, 64 usage.\n";
@@ -450,14 +449,19 @@ static void check_hooks(struct doctor *d)
     free(dir);
 }
 
+/* Why rs_runner_resolve_command() found no program (@r < 0). */
+static const char *unresolved(int r)
+{
+    return r == -ENOENT ? "not found" : r == -EACCES ? "is not an executable file" : strerror(-r);
+}
+
 static void check_agent(struct doctor *d)
 {
     struct rs_config *cfg = d->cfg;
     char *path = NULL;
     int r = rs_runner_resolve_command(cfg->command, getenv("PATH"), cfg->root, &path);
     if (r < 0) {
-        line(d, FAIL, "agent", "command \"%s\" %s", cfg->command,
-             r == -ENOENT ? "not found" : r == -EACCES ? "is not an executable file" : strerror(-r));
+        line(d, FAIL, "agent", "command \"%s\" %s", cfg->command, unresolved(r));
         if (!strchr(cfg->command, '/'))
             detail("PATH=%s", getenv("PATH") ? getenv("PATH") : "(unset)");
         detail("fix: install Claude Code (npm install -g @anthropic-ai/claude-code), or set [agent] command "
@@ -506,8 +510,7 @@ static void check_notify(struct doctor *d)
     char *path = NULL;
     int r = rs_runner_resolve_command(cmd, getenv("PATH"), cfg->root, &path);
     if (r < 0) {
-        line(d, WARN, "notify", "command \"%s\" %s: every notification would fail", cmd,
-             r == -ENOENT ? "not found" : r == -EACCES ? "is not an executable file" : strerror(-r));
+        line(d, WARN, "notify", "command \"%s\" %s: every notification would fail", cmd, unresolved(r));
         detail("fix: set [notify] command in %s to a program that exists (an argv, no shell; relative to the "
                "root when it contains '/')",
                cfg->path);

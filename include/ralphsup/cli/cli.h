@@ -78,3 +78,9 @@ void rs_cli_warn_lenient(const char *config, const struct rs_diags *problems, co
 int rs_cli_wants_help(int argc, char **argv);
 /* rs_cli_wants_help(), and then @help printed on stdout. */
 int rs_cli_help(int argc, char **argv, const char *help);
+/*
+ * A --shard value (I/N or auto/N, JOB_COMPLETION_INDEX / SLURM_ARRAY_TASK_ID
+ * for auto) parses: 0, else "ralphsup CMD: --shard <why>" on stderr and
+ * RS_EXIT_USAGE.
+ */
+int rs_cli_shard_arg(const char *cmd, const char *value);
