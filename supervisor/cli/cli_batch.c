@@ -631,7 +631,7 @@ static int status_once(const char *config, int json, const char *shard)
     rs_diags_init(&problems);
     struct rs_batch *b = NULL;
     /* status only reads the progress file: a config with errors still locates it. */
-    ex = rs_exit_code(rs_batch_open_lenient_shard(config, (shard ? RS_BATCH_NEED_PROGRESS : 0) | RS_BATCH_SUMMARY, shard,
+    ex = rs_exit_code(rs_batch_open_lenient(config, (shard ? RS_BATCH_NEED_PROGRESS : 0) | RS_BATCH_SUMMARY, shard,
                                                   &b, &problems, &d));
     if (problems.n)
         rs_cli_warn_lenient(config, &problems, b ? b->cfg->progress : NULL, "to show the batch");
@@ -647,7 +647,7 @@ static int status_once(const char *config, int json, const char *shard)
             return RS_EXIT_OK;
         rs_diags_init(&d);
         rs_diags_init(&problems);
-        ex = rs_exit_code(rs_batch_open_lenient_shard(config, RS_BATCH_NEED_PROGRESS, shard, &b, &problems, &d));
+        ex = rs_exit_code(rs_batch_open_lenient(config, RS_BATCH_NEED_PROGRESS, shard, &b, &problems, &d));
         rs_diags_deinit(&problems);
         if (ex)
             return finish_open_error(ex, &d);

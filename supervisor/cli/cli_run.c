@@ -348,7 +348,7 @@ static int signal_supervisor(int argc, char **argv, const char *cmd, const char 
         ex = rs_exit_code(rs_batch_open_shard(argv[optind], RS_BATCH_NO_GIT | RS_BATCH_NO_SCHOOLS, shard, &b, &d));
     } else {
         /* stop needs only the lock next to the progress file. */
-        ex = rs_exit_code(rs_batch_open_lenient_shard(argv[optind], 0, shard, &b, &problems, &d));
+        ex = rs_exit_code(rs_batch_open_lenient(argv[optind], 0, shard, &b, &problems, &d));
     }
     if (problems.n)
         rs_cli_warn_lenient(argv[optind], &problems, b ? b->cfg->progress : NULL, "to find the supervisor");

@@ -578,14 +578,8 @@ int rs_batch_catch_up(struct rs_batch *b, struct rs_diags *warn)
 
 /* ---- the lenient open of stop and status ---------------------------------------- */
 
-int rs_batch_open_lenient(const char *config_path, unsigned flags, struct rs_batch **out,
+int rs_batch_open_lenient(const char *config_path, unsigned flags, const char *shard, struct rs_batch **out,
                           struct rs_diags *config_problems, struct rs_diags *diags)
-{
-    return rs_batch_open_lenient_shard(config_path, flags, NULL, out, config_problems, diags);
-}
-
-int rs_batch_open_lenient_shard(const char *config_path, unsigned flags, const char *shard, struct rs_batch **out,
-                                struct rs_diags *config_problems, struct rs_diags *diags)
 {
     flags = (flags & (RS_BATCH_NEED_PROGRESS | RS_BATCH_SUMMARY)) | RS_BATCH_NO_GIT | RS_BATCH_NO_SCHOOLS;
     struct rs_diags strict;

@@ -106,15 +106,12 @@ int rs_batch_shard_branch(struct rs_batch *b);
  * (rs_config_load_locator()) instead. Then the config's problems are in
  * @config_problems (print them as a warning: b->cfg holds defaults for
  * everything but [batch] name, root, progress and log_dir). Only
- * RS_BATCH_NEED_PROGRESS of @flags is honoured.
+ * RS_BATCH_NEED_PROGRESS and RS_BATCH_SUMMARY of @flags are honoured; @shard
+ * as in rs_batch_open_shard() (NULL: the whole batch).
  * Return: as rs_batch_open(), with the reasons of a failure in @diags.
  */
-int rs_batch_open_lenient(const char *config_path, unsigned flags, struct rs_batch **out,
+int rs_batch_open_lenient(const char *config_path, unsigned flags, const char *shard, struct rs_batch **out,
                           struct rs_diags *config_problems, struct rs_diags *diags);
-
-/* rs_batch_open_lenient() of one shard (@shard as in rs_batch_open_shard()). */
-int rs_batch_open_lenient_shard(const char *config_path, unsigned flags, const char *shard, struct rs_batch **out,
-                                struct rs_diags *config_problems, struct rs_diags *diags);
 
 /*
  * rs_batch_commit() - save b->prog crash-safely and commit it (and
