@@ -632,7 +632,7 @@ static int status_once(const char *config, int json, const char *shard)
     struct rs_batch *b = NULL;
     /* status only reads the progress file: a config with errors still locates it. */
     ex = rs_exit_code(rs_batch_open_lenient(config, (shard ? RS_BATCH_NEED_PROGRESS : 0) | RS_BATCH_SUMMARY, shard,
-                                                  &b, &problems, &d));
+                                            &b, &problems, &d));
     if (problems.n)
         rs_cli_warn_lenient(config, &problems, b ? b->cfg->progress : NULL, "to show the batch");
     rs_diags_deinit(&problems);
